@@ -1,0 +1,117 @@
+/* dump.c — `kiln graph`: the graph as text (one node per line, with the
+ * shapes of what it produces), as Graphviz dot, or as its kernels. */
+#include <stdio.h>
+#include <string.h>
+
+#include "kiln.h"
+
+static const char *const phase_name[] = { "forward", "loss", "backward", "update" };
+
+static void value_ref(StrBuf *sb, const Graph *g, int id) {
+    char shape[96];
+    const Value *v = val(g, id);
+    shape_str(&v->shape, shape, sizeof shape);
+    sb_printf(sb, "%s %s", v->name, shape);
+    if (v->alias >= 0) sb_printf(sb, " [view of %s]", storage_of(g, id)->name);
+}
+
+static void init_str(StrBuf *sb, const Init *in) {
+    if (!in->op) sb_printf(sb, "-");
+    else if (strcmp(in->op->name, "zeros") == 0) sb_printf(sb, "zeros()");
+    else sb_printf(sb, "%s(%g, %g)", in->op->name, in->a, in->b);
+}
+
+void dump_graph(StrBuf *out, const Graph *g) {
+    const Spec *s = g->spec;
+    char shape[96];
+    sb_printf(out, "model %s (", s->name);
+    sb_comment_text(out, s->file);
+    sb_printf(out, "), batch %ld, %ld classes\n\ninputs\n", s->batch, s->classes);
+    for (int id = 0; id < g->nvals; id++) {
+        const Value *v = val(g, id);
+        if (v->kind != VAL_INPUT && v->kind != VAL_LABELS) continue;
+        shape_str(&v->shape, shape, sizeof shape);
+        sb_printf(out, "  %-24s %s\n", v->name, shape);
+    }
+    sb_printf(out, "\nparameters\n");
+    for (int i = 0; i < g->nparams; i++) {
+        const Value *v = val(g, g->params[i]);
+        shape_str(&v->shape, shape, sizeof shape);
+        sb_printf(out, "  %-24s %-16s init ", v->name, shape);
+        init_str(out, &v->init);
+        sb_printf(out, "\n");
+    }
+    int phase = -1;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = node(g, i);
+        if ((int)n->phase != phase) {
+            phase = (int)n->phase;
+            sb_printf(out, "\n%s\n", phase_name[phase]);
+        }
+        sb_printf(out, "  %-30s %-28s ", n->label, n->op->name);
+        for (int k = 0; k < n->nin; k++) sb_printf(out, "%s%s", k ? ", " : "", val(g, n->in[k])->name);
+        sb_printf(out, " -> ");
+        if (n->nout == 0) sb_printf(out, "%s (in place)", val(g, n->in[0])->name);
+        for (int k = 0; k < n->nout; k++) {
+            if (k) sb_printf(out, ", ");
+            value_ref(out, g, n->out[k]);
+        }
+        sb_printf(out, "\n");
+    }
+}
+
+void dump_kernels(StrBuf *out, const Graph *g) {
+    sb_printf(out, "model %s: %d kernels per training step\n", g->spec->name, g->nkernels);
+    for (int i = 0; i < g->nkernels; i++) {
+        const Kernel *k = &g->kernels[i];
+        sb_printf(out, "  %-40s %-8s ", k->name, phase_name[k->phase]);
+        for (int j = 0; j < k->nnodes; j++) sb_printf(out, "%s%s", j ? ", " : "", node(g, k->nodes[j])->label);
+        sb_printf(out, "\n");
+    }
+}
+
+static void dot_label(StrBuf *out, const char *s) {
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\') sb_printf(out, "\\%c", *s);
+        else if ((unsigned char)*s >= 0x20) sb_printf(out, "%c", *s);
+    }
+}
+
+void dump_dot(StrBuf *out, const Graph *g) {
+    char shape[96];
+    sb_printf(out, "digraph \"");
+    dot_label(out, g->spec->name);
+    sb_printf(out, "\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
+    for (int id = 0; id < g->nvals; id++) {
+        const Value *v = val(g, id);
+        if (v->producer >= 0 || v->alias >= 0) continue;
+        if (v->kind != VAL_INPUT && v->kind != VAL_LABELS && v->kind != VAL_PARAM) continue;
+        shape_str(&v->shape, shape, sizeof shape);
+        sb_printf(out, "  v%d [shape=ellipse, label=\"", id);
+        dot_label(out, v->name);
+        sb_printf(out, "\\n%s\"];\n", shape);
+    }
+    static const char *const color[] = { "lightblue", "gold", "lightpink", "palegreen" };
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = node(g, i);
+        sb_printf(out, "  n%d [shape=box, style=filled, fillcolor=%s, label=\"", i, color[n->phase]);
+        dot_label(out, n->label);
+        sb_printf(out, "\\n%s\"];\n", n->op->name);
+    }
+    /* edges: producer (node or source value) → consumer, labelled with the value */
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = node(g, i);
+        for (int k = 0; k < n->nin; k++) {
+            int id = n->in[k];
+            const Value *src = val(g, id);
+            while (src->producer < 0 && src->alias >= 0) src = val(g, src->alias);
+            const Value *v = val(g, id);
+            shape_str(&v->shape, shape, sizeof shape);
+            if (src->producer >= 0) sb_printf(out, "  n%d -> n%d [label=\"", src->producer, i);
+            else sb_printf(out, "  v%d -> n%d [label=\"", src->id, i);
+            dot_label(out, v->name);
+            sb_printf(out, "\\n%s\", fontsize=8];\n", shape);
+        }
+    }
+    sb_printf(out, "}\n");
+}

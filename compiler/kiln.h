@@ -1,0 +1,251 @@
+/* kiln.h — the compiler's one header: the data each pass hands to the next,
+ * and one section per pass (spec → graph → shape → autodiff → fuse → plan →
+ * emit), in pipeline order.  Ops plug in through the OpDef table
+ * (ops/registry.c); each op family lives in its own file under ops/. */
+#ifndef KILN_H
+#define KILN_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KILN_VERSION "0.1.0"
+
+/* Limits a spec may not exceed; checked before anything is allocated. */
+#define KILN_MAX_DIM     (1 << 24)   /* any one dimension (units, features) */
+#define KILN_MAX_TENSOR  (1L << 28)  /* elements in one tensor (1 GiB of floats) */
+#define KILN_MAX_BATCH   65536
+#define KILN_MAX_LAYERS  256
+#define KILN_MAX_RANK    4
+
+/* ---- util.c ------------------------------------------------------------ */
+void *xmalloc(size_t n);
+void *xcalloc(size_t count, size_t size);
+void *xrealloc(void *p, size_t n);
+char *xstrdup(const char *s);
+
+/* A growable text buffer: all generated text goes through sb_printf. */
+typedef struct { char *data; size_t len, cap; } StrBuf;
+void sb_printf(StrBuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sb_vprintf(StrBuf *sb, const char *fmt, va_list ap);
+void sb_free(StrBuf *sb);
+
+/* The name in names[] nearest to word (edit distance ≤ 2), or NULL. */
+const char *nearest_name(const char *word, const char *const *names);
+/* Write names as "a, b, c" into sb. */
+void sb_join(StrBuf *sb, const char *const *names);
+
+/* ---- error.c: the one funnel every user-facing error goes through ------- */
+typedef struct { const char *file; int line; } Loc;   /* a place in a spec */
+
+/* Print "file:line: message" (or "kiln: message" without a place) on one
+ * line, remove any half-written output, exit 1. */
+_Noreturn void fail_at(const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+_Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Print msg as it is (it already names its place, like Lua's errors). */
+_Noreturn void fail_message(const char *msg);
+/* A temporary output file to unlink if kiln fails before renaming it. */
+void fail_cleanup_file(const char *path);
+
+/* ---- the op table ------------------------------------------------------- */
+typedef struct Graph Graph;
+typedef struct Node Node;
+typedef struct Layer Layer;
+typedef struct Emit Emit;
+typedef struct Call Call;
+
+typedef enum {
+    OP_LAYER,      /* DSL: a layer in model.layers */
+    OP_LOSS,       /* DSL: model.loss */
+    OP_OPTIM,      /* DSL: model.optimizer */
+    OP_INIT,       /* DSL: an initializer, e.g. normal(0, 0.01) */
+    OP_DATA,       /* DSL: model.data */
+    OP_INTERNAL,   /* a node only autodiff creates (a gradient or an update) */
+} OpKind;
+
+/* A parameter initializer, as written in the spec. */
+typedef struct {
+    const struct OpDef *op;   /* NULL: the layer's default */
+    double a, b;              /* normal: mean, std; uniform: lo, hi */
+    Loc    loc;
+} Init;
+
+typedef struct OpDef {
+    const char *name;    /* DSL name (or internal name like "linear.grad") */
+    OpKind      kind;
+    /* DSL: validate the call's arguments into its Layer (errors at c->loc). */
+    void (*parse)(Call *c, Layer *out);
+    /* Shape rule: given the node's input shapes, set its output shapes and
+     * create any parameters; fail_at the layer's place when they don't fit. */
+    void (*shape)(Graph *g, Node *n);
+    /* Gradient rule: given the gradients of n's outputs, append the nodes
+     * that compute the gradients of n's inputs (those that need one). */
+    void (*grad)(Graph *g, Node *n);
+    /* Optimizer: append the node(s) that update param with its gradient. */
+    void (*update)(Graph *g, const Layer *opt, int param, int grad);
+    /* Write the C statements that compute n (inside its kernel function). */
+    void (*emit)(Emit *e, const Graph *g, const Node *n);
+    /* Initializer: write the C statement that fills a tensor. */
+    void (*emit_init)(Emit *e, const Init *init, const char *tensor, long size);
+} OpDef;
+
+/* ops/registry.c */
+extern const OpDef *const kiln_ops[];
+const OpDef *op_find(const char *name);
+
+/* ---- spec.c: run the spec in a sandboxed Lua state -------------------- */
+
+/* One DSL call, e.g. linear(256, {init = normal(0, 0.01)}), parsed by its op. */
+struct Layer {
+    const OpDef *op;
+    Loc          loc;         /* where the spec called it */
+    char         label[32];   /* "linear2": op name + its count in the model */
+    /* op attributes (each op uses the ones it needs) */
+    long   units;             /* linear: output features */
+    int    bias;              /* linear: has a bias (default 1) */
+    Init   init, bias_init;   /* linear */
+    double lr;                /* sgd */
+    char  *dir;               /* data: directory */
+    char  *files[4];          /* data: train images, train labels, test images, test labels */
+};
+
+typedef struct {
+    char   *file;            /* the spec's path, as given */
+    char   *name;            /* model name, as written */
+    char    cname[64];       /* model name made safe for C identifiers and paths */
+    int     input_rank;
+    long    input[KILN_MAX_RANK];
+    long    classes;
+    long    batch, epochs;
+    uint64_t seed;
+    Layer  *layers; int nlayers;
+    Layer   loss, optimizer, data;
+    Loc     loc;             /* where model{...} was called */
+} Spec;
+
+void spec_load(const char *path, Spec *out);   /* fails with file:line on any error */
+void spec_free(Spec *s);
+
+/* Helpers the ops' parse hooks use to read their DSL arguments. */
+struct Call {
+    void       *L;          /* lua_State*, arguments at stack slots 1..nargs */
+    int         nargs;
+    const char *name;
+    Loc         loc;
+};
+long   call_size(Call *c, int arg, const char *what);            /* a positive integer ≤ KILN_MAX_DIM */
+double call_number(Call *c, int arg, const char *what);          /* any finite number */
+int    call_opts(Call *c, int arg, const char *const *valid);    /* 1 if an options table is there */
+int    call_opt_number(Call *c, int arg, const char *key, double *out);
+int    call_opt_bool(Call *c, int arg, const char *key, int *out);
+int    call_opt_string(Call *c, int arg, const char *key, char **out);
+int    call_opt_init(Call *c, int arg, const char *key, Init *out);
+void   call_max_args(Call *c, int max);
+_Noreturn void call_fail(Call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* ---- graph.c: the IR ---------------------------------------------------- */
+typedef enum { VAL_INPUT, VAL_LABELS, VAL_PARAM, VAL_ACT, VAL_GRAD, VAL_LOSS } ValKind;
+
+typedef struct {
+    int  rank;               /* not counting the batch dimension */
+    long dim[KILN_MAX_RANK];
+    int  batched;            /* leading batch dimension */
+} Shape;
+
+typedef struct {
+    int     id;
+    char    name[64];        /* e.g. "linear1.weight", "d.relu1" */
+    char    cname[64];       /* the C identifier of its buffer */
+    ValKind kind;
+    Shape   shape;
+    int     producer;        /* node id, -1 for inputs and parameters */
+    int     needs_grad;      /* a parameter depends on... / it feeds one */
+    int     grad;            /* value id of its gradient, -1 if none */
+    int     alias;           /* value whose storage this one shares, -1 */
+    Init    init;            /* parameters */
+    long    offset;          /* plan: offset in params[] or arena[] */
+} Value;
+
+typedef enum { PHASE_FORWARD, PHASE_LOSS, PHASE_BACKWARD, PHASE_UPDATE } Phase;
+
+struct Node {
+    int          id;
+    const OpDef *op;
+    const Layer *layer;      /* the DSL call it comes from (loc, attrs) */
+    Phase        phase;
+    char         label[64];  /* e.g. "linear1", "linear1.grad_weight" */
+    int          in[4], nin;
+    int          out[2], nout;
+    int          fwd;        /* backward nodes: the forward node they differentiate */
+};
+
+typedef struct {
+    int  id;
+    char name[96];           /* the C function's name */
+    int  nodes[8], nnodes;
+    Phase phase;
+} Kernel;
+
+struct Graph {
+    const Spec *spec;
+    Value *vals;   int nvals, capvals;
+    Node  *nodes;  int nnodes, capnodes;
+    Kernel *kernels; int nkernels;
+    int    input, labels, logits, loss;
+    int   *params; int nparams;     /* value ids, in checkpoint order */
+    long   params_size, arena_size; /* plan: floats */
+};
+
+void  graph_build(Graph *g, const Spec *s);          /* layers → forward nodes */
+void  graph_free(Graph *g);
+int   graph_value(Graph *g, ValKind kind, const char *name);
+Node *graph_node(Graph *g, const OpDef *op, const Layer *l, Phase phase, const char *label);
+void  node_input(Graph *g, Node *n, int value);
+int   node_output(Graph *g, Node *n, ValKind kind, const char *name);
+void  node_result(Graph *g, Node *n, int value);   /* an existing value becomes n's output */
+int   graph_param(Graph *g, const char *name, Shape shape, Init init);
+Value *val(const Graph *g, int id);
+Node  *node(const Graph *g, int id);
+const Value *storage_of(const Graph *g, int id);   /* follows aliases */
+long  shape_size(const Shape *s);                  /* elements per example (or in total) */
+void  shape_str(const Shape *s, char *buf, size_t n); /* "(batch, 1, 28, 28)" */
+
+/* ---- shape.c ------------------------------------------------------------ */
+void shape_infer(Graph *g);
+
+/* ---- autodiff.c --------------------------------------------------------- */
+void autodiff(Graph *g);
+/* For gradient rules: the gradient value of v, created on first use. */
+int  grad_of(Graph *g, int v);
+
+/* ---- fuse.c ------------------------------------------------------------- */
+void fuse(Graph *g);
+
+/* ---- plan.c ------------------------------------------------------------- */
+void plan(Graph *g);
+
+/* ---- emit.c ------------------------------------------------------------- */
+struct Emit { StrBuf out; int indent; };
+void emit(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_model(StrBuf *out, const Graph *g);        /* the whole trainer C file */
+const char *cname(const Graph *g, int value);        /* C expression for a value's data */
+/* The shortest C float literal that reads back as (float)v, e.g. "0.1f". */
+const char *float_literal(char buf[40], double v);
+/* Text made safe to sit inside a C block comment or a C string literal. */
+void sb_comment_text(StrBuf *sb, const char *s);
+void sb_c_string(StrBuf *sb, const char *s);
+
+/* ---- dump.c: kiln graph ------------------------------------------------- */
+void dump_graph(StrBuf *out, const Graph *g);
+void dump_dot(StrBuf *out, const Graph *g);
+void dump_kernels(StrBuf *out, const Graph *g);
+
+/* ---- build.c: files and the C compiler ------------------------------- */
+void write_file_atomic(const char *path, const char *data, size_t len);
+int  build_trainer(const char *c_file, const char *exe, int verbose);
+const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.h */
+
+/* ---- compile.c: the pipeline, spec path → graph ----------------------- */
+void compile_spec(const char *path, Spec *spec, Graph *g);
+
+#endif

@@ -1,0 +1,237 @@
+/* main.c — kiln's command line: compile, build, train and graph, each with
+ * its own --help.  Every command runs the same pipeline (compile.c); they
+ * differ only in what they do with the result. */
+#define _POSIX_C_SOURCE 200809L
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "kiln.h"
+
+static const char usage[] =
+    "usage: kiln COMMAND SPEC [options]\n"
+    "\n"
+    "kiln compiles a neural network written in Lua into a C training program.\n"
+    "\n"
+    "commands:\n"
+    "  compile SPEC [-o FILE.c]     write the trainer's C source (default build/NAME.c)\n"
+    "  build SPEC [-o EXE]          compile and build the trainer (default build/NAME)\n"
+    "  train SPEC [FLAGS...]        build the trainer if stale, then run it with FLAGS\n"
+    "  graph SPEC [--dot|--kernels] print the forward and backward graph\n"
+    "\n"
+    "options:\n"
+    "  -h, --help                   this help; 'kiln COMMAND --help' for one command\n"
+    "  --version                    print kiln's version\n"
+    "\n"
+    "example:\n"
+    "  kiln train models/mlp.lua --epochs 5\n";
+
+static const char compile_help[] =
+    "usage: kiln compile SPEC [-o FILE.c]\n"
+    "\n"
+    "Run SPEC, infer every shape, differentiate, plan memory and write one C file\n"
+    "specialized to the model: the trainer's whole source apart from kiln's runtime.\n"
+    "\n"
+    "  -o FILE.c   where to write it (default build/NAME.c; '-' for stdout)\n";
+
+static const char build_help[] =
+    "usage: kiln build SPEC [-o EXE] [-v]\n"
+    "\n"
+    "Compile SPEC to C (next to EXE, as EXE.c) and build the trainer with the C\n"
+    "compiler, linking kiln's runtime, zlib, libm and OpenMP.\n"
+    "\n"
+    "  -o EXE      the trainer to write (default build/NAME)\n"
+    "  -v          show the C compiler's command line\n"
+    "\n"
+    "environment:\n"
+    "  KILN_CC       C compiler (default cc)\n"
+    "  KILN_CFLAGS   its flags (default \"" "-O3 -march=native" "\"; use -O3 for a portable binary)\n"
+    "  KILN_HOME     directory holding libkiln_rt.a and kiln_rt.h (default: kiln's own)\n";
+
+static const char train_help[] =
+    "usage: kiln train SPEC [FLAGS...]\n"
+    "\n"
+    "Build build/NAME from SPEC unless it is up to date, then run it with FLAGS.\n"
+    "The trainer's flags (run 'kiln train SPEC --help' for its own list):\n"
+    "  --epochs N  --threads N  --seed N  --data DIR  --save FILE  --load FILE\n"
+    "  --quiet  --verbose  --help\n";
+
+static const char graph_help[] =
+    "usage: kiln graph SPEC [--dot | --kernels]\n"
+    "\n"
+    "Print the model's graph after shape inference and autodiff: inputs,\n"
+    "parameters, then the forward, loss, backward and update nodes, one per line\n"
+    "with the shapes they produce.\n"
+    "\n"
+    "  --dot       Graphviz instead (kiln graph SPEC --dot | dot -Tpng > g.png)\n"
+    "  --kernels   the kernels of one training step and the nodes each holds\n";
+
+static int wants_help(int argc, char **argv) {
+    for (int i = 0; i < argc; i++)
+        if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) return 1;
+    return 0;
+}
+
+_Noreturn static void usage_fail(const char *cmd, const char *fmt, const char *arg) {
+    fprintf(stderr, "kiln %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "; run 'kiln %s --help'\n", cmd);
+    exit(2);
+}
+
+/* Parse "SPEC [-o PATH] [flags]" for compile/build/graph. */
+typedef struct { const char *spec, *out; int dot, kernels, verbose; } Args;
+
+static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_flags) {
+    Args a = { 0 };
+    for (int i = 0; i < argc; i++) {
+        const char *s = argv[i];
+        if (strcmp(s, "-o") == 0 && !allow_graph_flags) {
+            if (i + 1 >= argc) usage_fail(cmd, "%s needs a path", s);
+            a.out = argv[++i];
+        } else if (strcmp(s, "-v") == 0 && !allow_graph_flags) {
+            a.verbose = 1;
+        } else if (strcmp(s, "--dot") == 0 && allow_graph_flags) {
+            a.dot = 1;
+        } else if (strcmp(s, "--kernels") == 0 && allow_graph_flags) {
+            a.kernels = 1;
+        } else if (s[0] == '-' && s[1]) {
+            usage_fail(cmd, "unknown option '%s'", s);
+        } else if (!a.spec) {
+            a.spec = s;
+        } else {
+            usage_fail(cmd, "unexpected argument '%s' (one spec at a time)", s);
+        }
+    }
+    if (!a.spec) usage_fail(cmd, "%s", "missing the spec, e.g. models/mlp.lua");
+    return a;
+}
+
+static void default_path(char *buf, size_t n, const Spec *s, const char *ext) {
+    snprintf(buf, n, "build/%s%s", s->cname, ext);
+}
+
+static int cmd_compile(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(compile_help, stdout); return 0; }
+    Args a = parse_args("compile", argc, argv, 0);
+    Spec spec;
+    Graph g;
+    compile_spec(a.spec, &spec, &g);
+    StrBuf c = { 0 };
+    emit_model(&c, &g);
+    char path[PATH_MAX];
+    if (a.out && strcmp(a.out, "-") == 0) {
+        fwrite(c.data, 1, c.len, stdout);
+    } else {
+        if (a.out) snprintf(path, sizeof path, "%s", a.out);
+        else default_path(path, sizeof path, &spec, ".c");
+        write_file_atomic(path, c.data, c.len);
+    }
+    sb_free(&c);
+    graph_free(&g);
+    spec_free(&spec);
+    return 0;
+}
+
+/* Is path's content exactly data? */
+static int same_content(const char *path, const StrBuf *data) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return 0;
+    char *buf = xmalloc(data->len + 1);
+    size_t got = fread(buf, 1, data->len + 1, f);
+    fclose(f);
+    int same = got == data->len && memcmp(buf, data->data, data->len) == 0;
+    free(buf);
+    return same;
+}
+
+static int newer_or_same(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0) return 0;
+    return sa.st_mtim.tv_sec > sb.st_mtim.tv_sec ||
+           (sa.st_mtim.tv_sec == sb.st_mtim.tv_sec && sa.st_mtim.tv_nsec >= sb.st_mtim.tv_nsec);
+}
+
+/* Compile spec into exe (with exe.c beside it); skip cc when exe is newer
+ * than an identical C file and the runtime. */
+static void build_exe(const char *spec_path, const char *out, int verbose, char *exe, size_t n) {
+    Spec spec;
+    Graph g;
+    compile_spec(spec_path, &spec, &g);
+    StrBuf c = { 0 };
+    emit_model(&c, &g);
+    if (out) snprintf(exe, n, "%s", out);
+    else default_path(exe, n, &spec, "");
+    char c_path[PATH_MAX], lib[PATH_MAX];
+    snprintf(c_path, sizeof c_path, "%s.c", exe);
+    snprintf(lib, sizeof lib, "%s/libkiln_rt.a", kiln_home());
+    int fresh = same_content(c_path, &c) && newer_or_same(exe, c_path) && newer_or_same(exe, lib);
+    if (!fresh) {
+        if (!same_content(c_path, &c)) write_file_atomic(c_path, c.data, c.len);
+        build_trainer(c_path, exe, verbose);
+    }
+    sb_free(&c);
+    graph_free(&g);
+    spec_free(&spec);
+}
+
+static int cmd_build(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(build_help, stdout); return 0; }
+    Args a = parse_args("build", argc, argv, 0);
+    char exe[PATH_MAX];
+    build_exe(a.spec, a.out, a.verbose, exe, sizeof exe);
+    return 0;
+}
+
+static int cmd_train(int argc, char **argv) {
+    if (argc == 0 || (argv[0][0] == '-' && wants_help(1, argv))) { fputs(train_help, stdout); return argc ? 0 : 2; }
+    const char *spec = argv[0];
+    char exe[PATH_MAX];
+    build_exe(spec, NULL, 0, exe, sizeof exe);
+    char **targv = xcalloc((size_t)argc + 1, sizeof *targv);
+    targv[0] = exe;
+    for (int i = 1; i < argc; i++) targv[i] = argv[i];
+    fflush(stdout);
+    execv(exe, targv);
+    fail("cannot run %s: %s", exe, strerror(errno));
+}
+
+static int cmd_graph(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(graph_help, stdout); return 0; }
+    Args a = parse_args("graph", argc, argv, 1);
+    Spec spec;
+    Graph g;
+    compile_spec(a.spec, &spec, &g);
+    StrBuf out = { 0 };
+    if (a.dot) dump_dot(&out, &g);
+    else if (a.kernels) dump_kernels(&out, &g);
+    else dump_graph(&out, &g);
+    fwrite(out.data, 1, out.len, stdout);
+    sb_free(&out);
+    graph_free(&g);
+    spec_free(&spec);
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) { fputs(usage, stderr); return 2; }
+    const char *cmd = argv[1];
+    if (strcmp(cmd, "-h") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "help") == 0) {
+        fputs(usage, stdout);
+        return 0;
+    }
+    if (strcmp(cmd, "--version") == 0) { printf("kiln %s\n", KILN_VERSION); return 0; }
+    if (strcmp(cmd, "compile") == 0) return cmd_compile(argc - 2, argv + 2);
+    if (strcmp(cmd, "build") == 0) return cmd_build(argc - 2, argv + 2);
+    if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
+    if (strcmp(cmd, "graph") == 0) return cmd_graph(argc - 2, argv + 2);
+    static const char *const cmds[] = { "compile", "build", "train", "graph", NULL };
+    const char *near = nearest_name(cmd, cmds);
+    if (near) fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? run 'kiln --help'\n", cmd, near);
+    else fprintf(stderr, "kiln: unknown command '%s'; run 'kiln --help' for the list\n", cmd);
+    return 2;
+}

@@ -1,0 +1,78 @@
+/* loss.c — softmax_cross_entropy(): the mean over the batch of
+ * −log softmax(z)[label], computed stably as logsumexp(z) − z[label]
+ * (logsumexp(z) = m + log Σ exp(z − m) with m = max z).  The loss kernel
+ * also counts correct argmax predictions; its gradient is
+ * dz = (softmax(z) − onehot(label)) / n. */
+#include "ops.h"
+
+static void xent_shape(Graph *g, Node *n) {
+    const Value *z = val(g, n->in[0]);
+    long classes = g->spec->classes;
+    if (!z->shape.batched || z->shape.rank != 1 || z->shape.dim[0] != classes) {
+        char got[96];
+        shape_str(&z->shape, got, sizeof got);
+        fail_at(&n->layer->loc, "softmax_cross_entropy(): expects logits (batch, %ld) for the model's %ld "
+                "classes, got %s from the last layer; end the layers with linear(%ld)", classes, classes, got,
+                classes);
+    }
+    val(g, n->out[0])->shape = (Shape){ 0 };
+}
+
+static void xent_grad(Graph *g, Node *n) {
+    Node *b = graph_node(g, &op_softmax_cross_entropy_grad, n->layer, PHASE_BACKWARD, "softmax_cross_entropy.grad");
+    node_input(g, b, n->in[0]);
+    node_input(g, b, n->in[1]);
+    node_result(g, b, grad_of(g, n->in[0]));
+}
+
+static void xent_emit(Emit *e, const Graph *g, const Node *n) {
+    long c = features(g, n->in[0]);
+    const char *z = cname(g, n->in[0]);
+    emit(e, "/* loss = mean over rows of logsumexp(z) − z[label]; count argmax hits */");
+    emit(e, "double total = 0.0;");
+    emit(e, "int hits = 0;");
+    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "    const float *z = %s + i * %ld;", z, c);
+    emit(e, "    int best = 0;");
+    emit(e, "    for (int j = 1; j < %ld; j++)", c);
+    emit(e, "        if (z[j] > z[best]) best = j;");
+    emit(e, "    float sum = 0.0f;");
+    emit(e, "    for (int j = 0; j < %ld; j++)", c);
+    emit(e, "        sum += expf(z[j] - z[best]);");
+    emit(e, "    total += (double)(z[best] + logf(sum) - z[labels[i]]);");
+    emit(e, "    hits += best == labels[i];");
+    emit(e, "}");
+    emit(e, "*loss = (float)(total / n);");
+    emit(e, "*correct += hits;");
+}
+
+static void xent_grad_emit(Emit *e, const Graph *g, const Node *n) {
+    long c = features(g, n->in[0]);
+    const char *z = cname(g, n->in[0]), *dz = cname(g, n->out[0]);
+    emit(e, "/* %s = (softmax(%s) − onehot(labels)) / n */", dz, z);
+    emit(e, "#pragma omp parallel for");
+    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "    const float *z = %s + i * %ld;", z, c);
+    emit(e, "    float *dz = %s + i * %ld;", dz, c);
+    emit(e, "    float max = z[0];");
+    emit(e, "    for (int j = 1; j < %ld; j++)", c);
+    emit(e, "        max = fmaxf(max, z[j]);");
+    emit(e, "    float sum = 0.0f;");
+    emit(e, "    for (int j = 0; j < %ld; j++) {", c);
+    emit(e, "        dz[j] = expf(z[j] - max);");
+    emit(e, "        sum += dz[j];");
+    emit(e, "    }");
+    emit(e, "    const float scale = 1.0f / (sum * (float)n);");
+    emit(e, "    for (int j = 0; j < %ld; j++)", c);
+    emit(e, "        dz[j] *= scale;");
+    emit(e, "    dz[labels[i]] -= 1.0f / (float)n;");
+    emit(e, "}");
+}
+
+const OpDef op_softmax_cross_entropy = {
+    .name = "softmax_cross_entropy", .kind = OP_LOSS,
+    .parse = parse_no_args, .shape = xent_shape, .grad = xent_grad, .emit = xent_emit,
+};
+const OpDef op_softmax_cross_entropy_grad = {
+    .name = "softmax_cross_entropy.grad", .kind = OP_INTERNAL, .emit = xent_grad_emit,
+};

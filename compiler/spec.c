@@ -1,0 +1,578 @@
+/* spec.c — pass 1: run a model spec in a sandboxed Lua 5.4 state and read
+ * the model it returns into a Spec.
+ *
+ * Every DSL function (linear, relu, sgd, normal, fashion_mnist, …) is a C
+ * closure made from the op registry: it records where the spec called it and
+ * lets the op's parse hook check its arguments, returning a "kiln.value"
+ * userdata.  model{} wraps the spec's table; after the chunk returns, this
+ * file checks every field and copies it out.  The Lua state is capped in
+ * memory and instructions, so a spec cannot hang or exhaust kiln. */
+#define _POSIX_C_SOURCE 200809L
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <lauxlib.h>
+#include <lua.h>
+#include <lualib.h>
+
+#include "kiln.h"
+
+#define SPEC_MEMORY_LIMIT (64u << 20)   /* bytes a spec's Lua state may hold */
+#define SPEC_INSTRUCTION_LIMIT 100000000L
+#define HOOK_EVERY 10000
+
+static const char prelude_source[] =
+#include "prelude.inc"
+    ;
+
+/* ---- the sandbox's limits ------------------------------------------------ */
+
+typedef struct { size_t used, limit; } Budget;
+
+static void *capped_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+    Budget *b = ud;
+    size_t old = ptr ? osize : 0;
+    if (nsize == 0) {
+        free(ptr);
+        b->used -= old;
+        return NULL;
+    }
+    if (nsize > old && b->used - old + nsize > b->limit) return NULL;
+    void *p = realloc(ptr, nsize);
+    if (p) b->used = b->used - old + nsize;
+    return p;
+}
+
+static long instructions_run;
+
+/* Wall-clock backstop for time spent inside one C library call (a huge
+ * string.rep or a pathological pattern match), which the count hook
+ * cannot interrupt. */
+#define SPEC_SECONDS_LIMIT 20
+static char timeout_message[512];
+
+static void on_timeout(int sig) {
+    (void)sig;
+    ssize_t ignored = write(2, timeout_message, strlen(timeout_message));
+    (void)ignored;
+    _exit(1);
+}
+
+static void count_hook(lua_State *L, lua_Debug *ar) {
+    instructions_run += HOOK_EVERY;
+    if (instructions_run > SPEC_INSTRUCTION_LIMIT) {
+        lua_getinfo(L, "Sl", ar);
+        luaL_error(L, "%s:%d: spec still running after %d million Lua instructions; does it loop forever?",
+                   ar->source[0] == '@' ? ar->source + 1 : ar->short_src, ar->currentline,
+                   (int)(SPEC_INSTRUCTION_LIMIT / 1000000));
+    }
+}
+
+/* ---- strings that outlive the Lua state -------------------------------- */
+
+static char **owned; static int nowned;
+
+static char *spec_strdup(const char *s) {
+    owned = xrealloc(owned, sizeof *owned * (size_t)(nowned + 1));
+    return owned[nowned++] = xstrdup(s);
+}
+
+/* ---- where a DSL call came from ---------------------------------------- */
+
+static const char *spec_path;   /* the file being run: every Loc points here */
+
+static Loc caller_loc(lua_State *L) {
+    Loc loc = { spec_path, 0 };
+    lua_Debug ar;
+    for (int level = 1; lua_getstack(L, level, &ar); level++) {
+        lua_getinfo(L, "Sl", &ar);
+        if (ar.currentline > 0 && ar.source[0] == '@') { loc.line = ar.currentline; break; }
+    }
+    return loc;
+}
+
+/* ---- argument helpers for the ops' parse hooks ------------------------ */
+
+void call_fail(Call *c, const char *fmt, ...) {
+    lua_State *L = c->L;
+    StrBuf sb = {0};
+    sb_printf(&sb, "%s:%d: %s: ", c->loc.file, c->loc.line, c->name);
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&sb, fmt, ap);
+    va_end(ap);
+    lua_pushlstring(L, sb.data, sb.len);
+    sb_free(&sb);
+    lua_error(L);
+    abort();   /* lua_error does not return */
+}
+
+static const char *lua_show(lua_State *L, int idx, char *buf, size_t n) {
+    switch (lua_type(L, idx)) {
+    case LUA_TNONE: case LUA_TNIL: return "nothing";
+    case LUA_TNUMBER: snprintf(buf, n, "%.14g", lua_tonumber(L, idx)); return buf;
+    case LUA_TSTRING: snprintf(buf, n, "the string \"%.40s\"", lua_tostring(L, idx)); return buf;
+    default: {
+        Layer *l = luaL_testudata(L, idx, "kiln.value");
+        if (l) { snprintf(buf, n, "%s()", l->op->name); return buf; }
+        return luaL_typename(L, idx);
+    }
+    }
+}
+
+static long check_size(Call *c, int idx, const char *what) {
+    lua_State *L = c->L;
+    char buf[80];
+    if (lua_type(L, idx) != LUA_TNUMBER)
+        call_fail(c, "%s must be a positive whole number, got %s", what, lua_show(L, idx, buf, sizeof buf));
+    double v = lua_tonumber(L, idx);
+    if (!(v >= 1)) call_fail(c, "%s must be a positive whole number, got %s", what, lua_show(L, idx, buf, sizeof buf));
+    if (v > KILN_MAX_DIM)
+        call_fail(c, "%s is %g, above kiln's limit of %d for one dimension", what, v, KILN_MAX_DIM);
+    if (v != floor(v)) call_fail(c, "%s must be a whole number, got %.14g", what, v);
+    return (long)v;
+}
+
+long call_size(Call *c, int arg, const char *what) {
+    if (arg > c->nargs) call_fail(c, "missing %s (argument %d)", what, arg);
+    return check_size(c, arg, what);
+}
+
+double call_number(Call *c, int arg, const char *what) {
+    lua_State *L = c->L;
+    char buf[80];
+    if (arg > c->nargs) call_fail(c, "missing %s (argument %d)", what, arg);
+    if (lua_type(L, arg) != LUA_TNUMBER)
+        call_fail(c, "%s must be a number, got %s", what, lua_show(L, arg, buf, sizeof buf));
+    double v = lua_tonumber(L, arg);
+    if (!isfinite(v)) call_fail(c, "%s must be finite, got %g", what, v);
+    return v;
+}
+
+void call_max_args(Call *c, int max) {
+    if (c->nargs > max)
+        call_fail(c, "takes at most %d argument%s, got %d", max, max == 1 ? "" : "s", c->nargs);
+}
+
+int call_opts(Call *c, int arg, const char *const *valid) {
+    lua_State *L = c->L;
+    char buf[80];
+    if (arg > c->nargs || lua_isnil(L, arg)) return 0;
+    if (!lua_istable(L, arg))
+        call_fail(c, "argument %d must be a table of options, got %s", arg, lua_show(L, arg, buf, sizeof buf));
+    lua_pushnil(L);
+    while (lua_next(L, arg)) {
+        lua_pop(L, 1);
+        StrBuf list = {0};
+        sb_join(&list, valid);
+        if (lua_type(L, -1) != LUA_TSTRING) {
+            lua_pushfstring(L, "%s:%d: %s: options must be named (valid: %s)", c->loc.file, c->loc.line,
+                            c->name, list.data ? list.data : "none");
+            sb_free(&list);
+            lua_error(L);
+        }
+        const char *key = lua_tostring(L, -1);
+        int known = 0;
+        for (int i = 0; valid[i]; i++) known |= strcmp(valid[i], key) == 0;
+        if (!known) {
+            const char *near = nearest_name(key, valid);
+            lua_pushfstring(L, "%s:%d: %s: unknown option '%s'%s%s%s (valid: %s)", c->loc.file, c->loc.line,
+                            c->name, key, near ? "; did you mean '" : "", near ? near : "",
+                            near ? "'?" : "", list.data ? list.data : "none");
+            sb_free(&list);
+            lua_error(L);
+        }
+        sb_free(&list);
+    }
+    return 1;
+}
+
+static int get_opt(Call *c, int arg, const char *key) {
+    if (arg > c->nargs || !lua_istable(c->L, arg)) return 0;
+    if (lua_getfield(c->L, arg, key) == LUA_TNIL) { lua_pop(c->L, 1); return 0; }
+    return 1;   /* value on top of the stack */
+}
+
+int call_opt_number(Call *c, int arg, const char *key, double *out) {
+    char buf[80];
+    if (!get_opt(c, arg, key)) return 0;
+    if (lua_type(c->L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(c->L, -1)))
+        call_fail(c, "option %s must be a finite number, got %s", key, lua_show(c->L, -1, buf, sizeof buf));
+    *out = lua_tonumber(c->L, -1);
+    lua_pop(c->L, 1);
+    return 1;
+}
+
+int call_opt_bool(Call *c, int arg, const char *key, int *out) {
+    char buf[80];
+    if (!get_opt(c, arg, key)) return 0;
+    if (!lua_isboolean(c->L, -1))
+        call_fail(c, "option %s must be true or false, got %s", key, lua_show(c->L, -1, buf, sizeof buf));
+    *out = lua_toboolean(c->L, -1);
+    lua_pop(c->L, 1);
+    return 1;
+}
+
+int call_opt_string(Call *c, int arg, const char *key, char **out) {
+    char buf[80];
+    if (!get_opt(c, arg, key)) return 0;
+    if (lua_type(c->L, -1) != LUA_TSTRING)
+        call_fail(c, "option %s must be a string, got %s", key, lua_show(c->L, -1, buf, sizeof buf));
+    size_t len;
+    const char *s = lua_tolstring(c->L, -1, &len);
+    if (strlen(s) != len || len == 0 || len > 4000)
+        call_fail(c, "option %s must be a non-empty string of at most 4000 bytes without NUL", key);
+    *out = spec_strdup(s);
+    lua_pop(c->L, 1);
+    return 1;
+}
+
+int call_opt_init(Call *c, int arg, const char *key, Init *out) {
+    char buf[80];
+    if (!get_opt(c, arg, key)) return 0;
+    Layer *v = luaL_testudata(c->L, -1, "kiln.value");
+    if (!v || v->op->kind != OP_INIT)
+        call_fail(c, "option %s must be an initializer like normal(0, 0.01) or zeros(), got %s", key,
+                  lua_show(c->L, -1, buf, sizeof buf));
+    *out = v->init;
+    lua_pop(c->L, 1);
+    return 1;
+}
+
+/* ---- DSL constructors ---------------------------------------------------- */
+
+/* Upvalue 1: the OpDef.  Returns a kiln.value holding the parsed Layer. */
+static int dsl_construct(lua_State *L) {
+    const OpDef *op = lua_touserdata(L, lua_upvalueindex(1));
+    Call c = { L, lua_gettop(L), op->name, caller_loc(L) };
+    Layer *l = lua_newuserdatauv(L, sizeof *l, 0);
+    memset(l, 0, sizeof *l);
+    l->op = op;
+    l->loc = c.loc;
+    luaL_setmetatable(L, "kiln.value");
+    op->parse(&c, l);
+    return 1;
+}
+
+static int value_tostring(lua_State *L) {
+    Layer *l = luaL_checkudata(L, 1, "kiln.value");
+    lua_pushfstring(L, "%s() at %s:%d", l->op->name, l->loc.file, l->loc.line);
+    return 1;
+}
+
+/* model{...}: the spec's result.  A userdata carrying the table and the
+ * place of the call (user value 1 is the table). */
+typedef struct { Loc loc; } ModelDecl;
+
+static int dsl_model(lua_State *L) {
+    Loc loc = caller_loc(L);
+    if (lua_gettop(L) != 1 || !lua_istable(L, 1))
+        return luaL_error(L, "%s:%d: model: expects one table, as in model { name = \"mlp\", layers = {...}, ... }",
+                          loc.file, loc.line);
+    ModelDecl *m = lua_newuserdatauv(L, sizeof *m, 1);
+    m->loc = loc;
+    luaL_setmetatable(L, "kiln.model");
+    lua_pushvalue(L, 1);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+/* print goes to stderr: stdout may carry generated C. */
+static int dsl_print(lua_State *L) {
+    int n = lua_gettop(L);
+    for (int i = 1; i <= n; i++) {
+        if (i > 1) fputc('\t', stderr);
+        fputs(luaL_tolstring(L, i, NULL), stderr);
+        lua_pop(L, 1);
+    }
+    fputc('\n', stderr);
+    return 0;
+}
+
+/* ---- reading model{...} into a Spec ------------------------------------- */
+
+static const char *const model_fields[] = {
+    "name", "input", "classes", "layers", "loss", "optimizer", "data", "batch", "epochs", "seed", NULL,
+};
+
+_Noreturn static void field_fail(const Spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void field_fail(const Spec *s, const char *fmt, ...) {
+    StrBuf sb = {0};
+    va_list ap;
+    va_start(ap, fmt);
+    sb_vprintf(&sb, fmt, ap);
+    va_end(ap);
+    fail_at(&s->loc, "model: %s", sb.data);
+}
+
+static long field_int(lua_State *L, const Spec *s, const char *key, long lo, long hi, long dflt) {
+    char buf[80];
+    int t = lua_getfield(L, -1, key);
+    long v = dflt;
+    if (t != LUA_TNIL) {
+        double d = lua_tonumber(L, -1);
+        if (t != LUA_TNUMBER || d != floor(d) || d < (double)lo || d > (double)hi)
+            field_fail(s, "%s must be a whole number from %ld to %ld, got %s", key, lo, hi,
+                       lua_show(L, -1, buf, sizeof buf));
+        v = (long)d;
+    } else if (dflt < 0) {
+        field_fail(s, "missing field %s", key);
+    }
+    lua_pop(L, 1);
+    return v;
+}
+
+static void field_value(lua_State *L, const Spec *s, const char *key, OpKind kind, const char *example,
+                        Layer *out, int required) {
+    char buf[80];
+    if (lua_getfield(L, -1, key) == LUA_TNIL) {
+        if (required) field_fail(s, "missing field %s, e.g. %s = %s", key, key, example);
+        lua_pop(L, 1);
+        return;
+    }
+    Layer *l = luaL_testudata(L, -1, "kiln.value");
+    if (!l || l->op->kind != kind)
+        field_fail(s, "%s must be something like %s, got %s", key, example, lua_show(L, -1, buf, sizeof buf));
+    *out = *l;
+    lua_pop(L, 1);
+}
+
+/* A name safe for C identifiers and file names: [A-Za-z0-9_], not leading digit. */
+static void safe_name(const char *in, char *out, size_t n) {
+    size_t j = 0;
+    if (isdigit((unsigned char)in[0])) out[j++] = 'm';
+    for (size_t i = 0; in[i] && j + 1 < n; i++)
+        out[j++] = isalnum((unsigned char)in[i]) ? in[i] : '_';
+    out[j] = 0;
+    if (j == 0) snprintf(out, n, "model");
+}
+
+static void read_model(lua_State *L, Spec *s) {
+    ModelDecl *m = luaL_testudata(L, -1, "kiln.model");
+    if (!m) {
+        Loc loc = { s->file, 0 };
+        fail_at(&loc, "the spec must end with 'return model { ... }', but it returned %s",
+                lua_isnil(L, -1) ? "nothing" : luaL_typename(L, -1));
+    }
+    s->loc = m->loc;
+    lua_getiuservalue(L, -1, 1);
+
+    /* unknown fields first: a typo should not surface as a missing field */
+    lua_pushnil(L);
+    while (lua_next(L, -2)) {
+        lua_pop(L, 1);
+        const char *key = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+        int known = 0;
+        for (int i = 0; key && model_fields[i]; i++) known |= strcmp(key, model_fields[i]) == 0;
+        if (!known) {
+            StrBuf list = {0};
+            sb_join(&list, model_fields);
+            const char *near = key ? nearest_name(key, model_fields) : NULL;
+            if (near) field_fail(s, "unknown field '%s'; did you mean '%s'?", key, near);
+            field_fail(s, "unknown field %s%s%s (valid: %s)", key ? "'" : "", key ? key : "without a name",
+                       key ? "'" : "", list.data);
+        }
+    }
+
+    char buf[80];
+    /* name */
+    if (lua_getfield(L, -1, "name") == LUA_TNIL) {
+        const char *base = strrchr(s->file, '/');
+        base = base ? base + 1 : s->file;
+        char tmp[256];
+        snprintf(tmp, sizeof tmp, "%s", base);
+        char *dot = strrchr(tmp, '.');
+        if (dot && dot != tmp) *dot = 0;
+        s->name = xstrdup(tmp);
+    } else if (lua_type(L, -1) == LUA_TSTRING && lua_rawlen(L, -1) > 0 && lua_rawlen(L, -1) <= 200) {
+        s->name = xstrdup(lua_tostring(L, -1));
+    } else {
+        field_fail(s, "name must be a string of 1 to 200 characters, got %s", lua_show(L, -1, buf, sizeof buf));
+    }
+    lua_pop(L, 1);
+    safe_name(s->name, s->cname, sizeof s->cname);
+
+    /* input */
+    if (lua_getfield(L, -1, "input") != LUA_TTABLE)
+        field_fail(s, "input must be the shape of one example, e.g. input = {1, 28, 28}, got %s",
+                   lua_show(L, -1, buf, sizeof buf));
+    s->input_rank = (int)lua_rawlen(L, -1);
+    if (s->input_rank < 1 || s->input_rank > 3)
+        field_fail(s, "input must list 1 to 3 sizes, e.g. {1, 28, 28}, got %d", s->input_rank);
+    long total = 1;
+    for (int i = 0; i < s->input_rank; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        double d = lua_tonumber(L, -1);
+        if (lua_type(L, -1) != LUA_TNUMBER || d != floor(d) || d < 1 || d > KILN_MAX_DIM)
+            field_fail(s, "input[%d] must be a whole number from 1 to %d, got %s", i + 1, KILN_MAX_DIM,
+                       lua_show(L, -1, buf, sizeof buf));
+        s->input[i] = (long)d;
+        total *= s->input[i];
+        if (total > KILN_MAX_DIM)
+            field_fail(s, "input has more than %d values per example", KILN_MAX_DIM);
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+
+    s->classes = field_int(L, s, "classes", 2, 256, -1);
+    s->batch = field_int(L, s, "batch", 1, KILN_MAX_BATCH, 256);
+    s->epochs = field_int(L, s, "epochs", 0, 1000000, 10);
+    s->seed = (uint64_t)field_int(L, s, "seed", 0, (1L << 53), 0);
+
+    /* layers */
+    if (lua_getfield(L, -1, "layers") != LUA_TTABLE)
+        field_fail(s, "layers must be a list like { flatten(), linear(10) }, got %s", lua_show(L, -1, buf, sizeof buf));
+    int n = (int)lua_rawlen(L, -1);
+    if (n < 1) field_fail(s, "layers is empty; list at least one layer, e.g. { flatten(), linear(10) }");
+    if (n > KILN_MAX_LAYERS) field_fail(s, "%d layers is more than kiln's limit of %d", n, KILN_MAX_LAYERS);
+    s->layers = xcalloc((size_t)n, sizeof *s->layers);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        Layer *l = luaL_testudata(L, -1, "kiln.value");
+        if (!l || l->op->kind != OP_LAYER)
+            field_fail(s, "layers[%d] must be a layer like linear(10) or relu(), got %s", i + 1,
+                       lua_show(L, -1, buf, sizeof buf));
+        s->layers[s->nlayers++] = *l;
+        lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+
+    field_value(L, s, "loss", OP_LOSS, "softmax_cross_entropy()", &s->loss, 1);
+    field_value(L, s, "optimizer", OP_OPTIM, "sgd { lr = 0.1 }", &s->optimizer, 1);
+    field_value(L, s, "data", OP_DATA, "fashion_mnist()", &s->data, 0);
+    if (!s->data.op) {   /* default data set: Fashion-MNIST */
+        s->data.op = op_find("fashion_mnist");
+        s->data.loc = s->loc;
+        Call c = { L, 0, "fashion_mnist", s->loc };
+        s->data.op->parse(&c, &s->data);
+    }
+    lua_pop(L, 1);
+
+    /* labels: op name + its count, e.g. linear1, relu1, linear2 */
+    for (int i = 0; i < s->nlayers; i++) {
+        int k = 1;
+        for (int j = 0; j < i; j++) k += s->layers[j].op == s->layers[i].op;
+        snprintf(s->layers[i].label, sizeof s->layers[i].label, "%s%d", s->layers[i].op->name, k);
+    }
+    snprintf(s->loss.label, sizeof s->loss.label, "%s", s->loss.op->name);
+    snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", s->optimizer.op->name);
+}
+
+/* "attempt to call a nil value (global 'lineer')" → suggest a DSL name. */
+static void suggest_global(const char *msg, StrBuf *out) {
+    const char *p = strstr(msg, "(global '");
+    if (!p || !strstr(msg, "attempt to call")) return;
+    char word[64];
+    if (sscanf(p + 9, "%63[A-Za-z0-9_]", word) != 1) return;
+    const char *names[64];
+    int n = 0;
+    for (int i = 0; kiln_ops[i] && n < 62; i++)
+        if (kiln_ops[i]->kind != OP_INTERNAL) names[n++] = kiln_ops[i]->name;
+    names[n++] = "model";
+    names[n] = NULL;
+    const char *near = nearest_name(word, names);
+    if (near) sb_printf(out, "; did you mean %s()?", near);
+}
+
+void spec_load(const char *path, Spec *s) {
+    memset(s, 0, sizeof *s);
+    s->file = xstrdup(path);
+    spec_path = s->file;
+
+    Budget budget = { 0, SPEC_MEMORY_LIMIT };
+    lua_State *L = lua_newstate(capped_alloc, &budget);
+    if (!L) fail("cannot create a Lua state");
+    static const luaL_Reg libs[] = {
+        { LUA_GNAME, luaopen_base }, { LUA_TABLIBNAME, luaopen_table }, { LUA_STRLIBNAME, luaopen_string },
+        { LUA_MATHLIBNAME, luaopen_math }, { LUA_UTF8LIBNAME, luaopen_utf8 }, { NULL, NULL },
+    };
+    for (const luaL_Reg *lib = libs; lib->func; lib++) {
+        luaL_requiref(L, lib->name, lib->func, 1);
+        lua_pop(L, 1);
+    }
+    luaL_newmetatable(L, "kiln.value");
+    lua_pushcfunction(L, value_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, "kiln.model");
+    lua_pop(L, 1);
+
+    /* prelude(dsl) → the sandbox environment */
+    if (luaL_loadbufferx(L, prelude_source, sizeof prelude_source - 1, "=prelude", "t") != LUA_OK)
+        fail("internal error: prelude: %s", lua_tostring(L, -1));
+    lua_newtable(L);
+    for (int i = 0; kiln_ops[i]; i++) {
+        if (kiln_ops[i]->kind == OP_INTERNAL) continue;
+        lua_pushlightuserdata(L, (void *)kiln_ops[i]);
+        lua_pushcclosure(L, dsl_construct, 1);
+        lua_setfield(L, -2, kiln_ops[i]->name);
+    }
+    lua_pushcfunction(L, dsl_model);
+    lua_setfield(L, -2, "model");
+    lua_pushcfunction(L, dsl_print);
+    lua_setfield(L, -2, "print");
+    if (lua_pcall(L, 1, 1, 0) != LUA_OK) fail("internal error: prelude: %s", lua_tostring(L, -1));
+    int env = lua_gettop(L);
+
+    /* the spec: text only (no precompiled bytecode), run in the sandbox */
+    StrBuf chunkname = {0};
+    sb_printf(&chunkname, "@%s", path);
+    FILE *f = fopen(path, "rb");
+    if (!f) { Loc loc = { path, 0 }; fail_at(&loc, "cannot read the spec: %s", strerror(errno)); }
+    StrBuf src = {0};
+    char buf[8192];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (src.len + got > (8u << 20)) { Loc loc = { path, 0 }; fail_at(&loc, "spec is larger than 8 MiB"); }
+        sb_printf(&src, "%.*s", (int)got, buf);
+        if (memchr(buf, 0, got)) { Loc loc = { path, 0 }; fail_at(&loc, "spec is not a text file (it holds NUL bytes)"); }
+    }
+    fclose(f);
+    if (luaL_loadbufferx(L, src.data ? src.data : "", src.len, chunkname.data, "t") != LUA_OK) {
+        const char *msg = lua_tostring(L, -1);
+        fail_message(msg && *msg ? msg : "cannot load the spec");
+    }
+    sb_free(&src);
+    sb_free(&chunkname);
+    lua_pushvalue(L, env);
+    lua_setupvalue(L, -2, 1);   /* _ENV of the chunk = the sandbox */
+
+    lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
+    instructions_run = 0;
+    snprintf(timeout_message, sizeof timeout_message,
+             "%s: spec still running after %d seconds; kiln stops specs there\n", path, SPEC_SECONDS_LIMIT);
+    signal(SIGALRM, on_timeout);
+    alarm(SPEC_SECONDS_LIMIT);
+    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+        const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is not a string";
+        if (strcmp(msg, "not enough memory") == 0) {
+            Loc loc = { path, 0 };
+            fail_at(&loc, "spec uses more than %u MiB of memory; kiln stops specs there", SPEC_MEMORY_LIMIT >> 20);
+        }
+        StrBuf hint = {0};
+        sb_printf(&hint, "%s", msg);
+        suggest_global(msg, &hint);
+        fail_message(hint.data);
+    }
+    alarm(0);
+    lua_sethook(L, NULL, 0, 0);
+    read_model(L, s);
+    lua_close(L);
+}
+
+void spec_free(Spec *s) {
+    free(s->file);
+    free(s->name);
+    free(s->layers);
+    for (int i = 0; i < nowned; i++) free(owned[i]);
+    free(owned);
+    owned = NULL;
+    nowned = 0;
+    memset(s, 0, sizeof *s);
+}

@@ -1,0 +1,278 @@
+/* trainer.c — kiln_main, the generic part of every generated trainer:
+ * command-line flags, data loading, the epoch loop (shuffle, minibatches,
+ * evaluation), the d2l-style report, progress and timings, checkpoints.
+ *
+ * stdout carries exactly one line per epoch; everything else goes to stderr.
+ * Exit status: 0 success, 1 runtime error (data, checkpoint), 2 bad usage. */
+#define _POSIX_C_SOURCE 200809L
+#include "kiln_rt.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- Flags --------------------------------------------------------------------- */
+
+typedef struct {
+    int         epochs;
+    int         threads;      /* 0: OpenMP's default */
+    uint64_t    seed;
+    const char *data, *save, *load;
+    int         quiet, verbose, help;
+} options;
+
+static const char *prog = "kiln";   /* argv[0]'s basename, for messages */
+
+/* Parses a decimal integer in [lo, hi]; 0 on success. */
+static int parse_int(const char *s, long lo, long hi, int *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || errno || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
+}
+
+/* Any unsigned 64-bit decimal number, digits only. */
+static int parse_u64(const char *s, uint64_t *out)
+{
+    char *end;
+    if (*s < '0' || *s > '9') return -1;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (*end || errno) return -1;
+    *out = (uint64_t)v;
+    return 0;
+}
+
+static void usage(const kiln_model *m)
+{
+    printf("usage: %s [flags]\n"
+           "Trains model '%s' (compiled by kiln from %s) and prints one line per epoch.\n\n",
+           prog, m->name, m->spec ? m->spec : "its spec");
+    printf("  --epochs N    epochs to train (default %d)\n", m->epochs);
+    printf("  --threads N   OpenMP threads, 1 to 256 (default: OpenMP's choice, here %d)\n",
+           omp_get_max_threads());
+    printf("  --seed N      seed for initialization and shuffling, 0 to 2^64-1 "
+           "(default %" PRIu64 ")\n", m->seed);
+    printf("  --data DIR    directory with %s, %s, %s, %s\n"
+           "                (each may end in .gz; default %s)\n",
+           m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
+    printf("  --save FILE   write the trained parameters to FILE\n");
+    printf("  --load FILE   start from the parameters in FILE instead of initializing\n");
+    printf("  --quiet       print nothing on stderr except errors\n");
+    printf("  --verbose     print the thread count and per-epoch timings on stderr\n");
+    printf("  --help        print this help and exit\n\n");
+    printf("Flags also take the form --flag=value.  The batch size is %d, fixed when the\n"
+           "trainer was compiled.\n", m->batch);
+}
+
+/* Fills o from argv; returns -1 after printing one line on a usage error. */
+static int parse_flags(int argc, char **argv, options *o)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (strncmp(arg, "--", 2) != 0 && strcmp(arg, "-h") != 0) {
+            fprintf(stderr, "%s: unexpected argument '%s'; run %s --help for the flags\n",
+                    prog, arg, prog);
+            return -1;
+        }
+        char name[64];
+        const char *eq = strchr(arg, '=');
+        size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
+        snprintf(name, sizeof name, "%.*s", (int)(nlen < 63 ? nlen : 63), arg);
+
+        int is_switch = !strcmp(name, "--quiet") || !strcmp(name, "--verbose") ||
+                        !strcmp(name, "--help") || !strcmp(name, "-h");
+        int takes_value = !strcmp(name, "--epochs") || !strcmp(name, "--threads") ||
+                          !strcmp(name, "--seed") || !strcmp(name, "--data") ||
+                          !strcmp(name, "--save") || !strcmp(name, "--load");
+        if (!is_switch && !takes_value) {
+            fprintf(stderr, "%s: unknown flag '%s'; run %s --help for the list\n",
+                    prog, name, prog);
+            return -1;
+        }
+        if (is_switch) {
+            if (eq) {
+                fprintf(stderr, "%s: %s takes no value\n", prog, name);
+                return -1;
+            }
+            if (!strcmp(name, "--quiet")) o->quiet = 1;
+            else if (!strcmp(name, "--verbose")) o->verbose = 1;
+            else o->help = 1;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val || !*val) {
+            fprintf(stderr, "%s: %s needs a value, e.g. %s %s\n", prog, name, name,
+                    !strcmp(name, "--data") ? "DIR" : !strcmp(name, "--save") ||
+                    !strcmp(name, "--load") ? "FILE" : "5");
+            return -1;
+        }
+        const char *bad = NULL;
+        if (!strcmp(name, "--epochs")) {
+            if (parse_int(val, 0, 1000000000, &o->epochs)) bad = "a whole number, 0 or more";
+        } else if (!strcmp(name, "--threads")) {
+            if (parse_int(val, 1, 256, &o->threads)) bad = "a whole number from 1 to 256";
+        } else if (!strcmp(name, "--seed")) {
+            if (parse_u64(val, &o->seed)) bad = "a whole number from 0 to 18446744073709551615";
+        } else if (!strcmp(name, "--data")) {
+            o->data = val;
+        } else if (!strcmp(name, "--save")) {
+            o->save = val;
+        } else {
+            o->load = val;
+        }
+        if (bad) {
+            fprintf(stderr, "%s: %s expects %s, got '%s'\n", prog, name, bad, val);
+            return -1;
+        }
+    }
+    if (o->quiet && o->verbose) {
+        fprintf(stderr, "%s: --quiet and --verbose contradict each other; pick one\n", prog);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- Progress bar (stderr, only on a terminal) ----------------------------------- */
+
+typedef struct { int on; double last; } progress;
+
+static void progress_show(progress *p, int epoch, int epochs, long done, long total)
+{
+    double now = omp_get_wtime();
+    if (!p->on || (now - p->last < 0.1 && done < total)) return;
+    p->last = now;
+    enum { WIDTH = 30 };
+    char bar[WIDTH + 1];
+    int fill = (int)(WIDTH * done / total);
+    for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
+    bar[WIDTH] = 0;
+    fprintf(stderr, "\repoch %d/%d [%s] %3d%%", epoch, epochs, bar, (int)(100 * done / total));
+    fflush(stderr);
+}
+
+static void progress_clear(progress *p)
+{
+    if (p->on) fprintf(stderr, "\r%60s\r", ""), fflush(stderr);
+}
+
+/* ---- Training -------------------------------------------------------------------- */
+
+typedef struct {
+    const kiln_model *m;
+    float            *x;        /* batch × input_size */
+    uint8_t          *labels;   /* batch */
+} workspace;
+
+/* One pass over the rows order[0..count) of d in batches; train or evaluate.
+ * Returns the sum of the batch-mean losses; adds correct rows to *correct. */
+static double run_pass(const workspace *w, const kiln_dataset *d, const uint32_t *order,
+                       int train, long *correct, progress *pr, int epoch, int epochs)
+{
+    const kiln_model *m = w->m;
+    double loss = 0;
+    for (int start = 0; start < d->count; start += m->batch) {
+        int n = d->count - start < m->batch ? d->count - start : m->batch;
+        kiln_gather(d, order + start, n, w->x, w->labels);
+        kiln_batch b = {n, w->x, w->labels};
+        int ok = 0;
+        loss += train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
+        *correct += ok;
+        if (train) progress_show(pr, epoch, epochs, start + n, d->count);
+    }
+    return loss;
+}
+
+static int train(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te)
+{
+    char err[1024];
+    kiln_rng rng;
+    kiln_rng_seed(&rng, o->seed);
+    if (o->load) {
+        if (kiln_checkpoint_load(m, o->load, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return 1;
+        }
+    } else {
+        m->init(&rng);
+    }
+
+    workspace w = {m, malloc((size_t)m->batch * m->input_size * sizeof(float)),
+                   malloc((size_t)m->batch)};
+    uint32_t *perm = malloc((size_t)tr->count * sizeof *perm);
+    uint32_t *order = malloc((size_t)te->count * sizeof *order);
+    if (!w.x || !w.labels || !perm || !order) {
+        fprintf(stderr, "%s: out of memory for the training buffers\n", prog);
+        free(w.x), free(w.labels), free(perm), free(order);
+        return 1;
+    }
+    for (int i = 0; i < te->count; i++) order[i] = (uint32_t)i;
+
+    progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
+    for (int epoch = 1; epoch <= o->epochs; epoch++) {
+        double t0 = omp_get_wtime();
+        for (int i = 0; i < tr->count; i++) perm[i] = (uint32_t)i;
+        kiln_shuffle(perm, (size_t)tr->count, &rng);
+        long train_ok = 0, test_ok = 0;
+        double loss = run_pass(&w, tr, perm, 1, &train_ok, &pr, epoch, o->epochs);
+        progress_clear(&pr);
+        double t1 = omp_get_wtime();
+        run_pass(&w, te, order, 0, &test_ok, &pr, epoch, o->epochs);
+        double t2 = omp_get_wtime();
+        printf("epoch %d, loss %.4f, train acc %.3f, test acc %.3f\n", epoch,
+               loss / tr->count, (double)train_ok / tr->count, (double)test_ok / te->count);
+        fflush(stdout);
+        if (o->verbose)
+            fprintf(stderr, "epoch %d: train %.3f s, test %.3f s\n", epoch, t1 - t0, t2 - t1);
+    }
+    free(w.x), free(w.labels), free(perm), free(order);
+
+    if (o->save) {
+        if (kiln_checkpoint_save(m, o->save, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return 1;
+        }
+        if (!o->quiet) fprintf(stderr, "saved %s\n", o->save);
+    }
+    return 0;
+}
+
+int kiln_main(int argc, char **argv, const kiln_model *m)
+{
+    if (argc > 0 && argv[0] && *argv[0]) {
+        const char *slash = strrchr(argv[0], '/');
+        prog = slash ? slash + 1 : argv[0];
+    }
+    options o = {m->epochs, 0, m->seed, m->data_dir, NULL, NULL, 0, 0, 0};
+    if (parse_flags(argc, argv, &o) != 0) return 2;
+    if (o.help) { usage(m); return 0; }
+    if (o.threads > 0) omp_set_num_threads(o.threads);
+    if (o.verbose)
+        fprintf(stderr, "%s: model '%s', %d thread%s, batch %d\n", prog, m->name,
+                omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", m->batch);
+
+    char err[1024];
+    kiln_dataset tr, te;
+    if (kiln_dataset_load(&tr, o.data, m->train_images, m->train_labels, m->input_size,
+                          m->classes, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 1;
+    }
+    if (kiln_dataset_load(&te, o.data, m->test_images, m->test_labels, m->input_size,
+                          m->classes, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        kiln_dataset_free(&tr);
+        return 1;
+    }
+    int rc = train(m, &o, &tr, &te);
+    kiln_dataset_free(&tr);
+    kiln_dataset_free(&te);
+    return rc;
+}

@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# run.sh — runs every test group (tests/t_*.sh) against the kiln in $BUILD
+# and ends with the line CI reads: "N passed, N failed, N skipped".
+#   tests/run.sh            all groups
+#   tests/run.sh golden e2e only the groups named (t_golden.sh, t_e2e.sh)
+# Each check reports one line: PASS name, FAIL name: why, SKIP name: why.
+# Built by ./build.sh test, which is how it should be run.
+set -u
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+KILN=$BUILD/kiln
+SANITIZE=${SANITIZE:-0}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+TMP=$(mktemp -d /tmp/kiln-test.XXXXXX)
+trap 'rm -rf "$TMP"' EXIT
+
+[ -x "$KILN" ] || { echo "tests/run.sh: $KILN is missing; run ./build.sh test" >&2; exit 2; }
+
+passed=0 failed=0 skipped=0
+pass() { echo "PASS $1"; passed=$((passed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
+
+# Run a program that prints PASS/FAIL/SKIP lines itself; count its lines.
+# A non-zero exit without a FAIL line (a crash) counts as one failure.
+tally() {
+    local name=$1; shift
+    local out rc nfail
+    out=$("$@" 2>"$TMP/tally.err"); rc=$?
+    nfail=0
+    while IFS= read -r line; do
+        case "$line" in
+            PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
+            FAIL\ *) echo "$line"; failed=$((failed + 1)); nfail=$((nfail + 1)) ;;
+            SKIP\ *) echo "$line"; skipped=$((skipped + 1)) ;;
+        esac
+    done <<<"$out"
+    if [ $rc -ne 0 ] && [ $nfail -eq 0 ]; then
+        fail "$name" "exited with status $rc: $(tail -n 3 "$TMP/tally.err" | tr '\n' ' ')"
+    fi
+}
+
+# The C compiler flags every test build of a generated trainer uses.
+TRAINER_CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -fopenmp"
+[ "$SANITIZE" = 1 ] && TRAINER_CFLAGS="$TRAINER_CFLAGS -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+# cc_trainer OUT SOURCES... : build against the runtime in $BUILD
+cc_trainer() {
+    local out=$1; shift
+    cc $TRAINER_CFLAGS -I"$BUILD" "$@" "$BUILD/libkiln_rt.a" -lz -lm -o "$out"
+}
+
+# make_subset DIR NTRAIN NTEST: the first images of Fashion-MNIST as a
+# smaller IDX set (gzip), for tests that train.  Returns 1 without the data.
+FMNIST=/usr/share/datasets/fashion-mnist
+be32() { local v=$1; printf "\\x$(printf %02x $((v >> 24 & 255)))\\x$(printf %02x $((v >> 16 & 255)))\\x$(printf %02x $((v >> 8 & 255)))\\x$(printf %02x $((v & 255)))"; }
+idx_part() {  # SRC.gz HEADER_BYTES ITEM_BYTES COUNT RANK DIMS... → stdout (uncompressed)
+    local src=$1 skip=$2 item=$3 count=$4 rank=$5; shift 5
+    printf "\\x00\\x00\\x08\\x$(printf %02x "$rank")"
+    be32 "$count"
+    for d in "$@"; do be32 "$d"; done
+    zcat "$src" | tail -c +$((skip + 1)) | head -c $((count * item))
+}
+make_subset() {
+    local dir=$1 ntrain=$2 ntest=$3
+    [ -f "$FMNIST/train-images-idx3-ubyte.gz" ] || return 1
+    [ -f "$dir/t10k-labels-idx1-ubyte.gz" ] && return 0
+    mkdir -p "$dir"
+    idx_part "$FMNIST/train-images-idx3-ubyte.gz" 16 784 "$ntrain" 3 28 28 | gzip -1 >"$dir/train-images-idx3-ubyte.gz"
+    idx_part "$FMNIST/train-labels-idx1-ubyte.gz" 8 1 "$ntrain" 1 | gzip -1 >"$dir/train-labels-idx1-ubyte.gz"
+    idx_part "$FMNIST/t10k-images-idx3-ubyte.gz" 16 784 "$ntest" 3 28 28 | gzip -1 >"$dir/t10k-images-idx3-ubyte.gz"
+    idx_part "$FMNIST/t10k-labels-idx1-ubyte.gz" 8 1 "$ntest" 1 | gzip -1 >"$dir/t10k-labels-idx1-ubyte.gz"
+}
+SMALL=$TMP/fmnist-small   # 10000 training and 2000 test images
+
+groups=("$@")
+[ ${#groups[@]} -gt 0 ] || groups=($(ls tests/t_*.sh | sed 's|tests/t_||; s|\.sh$||'))
+for group in "${groups[@]}"; do
+    echo "== $group"
+    # shellcheck source=/dev/null
+    source "tests/t_$group.sh"
+done
+
+echo
+echo "$passed passed, $failed failed, $skipped skipped"
+[ $failed -eq 0 ]

@@ -1,0 +1,62 @@
+# t_cli.sh — kiln's command line: help texts, bad usage, the graph printer,
+# compile to stdout, build and its staleness check, and no Lua subprocess.
+expect_status() {  # NAME WANT_STATUS COMMAND... ; output kept in $TMP/out
+    local name=$1 want=$2; shift 2
+    "$@" >"$TMP/out" 2>&1; local rc=$?
+    if [ $rc -eq "$want" ]; then pass "$name"; else fail "$name" "exit status $rc, want $want: $(head -c 300 "$TMP/out")"; fi
+}
+expect_status cli/help 0 "$KILN" --help
+grep -q 'compile SPEC' "$TMP/out" && grep -q 'graph SPEC' "$TMP/out" || fail cli/help/text "kiln --help does not list the commands"
+for cmd in compile build train graph; do
+    expect_status "cli/$cmd-help" 0 "$KILN" $cmd --help
+    grep -q "usage: kiln $cmd" "$TMP/out" || fail "cli/$cmd-help/text" "no usage line"
+done
+expect_status cli/no-args 2 "$KILN"
+expect_status cli/unknown-command 2 "$KILN" complie models/mlp.lua
+grep -qx "kiln: unknown command 'complie'; did you mean 'compile'? run 'kiln --help'" "$TMP/out" \
+    && pass cli/unknown-command/suggest || fail cli/unknown-command/suggest "$(cat "$TMP/out")"
+expect_status cli/missing-spec 2 "$KILN" compile
+expect_status cli/unknown-option 2 "$KILN" compile models/mlp.lua --fast
+expect_status cli/spec-not-found 1 "$KILN" compile "$TMP/nope.lua" -o "$TMP/nope.c"
+grep -qx "$TMP/nope.lua: cannot read the spec: No such file or directory" "$TMP/out" \
+    && pass cli/spec-not-found/message || fail cli/spec-not-found/message "$(cat "$TMP/out")"
+
+# graph: one node per line with its shape, forward then backward
+"$KILN" graph models/mlp.lua >"$TMP/graph.txt" 2>&1
+for want in 'linear1.weight +\(784, 256\)' '^  linear1 +linear .*-> linear1 \(batch, 256\)' \
+            '^backward' 'relu1.grad +relu.grad +relu1, d.relu1 -> d.linear1 \(batch, 256\)' \
+            'linear1.grad_params .*-> d.linear1.weight \(784, 256\), d.linear1.bias \(256\)' '^update'; do
+    grep -Eq "$want" "$TMP/graph.txt" && pass "cli/graph/'$want'" || fail "cli/graph/'$want'" "not in kiln graph output"
+done
+"$KILN" graph models/mlp.lua --dot >"$TMP/graph.dot" 2>&1
+head -n 1 "$TMP/graph.dot" | grep -q '^digraph "mlp"' && tail -n 1 "$TMP/graph.dot" | grep -qx '}' \
+    && pass cli/graph/dot || fail cli/graph/dot "not a digraph"
+if command -v dot >/dev/null; then
+    dot -Tsvg "$TMP/graph.dot" >/dev/null 2>&1 && pass cli/graph/dot-renders || fail cli/graph/dot-renders "dot rejected it"
+fi
+"$KILN" graph models/mlp.lua --kernels >"$TMP/kernels.txt" 2>&1
+grep -q 'forward_linear1 ' "$TMP/kernels.txt" && pass cli/graph/kernels || fail cli/graph/kernels "$(head -3 "$TMP/kernels.txt")"
+
+# compile -o - prints exactly what compile -o FILE writes
+"$KILN" compile models/mlp.lua -o - >"$TMP/stdout.c" && "$KILN" compile models/mlp.lua -o "$TMP/file.c" &&
+    cmp -s "$TMP/stdout.c" "$TMP/file.c" && pass cli/compile-stdout || fail cli/compile-stdout "differs"
+
+# the spec runs inside kiln: no lua interpreter needed on PATH
+env PATH=/nonexistent "$KILN" compile models/mlp.lua -o "$TMP/nopath.c" >/dev/null 2>&1 \
+    && pass cli/no-lua-subprocess || fail cli/no-lua-subprocess "kiln needs something on PATH to compile"
+ldd "$KILN" | grep -q 'liblua5.4' && pass cli/links-lua5.4 || fail cli/links-lua5.4 "kiln does not link Debian's liblua5.4"
+
+# build, then a second build with nothing changed does not run cc again
+if "$KILN" build models/softmax_regression.lua -o "$TMP/sr" >"$TMP/out" 2>&1 && [ -x "$TMP/sr" ] && [ -f "$TMP/sr.c" ]; then
+    pass cli/build
+    before=$(stat -c %Y.%N "$TMP/sr" 2>/dev/null; stat -c %y "$TMP/sr")
+    KILN_CC=/nonexistent/cc "$KILN" build models/softmax_regression.lua -o "$TMP/sr" >"$TMP/out" 2>&1 \
+        && [ "$before" = "$(stat -c %Y.%N "$TMP/sr" 2>/dev/null; stat -c %y "$TMP/sr")" ] \
+        && pass cli/build/up-to-date || fail cli/build/up-to-date "rebuilt an up-to-date trainer: $(cat "$TMP/out")"
+    touch "$TMP/sr.c"; sleep 0.01
+    KILN_CC=/nonexistent/cc "$KILN" build models/softmax_regression.lua -o "$TMP/sr" >"$TMP/out" 2>&1
+    [ $? -eq 1 ] && grep -q "cannot run the C compiler '/nonexistent/cc'" "$TMP/out" \
+        && pass cli/build/stale-rebuilds || fail cli/build/stale-rebuilds "$(cat "$TMP/out")"
+else
+    fail cli/build "$(cat "$TMP/out")"
+fi
