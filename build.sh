@@ -11,9 +11,12 @@ usage: ./build.sh [COMMAND]
 
   (none), build     install missing packages, build build/kiln and the runtime
   train             build, then compile models/mlp.lua and train it (5 epochs)
-  test [--sanitize] build, then run every test (tests/run.sh); --sanitize
+  test [--sanitize|--portable]
+                    build, then run every test (tests/run.sh); --sanitize
                     builds into build/sanitize with AddressSanitizer + UBSan
-                    and runs the whole suite there
+                    and runs the whole suite there; --portable builds into
+                    build/portable without -march=native and runs the suite
+                    on the plain-C GEMM kernel (KILN_GEMM_KERNEL=c)
   golden            rewrite tests/golden/*.c from what kiln emits now
   clean             remove build/
 
@@ -95,6 +98,12 @@ build_sanitize() {
     build_all build/sanitize "$SAN_FLAGS" "-g $SAN_FLAGS"
 }
 
+build_portable() {
+    need_packages
+    MARCH=""
+    build_all build/portable "" "-O3"
+}
+
 cmd=${1:-build}
 case "$cmd" in
     build) build ;;
@@ -108,8 +117,11 @@ case "$cmd" in
         if [ "${2:-}" = "--sanitize" ]; then
             build_sanitize
             BUILD=build/sanitize SANITIZE=1 tests/run.sh
+        elif [ "${2:-}" = "--portable" ]; then
+            build_portable
+            BUILD=build/portable KILN_GEMM_KERNEL=c tests/run.sh
         else
-            [ $# -le 1 ] || { echo "build.sh test: unknown option '$2'; use --sanitize" >&2; exit 2; }
+            [ $# -le 1 ] || { echo "build.sh test: unknown option '$2'; use --sanitize or --portable" >&2; exit 2; }
             build
             BUILD=build tests/run.sh
         fi

@@ -61,10 +61,13 @@ void dump_graph(StrBuf *out, const Graph *g) {
 }
 
 void dump_kernels(StrBuf *out, const Graph *g) {
-    sb_printf(out, "model %s: %d kernels per training step\n", g->spec->name, g->nkernels);
+    int train = 0;
+    for (int i = 0; i < g->nkernels; i++) train += g->kernels[i].train;
+    sb_printf(out, "model %s: %d kernels per training step (train), evaluation runs those marked eval\n",
+              g->spec->name, train);
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
-        sb_printf(out, "  %-40s %-8s ", k->name, phase_name[k->phase]);
+        sb_printf(out, "  %2d %-44s %-5s %-4s ", i, k->name, k->train ? "train" : "", k->eval ? "eval" : "");
         for (int j = 0; j < k->nnodes; j++) sb_printf(out, "%s%s", j ? ", " : "", node(g, k->nodes[j])->label);
         sb_printf(out, "\n");
     }
@@ -114,4 +117,17 @@ void dump_dot(StrBuf *out, const Graph *g) {
         }
     }
     sb_printf(out, "}\n");
+}
+
+void dump_plan(StrBuf *out, const Graph *g) {
+    char shape[96];
+    sb_printf(out, "memory plan: arena of %ld floats (%.1f KiB; %ld without reuse), parameters %ld floats\n",
+              g->arena_size, g->arena_size * 4 / 1024.0, g->arena_unshared, g->params_size);
+    for (int i = 0; i < g->nvals; i++) {
+        const Value *v = val(g, i);
+        if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0) continue;
+        shape_str(&v->shape, shape, sizeof shape);
+        if (v->fused) sb_printf(out, "  %-22s %-16s fused: never stored\n", v->name, shape);
+        else sb_printf(out, "  %-22s %-16s at %-8ld kernels %d-%d\n", v->name, shape, v->offset, v->first, v->last);
+    }
 }

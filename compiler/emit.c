@@ -20,7 +20,8 @@ void emit(Emit *e, const char *fmt, ...) {
     sb_printf(&e->out, "\n");
 }
 
-static void blank(Emit *e) { sb_printf(&e->out, "\n"); }
+void emit_blank(Emit *e) { sb_printf(&e->out, "\n"); }
+static void blank(Emit *e) { emit_blank(e); }
 
 const char *cname(const Graph *g, int value) {
     const Value *v = storage_of(g, value);
@@ -106,7 +107,7 @@ static void kernel_signature(StrBuf *sb, const Graph *g, const Kernel *k, int ca
     const char *sep = "";
     sb_printf(sb, "%s(", k->name);
     if (u.batched) { sb_printf(sb, "%s", call ? "n" : "int n"); sep = ", "; }
-    if (u.input) { sb_printf(sb, "%s%s", sep, call ? "b->x" : "const float *x"); sep = ", "; }
+    if (u.input) { sb_printf(sb, "%s%s", sep, call ? "b->x" : "const uint8_t *x"); sep = ", "; }
     if (u.labels) { sb_printf(sb, "%s%s", sep, call ? "b->labels" : "const uint8_t *labels"); sep = ", "; }
     if (k->phase == PHASE_LOSS) { sb_printf(sb, "%s%s", sep, call ? "&loss, correct" : "float *loss, int *correct"); sep = ", "; }
     if (!*sep && !call) sb_printf(sb, "void");
@@ -136,7 +137,11 @@ static void emit_banner(Emit *e, const Graph *g) {
     emit(e, " *   %-12s lr %s", s->optimizer.op->name, float_literal(lr, s->optimizer.lr));
     emit(e, " *");
     emit(e, " * One training step runs these kernels, in order:");
-    for (int i = 0; i < g->nkernels; i++) emit(e, " *   %s", g->kernels[i].name);
+    for (int i = 0; i < g->nkernels; i++)
+        if (g->kernels[i].train) emit(e, " *   %d %s", i, g->kernels[i].name);
+    emit(e, " * Evaluation runs:");
+    for (int i = 0; i < g->nkernels; i++)
+        if (g->kernels[i].eval) emit(e, " *   %d %s", i, g->kernels[i].name);
     emit(e, " */");
     emit(e, "#include <math.h>");
     emit(e, "#include <stdint.h>");
@@ -144,6 +149,7 @@ static void emit_banner(Emit *e, const Graph *g) {
     emit(e, "#include \"kiln_rt.h\"");
     blank(e);
     emit(e, "#define BATCH %ld  /* rows per minibatch; the last one may have fewer (n) */", s->batch);
+    emit(e, "#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */");
     blank(e);
 }
 
@@ -157,15 +163,48 @@ static void emit_buffers(Emit *e, const Graph *g) {
         emit(e, "static float *const %s = params + %ld;  /* %s */", v->cname, v->offset, shape);
     }
     blank(e);
-    emit(e, "/* ---- activations and gradients: one arena, planned by kiln ---- */");
+    emit(e, "/* ---- activations and gradients: one arena, planned by kiln ----");
+    emit(e, " * Buffers whose lifetimes (the kernels, numbered in training order, from");
+    emit(e, " * first write to last read) do not overlap share memory: %ld floats", g->arena_size);
+    emit(e, " * instead of %ld. */", g->arena_unshared);
     emit(e, "static float arena[%ld];", g->arena_size > 0 ? g->arena_size : 1);
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = val(g, i);
-        if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0) continue;
+        if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0 || v->fused) continue;
         shape_str(&v->shape, shape, sizeof shape);
-        emit(e, "static float *const %s = arena + %ld;  /* %s */", v->cname, v->offset, shape);
+        emit(e, "static float *const %s = arena + %ld;  /* %s, kernels %d–%d */", v->cname, v->offset, shape,
+             v->first, v->last);
     }
     blank(e);
+}
+
+const Node *kernel_node(const Graph *g, const Kernel *k, const OpDef *op) {
+    for (int i = 0; i < k->nnodes; i++)
+        if (node(g, k->nodes[i])->op == op) return node(g, k->nodes[i]);
+    return NULL;
+}
+
+const char *epilogue_name(const Kernel *k, char buf[128]) {
+    snprintf(buf, 128, "%s_epilogue", k->name);
+    return buf;
+}
+
+void kernel_begin(Emit *e, const Graph *g, const Kernel *k) {
+    StrBuf nodes = {0};
+    for (int j = 0; j < k->nnodes; j++) sb_printf(&nodes, "%s%s", j ? ", " : "", node(g, k->nodes[j])->label);
+    emit(e, "/* %s — nodes: %s */", k->name, nodes.data);
+    sb_free(&nodes);
+    StrBuf sig = {0};
+    kernel_signature(&sig, g, k, 0);
+    emit(e, "static void %s", sig.data);
+    sb_free(&sig);
+    emit(e, "{");
+    e->indent++;
+}
+
+void kernel_end(Emit *e) {
+    e->indent--;
+    emit(e, "}");
 }
 
 static void emit_kernels(Emit *e, const Graph *g) {
@@ -173,22 +212,7 @@ static void emit_kernels(Emit *e, const Graph *g) {
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
         blank(e);
-        StrBuf nodes = {0};
-        for (int j = 0; j < k->nnodes; j++) sb_printf(&nodes, "%s%s", j ? ", " : "", node(g, k->nodes[j])->label);
-        emit(e, "/* %s — nodes: %s */", k->name, nodes.data);
-        sb_free(&nodes);
-        StrBuf sig = {0};
-        kernel_signature(&sig, g, k, 0);
-        emit(e, "static void %s", sig.data);
-        sb_free(&sig);
-        emit(e, "{");
-        e->indent++;
-        for (int j = 0; j < k->nnodes; j++) {
-            const Node *n = node(g, k->nodes[j]);
-            n->op->emit(e, g, n);
-        }
-        e->indent--;
-        emit(e, "}");
+        node(g, k->nodes[0])->op->emit(e, g, k);
     }
     blank(e);
 }
@@ -196,7 +220,7 @@ static void emit_kernels(Emit *e, const Graph *g) {
 static void emit_calls(Emit *e, const Graph *g, int training) {
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
-        if (!training && k->phase != PHASE_FORWARD && k->phase != PHASE_LOSS) continue;
+        if (training ? !k->train : !k->eval) continue;
         StrBuf call = {0};
         kernel_signature(&call, g, k, 1);
         emit(e, "%s;", call.data);
@@ -282,6 +306,19 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .init = init,");
     emit(e, "    .train_step = train_step,");
     emit(e, "    .eval_batch = eval_batch,");
+    emit(e, "    .arena_bytes = sizeof arena,");
+    StrBuf plan_text = {0};
+    dump_plan(&plan_text, g);
+    emit(e, "    .plan =");
+    for (char *line = plan_text.data, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        *nl = 0;
+        StrBuf withnl = {0};
+        sb_printf(&withnl, "%s\n", line);
+        emit(e, "        %s%s", c_string(withnl.data), nl[1] ? "" : ",");
+        sb_free(&withnl);
+    }
+    sb_free(&plan_text);
     emit(e, "};");
     blank(e);
     emit(e, "#ifndef KILN_NO_MAIN");

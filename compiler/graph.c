@@ -108,7 +108,16 @@ void graph_build(Graph *g, const Spec *s) {
     g->labels = graph_value(g, VAL_LABELS, "labels");
     val(g, g->labels)->shape.batched = 1;
 
+    /* Input bytes are scaled by the first layer that reads them (linear, as
+     * it packs them); if that layer cannot read bytes, convert them first. */
     int cur = g->input;
+    int first = 0;
+    while (first < s->nlayers && s->layers[first].op->view) first++;
+    if (first < s->nlayers && !s->layers[first].op->reads_bytes) {
+        Node *n = graph_node(g, op_find("input.scale"), &s->layers[first], PHASE_FORWARD, "x.scaled");
+        node_input(g, n, cur);
+        cur = node_output(g, n, VAL_ACT, "x.scaled");
+    }
     for (int i = 0; i < s->nlayers; i++) {
         const Layer *l = &s->layers[i];
         Node *n = graph_node(g, l->op, l, PHASE_FORWARD, l->label);

@@ -70,6 +70,8 @@ typedef struct {
     Loc    loc;
 } Init;
 
+typedef struct Kernel Kernel;
+
 typedef struct OpDef {
     const char *name;    /* DSL name (or internal name like "linear.grad") */
     OpKind      kind;
@@ -83,8 +85,22 @@ typedef struct OpDef {
     void (*grad)(Graph *g, Node *n);
     /* Optimizer: append the node(s) that update param with its gradient. */
     void (*update)(Graph *g, const Layer *opt, int param, int grad);
-    /* Write the C statements that compute n (inside its kernel function). */
-    void (*emit)(Emit *e, const Graph *g, const Node *n);
+    /* Write the kernel k, whose first node has this op, as a C function
+     * (kernel_begin … kernel_end), fusing k's other nodes as fuse.c chose. */
+    void (*emit)(Emit *e, const Graph *g, const Kernel *k);
+    /* Elementwise ops: the C expression of one output element, given the
+     * expression of the main input's element (in) and the flat index of
+     * the element in a (batch, features) buffer (at).  Lets a GEMM fuse
+     * the op into its epilogue. */
+    void (*pointwise)(StrBuf *sb, const Graph *g, const Node *n, const char *in, const char *at);
+    int main_input;      /* pointwise: which input is the elementwise one */
+    int gemm_epilogue;   /* its kernel is a GEMM that can absorb a pointwise successor */
+    int fuses_update;    /* produces parameter gradients an update can consume in-kernel */
+    int reads_bytes;     /* accepts the raw uint8 input batch (scaled while packing) */
+    int view;            /* its output is its input seen with another shape */
+    /* Updates of the form p ← p + α·∇p: α, so the kernel that computes ∇p
+     * can apply the update itself (a GEMM with alpha = α, beta = 1). */
+    double (*update_scale)(const Node *update);
     /* Initializer: write the C statement that fills a tensor. */
     void (*emit_init)(Emit *e, const Init *init, const char *tensor, long size);
 } OpDef;
@@ -163,7 +179,9 @@ typedef struct {
     int     grad;            /* value id of its gradient, -1 if none */
     int     alias;           /* value whose storage this one shares, -1 */
     Init    init;            /* parameters */
+    int     fused;           /* computed and consumed inside one kernel: no buffer */
     long    offset;          /* plan: offset in params[] or arena[] */
+    int     first, last;     /* plan: kernels that write it first and read it last */
 } Value;
 
 typedef enum { PHASE_FORWARD, PHASE_LOSS, PHASE_BACKWARD, PHASE_UPDATE } Phase;
@@ -179,12 +197,13 @@ struct Node {
     int          fwd;        /* backward nodes: the forward node they differentiate */
 };
 
-typedef struct {
-    int  id;
-    char name[96];           /* the C function's name */
-    int  nodes[8], nnodes;
+struct Kernel {
+    int   id;
+    char  name[96];          /* the C function's name */
+    int   nodes[8], nnodes;  /* nodes[0] is the head: its op emits the kernel */
     Phase phase;
-} Kernel;
+    int   train, eval;       /* called by the training step / by evaluation */
+};
 
 struct Graph {
     const Spec *spec;
@@ -194,6 +213,7 @@ struct Graph {
     int    input, labels, logits, loss;
     int   *params; int nparams;     /* value ids, in checkpoint order */
     long   params_size, arena_size; /* plan: floats */
+    long   arena_unshared;          /* plan: floats without reuse, for comparison */
 };
 
 void  graph_build(Graph *g, const Spec *s);          /* layers → forward nodes */
@@ -227,7 +247,15 @@ void plan(Graph *g);
 /* ---- emit.c ------------------------------------------------------------- */
 struct Emit { StrBuf out; int indent; };
 void emit(Emit *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void emit_blank(Emit *e);
 void emit_model(StrBuf *out, const Graph *g);        /* the whole trainer C file */
+/* A kernel's function: its comment, signature and braces; the op writes the body. */
+void kernel_begin(Emit *e, const Graph *g, const Kernel *k);
+void kernel_end(Emit *e);
+/* The name of k's epilogue function, "<kernel>_epilogue". */
+const char *epilogue_name(const Kernel *k, char buf[128]);
+/* The node of k with this op (or NULL). */
+const Node *kernel_node(const Graph *g, const Kernel *k, const OpDef *op);
 const char *cname(const Graph *g, int value);        /* C expression for a value's data */
 /* The shortest C float literal that reads back as (float)v, e.g. "0.1f". */
 const char *float_literal(char buf[40], double v);
@@ -239,6 +267,7 @@ void sb_c_string(StrBuf *sb, const char *s);
 void dump_graph(StrBuf *out, const Graph *g);
 void dump_dot(StrBuf *out, const Graph *g);
 void dump_kernels(StrBuf *out, const Graph *g);
+void dump_plan(StrBuf *out, const Graph *g);
 
 /* ---- build.c: files and the C compiler ------------------------------- */
 void write_file_atomic(const char *path, const char *data, size_t len);

@@ -21,7 +21,7 @@ static const char usage[] =
     "  compile SPEC [-o FILE.c]     write the trainer's C source (default build/NAME.c)\n"
     "  build SPEC [-o EXE]          compile and build the trainer (default build/NAME)\n"
     "  train SPEC [FLAGS...]        build the trainer if stale, then run it with FLAGS\n"
-    "  graph SPEC [--dot|--kernels] print the forward and backward graph\n"
+    "  graph SPEC [--dot|--kernels|--plan]  print the graph, its kernels or its memory plan\n"
     "\n"
     "options:\n"
     "  -h, --help                   this help; 'kiln COMMAND --help' for one command\n"
@@ -36,7 +36,8 @@ static const char compile_help[] =
     "Run SPEC, infer every shape, differentiate, plan memory and write one C file\n"
     "specialized to the model: the trainer's whole source apart from kiln's runtime.\n"
     "\n"
-    "  -o FILE.c   where to write it (default build/NAME.c; '-' for stdout)\n";
+    "  -o FILE.c   where to write it (default build/NAME.c; '-' for stdout)\n"
+    "  -v, --verbose  print the memory plan (arena size, buffers, lifetimes) on stderr\n";
 
 static const char build_help[] =
     "usage: kiln build SPEC [-o EXE] [-v]\n"
@@ -45,7 +46,7 @@ static const char build_help[] =
     "compiler, linking kiln's runtime, zlib, libm and OpenMP.\n"
     "\n"
     "  -o EXE      the trainer to write (default build/NAME)\n"
-    "  -v          show the C compiler's command line\n"
+    "  -v          show the memory plan and the C compiler's command line\n"
     "\n"
     "environment:\n"
     "  KILN_CC       C compiler (default cc)\n"
@@ -61,14 +62,15 @@ static const char train_help[] =
     "  --quiet  --verbose  --help\n";
 
 static const char graph_help[] =
-    "usage: kiln graph SPEC [--dot | --kernels]\n"
+    "usage: kiln graph SPEC [--dot | --kernels | --plan]\n"
     "\n"
     "Print the model's graph after shape inference and autodiff: inputs,\n"
     "parameters, then the forward, loss, backward and update nodes, one per line\n"
     "with the shapes they produce.\n"
     "\n"
     "  --dot       Graphviz instead (kiln graph SPEC --dot | dot -Tpng > g.png)\n"
-    "  --kernels   the kernels of one training step and the nodes each holds\n";
+    "  --kernels   the kernels (training and evaluation) and the graph nodes each fuses\n"
+    "  --plan      the memory plan: the arena's size, each buffer's slice and lifetime\n";
 
 static int wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
@@ -84,7 +86,7 @@ _Noreturn static void usage_fail(const char *cmd, const char *fmt, const char *a
 }
 
 /* Parse "SPEC [-o PATH] [flags]" for compile/build/graph. */
-typedef struct { const char *spec, *out; int dot, kernels, verbose; } Args;
+typedef struct { const char *spec, *out; int dot, kernels, plan, verbose; } Args;
 
 static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_flags) {
     Args a = { 0 };
@@ -93,12 +95,14 @@ static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_f
         if (strcmp(s, "-o") == 0 && !allow_graph_flags) {
             if (i + 1 >= argc) usage_fail(cmd, "%s needs a path", s);
             a.out = argv[++i];
-        } else if (strcmp(s, "-v") == 0 && !allow_graph_flags) {
+        } else if ((strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) && !allow_graph_flags) {
             a.verbose = 1;
         } else if (strcmp(s, "--dot") == 0 && allow_graph_flags) {
             a.dot = 1;
         } else if (strcmp(s, "--kernels") == 0 && allow_graph_flags) {
             a.kernels = 1;
+        } else if (strcmp(s, "--plan") == 0 && allow_graph_flags) {
+            a.plan = 1;
         } else if (s[0] == '-' && s[1]) {
             usage_fail(cmd, "unknown option '%s'", s);
         } else if (!a.spec) {
@@ -109,6 +113,13 @@ static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_f
     }
     if (!a.spec) usage_fail(cmd, "%s", "missing the spec, e.g. models/mlp.lua");
     return a;
+}
+
+static void print_plan(const Graph *g) {
+    StrBuf plan = { 0 };
+    dump_plan(&plan, g);
+    fputs(plan.data, stderr);
+    sb_free(&plan);
 }
 
 static void default_path(char *buf, size_t n, const Spec *s, const char *ext) {
@@ -123,6 +134,7 @@ static int cmd_compile(int argc, char **argv) {
     compile_spec(a.spec, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
+    if (a.verbose) print_plan(&g);
     char path[PATH_MAX];
     if (a.out && strcmp(a.out, "-") == 0) {
         fwrite(c.data, 1, c.len, stdout);
@@ -164,6 +176,7 @@ static void build_exe(const char *spec_path, const char *out, int verbose, char 
     compile_spec(spec_path, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
+    if (verbose) print_plan(&g);
     if (out) snprintf(exe, n, "%s", out);
     else default_path(exe, n, &spec, "");
     char c_path[PATH_MAX], lib[PATH_MAX];
@@ -209,6 +222,7 @@ static int cmd_graph(int argc, char **argv) {
     StrBuf out = { 0 };
     if (a.dot) dump_dot(&out, &g);
     else if (a.kernels) dump_kernels(&out, &g);
+    else if (a.plan) dump_plan(&out, &g);
     else dump_graph(&out, &g);
     fwrite(out.data, 1, out.len, stdout);
     sb_free(&out);

@@ -1,28 +1,43 @@
-/* gemm.c — kiln_sgemm: C = alpha·op(A)·op(B) + beta·C, row-major.
+/* gemm.c — kiln_gemm: C = alpha·op(A)·op(B) + beta·C, row-major, with A as
+ * floats or as bytes (scaled while packing) and an optional epilogue run on
+ * every finished micro-tile of C while it is still in L1.
  *
- * GotoBLAS/BLIS structure, one job per function:
+ * GotoBLAS/BLIS structure, one job per function.  Each thread owns a
+ * rectangle of C (the team splits C into a tm × tn grid) and does, alone:
  *
- *   for jc over n in NC columns            (B block   kc × nc, packed, shared)
- *     for pc over k in KC steps            (fixed order: never split across threads)
- *       pack_b: KC × NR slivers
- *       for ic over m in MC rows           (A block   mc × kc, packed, shared)
- *         pack_a: MR × KC slivers, scaled by alpha
- *         run_tiles: MR × NR micro-tiles, split among the threads
+ *   pack_b: its op(B) columns as NR-wide slivers holding every k (in blocks
+ *           of at most B_BUDGET floats when B is large)
+ *   for ic over its rows in MC steps
+ *     for pc over k in KC steps         (fixed order: never split across threads)
+ *       pack_a: MR × kc slivers, times alpha (and a_scale: bytes are widened
+ *               here, so the data set stays uint8)
+ *       MR × NR micro-tiles, column-sliver-major; after the last k step the
+ *       epilogue runs on the tile just stored, while it is in L1
+ *
+ * Threads share nothing they write and meet no barrier: on this machine a
+ * packed B shared between cores costs more (every line crossing between the
+ * L2s) than packing it twice.  A small cost model picks the grid (by rows:
+ * every thread packs all of B; by columns: every thread packs all of A).
+ * Products with at most 16 columns (n = 10: the classes) and float A take a
+ * narrow AVX-512 path instead: 16 × 16 masked tiles reading A in place (A is
+ * used once there: packing it would cost as much as the product).  Products
+ * under PARALLEL_MIN_FLOPS run on the calling thread.
  *
  * The micro-kernel keeps an MR × NR tile of C in registers and walks the two
- * packed slivers over kc.  It is picked once at run time: AVX-512F (8×32),
- * AVX2+FMA (6×16), or portable C (4×8) — so the library is fast whatever
- * -march the runtime was compiled with.  KILN_GEMM_KERNEL=avx2 or =c in the
- * environment forces a simpler kernel (tests use it to check every kernel).
- * Results are bitwise reproducible on one machine; a different kernel (another
- * CPU) may round differently.
+ * packed slivers over kc.  It is picked once at run time: AVX-512F (8×32,
+ * plus the narrow 16×16), AVX2+FMA (6×16), or portable C (4×8) — so the
+ * library is fast whatever -march the runtime was compiled with.
+ * KILN_GEMM_KERNEL=avx2 or =c in the environment forces a simpler kernel
+ * (tests use it to check every kernel).  Results are bitwise reproducible on
+ * one machine; a different kernel (another CPU) may round differently.
  *
  * Determinism: every element of C is owned by exactly one micro-tile whose
- * position depends only on (m, n, k) and the blocking constants, and it is
- * summed over k in increasing order, KC at a time.  Threads only decide *who*
- * computes a tile, never how, so the result is bitwise identical for any
- * thread count.  Edge tiles are computed full-size from zero-padded slivers
- * into a scratch tile and then merged with the same formula as full tiles.
+ * position depends only on (m, n, k), the kernel and the blocking constants,
+ * and it is summed over k in increasing order, KC at a time, from the same
+ * packed values.  Threads only decide *who* computes a tile, never how, so C
+ * and the pieces the epilogue sees are bitwise identical for any thread
+ * count.  Edge tiles are computed full-size from zero-padded slivers into a
+ * scratch tile and then merged with the same formula as full tiles.
  */
 #include "kiln_rt.h"
 
@@ -34,6 +49,8 @@
 #else
 static int omp_get_thread_num(void) { return 0; }
 static int omp_get_num_threads(void) { return 1; }
+static int omp_get_max_threads(void) { return 1; }
+static int omp_in_parallel(void) { return 0; }
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -43,26 +60,101 @@ static int omp_get_num_threads(void) { return 1; }
 #define KILN_X86 0
 #endif
 
-/* Cache blocking.  KC × NR floats of B and MR × KC of A stream through L1/L2;
- * the shared A block is at most MC × KC floats, the B block KC × NC.  k is
- * cut into ⌈k/KC⌉ equal steps (784 → 4 × 196, not 3 × 256 + 16).  MC is a
- * multiple of every kernel's MR (8, 6, 4). */
-enum { KC = 256, MC = 264, NC = 1024 };
+/* Cache blocking (Zen 5: 48 KiB L1d, 1 MiB L2 per core).  A B sliver
+ * (KC × NR floats, ≤ 32 KiB) stays in L1 while the A slivers of an MC × KC
+ * block (≤ 264 KiB) stream from L2.  k is cut into ⌈k/KC⌉ equal steps
+ * (784 → 4 × 196, not 3 × 256 + 16).  MC is a multiple of every kernel's MR
+ * (8, 6, 4).  At most B_BUDGET floats of packed B (all k × some columns) are
+ * held at once. */
+enum { KC = 256, MC = 264 };
 enum { MR_MAX = 8, NR_MAX = 32 };
+enum { NARROW_N = 16, NARROW_MR = 16 };
+#define B_BUDGET ((size_t)1 << 20)
 
 /* Below this many multiply-adds (about 10 µs of work) a GEMM runs on the
- * calling thread only: starting a team would cost more than it saves. */
+ * calling thread only: waking a team would cost more than it saves.  A team
+ * gets at most one thread per PER_THREAD_MIN multiply-adds. */
 #define PARALLEL_MIN_FLOPS (1024.0 * 1024.0)
+#define PER_THREAD_MIN     (512.0 * 1024.0)
+
+/* ---- Where op(A) comes from --------------------------------------------------
+ * Element (i, p) of op(A), times scale: alpha for floats, alpha·a_scale for
+ * bytes.  Every packer computes exactly scale * (float)x, one rounding. */
+typedef struct {
+    const float   *f;
+    const uint8_t *u8;
+    size_t         lda;
+    int            trans;
+    float          scale;
+} a_src;
+
+static inline float a_at(const a_src *s, int i, int p)
+{
+    size_t off = s->trans ? (size_t)p * s->lda + (size_t)i : (size_t)i * s->lda + (size_t)p;
+    return s->scale * (s->f ? s->f[off] : (float)s->u8[off]);
+}
 
 /* A micro-kernel: c[0..mr)[0..nr) = acc + beta·c, where acc = Σ_p a_p ⊗ b_p
  * over kc packed steps (a: mr floats per step, b: nr floats per step).
  * beta == 0 stores without reading c. */
 typedef void (*kernel_fn)(int kc, const float *a, const float *b,
                           float *c, int ldc, float beta);
+/* Packers: one MR × kc sliver of op(A) (rows i0.., mr ≤ MR real), and one
+ * kc × NR sliver of op(B) (columns j0.., nr ≤ NR real), zero-padded. */
+typedef void (*pack_a_fn)(const a_src *s, int i0, int mr, int p0, int kc, float *dst);
+typedef void (*pack_b_fn)(int transb, const float *b, size_t ldb, int p0, int kc,
+                          int j0, int nr, float *dst);
 typedef struct {
-    int       mr, nr;
-    kernel_fn fn;
+    const char *name;
+    int         mr, nr;
+    kernel_fn   fn;
+    pack_a_fn   pack_a;
+    pack_b_fn   pack_b;
+    int         narrow;       /* the narrow AVX-512 path may be used */
 } kernel_desc;
+
+/* ---- Packing: portable --------------------------------------------------------- */
+
+static void pack_a_any(int MR, const a_src *s, int i0, int mr, int p0, int kc, float *dst)
+{
+    for (int p = 0; p < kc; p++, dst += MR) {
+        for (int i = 0; i < mr; i++) dst[i] = a_at(s, i0 + i, p0 + p);
+        for (int i = mr; i < MR; i++) dst[i] = 0.0f;
+    }
+}
+
+static void pack_b_any(int NR, int transb, const float *b, size_t ldb, int p0, int kc,
+                       int j0, int nr, float *dst)
+{
+    for (int p = 0; p < kc; p++, dst += NR) {
+        if (transb) {          /* op(B)(p, j) = b[j*ldb + p] */
+            const float *src = b + (size_t)j0 * ldb + (size_t)(p0 + p);
+            for (int j = 0; j < nr; j++) dst[j] = src[(size_t)j * ldb];
+        } else {               /* op(B)(p, j) = b[p*ldb + j]: contiguous in j */
+            memcpy(dst, b + (size_t)(p0 + p) * ldb + j0, (size_t)nr * sizeof *dst);
+        }
+        for (int j = nr; j < NR; j++) dst[j] = 0.0f;
+    }
+}
+
+static void pack_a_4(const a_src *s, int i0, int mr, int p0, int kc, float *dst)
+{
+    pack_a_any(4, s, i0, mr, p0, kc, dst);
+}
+static void pack_a_6(const a_src *s, int i0, int mr, int p0, int kc, float *dst)
+{
+    pack_a_any(6, s, i0, mr, p0, kc, dst);
+}
+static void pack_b_8(int transb, const float *b, size_t ldb, int p0, int kc,
+                     int j0, int nr, float *dst)
+{
+    pack_b_any(8, transb, b, ldb, p0, kc, j0, nr, dst);
+}
+static void pack_b_16(int transb, const float *b, size_t ldb, int p0, int kc,
+                      int j0, int nr, float *dst)
+{
+    pack_b_any(16, transb, b, ldb, p0, kc, j0, nr, dst);
+}
 
 /* ---- Portable C micro-kernel (4 × 8) -------------------------------------- */
 static void kernel_c_4x8(int kc, const float *a, const float *b,
@@ -80,6 +172,105 @@ static void kernel_c_4x8(int kc, const float *a, const float *b,
 }
 
 #if KILN_X86
+/* ---- Packing: AVX2 (for MR = 8 and NR = 32) ------------------------------------ */
+
+/* Transpose the 8 × 8 block r[0..8) in place: r[j][i] ← r[i][j]. */
+__attribute__((target("avx2")))
+static inline void transpose8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 s0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 s6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 s7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(s0, s4, 0x20);
+    r[1] = _mm256_permute2f128_ps(s1, s5, 0x20);
+    r[2] = _mm256_permute2f128_ps(s2, s6, 0x20);
+    r[3] = _mm256_permute2f128_ps(s3, s7, 0x20);
+    r[4] = _mm256_permute2f128_ps(s0, s4, 0x31);
+    r[5] = _mm256_permute2f128_ps(s1, s5, 0x31);
+    r[6] = _mm256_permute2f128_ps(s2, s6, 0x31);
+    r[7] = _mm256_permute2f128_ps(s3, s7, 0x31);
+}
+
+/* Eight consecutive elements as floats: floats loaded, bytes widened. */
+__attribute__((target("avx2")))
+static inline __m256 load8_f(const float *p) { return _mm256_loadu_ps(p); }
+__attribute__((target("avx2")))
+static inline __m256 load8_u8(const uint8_t *p)
+{
+    __m128i v = _mm_loadl_epi64((const __m128i *)(const void *)p);
+    return _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(v));
+}
+
+/* The MR = 8 packer for one element type T (float or uint8_t). */
+#define PACK_A_8(NAME, T, LOAD8)                                                     \
+__attribute__((target("avx2")))                                                     \
+static void NAME(const T *a, size_t lda, int trans, float scale, int i0, int p0,     \
+                 int kc, float *dst)                                                 \
+{                                                                                    \
+    const __m256 vs = _mm256_set1_ps(scale);                                         \
+    if (trans) {       /* op(A)(i, p) = a[p*lda + i]: 8 contiguous rows */           \
+        const T *src = a + (size_t)p0 * lda + (size_t)i0;                            \
+        for (int p = 0; p < kc; p++, src += lda)                                     \
+            _mm256_store_ps(dst + (size_t)p * 8, _mm256_mul_ps(vs, LOAD8(src)));     \
+        return;                                                                      \
+    }                  /* op(A)(i, p) = a[i*lda + p]: 8 × 8 blocks, transposed */    \
+    const T *src = a + (size_t)i0 * lda + (size_t)p0;                                \
+    int p = 0;                                                                       \
+    for (; p + 8 <= kc; p += 8) {                                                    \
+        __m256 r[8];                                                                 \
+        for (int i = 0; i < 8; i++)                                                  \
+            r[i] = _mm256_mul_ps(vs, LOAD8(src + (size_t)i * lda + p));              \
+        transpose8(r);                                                               \
+        for (int q = 0; q < 8; q++) _mm256_store_ps(dst + (size_t)(p + q) * 8, r[q]); \
+    }                                                                                \
+    for (; p < kc; p++)                                                              \
+        for (int i = 0; i < 8; i++)                                                  \
+            dst[(size_t)p * 8 + i] = scale * (float)src[(size_t)i * lda + p];        \
+}
+PACK_A_8(pack_a_8_f, float, load8_f)
+PACK_A_8(pack_a_8_u8, uint8_t, load8_u8)
+#undef PACK_A_8
+
+static void pack_a_8(const a_src *s, int i0, int mr, int p0, int kc, float *dst)
+{
+    if (mr < 8) pack_a_any(8, s, i0, mr, p0, kc, dst);
+    else if (s->f) pack_a_8_f(s->f, s->lda, s->trans, s->scale, i0, p0, kc, dst);
+    else pack_a_8_u8(s->u8, s->lda, s->trans, s->scale, i0, p0, kc, dst);
+}
+
+__attribute__((target("avx2")))
+static void pack_b_32(int transb, const float *b, size_t ldb, int p0, int kc,
+                      int j0, int nr, float *dst)
+{
+    if (nr < 32) { pack_b_any(32, transb, b, ldb, p0, kc, j0, nr, dst); return; }
+    if (!transb) {             /* op(B)(p, j) = b[p*ldb + j]: rows of 32 */
+        const float *src = b + (size_t)p0 * ldb + j0;
+        for (int p = 0; p < kc; p++, src += ldb, dst += 32)
+            for (int j = 0; j < 32; j += 8) _mm256_store_ps(dst + j, _mm256_loadu_ps(src + j));
+        return;
+    }
+    /* op(B)(p, j) = b[j*ldb + p]: 8 columns × 8 steps at a time, transposed. */
+    int p = 0;
+    for (; p + 8 <= kc; p += 8)
+        for (int jg = 0; jg < 32; jg += 8) {
+            __m256 r[8];
+            for (int j = 0; j < 8; j++)
+                r[j] = _mm256_loadu_ps(b + (size_t)(j0 + jg + j) * ldb + (size_t)(p0 + p));
+            transpose8(r);
+            for (int q = 0; q < 8; q++) _mm256_store_ps(dst + (size_t)(p + q) * 32 + jg, r[q]);
+        }
+    if (p < kc) pack_b_any(32, transb, b, ldb, p0 + p, kc - p, j0, nr, dst + (size_t)p * 32);
+}
+
 /* ---- AVX2 + FMA micro-kernel (6 × 16) -------------------------------------- */
 __attribute__((target("avx2,fma")))
 static void kernel_avx2_6x16(int kc, const float *a, const float *b,
@@ -115,6 +306,10 @@ static void kernel_avx512_8x32(int kc, const float *a, const float *b,
            c20 = c00, c21 = c00, c30 = c00, c31 = c00,
            c40 = c00, c41 = c00, c50 = c00, c51 = c00,
            c60 = c00, c61 = c00, c70 = c00, c71 = c00;
+    for (int i = 0; i < 8; i++) {    /* C's lines, needed at the end */
+        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
+        _mm_prefetch((const char *)(c + (size_t)i * ldc + 31), _MM_HINT_T0);
+    }
     for (int p = 0; p < kc; p++, a += 8, b += 32) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), ai;
 #define ROW8(i) ai = _mm512_set1_ps(a[i]); \
@@ -132,163 +327,275 @@ static void kernel_avx512_8x32(int kc, const float *a, const float *b,
     STORE8(0) STORE8(1) STORE8(2) STORE8(3) STORE8(4) STORE8(5) STORE8(6) STORE8(7)
 #undef STORE8
 }
+
+/* ---- AVX-512F narrow kernels (16 rows × ≤ 16 columns) --------------------------
+ * C(i0.., 0..n) = alpha·acc + beta·C over all of k at once, one zmm per row:
+ * acc_i += A(i, p) · b_p with b the k × 16 zero-padded packed op(B).  A is
+ * read where it lies (16 full rows); the two variants differ only in how
+ * A(i, p) is addressed.  Masked stores keep columns ≥ n untouched. */
+#define NARROW_STORE(i) { float *ci = c + (size_t)(i) * ldc; \
+        __m512 v = _mm512_mul_ps(va, acc##i); \
+        if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, ci))); \
+        _mm512_mask_storeu_ps(ci, mask, v); }
+#define NARROW_ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) \
+        X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
+#define NARROW_DECL(i) __m512 acc##i = _mm512_setzero_ps();
+
+/* A(i, p) = a[p*lda + i]: each step reads 16 consecutive floats. */
+__attribute__((target("avx512f")))
+static void narrow_t(int k, const float *a, size_t lda, const float *b,
+                     float *c, int ldc, int n, float alpha, float beta)
+{
+    NARROW_ALL(NARROW_DECL)
+    for (int p = 0; p < k; p++, a += lda, b += 16) {
+        __m512 bp = _mm512_load_ps(b);
+#define NT_STEP(i) acc##i = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bp, acc##i);
+        NARROW_ALL(NT_STEP)
+#undef NT_STEP
+    }
+    const __mmask16 mask = (__mmask16)((1u << n) - 1u);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    NARROW_ALL(NARROW_STORE)
+}
+
+/* A(i, p) = a[i*lda + p]: 16 row streams, addressed from four group
+ * pointers g + {0, 1, 2, 3}·lda. */
+__attribute__((target("avx512f")))
+static void narrow_n(int k, const float *a, size_t lda, const float *b,
+                     float *c, int ldc, int n, float alpha, float beta)
+{
+    NARROW_ALL(NARROW_DECL)
+    const float *g0 = a, *g1 = a + 4 * lda, *g2 = a + 8 * lda, *g3 = a + 12 * lda;
+    const size_t l2 = 2 * lda, l3 = 3 * lda;
+    for (int p = 0; p < k; p++, g0++, g1++, g2++, g3++, b += 16) {
+        __m512 bp = _mm512_load_ps(b);
+#define NN_STEP(i, g, o) acc##i = _mm512_fmadd_ps(_mm512_set1_ps(g[o]), bp, acc##i);
+        NN_STEP(0, g0, 0) NN_STEP(1, g0, lda) NN_STEP(2, g0, l2) NN_STEP(3, g0, l3)
+        NN_STEP(4, g1, 0) NN_STEP(5, g1, lda) NN_STEP(6, g1, l2) NN_STEP(7, g1, l3)
+        NN_STEP(8, g2, 0) NN_STEP(9, g2, lda) NN_STEP(10, g2, l2) NN_STEP(11, g2, l3)
+        NN_STEP(12, g3, 0) NN_STEP(13, g3, lda) NN_STEP(14, g3, l2) NN_STEP(15, g3, l3)
+#undef NN_STEP
+    }
+    const __mmask16 mask = (__mmask16)((1u << n) - 1u);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    NARROW_ALL(NARROW_STORE)
+}
+#undef NARROW_STORE
+#undef NARROW_ALL
+#undef NARROW_DECL
 #endif
 
 /* The best kernel this CPU runs; chosen once (the choice is a pure function
- * of the CPU, so every call and every thread agrees). */
+ * of the CPU and the environment, so every call and every thread agrees). */
 static const kernel_desc *pick_kernel(void)
 {
-    static const kernel_desc portable = {4, 8, kernel_c_4x8};
+    static const kernel_desc portable = {"c", 4, 8, kernel_c_4x8, pack_a_4, pack_b_8, 0};
 #if KILN_X86
-    static const kernel_desc avx2 = {6, 16, kernel_avx2_6x16};
-    static const kernel_desc avx512 = {8, 32, kernel_avx512_8x32};
+    static const kernel_desc avx2 = {"avx2", 6, 16, kernel_avx2_6x16, pack_a_6, pack_b_16, 0};
+    static const kernel_desc avx512 = {"avx512", 8, 32, kernel_avx512_8x32, pack_a_8, pack_b_32, 1};
     const char *force = getenv("KILN_GEMM_KERNEL");   /* for tests/benchmarks */
     if (force && strcmp(force, "c") == 0) return &portable;
     __builtin_cpu_init();
-    if (!(force && strcmp(force, "avx2") == 0) && __builtin_cpu_supports("avx512f"))
+    int has_avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!(force && strcmp(force, "avx2") == 0) && has_avx2 && __builtin_cpu_supports("avx512f"))
         return &avx512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma"))
-        return &avx2;
+    if (has_avx2) return &avx2;
 #endif
     return &portable;
 }
 
-/* ---- Packing ------------------------------------------------------------------ */
-
-/* Pack rows [i0, i0+mr) × cols [p0, p0+kc) of op(A), times alpha, as one
- * sliver: dst[p*MR + i].  Rows past the matrix (mr < MR) are zero. */
-static void pack_a(int MR, int transa, const float *a, int lda, int i0, int mr,
-                   int p0, int kc, float alpha, float *dst)
+static const kernel_desc *kernel(void)
 {
-    for (int p = 0; p < kc; p++, dst += MR) {
-        if (transa) {          /* op(A)(i, p) = a[p*lda + i]: contiguous in i */
-            const float *src = a + (size_t)(p0 + p) * lda + i0;
-            for (int i = 0; i < mr; i++) dst[i] = alpha * src[i];
-        } else {               /* op(A)(i, p) = a[i*lda + p] */
-            const float *src = a + (size_t)i0 * lda + p0 + p;
-            for (int i = 0; i < mr; i++) dst[i] = alpha * src[(size_t)i * lda];
-        }
-        for (int i = mr; i < MR; i++) dst[i] = 0.0f;
+    static const kernel_desc *kd;
+    const kernel_desc *k;
+    #pragma omp atomic read
+    k = kd;
+    if (!k) {
+        k = pick_kernel();
+        #pragma omp atomic write
+        kd = k;
     }
+    return k;
 }
 
-/* Pack rows [p0, p0+kc) × cols [j0, j0+nr) of op(B) as one sliver:
- * dst[p*NR + j].  Columns past the matrix (nr < NR) are zero. */
-static void pack_b(int NR, int transb, const float *b, int ldb, int p0, int kc,
-                   int j0, int nr, float *dst)
-{
-    for (int p = 0; p < kc; p++, dst += NR) {
-        if (transb) {          /* op(B)(p, j) = b[j*ldb + p] */
-            const float *src = b + (size_t)j0 * ldb + p0 + p;
-            for (int j = 0; j < nr; j++) dst[j] = src[(size_t)j * ldb];
-        } else {               /* op(B)(p, j) = b[p*ldb + j]: contiguous in j */
-            memcpy(dst, b + (size_t)(p0 + p) * ldb + j0, (size_t)nr * sizeof *dst);
-        }
-        for (int j = nr; j < NR; j++) dst[j] = 0.0f;
-    }
-}
+/* ---- Buffers ------------------------------------------------------------------
+ * One workspace per calling thread, grown on demand and kept (a GEMM per
+ * layer per step would otherwise pay for fresh pages every call).  Each
+ * thread of a team gets its own 64-byte-aligned slice of the caller's
+ * workspace: worker threads own no memory, so nothing leaks when OpenMP
+ * retires them. */
+typedef struct { float *p; size_t cap; } buffer;
 
-/* ---- The loops around the micro-kernel ------------------------------------------ */
+static float *grow(buffer *b, size_t need)
+{
+    if (need > b->cap) {
+        free(b->p);
+        size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
+        b->p = aligned_alloc(64, bytes);
+        if (!b->p) abort();        /* a few MiB at most */
+        b->cap = need;
+    }
+    return b->p;
+}
+static _Thread_local buffer work_buf;
+
+static size_t round16(size_t n) { return (n + 15) / 16 * 16; }   /* floats → 64 bytes */
+
+/* ---- The packed path ------------------------------------------------------------ */
 
 typedef struct {
-    const kernel_desc *kd;
-    int transa, transb, m, n, k;
-    float alpha, beta;
-    const float *a, *b;
-    int lda, ldb, ldc;
-    float *c;
-    int kc;                   /* k step: k split evenly into ⌈k/KC⌉ parts */
-    float *apack, *bpack;     /* shared by all threads of one call */
+    const kiln_gemm_op *op;
+    const kernel_desc  *kd;
+    a_src A;
+    int m, n, k;
+    int kc;                 /* k step: k split evenly into ⌈k/KC⌉ parts */
+    int sm, sn;             /* row and column slivers of C */
+    int nb;                 /* B slivers packed at once (B_BUDGET) */
+    int tm, tn;             /* threads split C into a tm × tn grid */
+    float *work;            /* per thread: a_size floats for A, then B */
+    size_t a_size, slice;   /* floats of A, of a whole slice */
 } gemm_job;
+
+static double ceil_div_d(double a, double b) { return (double)(long)((a + b - 1) / b); }
 
 /* One micro-tile: full tiles go straight to C; edge tiles go through a
  * scratch tile and are merged with the kernel's own formula. */
-static void run_tile(const gemm_job *g, int kc, const float *ap, const float *bp,
-                     float *c, int mr, int nr, float beta)
+static void run_tile(const kernel_desc *kd, int kc, const float *ap, const float *bp,
+                     float *c, int ldc, int mr, int nr, float beta)
 {
-    const kernel_desc *kd = g->kd;
     if (mr == kd->mr && nr == kd->nr) {
-        kd->fn(kc, ap, bp, c, g->ldc, beta);
+        kd->fn(kc, ap, bp, c, ldc, beta);
         return;
     }
     _Alignas(64) float tile[MR_MAX * NR_MAX];
     kd->fn(kc, ap, bp, tile, kd->nr, 0.0f);
     for (int i = 0; i < mr; i++)
         for (int j = 0; j < nr; j++) {
-            float *cij = c + (size_t)i * g->ldc + j;
+            float *cij = c + (size_t)i * ldc + j;
             float acc = tile[i * kd->nr + j];
             *cij = beta == 0.0f ? acc : acc + beta * *cij;
         }
 }
 
-/* The tiles [t0, t1) of one packed mc × nc block, numbered column-sliver-major
- * so that a thread reuses one B sliver across consecutive A slivers. */
-static void run_tiles(const gemm_job *g, int ic, int mc, int jc, int nc,
-                      int kc, float beta, int t0, int t1)
+/* Pack B slivers [s0, s1) (all of k each, NR·k floats apiece) into dst,
+ * sliver s0 first. */
+static void pack_b_slivers(const gemm_job *g, int s0, int s1, float *dst)
 {
-    const int MR = g->kd->mr, NR = g->kd->nr;
-    const int tiles_m = (mc + MR - 1) / MR;
-    for (int t = t0; t < t1; t++) {
-        int ir = (t % tiles_m) * MR, jr = (t / tiles_m) * NR;
-        int mr = mc - ir < MR ? mc - ir : MR;
-        int nr = nc - jr < NR ? nc - jr : NR;
-        run_tile(g, kc, g->apack + (size_t)ir * kc, g->bpack + (size_t)jr * kc,
-                 g->c + (size_t)(ic + ir) * g->ldc + jc + jr, mr, nr, beta);
+    const kiln_gemm_op *op = g->op;
+    const int NR = g->kd->nr;
+    for (int s = s0; s < s1; s++) {
+        int nr = g->n - s * NR < NR ? g->n - s * NR : NR;
+        g->kd->pack_b(op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, 0, g->k,
+                      s * NR, nr, dst + (size_t)(s - s0) * NR * g->k);
     }
 }
 
-/* The whole blocked product, executed by each of nthreads threads (thread
- * `me`).  Packing is shared work split by sliver; barriers separate packing
- * from use.  With nthreads == 1 the barriers are never reached. */
-static void gemm_blocked(const gemm_job *g, int me, int nthreads)
+/* Compute the rectangle of C made of row slivers [r0, r1) and column slivers
+ * [s0, s1), whose B slivers are packed at bp (sliver s0 first).  A is packed
+ * into this thread's own buffer. */
+static void compute_rect(const gemm_job *g, int r0, int r1, int s0, int s1, const float *bp,
+                         float *ap)
 {
-    const int MR = g->kd->mr, NR = g->kd->nr;
-    for (int jc = 0; jc < g->n; jc += NC) {
-        int nc = g->n - jc < NC ? g->n - jc : NC;
-        int slivers_b = (nc + NR - 1) / NR;
+    const kiln_gemm_op *op = g->op;
+    const kernel_desc *kd = g->kd;
+    const int MR = kd->mr, NR = kd->nr, ldc = op->ldc;
+    const int row_end = r1 * MR < g->m ? r1 * MR : g->m;
+    if (r0 >= r1 || s0 >= s1) return;
+    for (int ic = r0 * MR; ic < row_end; ic += MC) {
+        int mc = row_end - ic < MC ? row_end - ic : MC;
+        int slivers = (mc + MR - 1) / MR;
         for (int pc = 0; pc < g->k; pc += g->kc) {
             int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
-            float beta = pc == 0 ? g->beta : 1.0f;
-            for (int s = slivers_b * me / nthreads; s < slivers_b * (me + 1) / nthreads; s++) {
-                int nr = nc - s * NR < NR ? nc - s * NR : NR;
-                pack_b(NR, g->transb, g->b, g->ldb, pc, kc, jc + s * NR, nr,
-                       g->bpack + (size_t)s * NR * kc);
+            int last = pc + kc == g->k;
+            float beta = pc == 0 ? op->beta : 1.0f;
+            for (int a = 0; a < slivers; a++) {
+                int mr = mc - a * MR < MR ? mc - a * MR : MR;
+                kd->pack_a(&g->A, ic + a * MR, mr, pc, kc, ap + (size_t)a * MR * kc);
             }
-            for (int ic = 0; ic < g->m; ic += MC) {
-                int mc = g->m - ic < MC ? g->m - ic : MC;
-                int slivers_a = (mc + MR - 1) / MR;
-                for (int s = slivers_a * me / nthreads; s < slivers_a * (me + 1) / nthreads; s++) {
-                    int mr = mc - s * MR < MR ? mc - s * MR : MR;
-                    pack_a(MR, g->transa, g->a, g->lda, ic + s * MR, mr, pc, kc,
-                           g->alpha, g->apack + (size_t)s * MR * kc);
-                }
-                if (nthreads > 1) {
-                    #pragma omp barrier
-                }
-                long tiles = (long)slivers_a * slivers_b;
-                int t0 = (int)(tiles * me / nthreads);
-                int t1 = (int)(tiles * (me + 1) / nthreads);
-                run_tiles(g, ic, mc, jc, nc, kc, beta, t0, t1);
-                if (nthreads > 1) {
-                    #pragma omp barrier
+            for (int s = s0; s < s1; s++) {
+                int j = s * NR, nr = g->n - j < NR ? g->n - j : NR;
+                const float *b = bp + (size_t)(s - s0) * NR * g->k + (size_t)pc * NR;
+                for (int a = 0; a < slivers; a++) {
+                    int i = ic + a * MR, mr = mc - a * MR < MR ? mc - a * MR : MR;
+                    float *c = op->c + (size_t)i * ldc + j;
+                    run_tile(kd, kc, ap + (size_t)a * MR * kc, b, c, ldc, mr, nr, beta);
+                    if (last && op->epilogue) op->epilogue(op, i, j, mr, nr, c, ldc);
                 }
             }
         }
     }
 }
 
-/* Pack buffers, kept per calling thread and grown on demand (a GEMM per layer
- * per step would otherwise pay for fresh pages every call). */
-static float *grow(float **buf, size_t *cap, size_t need)
+/* Thread me of nthreads computes its rectangle of the tm × tn grid over C:
+ * it packs its own B slivers (in blocks of nb) and its own A rows, so threads
+ * share nothing they write and never wait for each other.  (Sharing packed
+ * B across cores costs more than packing it twice: every line would cross
+ * between the cores' L2s.) */
+static void gemm_packed(const gemm_job *g, int me, int nthreads)
 {
-    if (need > *cap) {
-        free(*buf);
-        size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
-        *buf = aligned_alloc(64, bytes);
-        *cap = *buf ? need : 0;
+    int tm = g->tm, tn = g->tn;
+    if (tm * tn != nthreads) { tm = nthreads; tn = 1; }  /* a smaller team than asked */
+    int ti = me / tn, tj = me % tn;
+    int r0 = (int)((long)g->sm * ti / tm), r1 = (int)((long)g->sm * (ti + 1) / tm);
+    int c0 = (int)((long)g->sn * tj / tn), c1 = (int)((long)g->sn * (tj + 1) / tn);
+    if (r0 >= r1) return;
+    float *ap = g->work + (size_t)me * g->slice, *bp = ap + g->a_size;
+    for (int S0 = c0; S0 < c1; S0 += g->nb) {
+        int S1 = c1 - S0 < g->nb ? c1 : S0 + g->nb;
+        pack_b_slivers(g, S0, S1, bp);
+        compute_rect(g, r0, r1, S0, S1, bp, ap);
     }
-    return *buf;
 }
+
+/* Rough cost, in multiply-adds, of the busiest thread of a tm × tn grid: its
+ * tiles and its packing (A is packed again for every block of nb B slivers).
+ * A packed element costs about PACK_U8, PACK_F32 or PACK_B multiply-adds
+ * (measured on Zen 5: bytes are cheap to read; B is a large float matrix
+ * streaming from L3, so packing it twice costs more than packing A twice). */
+enum { PACK_U8 = 6, PACK_F32 = 12, PACK_B = 16 };
+static double grid_cost(const gemm_job *g, int tm, int tn)
+{
+    const int MR = g->kd->mr, NR = g->kd->nr;
+    double rows = (g->sm + tm - 1) / tm, cols = (g->sn + tn - 1) / tn;
+    double blocks = ceil_div_d(cols, g->nb);
+    double pack_a = g->A.f ? PACK_F32 : PACK_U8;
+    return rows * cols * MR * NR * g->k
+           + pack_a * blocks * rows * MR * g->k + PACK_B * cols * NR * g->k;
+}
+
+/* ---- The narrow path (n ≤ 16, A as floats, AVX-512) ------------------------------ */
+#if KILN_X86
+/* Row blocks [b0, b1) of NARROW_MR rows; bp is op(B) packed k × 16;
+ * scratch (16·k floats) is this thread's, for a last partial block. */
+static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
+                        float *scratch)
+{
+    const int m = op->m, n = op->n, k = op->k, ldc = op->ldc;
+    for (int blk = b0; blk < b1; blk++) {
+        int i0 = blk * NARROW_MR, mr = m - i0 < NARROW_MR ? m - i0 : NARROW_MR;
+        float *c = op->c + (size_t)i0 * ldc;
+        if (mr == NARROW_MR) {
+            if (op->transa)
+                narrow_t(k, op->a + i0, (size_t)op->lda, bp, c, ldc, n, op->alpha, op->beta);
+            else
+                narrow_n(k, op->a + (size_t)i0 * op->lda, (size_t)op->lda, bp, c, ldc, n,
+                         op->alpha, op->beta);
+        } else {  /* last rows: copy them, zero-padded, then as a full block */
+            _Alignas(64) float t[NARROW_MR * NARROW_N];
+            a_src src = {op->a, NULL, (size_t)op->lda, op->transa != KILN_NOTRANS, 1.0f};
+            pack_a_any(NARROW_MR, &src, i0, mr, 0, k, scratch);
+            narrow_t(k, scratch, NARROW_MR, bp, t, NARROW_N, NARROW_N, op->alpha, 0.0f);
+            for (int i = 0; i < mr; i++)
+                for (int j = 0; j < n; j++) {
+                    float *cij = c + (size_t)i * ldc + j;
+                    float v = t[i * NARROW_N + j];   /* alpha·acc, as in the kernel */
+                    *cij = op->beta == 0.0f ? v : v + op->beta * *cij;
+                }
+        }
+        if (op->epilogue) op->epilogue(op, i0, 0, mr, n, c, ldc);
+    }
+}
+#endif
 
 /* C = beta·C for the degenerate cases (k == 0 or alpha == 0). */
 static void scale_c(int m, int n, float beta, float *c, int ldc)
@@ -300,35 +607,91 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
         }
 }
 
+/* Threads worth waking for this many multiply-adds. */
+static int team_size(double flops)
+{
+    if (flops < PARALLEL_MIN_FLOPS || omp_in_parallel()) return 1;
+    int t = omp_get_max_threads();
+    double most = flops / PER_THREAD_MIN;
+    return most < t ? (int)most : t;
+}
+
+void kiln_gemm(const kiln_gemm_op *op)
+{
+    const int m = op->m, n = op->n, k = op->k;
+    if (m <= 0 || n <= 0) return;
+    if (k <= 0 || op->alpha == 0.0f) {
+        scale_c(m, n, op->beta, op->c, op->ldc);
+        if (op->epilogue) op->epilogue(op, 0, 0, m, n, op->c, op->ldc);
+        return;
+    }
+    const kernel_desc *kd = kernel();
+    double flops = (double)m * n * k;
+    int team = team_size(flops);
+
+#if KILN_X86
+    if (kd->narrow && n <= NARROW_N && op->a) {
+        int blocks = (m + NARROW_MR - 1) / NARROW_MR;
+        if (team > blocks) team = blocks;
+        size_t slice = round16((size_t)k * NARROW_MR);   /* B, then one scratch per thread */
+        float *bp = grow(&work_buf, slice * (size_t)(1 + team));
+        pack_b_any(NARROW_N, op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, 0, k,
+                   0, n, bp);
+        if (team <= 1) { narrow_rows(op, 0, blocks, bp, bp + slice); return; }
+        #pragma omp parallel num_threads(team)
+        {
+            int me = omp_get_thread_num(), t = omp_get_num_threads();
+            narrow_rows(op, (int)((long)blocks * me / t), (int)((long)blocks * (me + 1) / t), bp,
+                        bp + slice * (size_t)(1 + me));
+        }
+        return;
+    }
+#endif
+
+    int ksteps = (k + KC - 1) / KC;
+    gemm_job g;
+    g.op = op;
+    g.kd = kd;
+    g.A.f = op->a;
+    g.A.u8 = op->a ? NULL : op->a_u8;
+    g.A.lda = (size_t)op->lda;
+    g.A.trans = op->transa != KILN_NOTRANS;
+    g.A.scale = op->a ? op->alpha : op->alpha * op->a_scale;
+    g.m = m; g.n = n; g.k = k;
+    g.kc = (k + ksteps - 1) / ksteps;
+    g.sm = (m + kd->mr - 1) / kd->mr;
+    g.sn = (n + kd->nr - 1) / kd->nr;
+    size_t per_sliver = (size_t)kd->nr * k;
+    g.nb = B_BUDGET / per_sliver > 1 ? (int)(B_BUDGET / per_sliver) : 1;
+    if (g.nb > g.sn) g.nb = g.sn;
+    g.tm = 1;
+    g.tn = 1;
+    if (team > 1) {     /* the cheapest grid; rows first on a tie */
+        double best = 0;
+        for (int tm = team; tm >= 1; tm--) {
+            if (team % tm) continue;
+            double cost = grid_cost(&g, tm, team / tm);
+            if (tm == team || cost < best) { best = cost; g.tm = tm; g.tn = team / tm; }
+        }
+    }
+    /* B room for nb slivers even when a thread's share is smaller: a team
+     * smaller than asked falls back to splitting by rows (untouched pages
+     * cost nothing). */
+    g.a_size = round16((size_t)MC * g.kc);
+    g.slice = g.a_size + round16((size_t)g.nb * per_sliver);
+    g.work = grow(&work_buf, g.slice * (size_t)team);
+    if (team <= 1) { gemm_packed(&g, 0, 1); return; }
+    #pragma omp parallel num_threads(team)
+    {
+        gemm_packed(&g, omp_get_thread_num(), omp_get_num_threads());
+    }
+}
+
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,
                 float *c, int ldc)
 {
-    if (m <= 0 || n <= 0) return;
-    if (k <= 0 || alpha == 0.0f) { scale_c(m, n, beta, c, ldc); return; }
-
-    static const kernel_desc *kd;
-    #pragma omp critical(kiln_gemm_pick)
-    if (!kd) kd = pick_kernel();
-
-    static _Thread_local float *abuf, *bbuf;
-    static _Thread_local size_t acap, bcap;
-    int mc_max = m < MC ? m : MC, nc_max = n < NC ? n : NC;
-    int ksteps = (k + KC - 1) / KC, kc_max = (k + ksteps - 1) / ksteps;
-    size_t asize = (size_t)(mc_max + kd->mr - 1) / kd->mr * kd->mr * kc_max;
-    size_t bsize = (size_t)(nc_max + kd->nr - 1) / kd->nr * kd->nr * kc_max;
-    gemm_job g = {kd, transa != KILN_NOTRANS, transb != KILN_NOTRANS, m, n, k,
-                  alpha, beta, a, b, lda, ldb, ldc, c, kc_max,
-                  grow(&abuf, &acap, asize), grow(&bbuf, &bcap, bsize)};
-    if (!g.apack || !g.bpack) abort();   /* a few hundred KiB: cannot happen */
-
-    double flops = (double)m * n * k;
-    if (flops < PARALLEL_MIN_FLOPS) {
-        gemm_blocked(&g, 0, 1);
-        return;
-    }
-    #pragma omp parallel
-    {
-        gemm_blocked(&g, omp_get_thread_num(), omp_get_num_threads());
-    }
+    kiln_gemm_op op = {transa, transb, m, n, k, alpha, beta, a, NULL, 1.0f, lda,
+                       b, ldb, c, ldc, NULL, NULL};
+    kiln_gemm(&op);
 }

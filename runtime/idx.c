@@ -238,14 +238,11 @@ void kiln_dataset_free(kiln_dataset *d)
 }
 
 void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,
-                 float *x, uint8_t *labels)
+                 uint8_t *x, uint8_t *labels)
 {
     const size_t ss = (size_t)d->sample_size;
-    const float scale = 1.0f / 255.0f;
     for (int r = 0; r < n; r++) {
-        const uint8_t *src = d->images + (size_t)idx[r] * ss;
-        float *dst = x + (size_t)r * ss;
-        for (size_t j = 0; j < ss; j++) dst[j] = src[j] * scale;
+        memcpy(x + (size_t)r * ss, d->images + (size_t)idx[r] * ss, ss);
         labels[r] = d->labels[idx[r]];
     }
 }

@@ -14,13 +14,54 @@
 /* ---- GEMM ---------------------------------------------------------------
  * C = alpha * op(A) * op(B) + beta * C, all row-major, op(X) = X or Xᵀ.
  * op(A) is m×k, op(B) is k×n, C is m×n.  Every matrix product of a trainer
- * goes through this one entry point.  Results are bitwise identical for any
- * OpenMP thread count: each element of C is summed over k in a fixed order.
+ * goes through kiln_gemm, the one entry point; the generated code describes
+ * each product, and what is fused around it, in a kiln_gemm_op.
+ *
+ * A may be bytes (a_u8, each scaled by a_scale while it is packed: the data
+ * set stays uint8 in memory) instead of floats (a).
+ *
+ * The epilogue, when set, runs once on every finished piece of C — all of k
+ * summed in, alpha and beta applied — on the thread that computed it, while
+ * the piece is still in cache: rows [i0, i0+m), columns [j0, j0+n), with c
+ * pointing at C(i0, j0) and rows ldc apart.  It may rewrite the piece in
+ * place (bias, activation, an activation's derivative...).  ctx is for it.
+ *
+ * Results are bitwise identical for any OpenMP thread count: each element of
+ * C is summed over k in a fixed order, and the epilogue sees the same pieces.
  * beta == 0 means C is written without being read (it may hold NaNs). */
 enum { KILN_NOTRANS = 0, KILN_TRANS = 1 };
+
+typedef struct kiln_gemm_op kiln_gemm_op;
+typedef void (*kiln_epilogue)(const kiln_gemm_op *op, int i0, int j0, int m, int n,
+                              float *c, int ldc);
+struct kiln_gemm_op {
+    int            transa, transb;
+    int            m, n, k;
+    float          alpha, beta;
+    const float   *a;          /* A as floats, or... */
+    const uint8_t *a_u8;       /* ...as bytes, times a_scale */
+    float          a_scale;
+    int            lda;
+    const float   *b;
+    int            ldb;
+    float         *c;
+    int            ldc;
+    kiln_epilogue  epilogue;   /* NULL: none */
+    const void    *ctx;        /* for the epilogue */
+};
+void kiln_gemm(const kiln_gemm_op *op);
+
+/* The plain BLAS-style form: kiln_gemm without bytes or epilogue. */
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,
                 float *c, int ldc);
+
+/* Column sums: out[j] = beta·out[j] + alpha·Σ_i a[i·lda + j] for j < cols,
+ * i < rows.  Each column is summed in row order, so the result is the same
+ * for any thread count (bias gradients; with beta = 1, alpha = −lr, the
+ * SGD update of a bias). */
+void kiln_column_sums(int rows, int cols, const float *a, int lda, float alpha, float beta,
+                      float *out);
 
 /* ---- Random numbers -----------------------------------------------------
  * xoshiro256** seeded through splitmix64: same seed, same stream, on every
@@ -64,16 +105,17 @@ int  kiln_dataset_load(kiln_dataset *d, const char *dir, const char *images_name
 void kiln_dataset_free(kiln_dataset *d);
 
 /* One minibatch as the generated step functions see it: n ≤ batch rows of
- * features already scaled to [0, 1] (x, n × input_size floats) and labels. */
+ * raw bytes (x, n × input_size; the model scales them, 1/255 for images,
+ * as it reads them) and their labels. */
 typedef struct {
     int            n;
-    const float   *x;
+    const uint8_t *x;
     const uint8_t *labels;
 } kiln_batch;
 
-/* Gather rows idx[0..n) of d into x (scaled by 1/255) and labels. */
+/* Gather rows idx[0..n) of d into x and labels (bytes, unscaled). */
 void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,
-                 float *x, uint8_t *labels);
+                 uint8_t *x, uint8_t *labels);
 
 /* ---- The model a generated file describes -------------------------------- */
 typedef struct {
@@ -103,6 +145,8 @@ typedef struct {
     float (*train_step)(const kiln_batch *b, int *correct);
     /* Forward only; returns the batch-mean loss, adds correct rows. */
     float (*eval_batch)(const kiln_batch *b, int *correct);
+    size_t      arena_bytes;      /* activations and gradients, all in one block */
+    const char *plan;             /* the memory plan as text, for --verbose */
 } kiln_model;
 
 /* ---- Checkpoints -----------------------------------------------------------

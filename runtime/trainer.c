@@ -66,7 +66,7 @@ static void usage(const kiln_model *m)
     printf("  --save FILE   write the trained parameters to FILE\n");
     printf("  --load FILE   start from the parameters in FILE instead of initializing\n");
     printf("  --quiet       print nothing on stderr except errors\n");
-    printf("  --verbose     print the thread count and per-epoch timings on stderr\n");
+    printf("  --verbose     print the thread count, the memory plan and per-epoch timings on stderr\n");
     printf("  --help        print this help and exit\n\n");
     printf("Flags also take the form --flag=value.  The batch size is %d, fixed when the\n"
            "trainer was compiled.\n", m->batch);
@@ -167,7 +167,7 @@ static void progress_clear(progress *p)
 
 typedef struct {
     const kiln_model *m;
-    float            *x;        /* batch × input_size */
+    uint8_t          *x;        /* batch × input_size */
     uint8_t          *labels;   /* batch */
 } workspace;
 
@@ -204,7 +204,7 @@ static int train(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_d
         m->init(&rng);
     }
 
-    workspace w = {m, malloc((size_t)m->batch * m->input_size * sizeof(float)),
+    workspace w = {m, malloc((size_t)m->batch * m->input_size),
                    malloc((size_t)m->batch)};
     uint32_t *perm = malloc((size_t)tr->count * sizeof *perm);
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
@@ -254,9 +254,12 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     if (parse_flags(argc, argv, &o) != 0) return 2;
     if (o.help) { usage(m); return 0; }
     if (o.threads > 0) omp_set_num_threads(o.threads);
-    if (o.verbose)
-        fprintf(stderr, "%s: model '%s', %d thread%s, batch %d\n", prog, m->name,
-                omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", m->batch);
+    if (o.verbose) {
+        fprintf(stderr, "%s: model '%s', %d thread%s, batch %d, arena %.1f KiB\n", prog, m->name,
+                omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", m->batch,
+                m->arena_bytes / 1024.0);
+        if (m->plan) fputs(m->plan, stderr);
+    }
 
     char err[1024];
     kiln_dataset tr, te;

@@ -35,7 +35,7 @@ if command -v dot >/dev/null; then
     dot -Tsvg "$TMP/graph.dot" >/dev/null 2>&1 && pass cli/graph/dot-renders || fail cli/graph/dot-renders "dot rejected it"
 fi
 "$KILN" graph models/mlp.lua --kernels >"$TMP/kernels.txt" 2>&1
-grep -q 'forward_linear1 ' "$TMP/kernels.txt" && pass cli/graph/kernels || fail cli/graph/kernels "$(head -3 "$TMP/kernels.txt")"
+grep -q 'forward_linear1_relu1 ' "$TMP/kernels.txt" && pass cli/graph/kernels || fail cli/graph/kernels "$(head -3 "$TMP/kernels.txt")"
 
 # compile -o - prints exactly what compile -o FILE writes
 "$KILN" compile models/mlp.lua -o - >"$TMP/stdout.c" && "$KILN" compile models/mlp.lua -o "$TMP/file.c" &&

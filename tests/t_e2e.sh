@@ -29,4 +29,16 @@ else
     [ "$out1" = "$out2" ] && pass e2e/same-seed-same-output || fail e2e/same-seed-same-output "$out2"
     [ "$out1" = "$out3" ] && pass e2e/threads-1-equals-2 || fail e2e/threads-1-equals-2 "$out3"
     [ "$out1" != "$out4" ] && pass e2e/seed-matters || fail e2e/seed-matters "seed 4 printed the same as seed 3"
+
+    # determinism: 1, 2 and 3 threads print the same lines and save the same
+    # weights, bit for bit (batch reductions have a fixed order; no float
+    # omp reduction anywhere)
+    for t in 1 2 3; do
+        "$TMP/e2e_mlp" --data "$SMALL" --epochs 1 --quiet --seed 5 --threads $t --save "$TMP/det$t.ckpt" >"$TMP/det$t.out" 2>&1
+    done
+    if cmp -s "$TMP/det1.out" "$TMP/det2.out" && cmp -s "$TMP/det1.out" "$TMP/det3.out"; then pass e2e/threads-1-2-3-same-lines
+    else fail e2e/threads-1-2-3-same-lines "$(cat "$TMP"/det[123].out | tr '\n' ' ')"; fi
+    if [ -s "$TMP/det1.ckpt" ] && cmp -s "$TMP/det1.ckpt" "$TMP/det2.ckpt" && cmp -s "$TMP/det1.ckpt" "$TMP/det3.ckpt"; then
+        pass e2e/threads-1-2-3-same-weights
+    else fail e2e/threads-1-2-3-same-weights "the saved checkpoints differ"; fi
 fi

@@ -3,7 +3,9 @@
  * terms of the output y (so backward needs only y and dy):
  *   relu     y = max(x, 0)        dx = dy · [y > 0]
  *   sigmoid  y = 1 / (1 + e^-x)   dx = dy · y · (1 − y)
- *   tanh     y = tanh(x)          dx = dy · (1 − y²) */
+ *   tanh     y = tanh(x)          dx = dy · (1 − y²)
+ * Both directions are pointwise: a GEMM before them applies them in its
+ * epilogue (fuse.c); alone, each is one parallel loop. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,8 +13,8 @@
 
 typedef struct {
     const OpDef *fwd, *bwd;
-    const char *forward;    /* C expression of x[i] */
-    const char *backward;   /* C expression of y[i] and dy[i] */
+    const char *forward;    /* C expression of X, the input element */
+    const char *backward;   /* C expression of Y (output element) and DY */
 } Activation;
 
 static const Activation activations[] = {
@@ -27,12 +29,12 @@ static const Activation *find(const OpDef *op) {
     return NULL;
 }
 
-/* Write expr with X, Y and DY replaced by indexed buffer names. */
+/* Write expr with X → x, DY → dy and Y → y (each a C expression). */
 static void expand(StrBuf *sb, const char *expr, const char *x, const char *y, const char *dy) {
     for (const char *p = expr; *p;) {
-        if (strncmp(p, "DY", 2) == 0) { sb_printf(sb, "%s[i]", dy); p += 2; }
-        else if (*p == 'X') { sb_printf(sb, "%s[i]", x); p++; }
-        else if (*p == 'Y') { sb_printf(sb, "%s[i]", y); p++; }
+        if (strncmp(p, "DY", 2) == 0) { sb_printf(sb, "%s", dy); p += 2; }
+        else if (*p == 'X') { sb_printf(sb, "%s", x); p++; }
+        else if (*p == 'Y') { sb_printf(sb, "%s", y); p++; }
         else sb_printf(sb, "%c", *p++);
     }
 }
@@ -51,34 +53,45 @@ static void act_grad(Graph *g, Node *n) {
     node_result(g, b, grad_of(g, x));
 }
 
-static void loop(Emit *e, const Graph *g, int value, const char *target, const char *body) {
+/* forward: in is the input element */
+static void act_pointwise(StrBuf *sb, const Graph *g, const Node *n, const char *in, const char *at) {
+    (void)g;
+    (void)at;
+    expand(sb, find(n->op)->forward, in, "", "");
+}
+
+/* backward: in is the element of dy; y is read from the forward output */
+static void act_grad_pointwise(StrBuf *sb, const Graph *g, const Node *n, const char *in, const char *at) {
+    char y[160];
+    snprintf(y, sizeof y, "%s[%s]", cname(g, n->in[0]), at);
+    expand(sb, find(n->op)->backward, "", y, in);
+}
+
+/* Standalone: one parallel loop over the (n, features) elements. */
+static void act_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    int in = n->in[n->op->main_input];
+    const char *x = cname(g, in), *y = cname(g, n->out[0]);
+    char elem[96];
+    snprintf(elem, sizeof elem, "%s[i]", x);
+    StrBuf body = {0};
+    n->op->pointwise(&body, g, n, elem, "i");
+    kernel_begin(e, g, k);
+    if (n->phase == PHASE_FORWARD) emit(e, "/* %s = %s(%s) */", y, n->op->name, x);
+    else emit(e, "/* %s = %s ⊙ %s'(…), from the output %s */", y, x, n->layer->op->name, cname(g, n->in[0]));
     emit(e, "#pragma omp parallel for");
-    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, value));
-    emit(e, "    %s[i] = %s;", target, body);
-}
-
-static void act_emit(Emit *e, const Graph *g, const Node *n) {
-    const char *x = cname(g, n->in[0]), *y = cname(g, n->out[0]);
-    StrBuf body = {0};
-    expand(&body, find(n->op)->forward, x, y, "");
-    emit(e, "/* %s = %s(%s) */", y, n->op->name, x);
-    loop(e, g, n->out[0], y, body.data);
+    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
+    emit(e, "    %s[i] = %s;", y, body.data);
+    kernel_end(e);
     sb_free(&body);
 }
 
-static void act_grad_emit(Emit *e, const Graph *g, const Node *n) {
-    const char *y = cname(g, n->in[0]), *dy = cname(g, n->in[1]), *dx = cname(g, n->out[0]);
-    StrBuf body = {0};
-    expand(&body, find(n->op)->backward, "", y, dy);
-    emit(e, "/* %s = %s ⊙ %s'(…), from the output %s */", dx, dy, find(n->op)->fwd->name, y);
-    loop(e, g, n->out[0], dx, body.data);
-    sb_free(&body);
-}
-
-#define ACTIVATION(NAME)                                                                   \
-    const OpDef op_##NAME = { .name = #NAME, .kind = OP_LAYER, .parse = parse_no_args,     \
-                              .shape = act_shape, .grad = act_grad, .emit = act_emit };   \
-    const OpDef op_##NAME##_grad = { .name = #NAME ".grad", .kind = OP_INTERNAL, .emit = act_grad_emit };
+#define ACTIVATION(NAME)                                                                        \
+    const OpDef op_##NAME = { .name = #NAME, .kind = OP_LAYER, .parse = parse_no_args,          \
+                              .shape = act_shape, .grad = act_grad, .emit = act_emit,           \
+                              .pointwise = act_pointwise };                                     \
+    const OpDef op_##NAME##_grad = { .name = #NAME ".grad", .kind = OP_INTERNAL, .emit = act_emit, \
+                                     .pointwise = act_grad_pointwise, .main_input = 1 };
 
 ACTIVATION(relu)
 ACTIVATION(sigmoid)

@@ -1,11 +1,14 @@
 /* linear.c — linear(n, {init, bias, bias_init}): y = x·W + b with W of
  * shape (in, n), as in the book's from-scratch MLP.
  *
- * Forward is one runtime GEMM plus a bias loop; the gradient rule appends
- * grad_params (dW = xᵀ·dy, db = Σ rows of dy) and, when x needs one,
- * grad_input (dx = dy·Wᵀ). */
+ * Forward is one runtime GEMM whose epilogue adds the bias (and applies a
+ * fused activation).  The gradient rule appends grad_input (dx = dy·Wᵀ,
+ * when x needs one; its epilogue can apply the previous activation's
+ * derivative) and grad_params (dW = xᵀ·dy, db = Σ rows of dy; with sgd
+ * fused, W and b are updated in place instead). */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "ops.h"
 
@@ -60,17 +63,12 @@ static void linear_shape(Graph *g, Node *n) {
     }
 }
 
+/* The input gradient comes first: it reads W, which the parameter-gradient
+ * kernel may update in place once fused with the optimizer. */
 static void linear_grad(Graph *g, Node *n) {
     int x = n->in[0], w = n->in[1], b = n->nin > 2 ? n->in[2] : -1;
     int dy = val(g, n->out[0])->grad;
     char label[80];
-
-    snprintf(label, sizeof label, "%s.grad_params", n->label);
-    Node *p = graph_node(g, &op_linear_grad_params, n->layer, PHASE_BACKWARD, label);
-    node_input(g, p, x);
-    node_input(g, p, dy);
-    node_result(g, p, grad_of(g, w));
-    if (b >= 0) node_result(g, p, grad_of(g, b));
 
     if (val(g, x)->needs_grad) {
         snprintf(label, sizeof label, "%s.grad_input", n->label);
@@ -79,57 +77,152 @@ static void linear_grad(Graph *g, Node *n) {
         node_input(g, q, w);
         node_result(g, q, grad_of(g, x));
     }
+
+    snprintf(label, sizeof label, "%s.grad_params", n->label);
+    Node *p = graph_node(g, &op_linear_grad_params, n->layer, PHASE_BACKWARD, label);
+    node_input(g, p, x);
+    node_input(g, p, dy);
+    node_result(g, p, grad_of(g, w));
+    if (b >= 0) node_result(g, p, grad_of(g, b));
 }
 
-/* y = x·W + b */
-static void linear_emit(Emit *e, const Graph *g, const Node *n) {
+/* The A operand of a GEMM reading value v: the raw input bytes (scaled as
+ * they are packed) or a float buffer. */
+static void emit_a_operand(Emit *e, const Graph *g, int v, long ld) {
+    if (storage_of(g, v)->kind == VAL_INPUT)
+        emit(e, "    .a_u8 = %s, .a_scale = INPUT_SCALE, .lda = %ld,", cname(g, v), ld);
+    else
+        emit(e, "    .a = %s, .lda = %ld,", cname(g, v), ld);
+}
+
+/* An epilogue function applying `bias` (or NULL) and then the pointwise op p
+ * (or NULL) to each finished piece of a GEMM's C, whose rows are `width`
+ * apart in the (batch, width) buffer the pointwise op indexes. */
+static void emit_epilogue(Emit *e, const Graph *g, const Kernel *k, const char *bias, const Node *p,
+                          long width, const char *what) {
+    char name[128];
+    StrBuf expr = {0};
+    if (p) {
+        char at[96];
+        snprintf(at, sizeof at, "(i0 + i) * %ld + j0 + j", width);
+        p->op->pointwise(&expr, g, p, "v", at);
+    }
+    emit(e, "/* %s, on each finished piece of the product: %s */", epilogue_name(k, name), what);
+    emit(e, "static void %s(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)", name);
+    emit(e, "{");
+    e->indent++;
+    emit(e, "(void)op;");
+    if (!expr.data || !strstr(expr.data, "i0")) emit(e, "(void)i0;");
+    if (!bias && (!expr.data || !strstr(expr.data, "j0"))) emit(e, "(void)j0;");
+    emit(e, "for (int i = 0; i < rows; i++)");
+    emit(e, "    for (int j = 0; j < cols; j++) {");
+    if (!p) {
+        emit(e, "        c[i * ldc + j] += %s[j0 + j];", bias);
+    } else {
+        if (bias) emit(e, "        const float v = c[i * ldc + j] + %s[j0 + j];", bias);
+        else emit(e, "        const float v = c[i * ldc + j];");
+        emit(e, "        c[i * ldc + j] = %s;", expr.data);
+    }
+    emit(e, "    }");
+    e->indent--;
+    emit(e, "}");
+    emit_blank(e);
+    sb_free(&expr);
+}
+
+/* forward: y = x·W + b, then the fused activation if any, in the epilogue */
+static void linear_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    const Node *act = k->nnodes > 1 ? node(g, k->nodes[1]) : NULL;
     long in = features(g, n->in[0]), out = features(g, n->out[0]);
-    const char *x = cname(g, n->in[0]), *y = cname(g, n->out[0]), *w = cname(g, n->in[1]);
-    emit(e, "/* %s = %s · %s%s%s: (n, %ld) · (%ld, %ld) */", y, x, w, n->nin > 2 ? " + " : "",
-         n->nin > 2 ? cname(g, n->in[2]) : "", in, in, out);
-    emit(e, "kiln_sgemm(KILN_NOTRANS, KILN_NOTRANS, n, %ld, %ld, 1.0f, %s, %ld, %s, %ld, 0.0f, %s, %ld);",
-         out, in, x, in, w, out, y, out);
-    if (n->nin > 2) {
-        emit(e, "#pragma omp parallel for");
-        emit(e, "for (int i = 0; i < n; i++)");
-        emit(e, "    for (int j = 0; j < %ld; j++)", out);
-        emit(e, "        %s[i * %ld + j] += %s[j];", y, out, cname(g, n->in[2]));
-    }
+    const char *x = cname(g, n->in[0]), *w = cname(g, n->in[1]);
+    const char *bias = n->nin > 2 ? cname(g, n->in[2]) : NULL;
+    int y = act ? act->out[0] : n->out[0];
+    char what[256], name[128];
+    if (act) snprintf(what, sizeof what, "%s = %s(piece%s%s)", cname(g, y), act->op->name, bias ? " + " : "", bias ? bias : "");
+    else snprintf(what, sizeof what, "%s = piece + %s", cname(g, y), bias ? bias : "");
+    if (bias || act) emit_epilogue(e, g, k, bias, act, out, what);
+
+    kernel_begin(e, g, k);
+    emit(e, "/* %s = %s%s%s · %s%s%s%s: (n, %ld) · (%ld, %ld) */", cname(g, y), act ? act->op->name : "",
+         act ? "(" : "", x, w, bias ? " + " : "", bias ? bias : "", act ? ")" : "", in, in, out);
+    emit(e, "kiln_gemm(&(const kiln_gemm_op){");
+    emit(e, "    .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,", out, in);
+    emit_a_operand(e, g, n->in[0], in);
+    emit(e, "    .b = %s, .ldb = %ld,", w, out);
+    emit(e, "    .c = %s, .ldc = %ld,", cname(g, y), out);
+    if (bias || act) emit(e, "    .epilogue = %s,", epilogue_name(k, name));
+    emit(e, "});");
+    kernel_end(e);
 }
 
-/* dW = xᵀ·dy; db = Σ_rows dy (each column summed in row order: the same
- * bits for any thread count) */
-static void grad_params_emit(Emit *e, const Graph *g, const Node *n) {
+/* dW = xᵀ·dy and db = Σ_rows dy — or, with the update fused (p ← p + α·∇p),
+ * W += α·xᵀ·dy and b += α·Σ_rows dy, with no gradient buffers. */
+static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
     long in = features(g, n->in[0]), out = features(g, n->in[1]);
-    const char *x = cname(g, n->in[0]), *dy = cname(g, n->in[1]), *dw = cname(g, n->out[0]);
-    emit(e, "/* %s = %sᵀ · %s: (%ld, n) · (n, %ld) */", dw, x, dy, in, out);
-    emit(e, "kiln_sgemm(KILN_TRANS, KILN_NOTRANS, %ld, %ld, n, 1.0f, %s, %ld, %s, %ld, 0.0f, %s, %ld);",
-         in, out, x, in, dy, out, dw, out);
-    if (n->nout > 1) {
-        const char *db = cname(g, n->out[1]);
-        emit(e, "/* %s = column sums of %s */", db, dy);
-        emit(e, "#pragma omp parallel for");
-        emit(e, "for (int j = 0; j < %ld; j++) {", out);
-        emit(e, "    float sum = 0.0f;");
-        emit(e, "    for (int i = 0; i < n; i++)");
-        emit(e, "        sum += %s[i * %ld + j];", dy, out);
-        emit(e, "    %s[j] = sum;", db);
-        emit(e, "}");
+    const char *x = cname(g, n->in[0]), *dy = cname(g, n->in[1]);
+    kernel_begin(e, g, k);
+    for (int o = 0; o < n->nout; o++) {
+        const Node *up = k->nnodes > 1 + o ? node(g, k->nodes[1 + o]) : NULL;
+        char alpha[40];
+        const char *target = up ? cname(g, up->in[0]) : cname(g, n->out[o]);
+        float_literal(alpha, up ? up->op->update_scale(up) : 1.0);
+        if (o == 0) {
+            if (up) emit(e, "/* %s += %s · %sᵀ · %s: %s, fused (no gradient buffer) */", target, alpha, x, dy, up->op->name);
+            else emit(e, "/* %s = %sᵀ · %s: (%ld, n) · (n, %ld) */", target, x, dy, in, out);
+            emit(e, "kiln_gemm(&(const kiln_gemm_op){");
+            emit(e, "    .transa = KILN_TRANS, .m = %ld, .n = %ld, .k = n, .alpha = %s, .beta = %s,", in, out, alpha,
+                 up ? "1.0f" : "0.0f");
+            emit_a_operand(e, g, n->in[0], in);
+            emit(e, "    .b = %s, .ldb = %ld,", dy, out);
+            emit(e, "    .c = %s, .ldc = %ld,", target, out);
+            emit(e, "});");
+        } else {
+            if (up) emit(e, "/* %s += %s · column sums of %s: %s, fused */", target, alpha, dy, up->op->name);
+            else emit(e, "/* %s = column sums of %s */", target, dy);
+            emit(e, "kiln_column_sums(n, %ld, %s, %ld, %s, %s, %s);", out, dy, out, alpha, up ? "1.0f" : "0.0f", target);
+        }
     }
+    kernel_end(e);
 }
 
-/* dx = dy·Wᵀ */
-static void grad_input_emit(Emit *e, const Graph *g, const Node *n) {
+/* dx = dy·Wᵀ, then the fused activation derivative if any, in the epilogue */
+static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    const Node *act = k->nnodes > 1 ? node(g, k->nodes[1]) : NULL;
     long out = features(g, n->in[0]), in = features(g, n->out[0]);
-    const char *dy = cname(g, n->in[0]), *w = cname(g, n->in[1]), *dx = cname(g, n->out[0]);
-    emit(e, "/* %s = %s · %sᵀ: (n, %ld) · (%ld, %ld) */", dx, dy, w, out, out, in);
-    emit(e, "kiln_sgemm(KILN_NOTRANS, KILN_TRANS, n, %ld, %ld, 1.0f, %s, %ld, %s, %ld, 0.0f, %s, %ld);",
-         in, out, dy, out, w, out, dx, in);
+    const char *dy = cname(g, n->in[0]), *w = cname(g, n->in[1]);
+    int dx = act ? act->out[0] : n->out[0];
+    char what[256], name[128];
+    if (act) {
+        snprintf(what, sizeof what, "%s = piece ⊙ %s'(%s)", cname(g, dx), act->layer->op->name, cname(g, act->in[0]));
+        emit_epilogue(e, g, k, NULL, act, in, what);
+    }
+    kernel_begin(e, g, k);
+    if (act)
+        emit(e, "/* %s = (%s · %sᵀ) ⊙ %s'(%s): (n, %ld) · (%ld, %ld) */", cname(g, dx), dy, w,
+             act->layer->op->name, cname(g, act->in[0]), out, out, in);
+    else
+        emit(e, "/* %s = %s · %sᵀ: (n, %ld) · (%ld, %ld) */", cname(g, dx), dy, w, out, out, in);
+    emit(e, "kiln_gemm(&(const kiln_gemm_op){");
+    emit(e, "    .transb = KILN_TRANS, .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,", in, out);
+    emit(e, "    .a = %s, .lda = %ld,", dy, out);
+    emit(e, "    .b = %s, .ldb = %ld,", w, out);
+    emit(e, "    .c = %s, .ldc = %ld,", cname(g, dx), in);
+    if (act) emit(e, "    .epilogue = %s,", epilogue_name(k, name));
+    emit(e, "});");
+    kernel_end(e);
 }
 
 const OpDef op_linear = {
     .name = "linear", .kind = OP_LAYER,
     .parse = linear_parse, .shape = linear_shape, .grad = linear_grad, .emit = linear_emit,
+    .gemm_epilogue = 1, .reads_bytes = 1,
 };
-const OpDef op_linear_grad_params = { .name = "linear.grad_params", .kind = OP_INTERNAL, .emit = grad_params_emit };
-const OpDef op_linear_grad_input = { .name = "linear.grad_input", .kind = OP_INTERNAL, .emit = grad_input_emit };
+const OpDef op_linear_grad_params = {
+    .name = "linear.grad_params", .kind = OP_INTERNAL, .emit = grad_params_emit, .fuses_update = 1,
+};
+const OpDef op_linear_grad_input = {
+    .name = "linear.grad_input", .kind = OP_INTERNAL, .emit = grad_input_emit, .gemm_epilogue = 1,
+};

@@ -1,8 +1,11 @@
 /* loss.c — softmax_cross_entropy(): the mean over the batch of
  * −log softmax(z)[label], computed stably as logsumexp(z) − z[label]
  * (logsumexp(z) = m + log Σ exp(z − m) with m = max z).  The loss kernel
- * also counts correct argmax predictions; its gradient is
- * dz = (softmax(z) − onehot(label)) / n. */
+ * also counts correct argmax predictions.  Its gradient,
+ * dz = (softmax(z) − onehot(label)) / n, shares the row loop in training
+ * (fuse.c puts both nodes in one kernel); evaluation runs the loss alone.
+ * Rows are summed in order on one thread: the loss has the same bits for
+ * any thread count. */
 #include "ops.h"
 
 static void xent_shape(Graph *g, Node *n) {
@@ -25,54 +28,56 @@ static void xent_grad(Graph *g, Node *n) {
     node_result(g, b, grad_of(g, n->in[0]));
 }
 
-static void xent_emit(Emit *e, const Graph *g, const Node *n) {
+static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    const Node *grad = kernel_node(g, k, &op_softmax_cross_entropy_grad);
     long c = features(g, n->in[0]);
     const char *z = cname(g, n->in[0]);
-    emit(e, "/* loss = mean over rows of logsumexp(z) − z[label]; count argmax hits */");
+    const char *dz = grad ? cname(g, grad->out[0]) : NULL;
+    kernel_begin(e, g, k);
+    if (grad) {
+        emit(e, "/* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,");
+        emit(e, " * and %s = (softmax(z) − onehot(label)) / n */", dz);
+    } else {
+        emit(e, "/* per row: loss = logsumexp(z) − z[label] and the argmax hit */");
+    }
     emit(e, "double total = 0.0;");
     emit(e, "int hits = 0;");
     emit(e, "for (int i = 0; i < n; i++) {");
     emit(e, "    const float *z = %s + i * %ld;", z, c);
+    if (grad) emit(e, "    float *dz = %s + i * %ld;", dz, c);
     emit(e, "    int best = 0;");
     emit(e, "    for (int j = 1; j < %ld; j++)", c);
     emit(e, "        if (z[j] > z[best]) best = j;");
     emit(e, "    float sum = 0.0f;");
-    emit(e, "    for (int j = 0; j < %ld; j++)", c);
-    emit(e, "        sum += expf(z[j] - z[best]);");
+    if (grad) {
+        emit(e, "    for (int j = 0; j < %ld; j++) {", c);
+        emit(e, "        dz[j] = expf(z[j] - z[best]);");
+        emit(e, "        sum += dz[j];");
+        emit(e, "    }");
+    } else {
+        emit(e, "    for (int j = 0; j < %ld; j++)", c);
+        emit(e, "        sum += expf(z[j] - z[best]);");
+    }
     emit(e, "    total += (double)(z[best] + logf(sum) - z[labels[i]]);");
     emit(e, "    hits += best == labels[i];");
+    if (grad) {
+        emit(e, "    const float scale = 1.0f / (sum * (float)n);");
+        emit(e, "    for (int j = 0; j < %ld; j++)", c);
+        emit(e, "        dz[j] *= scale;");
+        emit(e, "    dz[labels[i]] -= 1.0f / (float)n;");
+    }
     emit(e, "}");
     emit(e, "*loss = (float)(total / n);");
     emit(e, "*correct += hits;");
-}
-
-static void xent_grad_emit(Emit *e, const Graph *g, const Node *n) {
-    long c = features(g, n->in[0]);
-    const char *z = cname(g, n->in[0]), *dz = cname(g, n->out[0]);
-    emit(e, "/* %s = (softmax(%s) − onehot(labels)) / n */", dz, z);
-    emit(e, "#pragma omp parallel for");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    emit(e, "    const float *z = %s + i * %ld;", z, c);
-    emit(e, "    float *dz = %s + i * %ld;", dz, c);
-    emit(e, "    float max = z[0];");
-    emit(e, "    for (int j = 1; j < %ld; j++)", c);
-    emit(e, "        max = fmaxf(max, z[j]);");
-    emit(e, "    float sum = 0.0f;");
-    emit(e, "    for (int j = 0; j < %ld; j++) {", c);
-    emit(e, "        dz[j] = expf(z[j] - max);");
-    emit(e, "        sum += dz[j];");
-    emit(e, "    }");
-    emit(e, "    const float scale = 1.0f / (sum * (float)n);");
-    emit(e, "    for (int j = 0; j < %ld; j++)", c);
-    emit(e, "        dz[j] *= scale;");
-    emit(e, "    dz[labels[i]] -= 1.0f / (float)n;");
-    emit(e, "}");
+    kernel_end(e);
 }
 
 const OpDef op_softmax_cross_entropy = {
     .name = "softmax_cross_entropy", .kind = OP_LOSS,
     .parse = parse_no_args, .shape = xent_shape, .grad = xent_grad, .emit = xent_emit,
 };
+/* Emitted only inside the loss's own kernel (see fuse.c). */
 const OpDef op_softmax_cross_entropy_grad = {
-    .name = "softmax_cross_entropy.grad", .kind = OP_INTERNAL, .emit = xent_grad_emit,
+    .name = "softmax_cross_entropy.grad", .kind = OP_INTERNAL,
 };

@@ -6,7 +6,7 @@
 #include "../kiln.h"
 
 /* reshape.c */
-extern const OpDef op_flatten;
+extern const OpDef op_flatten, op_input_scale;
 /* linear.c */
 extern const OpDef op_linear, op_linear_grad_params, op_linear_grad_input;
 /* activation.c */

@@ -20,7 +20,7 @@ const OpDef *const kiln_ops[] = {
     &op_fashion_mnist, &op_idx,
     /* internal: gradients and updates */
     &op_linear_grad_params, &op_linear_grad_input, &op_relu_grad, &op_sigmoid_grad, &op_tanh_grad,
-    &op_softmax_cross_entropy_grad, &op_sgd_step,
+    &op_softmax_cross_entropy_grad, &op_sgd_step, &op_input_scale,
     NULL,
 };
 

@@ -1,6 +1,9 @@
-/* reshape.c — flatten(): (batch, c, h, w) → (batch, c·h·w).  A view: its
- * output shares its input's storage, so it emits no code, and its gradient
- * is the output's gradient seen with the input's shape. */
+/* reshape.c — ops that change how values are seen, not what they hold.
+ * flatten(): (batch, c, h, w) → (batch, c·h·w).  A view: its output shares
+ * its input's storage, so it emits no code, and its gradient is the
+ * output's gradient seen with the input's shape.
+ * input.scale (internal): the raw input bytes as floats, for models whose
+ * first layer cannot read bytes itself (linear scales them while packing). */
 #include "ops.h"
 
 static void flatten_shape(Graph *g, Node *n) {
@@ -19,5 +22,22 @@ static void flatten_grad(Graph *g, Node *n) {
 
 const OpDef op_flatten = {
     .name = "flatten", .kind = OP_LAYER,
-    .parse = parse_no_args, .shape = flatten_shape, .grad = flatten_grad,
+    .parse = parse_no_args, .shape = flatten_shape, .grad = flatten_grad, .view = 1, .reads_bytes = 1,
 };
+
+static void scale_shape(Graph *g, Node *n) {
+    val(g, n->out[0])->shape = val(g, n->in[0])->shape;
+}
+
+static void scale_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    const char *x = cname(g, n->in[0]), *y = cname(g, n->out[0]);
+    kernel_begin(e, g, k);
+    emit(e, "/* %s = the input bytes %s, scaled */", y, x);
+    emit(e, "#pragma omp parallel for");
+    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
+    emit(e, "    %s[i] = (float)%s[i] * INPUT_SCALE;", y, x);
+    kernel_end(e);
+}
+
+const OpDef op_input_scale = { .name = "input.scale", .kind = OP_INTERNAL, .shape = scale_shape, .emit = scale_emit };

@@ -12,19 +12,16 @@
  *   sgd          lr 0.390625f
  *
  * One training step runs these kernels, in order:
- *   forward_linear1
- *   forward_relu1
- *   forward_linear2
- *   loss_softmax_cross_entropy
- *   backward_softmax_cross_entropy_grad
- *   backward_linear2_grad_params
- *   backward_linear2_grad_input
- *   backward_relu1_grad
- *   backward_linear1_grad_params
- *   update_sgd_linear1_weight
- *   update_sgd_linear1_bias
- *   update_sgd_linear2_weight
- *   update_sgd_linear2_bias
+ *   0 forward_linear1_relu1
+ *   1 forward_linear2
+ *   3 loss_and_grad_softmax_cross_entropy
+ *   4 backward_linear2_grad_input_relu1_grad
+ *   5 backward_linear2_grad_params_sgd
+ *   6 backward_linear1_grad_params_sgd
+ * Evaluation runs:
+ *   0 forward_linear1_relu1
+ *   1 forward_linear2
+ *   2 loss_softmax_cross_entropy
  */
 #include <math.h>
 #include <stdint.h>
@@ -32,6 +29,7 @@
 #include "kiln_rt.h"
 
 #define BATCH 256  /* rows per minibatch; the last one may have fewer (n) */
+#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */
 
 /* ---- parameters: one block, in checkpoint order ---- */
 static float params[203536];
@@ -40,56 +38,71 @@ static float *const linear1_bias = params + 200704;  /* (256) */
 static float *const linear2_weight = params + 200960;  /* (256, 10) */
 static float *const linear2_bias = params + 203520;  /* (10) */
 
-/* ---- activations and gradients: one arena, planned by kiln ---- */
-static float arena[470800];
-static float *const linear1 = arena + 0;  /* (batch, 256) */
-static float *const relu1 = arena + 65536;  /* (batch, 256) */
-static float *const linear2 = arena + 131072;  /* (batch, 10) */
-static float *const d_linear2 = arena + 133632;  /* (batch, 10) */
-static float *const d_linear2_weight = arena + 136192;  /* (256, 10) */
-static float *const d_linear2_bias = arena + 138752;  /* (10) */
-static float *const d_relu1 = arena + 138768;  /* (batch, 256) */
-static float *const d_linear1 = arena + 204304;  /* (batch, 256) */
-static float *const d_linear1_weight = arena + 269840;  /* (784, 256) */
-static float *const d_linear1_bias = arena + 470544;  /* (256) */
+/* ---- activations and gradients: one arena, planned by kiln ----
+ * Buffers whose lifetimes (the kernels, numbered in training order, from
+ * first write to last read) do not overlap share memory: 136192 floats
+ * instead of 136192. */
+static float arena[136192];
+static float *const relu1 = arena + 0;  /* (batch, 256), kernels 0–5 */
+static float *const linear2 = arena + 65536;  /* (batch, 10), kernels 1–3 */
+static float *const d_linear2 = arena + 68096;  /* (batch, 10), kernels 3–5 */
+static float *const d_linear1 = arena + 70656;  /* (batch, 256), kernels 4–6 */
 
 /* ---- kernels ---- */
 
-/* forward_linear1 — nodes: linear1 */
-static void forward_linear1(int n, const float *x)
+/* forward_linear1_relu1_epilogue, on each finished piece of the product: relu1 = relu(piece + linear1_bias) */
+static void forward_linear1_relu1_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
 {
-    /* linear1 = x · linear1_weight + linear1_bias: (n, 784) · (784, 256) */
-    kiln_sgemm(KILN_NOTRANS, KILN_NOTRANS, n, 256, 784, 1.0f, x, 784, linear1_weight, 256, 0.0f, linear1, 256);
-    #pragma omp parallel for
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 256; j++)
-            linear1[i * 256 + j] += linear1_bias[j];
+    (void)op;
+    (void)i0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float v = c[i * ldc + j] + linear1_bias[j0 + j];
+            c[i * ldc + j] = v > 0.0f ? v : 0.0f;
+        }
 }
 
-/* forward_relu1 — nodes: relu1 */
-static void forward_relu1(int n)
+/* forward_linear1_relu1 — nodes: linear1, relu1 */
+static void forward_linear1_relu1(int n, const uint8_t *x)
 {
-    /* relu1 = relu(linear1) */
-    #pragma omp parallel for
-    for (int i = 0; i < n * 256; i++)
-        relu1[i] = linear1[i] > 0.0f ? linear1[i] : 0.0f;
+    /* relu1 = relu(x · linear1_weight + linear1_bias): (n, 784) · (784, 256) */
+    kiln_gemm(&(const kiln_gemm_op){
+        .m = n, .n = 256, .k = 784, .alpha = 1.0f,
+        .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
+        .b = linear1_weight, .ldb = 256,
+        .c = relu1, .ldc = 256,
+        .epilogue = forward_linear1_relu1_epilogue,
+    });
+}
+
+/* forward_linear2_epilogue, on each finished piece of the product: linear2 = piece + linear2_bias */
+static void forward_linear2_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
+{
+    (void)op;
+    (void)i0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            c[i * ldc + j] += linear2_bias[j0 + j];
+        }
 }
 
 /* forward_linear2 — nodes: linear2 */
 static void forward_linear2(int n)
 {
     /* linear2 = relu1 · linear2_weight + linear2_bias: (n, 256) · (256, 10) */
-    kiln_sgemm(KILN_NOTRANS, KILN_NOTRANS, n, 10, 256, 1.0f, relu1, 256, linear2_weight, 10, 0.0f, linear2, 10);
-    #pragma omp parallel for
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            linear2[i * 10 + j] += linear2_bias[j];
+    kiln_gemm(&(const kiln_gemm_op){
+        .m = n, .n = 10, .k = 256, .alpha = 1.0f,
+        .a = relu1, .lda = 256,
+        .b = linear2_weight, .ldb = 10,
+        .c = linear2, .ldc = 10,
+        .epilogue = forward_linear2_epilogue,
+    });
 }
 
 /* loss_softmax_cross_entropy — nodes: softmax_cross_entropy */
 static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
 {
-    /* loss = mean over rows of logsumexp(z) − z[label]; count argmax hits */
+    /* per row: loss = logsumexp(z) − z[label] and the argmax hit */
     double total = 0.0;
     int hits = 0;
     for (int i = 0; i < n; i++) {
@@ -107,109 +120,85 @@ static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss
     *correct += hits;
 }
 
-/* backward_softmax_cross_entropy_grad — nodes: softmax_cross_entropy.grad */
-static void backward_softmax_cross_entropy_grad(int n, const uint8_t *labels)
+/* loss_and_grad_softmax_cross_entropy — nodes: softmax_cross_entropy, softmax_cross_entropy.grad */
+static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
 {
-    /* d_linear2 = (softmax(linear2) − onehot(labels)) / n */
-    #pragma omp parallel for
+    /* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,
+     * and d_linear2 = (softmax(z) − onehot(label)) / n */
+    double total = 0.0;
+    int hits = 0;
     for (int i = 0; i < n; i++) {
         const float *z = linear2 + i * 10;
         float *dz = d_linear2 + i * 10;
-        float max = z[0];
+        int best = 0;
         for (int j = 1; j < 10; j++)
-            max = fmaxf(max, z[j]);
+            if (z[j] > z[best]) best = j;
         float sum = 0.0f;
         for (int j = 0; j < 10; j++) {
-            dz[j] = expf(z[j] - max);
+            dz[j] = expf(z[j] - z[best]);
             sum += dz[j];
         }
+        total += (double)(z[best] + logf(sum) - z[labels[i]]);
+        hits += best == labels[i];
         const float scale = 1.0f / (sum * (float)n);
         for (int j = 0; j < 10; j++)
             dz[j] *= scale;
         dz[labels[i]] -= 1.0f / (float)n;
     }
+    *loss = (float)(total / n);
+    *correct += hits;
 }
 
-/* backward_linear2_grad_params — nodes: linear2.grad_params */
-static void backward_linear2_grad_params(int n)
+/* backward_linear2_grad_input_relu1_grad_epilogue, on each finished piece of the product: d_linear1 = piece ⊙ relu'(relu1) */
+static void backward_linear2_grad_input_relu1_grad_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
 {
-    /* d_linear2_weight = relu1ᵀ · d_linear2: (256, n) · (n, 10) */
-    kiln_sgemm(KILN_TRANS, KILN_NOTRANS, 256, 10, n, 1.0f, relu1, 256, d_linear2, 10, 0.0f, d_linear2_weight, 10);
-    /* d_linear2_bias = column sums of d_linear2 */
-    #pragma omp parallel for
-    for (int j = 0; j < 10; j++) {
-        float sum = 0.0f;
-        for (int i = 0; i < n; i++)
-            sum += d_linear2[i * 10 + j];
-        d_linear2_bias[j] = sum;
-    }
+    (void)op;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            const float v = c[i * ldc + j];
+            c[i * ldc + j] = relu1[(i0 + i) * 256 + j0 + j] > 0.0f ? v : 0.0f;
+        }
 }
 
-/* backward_linear2_grad_input — nodes: linear2.grad_input */
-static void backward_linear2_grad_input(int n)
+/* backward_linear2_grad_input_relu1_grad — nodes: linear2.grad_input, relu1.grad */
+static void backward_linear2_grad_input_relu1_grad(int n)
 {
-    /* d_relu1 = d_linear2 · linear2_weightᵀ: (n, 10) · (10, 256) */
-    kiln_sgemm(KILN_NOTRANS, KILN_TRANS, n, 256, 10, 1.0f, d_linear2, 10, linear2_weight, 10, 0.0f, d_relu1, 256);
+    /* d_linear1 = (d_linear2 · linear2_weightᵀ) ⊙ relu'(relu1): (n, 10) · (10, 256) */
+    kiln_gemm(&(const kiln_gemm_op){
+        .transb = KILN_TRANS, .m = n, .n = 256, .k = 10, .alpha = 1.0f,
+        .a = d_linear2, .lda = 10,
+        .b = linear2_weight, .ldb = 10,
+        .c = d_linear1, .ldc = 256,
+        .epilogue = backward_linear2_grad_input_relu1_grad_epilogue,
+    });
 }
 
-/* backward_relu1_grad — nodes: relu1.grad */
-static void backward_relu1_grad(int n)
+/* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
+static void backward_linear2_grad_params_sgd(int n)
 {
-    /* d_linear1 = d_relu1 ⊙ relu'(…), from the output relu1 */
-    #pragma omp parallel for
-    for (int i = 0; i < n * 256; i++)
-        d_linear1[i] = relu1[i] > 0.0f ? d_relu1[i] : 0.0f;
+    /* linear2_weight += -0.390625f · relu1ᵀ · d_linear2: sgd.step, fused (no gradient buffer) */
+    kiln_gemm(&(const kiln_gemm_op){
+        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = -0.390625f, .beta = 1.0f,
+        .a = relu1, .lda = 256,
+        .b = d_linear2, .ldb = 10,
+        .c = linear2_weight, .ldc = 10,
+    });
+    /* linear2_bias += -0.390625f · column sums of d_linear2: sgd.step, fused */
+    kiln_column_sums(n, 10, d_linear2, 10, -0.390625f, 1.0f, linear2_bias);
 }
 
-/* backward_linear1_grad_params — nodes: linear1.grad_params */
-static void backward_linear1_grad_params(int n, const float *x)
+/* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
+static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* d_linear1_weight = xᵀ · d_linear1: (784, n) · (n, 256) */
-    kiln_sgemm(KILN_TRANS, KILN_NOTRANS, 784, 256, n, 1.0f, x, 784, d_linear1, 256, 0.0f, d_linear1_weight, 256);
-    /* d_linear1_bias = column sums of d_linear1 */
-    #pragma omp parallel for
-    for (int j = 0; j < 256; j++) {
-        float sum = 0.0f;
-        for (int i = 0; i < n; i++)
-            sum += d_linear1[i * 256 + j];
-        d_linear1_bias[j] = sum;
-    }
-}
-
-/* update_sgd_linear1_weight — nodes: sgd.linear1.weight */
-static void update_sgd_linear1_weight(void)
-{
-    /* linear1_weight -= lr · d_linear1_weight */
-    #pragma omp parallel for
-    for (int i = 0; i < 200704; i++)
-        linear1_weight[i] -= 0.390625f * d_linear1_weight[i];
-}
-
-/* update_sgd_linear1_bias — nodes: sgd.linear1.bias */
-static void update_sgd_linear1_bias(void)
-{
-    /* linear1_bias -= lr · d_linear1_bias */
-    #pragma omp parallel for
-    for (int i = 0; i < 256; i++)
-        linear1_bias[i] -= 0.390625f * d_linear1_bias[i];
-}
-
-/* update_sgd_linear2_weight — nodes: sgd.linear2.weight */
-static void update_sgd_linear2_weight(void)
-{
-    /* linear2_weight -= lr · d_linear2_weight */
-    #pragma omp parallel for
-    for (int i = 0; i < 2560; i++)
-        linear2_weight[i] -= 0.390625f * d_linear2_weight[i];
-}
-
-/* update_sgd_linear2_bias — nodes: sgd.linear2.bias */
-static void update_sgd_linear2_bias(void)
-{
-    /* linear2_bias -= lr · d_linear2_bias */
-    #pragma omp parallel for
-    for (int i = 0; i < 10; i++)
-        linear2_bias[i] -= 0.390625f * d_linear2_bias[i];
+    /* linear1_weight += -0.390625f · xᵀ · d_linear1: sgd.step, fused (no gradient buffer) */
+    kiln_gemm(&(const kiln_gemm_op){
+        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = -0.390625f, .beta = 1.0f,
+        .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
+        .b = d_linear1, .ldb = 256,
+        .c = linear1_weight, .ldc = 256,
+    });
+    /* linear1_bias += -0.390625f · column sums of d_linear1: sgd.step, fused */
+    kiln_column_sums(n, 256, d_linear1, 256, -0.390625f, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -220,19 +209,12 @@ static float train_step(const kiln_batch *b, int *correct)
 {
     const int n = b->n;
     float loss = 0.0f;
-    forward_linear1(n, b->x);
-    forward_relu1(n);
+    forward_linear1_relu1(n, b->x);
     forward_linear2(n);
-    loss_softmax_cross_entropy(n, b->labels, &loss, correct);
-    backward_softmax_cross_entropy_grad(n, b->labels);
-    backward_linear2_grad_params(n);
-    backward_linear2_grad_input(n);
-    backward_relu1_grad(n);
-    backward_linear1_grad_params(n, b->x);
-    update_sgd_linear1_weight();
-    update_sgd_linear1_bias();
-    update_sgd_linear2_weight();
-    update_sgd_linear2_bias();
+    loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
+    backward_linear2_grad_input_relu1_grad(n);
+    backward_linear2_grad_params_sgd(n);
+    backward_linear1_grad_params_sgd(n, b->x);
     return loss;
 }
 
@@ -241,8 +223,7 @@ static float eval_batch(const kiln_batch *b, int *correct)
 {
     const int n = b->n;
     float loss = 0.0f;
-    forward_linear1(n, b->x);
-    forward_relu1(n);
+    forward_linear1_relu1(n, b->x);
     forward_linear2(n);
     loss_softmax_cross_entropy(n, b->labels, &loss, correct);
     return loss;
@@ -283,6 +264,19 @@ static const kiln_model model = {
     .init = init,
     .train_step = train_step,
     .eval_batch = eval_batch,
+    .arena_bytes = sizeof arena,
+    .plan =
+        "memory plan: arena of 136192 floats (532.0 KiB; 136192 without reuse), parameters 203536 floats\012"
+        "  linear1                (batch, 256)     fused: never stored\012"
+        "  relu1                  (batch, 256)     at 0        kernels 0-5\012"
+        "  linear2                (batch, 10)      at 65536    kernels 1-3\012"
+        "  d.linear2              (batch, 10)      at 68096    kernels 3-5\012"
+        "  d.relu1                (batch, 256)     fused: never stored\012"
+        "  d.linear2.weight       (256, 10)        fused: never stored\012"
+        "  d.linear2.bias         (10)             fused: never stored\012"
+        "  d.linear1              (batch, 256)     at 70656    kernels 4-6\012"
+        "  d.linear1.weight       (784, 256)       fused: never stored\012"
+        "  d.linear1.bias         (256)            fused: never stored\012",
 };
 
 #ifndef KILN_NO_MAIN

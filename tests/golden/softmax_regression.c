@@ -10,12 +10,12 @@
  *   sgd          lr 0.1f
  *
  * One training step runs these kernels, in order:
- *   forward_linear1
- *   loss_softmax_cross_entropy
- *   backward_softmax_cross_entropy_grad
- *   backward_linear1_grad_params
- *   update_sgd_linear1_weight
- *   update_sgd_linear1_bias
+ *   0 forward_linear1
+ *   2 loss_and_grad_softmax_cross_entropy
+ *   3 backward_linear1_grad_params_sgd
+ * Evaluation runs:
+ *   0 forward_linear1
+ *   1 loss_softmax_cross_entropy
  */
 #include <math.h>
 #include <stdint.h>
@@ -23,36 +23,51 @@
 #include "kiln_rt.h"
 
 #define BATCH 256  /* rows per minibatch; the last one may have fewer (n) */
+#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */
 
 /* ---- parameters: one block, in checkpoint order ---- */
 static float params[7856];
 static float *const linear1_weight = params + 0;  /* (784, 10) */
 static float *const linear1_bias = params + 7840;  /* (10) */
 
-/* ---- activations and gradients: one arena, planned by kiln ---- */
-static float arena[12976];
-static float *const linear1 = arena + 0;  /* (batch, 10) */
-static float *const d_linear1 = arena + 2560;  /* (batch, 10) */
-static float *const d_linear1_weight = arena + 5120;  /* (784, 10) */
-static float *const d_linear1_bias = arena + 12960;  /* (10) */
+/* ---- activations and gradients: one arena, planned by kiln ----
+ * Buffers whose lifetimes (the kernels, numbered in training order, from
+ * first write to last read) do not overlap share memory: 5120 floats
+ * instead of 5120. */
+static float arena[5120];
+static float *const linear1 = arena + 0;  /* (batch, 10), kernels 0–2 */
+static float *const d_linear1 = arena + 2560;  /* (batch, 10), kernels 2–3 */
 
 /* ---- kernels ---- */
 
+/* forward_linear1_epilogue, on each finished piece of the product: linear1 = piece + linear1_bias */
+static void forward_linear1_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
+{
+    (void)op;
+    (void)i0;
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            c[i * ldc + j] += linear1_bias[j0 + j];
+        }
+}
+
 /* forward_linear1 — nodes: linear1 */
-static void forward_linear1(int n, const float *x)
+static void forward_linear1(int n, const uint8_t *x)
 {
     /* linear1 = x · linear1_weight + linear1_bias: (n, 784) · (784, 10) */
-    kiln_sgemm(KILN_NOTRANS, KILN_NOTRANS, n, 10, 784, 1.0f, x, 784, linear1_weight, 10, 0.0f, linear1, 10);
-    #pragma omp parallel for
-    for (int i = 0; i < n; i++)
-        for (int j = 0; j < 10; j++)
-            linear1[i * 10 + j] += linear1_bias[j];
+    kiln_gemm(&(const kiln_gemm_op){
+        .m = n, .n = 10, .k = 784, .alpha = 1.0f,
+        .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
+        .b = linear1_weight, .ldb = 10,
+        .c = linear1, .ldc = 10,
+        .epilogue = forward_linear1_epilogue,
+    });
 }
 
 /* loss_softmax_cross_entropy — nodes: softmax_cross_entropy */
 static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
 {
-    /* loss = mean over rows of logsumexp(z) − z[label]; count argmax hits */
+    /* per row: loss = logsumexp(z) − z[label] and the argmax hit */
     double total = 0.0;
     int hits = 0;
     for (int i = 0; i < n; i++) {
@@ -70,60 +85,47 @@ static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss
     *correct += hits;
 }
 
-/* backward_softmax_cross_entropy_grad — nodes: softmax_cross_entropy.grad */
-static void backward_softmax_cross_entropy_grad(int n, const uint8_t *labels)
+/* loss_and_grad_softmax_cross_entropy — nodes: softmax_cross_entropy, softmax_cross_entropy.grad */
+static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
 {
-    /* d_linear1 = (softmax(linear1) − onehot(labels)) / n */
-    #pragma omp parallel for
+    /* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,
+     * and d_linear1 = (softmax(z) − onehot(label)) / n */
+    double total = 0.0;
+    int hits = 0;
     for (int i = 0; i < n; i++) {
         const float *z = linear1 + i * 10;
         float *dz = d_linear1 + i * 10;
-        float max = z[0];
+        int best = 0;
         for (int j = 1; j < 10; j++)
-            max = fmaxf(max, z[j]);
+            if (z[j] > z[best]) best = j;
         float sum = 0.0f;
         for (int j = 0; j < 10; j++) {
-            dz[j] = expf(z[j] - max);
+            dz[j] = expf(z[j] - z[best]);
             sum += dz[j];
         }
+        total += (double)(z[best] + logf(sum) - z[labels[i]]);
+        hits += best == labels[i];
         const float scale = 1.0f / (sum * (float)n);
         for (int j = 0; j < 10; j++)
             dz[j] *= scale;
         dz[labels[i]] -= 1.0f / (float)n;
     }
+    *loss = (float)(total / n);
+    *correct += hits;
 }
 
-/* backward_linear1_grad_params — nodes: linear1.grad_params */
-static void backward_linear1_grad_params(int n, const float *x)
+/* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
+static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* d_linear1_weight = xᵀ · d_linear1: (784, n) · (n, 10) */
-    kiln_sgemm(KILN_TRANS, KILN_NOTRANS, 784, 10, n, 1.0f, x, 784, d_linear1, 10, 0.0f, d_linear1_weight, 10);
-    /* d_linear1_bias = column sums of d_linear1 */
-    #pragma omp parallel for
-    for (int j = 0; j < 10; j++) {
-        float sum = 0.0f;
-        for (int i = 0; i < n; i++)
-            sum += d_linear1[i * 10 + j];
-        d_linear1_bias[j] = sum;
-    }
-}
-
-/* update_sgd_linear1_weight — nodes: sgd.linear1.weight */
-static void update_sgd_linear1_weight(void)
-{
-    /* linear1_weight -= lr · d_linear1_weight */
-    #pragma omp parallel for
-    for (int i = 0; i < 7840; i++)
-        linear1_weight[i] -= 0.1f * d_linear1_weight[i];
-}
-
-/* update_sgd_linear1_bias — nodes: sgd.linear1.bias */
-static void update_sgd_linear1_bias(void)
-{
-    /* linear1_bias -= lr · d_linear1_bias */
-    #pragma omp parallel for
-    for (int i = 0; i < 10; i++)
-        linear1_bias[i] -= 0.1f * d_linear1_bias[i];
+    /* linear1_weight += -0.1f · xᵀ · d_linear1: sgd.step, fused (no gradient buffer) */
+    kiln_gemm(&(const kiln_gemm_op){
+        .transa = KILN_TRANS, .m = 784, .n = 10, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
+        .b = d_linear1, .ldb = 10,
+        .c = linear1_weight, .ldc = 10,
+    });
+    /* linear1_bias += -0.1f · column sums of d_linear1: sgd.step, fused */
+    kiln_column_sums(n, 10, d_linear1, 10, -0.1f, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -135,11 +137,8 @@ static float train_step(const kiln_batch *b, int *correct)
     const int n = b->n;
     float loss = 0.0f;
     forward_linear1(n, b->x);
-    loss_softmax_cross_entropy(n, b->labels, &loss, correct);
-    backward_softmax_cross_entropy_grad(n, b->labels);
-    backward_linear1_grad_params(n, b->x);
-    update_sgd_linear1_weight();
-    update_sgd_linear1_bias();
+    loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
+    backward_linear1_grad_params_sgd(n, b->x);
     return loss;
 }
 
@@ -184,6 +183,13 @@ static const kiln_model model = {
     .init = init,
     .train_step = train_step,
     .eval_batch = eval_batch,
+    .arena_bytes = sizeof arena,
+    .plan =
+        "memory plan: arena of 5120 floats (20.0 KiB; 5120 without reuse), parameters 7856 floats\012"
+        "  linear1                (batch, 10)      at 0        kernels 0-2\012"
+        "  d.linear1              (batch, 10)      at 2560     kernels 2-3\012"
+        "  d.linear1.weight       (784, 10)        fused: never stored\012"
+        "  d.linear1.bias         (10)             fused: never stored\012",
 };
 
 #ifndef KILN_NO_MAIN

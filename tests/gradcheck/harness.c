@@ -37,9 +37,9 @@ static int check(const char *name, int n, double scale, int report) {
     kiln_rng_seed(&rng, 1234 + (uint64_t)n);
     m->init(&rng);
 
-    static float x[BATCH * 4096];
+    static uint8_t x[BATCH * 4096];
     static uint8_t labels[BATCH];
-    for (int i = 0; i < n * m->input_size; i++) x[i] = (float)kiln_rng_uniform(&rng);
+    for (int i = 0; i < n * m->input_size; i++) x[i] = (uint8_t)(kiln_rng_next(&rng) >> 56);
     for (int i = 0; i < n; i++) labels[i] = (uint8_t)(kiln_rng_next(&rng) % (uint64_t)m->classes);
     kiln_batch b = { n, x, labels };
 

@@ -1,0 +1,322 @@
+#!/usr/bin/python3
+"""report.py — turns the raw timings bench/run.sh collected into its report.
+
+usage: report.py META.tsv RAW.tsv [--reps N] [--scale-reps N] [--scale-samples N]
+
+META.tsv: "key<TAB>value" facts (CPU, library versions).
+RAW.tsv:  "kind<TAB>config<TAB>rep<TAB>key<TAB>value" rows, e.g.
+          kiln  t2  3  epoch2  0.2410      (seconds of epoch 2's training)
+          torch i1b2 1 rss_kb  511244
+          shapes_kiln t2 1 fwd1 245.9      (GFLOP/s)
+Every figure printed is the median over the runs (reps) of one configuration.
+Only the standard library is used.
+"""
+import argparse
+import statistics
+import sys
+from collections import defaultdict
+
+SAMPLES, IN, HID, OUT, BATCH = 60000, 784, 256, 10, 256
+
+
+def epoch_flop(samples, hidden, inputs=IN, outputs=OUT):
+    """2·m·n·k over the five products of one epoch; linear in the batch rows,
+    so it does not depend on the batch size: per sample 4·in·hid + 6·hid·out."""
+    return samples * (4 * inputs * hidden + 6 * hidden * outputs)
+
+
+FLOP = epoch_flop(SAMPLES, HID)  # 49,090,560,000
+CONTENDED = 0.10  # a run is contended when other processes took more than this share of the CPUs
+
+SHAPES = [  # name, product, m, n, k, FLOP share of the epoch
+    ("fwd1", "X·W1", 256, 256, 784),
+    ("fwd2", "H·W2", 256, 10, 256),
+    ("bwd_dH", "dZ2·W2ᵀ", 256, 256, 10),
+    ("dW2", "Hᵀ·dZ2", 256, 10, 256),
+    ("dW1", "Xᵀ·dZ1", 784, 256, 256),
+]
+
+
+def load(meta_path, raw_path):
+    meta = {}
+    for line in open(meta_path):
+        k, _, v = line.rstrip("\n").partition("\t")
+        meta[k] = v
+    runs = defaultdict(lambda: defaultdict(dict))  # (kind, cfg) -> rep -> key -> value
+    for line in open(raw_path):
+        parts = line.rstrip("\n").split("\t")
+        if len(parts) != 5 or parts[4] == "":
+            continue
+        kind, cfg, rep, key, value = parts
+        try:
+            runs[(kind, cfg)][rep][key] = float(value)
+        except ValueError:
+            pass
+    return meta, runs
+
+
+class Results:
+    def __init__(self, runs):
+        self.runs = runs
+
+    def good(self, kind, cfg):
+        """The runs that did not fail; only the clean ones (other processes
+        took ≤ 10% of the CPUs while they ran) when there are any."""
+        ok = [r for r in self.runs.get((kind, cfg), {}).values() if "failed" not in r]
+        clean = [r for r in ok if r.get("other_cpu", 0.0) <= CONTENDED]
+        return clean or ok
+
+    def clean_count(self, kind, cfg):
+        ok = [r for r in self.runs.get((kind, cfg), {}).values() if "failed" not in r]
+        return sum(1 for r in ok if r.get("other_cpu", 0.0) <= CONTENDED), len(ok)
+
+    def values(self, kind, cfg, key):
+        return [r[key] for r in self.good(kind, cfg) if key in r]
+
+    def median(self, kind, cfg, key):
+        v = self.values(kind, cfg, key)
+        return statistics.median(v) if v else None
+
+    def epoch(self, kind, cfg, which="last"):
+        """Median seconds of the last (or first) epoch of each run."""
+        v = []
+        for r in self.good(kind, cfg):
+            epochs = sorted(int(k[5:]) for k in r if k.startswith("epoch"))
+            if epochs:
+                v.append(r[f"epoch{epochs[-1] if which == 'last' else epochs[0]}"])
+        return (statistics.median(v), len(v), min(v), max(v)) if v else (None, 0, None, None)
+
+    def failures(self, kind, cfg):
+        return sum(1 for r in self.runs.get((kind, cfg), {}).values() if "failed" in r)
+
+
+def fmt(x, spec=".3f", none="  n/a"):
+    return none if x is None else format(x, spec)
+
+
+def mb(kb):
+    return None if kb is None else kb / 1024
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("meta")
+    ap.add_argument("raw")
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--scale-reps", type=int, default=3)
+    ap.add_argument("--scale-samples", type=int, default=10000)
+    a = ap.parse_args()
+    meta, runs = load(a.meta, a.raw)
+    R = Results(runs)
+    out = []
+    p = out.append
+
+    p("=" * 78)
+    p("kiln benchmark (bench/run.sh) — issue 3")
+    p("=" * 78)
+    p(f"CPU       {meta.get('cpu_model', '?')}, {meta.get('cpu_count', '?')} CPUs; "
+      f"avx512f {meta.get('flag_avx512f', '?')}, avx2 {meta.get('flag_avx2', '?')}, fma {meta.get('flag_fma', '?')}")
+    p(f"kiln      {meta.get('kiln_rev', '?')}; trainer from `build/kiln build models/mlp.lua` (its default cc -O3 -march=native)")
+    p(f"OpenBLAS  {meta.get('openblas', '?')}  [autodetected kernels, OPENBLAS_CORETYPE unset]")
+    p(f"          reference run: {meta.get('openblas_haswell', '?')}  [OPENBLAS_CORETYPE=Haswell: AVX2 kernels]")
+    p(f"PyTorch   {meta.get('torch', '?')}; its BLAS is libblas.so.3 → {meta.get('torch_blas', '?')}")
+    p(f"load      {meta.get('busy_before', '?')}% of the CPUs busy in the second before the bench; "
+      f"load average at its end {meta.get('loadavg_end', '?')}; bench took {meta.get('wall_seconds', '?')} s")
+    try:
+        if int(meta.get("busy_before", "0")) > 10:
+            p("WARNING   the machine was busy with other work: timings (2-thread ones most) are slower and noisier")
+    except ValueError:
+        pass
+    total = sum(1 for runs in R.runs.values() for r in runs.values() if "failed" not in r)
+    dirty = sum(1 for runs in R.runs.values() for r in runs.values()
+                if "failed" not in r and r.get("other_cpu", 0.0) > CONTENDED)
+    p(f"          contended runs (other processes took > 10% of the CPUs, even after retries): {dirty} of {total}")
+    if dirty:
+        p("WARNING   some timings were taken while other work ran on the same cores; see 'clean'")
+    p("")
+    p(f"One epoch of models/mlp.lua: {SAMPLES} samples, batch {BATCH} (235 steps, the last 96 rows),")
+    p(f"784→256→10; its matrix products are {FLOP:,} FLOP (2·m·n·k summed), so GFLOP/s below")
+    p(f"= {FLOP / 1e9:.2f} / seconds for every row.  Median of {a.reps} interleaved runs; each process trains")
+    p("2 epochs and the figure is the 2nd epoch's training time (the 1st, in 'epoch 1', pays for")
+    p("first-touch page faults, thread start-up and library warm-up).  Training time only: data")
+    p("loading and test evaluation are outside it for all three.")
+    p("")
+
+    rows = [
+        ("kiln trainer", "kiln", "t1", 1),
+        ("kiln trainer", "kiln", "t2", 2),
+        ("PyTorch intra-op 1, OpenBLAS 1", "torch", "i1b1", 1),
+        ("PyTorch intra-op 2, OpenBLAS 2", "torch", "i2b2", 2),
+        ("PyTorch intra-op 1, OpenBLAS 2", "torch", "i1b2", 2),
+        ("PyTorch intra-op 2, OpenBLAS 1", "torch", "i2b1", 2),
+        ("OpenBLAS GEMM floor", "floor", "t1", 1),
+        ("OpenBLAS GEMM floor", "floor", "t2", 2),
+        ("OpenBLAS floor, AVX2 kernels (ref.)", "floor_haswell", "t1", 1),
+        ("OpenBLAS floor, AVX2 kernels (ref.)", "floor_haswell", "t2", 2),
+    ]
+    p(f"{'':37} {'threads':>7} {'s/epoch':>8} {'(range)':>15} {'epoch 1':>8} {'GFLOP/s':>8} {'peak RSS':>9} {'test acc':>8} {'clean':>6}")
+    for label, kind, cfg, t in rows:
+        med, n, lo, hi = R.epoch(kind, cfg)
+        first = R.epoch(kind, cfg, "first")[0]
+        rss = mb(R.median(kind, cfg, "rss_kb"))
+        acc = R.median(kind, cfg, "test_acc")
+        rng = f"{lo:.3f}–{hi:.3f}" if n else ""
+        fails = R.failures(kind, cfg)
+        note = f"  ({n} runs, {fails} failed)" if fails else ""
+        p(f"{label:37} {t:>7} {fmt(med):>8} {rng:>15} {fmt(first):>8} "
+          f"{fmt(FLOP / med / 1e9 if med else None, '.1f'):>8} {fmt(rss, '.0f'):>6} MB {fmt(acc, '.3f', ''):>8} "
+          f"{'%d/%d' % R.clean_count(kind, cfg):>6}{note}")
+    p("(test acc: after the 2nd epoch, a sanity check that the runs really trained;")
+    p(" peak RSS: /usr/bin/time -v 'Maximum resident set size', median over runs;")
+    p(" clean: runs during which other processes took ≤ 10% of the CPUs, after up to 2 retries —")
+    p(" medians are over the clean runs when there are any, else over all, and then unreliable)")
+    p("")
+
+    kiln = {t: R.epoch("kiln", f"t{t}")[0] for t in (1, 2)}
+    floor = {t: R.epoch("floor", f"t{t}")[0] for t in (1, 2)}
+    floor_h = {t: R.epoch("floor_haswell", f"t{t}")[0] for t in (1, 2)}
+    torch_cfgs = {1: ["i1b1"], 2: ["i1b1", "i2b2", "i1b2", "i2b1"]}
+    torch_best = {}
+    for t, cfgs in torch_cfgs.items():
+        cands = [(R.epoch("torch", c)[0], c) for c in cfgs if R.epoch("torch", c)[0] is not None]
+        torch_best[t] = min(cands) if cands else (None, None)
+
+    def ratio(x, y):
+        return x / y if x is not None and y is not None else None
+
+    p("Ratios of seconds per epoch (kiln / other: below 1 means kiln is faster)")
+    p(f"{'':44} {'1 thread':>12} {'2 threads':>12}")
+    line = f"{'kiln / PyTorch best at ≤ T threads':44}"
+    for t in (1, 2):
+        r = ratio(kiln[t], torch_best[t][0])
+        line += f" {fmt(r, '.2f'):>5} ({torch_best[t][1] or '-':>4})"
+    p(line)
+    p(f"{'   = kiln is N× faster than PyTorch':44}" +
+      "".join(f" {fmt(ratio(torch_best[t][0], kiln[t]), '.2f'):>11}×" for t in (1, 2)))
+    p(f"{'kiln / OpenBLAS GEMM floor':44}" + "".join(f" {fmt(ratio(kiln[t], floor[t]), '.2f'):>12}" for t in (1, 2)))
+    p(f"{'kiln / OpenBLAS floor, AVX2 kernels (ref.)':44}" +
+      "".join(f" {fmt(ratio(kiln[t], floor_h[t]), '.2f'):>12}" for t in (1, 2)))
+    p(f"{'speed-up of 2 threads over 1':44} {'':>12}" +
+      f" {'kiln ' + fmt(ratio(kiln[1], kiln[2]), '.2f') + '×':>12}")
+    p(f"{'':44} {'':>12} {'floor ' + fmt(ratio(floor[1], floor[2]), '.2f') + '×':>12}")
+    p("(PyTorch config names: iXbY = X intra-op threads, Y OpenBLAS threads)")
+    p("")
+
+    # ---- GEMM shapes
+    p("GEMM shapes alone (n = 256 batch rows), GFLOP/s, median of 3 runs of 5 trials each;")
+    p("kiln through kiln_sgemm (floats, no epilogue); 'share' = the shape's part of an epoch's FLOP")
+    p(f"{'shape':7} {'product':9} {'m×n×k':>12} {'share':>6} | {'OpenBLAS':>8} {'kiln':>7} {'ratio':>6} "
+      f"| {'OpenBLAS':>8} {'kiln':>7} {'ratio':>6}")
+    p(f"{'':38}| {'------ 1 thread ------':>23} | {'------ 2 threads -----':>23}")
+    below = {1: [], 2: []}
+    per_sample = 4 * IN * HID + 6 * HID * OUT
+    for name, prod, m, n, k in SHAPES + [("epoch", "all five", 0, 0, 0)]:
+        if name == "epoch":
+            dims, share = "one epoch", "100%"
+        else:
+            dims = f"{m}×{n}×{k}"
+            share = f"{100 * 2 * m * n * k / 256 / per_sample:.1f}%"
+        line = f"{name:7} {prod:9} {dims:>12} {share:>6}"
+        for t in (1, 2):
+            ob = R.median("shapes_openblas", f"t{t}", name)
+            kl = R.median("shapes_kiln", f"t{t}", name)
+            r = ratio(kl, ob)
+            flag = " "
+            if r is not None and r < 0.9:
+                flag = "!"
+                if name != "epoch":
+                    below[t].append(f"{name} {r:.0%}")
+            line += f" | {fmt(ob, '.1f'):>8} {fmt(kl, '.1f'):>7} {fmt(r, '.0%'):>5}{flag}"
+        p(line)
+    p("('!' = kiln below 90% of OpenBLAS on that shape; clean runs: " + ", ".join(
+        f"{lib} {t}t {'%d/%d' % R.clean_count('shapes_' + lib, f't{t}')}"
+        for t in (1, 2) for lib in ("openblas", "kiln")) + ")")
+    for t in (1, 2):
+        if below[t]:
+            p(f"below 90% at {t} thread{'s' if t > 1 else ''}: {', '.join(below[t])}")
+    p("")
+
+    # ---- compile time
+    comp = R.values("compile", "mlp", "seconds")
+    comp_med = statistics.median(comp) if comp else None
+    p(f"Spec → trainer binary (build/kiln build models/mlp.lua -o X, X and X.c deleted first): "
+      f"median {fmt(comp_med)} s of {len(comp)} (range {fmt(min(comp) if comp else None)}–{fmt(max(comp) if comp else None)} s)")
+    p("")
+
+    # ---- scaling
+    ss = a.scale_samples
+    p(f"Scaling: kiln trainer at 2 threads, hidden × batch, on a {ss}-image training subset "
+      f"(median of {a.scale_reps},")
+    p("2nd of 2 epochs; lr 0.01). FLOP per epoch does not depend on the batch, so along a row the")
+    p("time should not grow; down a column it should grow no faster than the FLOP (4× per step).")
+    p("'of best' = the cell's GFLOP/s as a share of the best cell's (low: fixed per-step costs dominate).")
+    p(f"{'hidden':>6} {'batch':>6} {'GFLOP/epoch':>12} {'s/epoch':>9} {'GFLOP/s':>8} {'of best':>8} {'clean':>6}  note")
+    hiddens, batches = [256, 1024, 4096], [64, 256, 1024]
+    cell = {}
+    for h in hiddens:
+        for b in batches:
+            cell[(h, b)] = R.epoch("scale", f"h{h}_b{b}")[0]
+    rates = [epoch_flop(ss, h) / cell[(h, b)] for (h, b) in cell if cell[(h, b)]]
+    best_rate = max(rates) if rates else None
+    slow_notes = []
+    for h in hiddens:
+        for b in batches:
+            s = cell[(h, b)]
+            f = epoch_flop(ss, h)
+            notes = []
+            hi = hiddens.index(h)
+            if hi > 0 and s and cell[(hiddens[hi - 1], b)]:
+                ph = hiddens[hi - 1]
+                tf, ff = s / cell[(ph, b)], f / epoch_flop(ss, ph)
+                if tf > 1.1 * ff:
+                    notes.append(f"time ×{tf:.1f} for FLOP ×{ff:.1f} from hidden {ph}")
+            bi = batches.index(b)
+            if bi > 0 and s and cell[(h, batches[bi - 1])]:
+                pb = batches[bi - 1]
+                tf = s / cell[(h, pb)]
+                if tf > 1.1:
+                    notes.append(f"slower (×{tf:.2f}) than batch {pb} for the same FLOP")
+            if notes:
+                slow_notes.append(f"hidden {h} batch {b}: " + "; ".join(notes))
+            eff = f / s / best_rate if s and best_rate else None
+            p(f"{h:>6} {b:>6} {f / 1e9:>12.2f} {fmt(s):>9} {fmt(f / s / 1e9 if s else None, '.1f'):>8} "
+              f"{fmt(eff, '.0%'):>8} {'%d/%d' % R.clean_count('scale', f'h{h}_b{b}'):>6}  "
+              + ("← " + "; ".join(notes) if notes else ""))
+    if not slow_notes:
+        p("time grows with FLOP, not faster, everywhere in the table (within 10%)")
+    p("")
+
+    # ---- targets
+    def verdict(ok):
+        return "met" if ok else "NOT met"
+
+    p("-" * 78)
+    p("Targets of issue 3 (2 threads; ratios from this run)")
+    p("-" * 78)
+    r_floor = ratio(kiln[2], floor[2])
+    r_floor_h = ratio(kiln[2], floor_h[2])
+    p(f"kiln ≤ 1.1× OpenBLAS GEMM floor       {verdict(r_floor is not None and r_floor <= 1.1):>8}: "
+      f"{fmt(r_floor, '.2f')}× ({fmt(kiln[2])} s vs {fmt(floor[2])} s, OpenBLAS's own kernel choice)")
+    p(f"   (vs the AVX2-kernel floor          {verdict(r_floor_h is not None and r_floor_h <= 1.1):>8}: "
+      f"{fmt(r_floor_h, '.2f')}×, {fmt(floor_h[2])} s — reference only)")
+    sp = ratio(torch_best[2][0], kiln[2])
+    p(f"kiln ≥ 1.6× faster than PyTorch best  {verdict(sp is not None and sp >= 1.6):>8}: "
+      f"{fmt(sp, '.2f')}× ({fmt(kiln[2])} s vs {fmt(torch_best[2][0])} s, PyTorch {torch_best[2][1]})")
+    su = ratio(kiln[1], kiln[2])
+    p(f"2 threads ≥ 1.8× faster than 1        {verdict(su is not None and su >= 1.8):>8}: "
+      f"{fmt(su, '.2f')}× ({fmt(kiln[1])} s → {fmt(kiln[2])} s)")
+    p(f"spec → trainer < 2 s                  {verdict(comp_med is not None and comp_med < 2):>8}: {fmt(comp_med, '.2f')} s")
+    shapes_ok = not below[2] and R.median("shapes_kiln", "t2", "fwd1") is not None
+    p(f"every GEMM shape ≥ 90% of OpenBLAS    {verdict(shapes_ok):>8}: "
+      + ("all shapes" if shapes_ok else ", ".join(below[2]) or "no data"))
+    rss = mb(R.median("kiln", "t2", "rss_kb"))
+    p(f"trainer peak RSS < 120 MB             {verdict(rss is not None and rss < 120):>8}: {fmt(rss, '.0f')} MB")
+    sc_clean = sum(R.clean_count("scale", f"h{h}_b{b}")[0] for h in hiddens for b in batches)
+    p(f"scaling: time grows with FLOP          {verdict(not slow_notes):>8}: "
+      + ("yes" if not slow_notes else f"{len(slow_notes)} cell(s) flagged above")
+      + ("" if sc_clean else " (no clean run in the table: unreliable)"))
+    print("\n".join(out))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
