@@ -565,6 +565,21 @@ static double grid_cost(const gemm_job *g, int tm, int tn)
 
 /* ---- The narrow path (n ≤ 16, A as floats, AVX-512) ------------------------------ */
 #if KILN_X86
+/* op(B), k × n with n ≤ 16, packed k × 16 zero-padded: one masked load per
+ * row (a plain copy loop would become a memcpy call per 40-byte row). */
+__attribute__((target("avx512f")))
+static void pack_b_narrow(const kiln_gemm_op *op, float *dst)
+{
+    if (op->transb != KILN_NOTRANS) {
+        pack_b_any(NARROW_N, 1, op->b, (size_t)op->ldb, 0, op->k, 0, op->n, dst);
+        return;
+    }
+    const __mmask16 mask = (__mmask16)((1u << op->n) - 1);
+    const float *src = op->b;
+    for (int p = 0; p < op->k; p++, src += op->ldb, dst += NARROW_N)
+        _mm512_store_ps(dst, _mm512_maskz_loadu_ps(mask, src));
+}
+
 /* Row blocks [b0, b1) of NARROW_MR rows; bp is op(B) packed k × 16;
  * scratch (16·k floats) is this thread's, for a last partial block. */
 static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
@@ -635,8 +650,7 @@ void kiln_gemm(const kiln_gemm_op *op)
         if (team > blocks) team = blocks;
         size_t slice = round16((size_t)k * NARROW_MR);   /* B, then one scratch per thread */
         float *bp = grow(&work_buf, slice * (size_t)(1 + team));
-        pack_b_any(NARROW_N, op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, 0, k,
-                   0, n, bp);
+        pack_b_narrow(op, bp);
         if (team <= 1) { narrow_rows(op, 0, blocks, bp, bp + slice); return; }
         #pragma omp parallel num_threads(team)
         {
