@@ -116,6 +116,12 @@ static void kernel_signature(StrBuf *sb, const Graph *g, const Kernel *k, int ca
 
 /* ---- sections of the file ---------------------------------------------- */
 
+static int has_training_mode(const Graph *g) {
+    for (int i = 0; i < g->nnodes; i++)
+        if (node(g, i)->op->training_mode) return 1;
+    return 0;
+}
+
 static void emit_banner(Emit *e, const Graph *g) {
     const Spec *s = g->spec;
     char shape[96];
@@ -161,6 +167,22 @@ static void emit_buffers(Emit *e, const Graph *g) {
         const Value *v = val(g, g->params[i]);
         shape_str(&v->shape, shape, sizeof shape);
         emit(e, "static float *const %s = params + %ld;  /* %s */", v->cname, v->offset, shape);
+    }
+    blank(e);
+    if (g->nstate > 0) {
+        emit(e, "/* ---- optimizer state: one block, saved in checkpoints after the parameters ---- */");
+        emit(e, "static float state[%ld];", g->state_size);
+        for (int i = 0; i < g->nstate; i++) {
+            const Value *v = val(g, g->state[i]);
+            shape_str(&v->shape, shape, sizeof shape);
+            emit(e, "static float *const %s = state + %ld;  /* %s */", v->cname, v->offset, shape);
+        }
+        blank(e);
+    }
+    emit(e, "static uint64_t steps;  /* optimizer steps taken; checkpoints save it */");
+    if (has_training_mode(g)) {
+        emit(e, "static int training;  /* 1 in a training step: dropout is active only then */");
+        emit(e, "static uint64_t dropout_key;  /* drawn by init(): dropout masks depend on the seed */");
     }
     blank(e);
     emit(e, "/* ---- activations and gradients: one arena, planned by kiln ----");
@@ -238,19 +260,48 @@ static void emit_steps(Emit *e, const Graph *g) {
     e->indent++;
     emit(e, "const int n = b->n;");
     emit(e, "float loss = 0.0f;");
+    if (has_training_mode(g)) emit(e, "training = 1;");
     emit_calls(e, g, 1);
+    emit(e, "steps++;");
     emit(e, "return loss;");
     e->indent--;
     emit(e, "}");
     blank(e);
-    emit(e, "/* Forward and loss only. */");
-    emit(e, "static float eval_batch(const kiln_batch *b, int *correct)");
+    emit(e, "/* Forward and loss only, with dropout as in training (mode 1) or off (0):");
+    emit(e, " * evaluation, and the gradient check's reference. */");
+    emit(e, "static float forward_loss(const kiln_batch *b, int *correct, int mode)");
     emit(e, "{");
     e->indent++;
     emit(e, "const int n = b->n;");
     emit(e, "float loss = 0.0f;");
+    if (has_training_mode(g)) emit(e, "training = mode;");
+    else emit(e, "(void)mode;  /* no layer behaves differently in training */");
     emit_calls(e, g, 0);
     emit(e, "return loss;");
+    e->indent--;
+    emit(e, "}");
+    blank(e);
+    emit(e, "static float eval_batch(const kiln_batch *b, int *correct)");
+    emit(e, "{");
+    emit(e, "    return forward_loss(b, correct, 0);");
+    emit(e, "}");
+    blank(e);
+    emit(e, "/* The model's output for each row: probabilities over the classes. */");
+    emit(e, "static void predict(const kiln_batch *b, float *out)");
+    emit(e, "{");
+    e->indent++;
+    emit(e, "const int n = b->n;");
+    if (has_training_mode(g)) emit(e, "training = 0;");
+    for (int i = 0; i < g->nkernels; i++) {
+        const Kernel *k = &g->kernels[i];
+        if (!k->eval || k->phase != PHASE_FORWARD) continue;
+        StrBuf call = {0};
+        kernel_signature(&call, g, k, 1);
+        emit(e, "%s;", call.data);
+        sb_free(&call);
+    }
+    const Node *loss = node(g, val(g, g->loss)->producer);
+    loss->op->emit_predict(e, g, loss);
     e->indent--;
     emit(e, "}");
     blank(e);
@@ -266,6 +317,9 @@ static void emit_init(Emit *e, const Graph *g) {
         const Value *v = val(g, g->params[i]);
         v->init.op->emit_init(e, &v->init, v->cname, shape_size(&v->shape));
     }
+    if (has_training_mode(g)) emit(e, "dropout_key = kiln_rng_next(rng);");
+    if (g->nstate > 0) emit(e, "kiln_fill_constant(state, %ld, 0.0f);  /* optimizer state starts at zero */", g->state_size);
+    emit(e, "steps = 0;");
     if (!strstr(e->out.data + start, "rng)")) emit(e, "(void)rng;  /* every initializer here is a constant */");
     e->indent--;
     emit(e, "}");
@@ -286,8 +340,28 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     }
     emit(e, "};");
     blank(e);
+    if (g->nstate > 0) {
+        emit(e, "static const kiln_tensor state_tensors[] = {");
+        for (int i = 0; i < g->nstate; i++) {
+            const Value *v = val(g, g->state[i]);
+            StrBuf dims = {0};
+            for (int d = 0; d < v->shape.rank; d++) sb_printf(&dims, "%s%ld", d ? ", " : "", v->shape.dim[d]);
+            emit(e, "    { %s, %d, { %s }, %ld, state + %ld },", c_string(v->name), v->shape.rank, dims.data,
+                 shape_size(&v->shape), v->offset);
+            sb_free(&dims);
+        }
+        emit(e, "};");
+        blank(e);
+    }
     long input = 1;
     for (int i = 0; i < s->input_rank; i++) input *= s->input[i];
+    if (s->data.class_names) {
+        emit(e, "static const char *const class_names[] = {");
+        for (int i = 0; s->data.class_names[i]; i++) emit(e, "    %s,", c_string(s->data.class_names[i]));
+        emit(e, "    0,");
+        emit(e, "};");
+        blank(e);
+    }
     emit(e, "static const kiln_model model = {");
     emit(e, "    .name = %s,", c_string(s->name));
     emit(e, "    .spec = %s,", c_string(s->file));
@@ -303,9 +377,16 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .test_labels = %s,", c_string(s->data.files[3]));
     emit(e, "    .ntensors = %d,", g->nparams);
     emit(e, "    .tensors = tensors,");
+    if (g->nstate > 0) {
+        emit(e, "    .nstate = %d,", g->nstate);
+        emit(e, "    .state = state_tensors,");
+    }
+    emit(e, "    .steps = &steps,");
+    if (s->data.class_names) emit(e, "    .class_names = class_names,");
     emit(e, "    .init = init,");
     emit(e, "    .train_step = train_step,");
     emit(e, "    .eval_batch = eval_batch,");
+    emit(e, "    .predict = predict,");
     emit(e, "    .arena_bytes = sizeof arena,");
     StrBuf plan_text = {0};
     dump_plan(&plan_text, g);

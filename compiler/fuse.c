@@ -8,10 +8,10 @@
  *             the tile is in cache, and the intermediate is never stored;
  *   loss      the loss and its gradient share one row loop in training
  *             (evaluation gets a loss-only kernel);
- *   update    an update of the form p ← p + α·∇p (sgd) goes into the kernel
- *             computing ∇p, which then writes p directly (alpha = α, beta = 1
- *             for a GEMM): no gradient buffer — if nothing after it still
- *             reads the old parameter.
+ *   update    an update of the form p ← β·p + α·∇p (sgd, with or without
+ *             weight decay) goes into the kernel computing ∇p, which then
+ *             writes p directly (a GEMM's alpha and beta): no gradient
+ *             buffer — if nothing after it still reads the old parameter.
  *
  * Nodes without code (views such as flatten) get no kernel. */
 #include <stdio.h>
@@ -76,7 +76,10 @@ static void fuse_updates(Graph *g, Kernel *k, int *claimed) {
         int r[2];
         if (readers(g, h->out[o], r, 2) != 1) return;
         const Node *u = node(g, r[0]);
-        if (u->phase != PHASE_UPDATE || u->in[1] != h->out[o] || !u->op->update_scale) return;
+        double alpha, beta;
+        if (u->phase != PHASE_UPDATE || u->in[1] != h->out[o] || !u->op->gemm_update ||
+            !u->op->gemm_update(u, &alpha, &beta))
+            return;
         ups[o] = r[0];
     }
     for (int o = 0; o < h->nout; o++) {

@@ -84,6 +84,14 @@ int graph_param(Graph *g, const char *name, Shape shape, Init init) {
     return v;
 }
 
+int graph_state(Graph *g, const char *name, Shape shape) {
+    int v = graph_value(g, VAL_STATE, name);
+    g->vals[v].shape = shape;
+    g->state = xrealloc(g->state, sizeof *g->state * (size_t)(g->nstate + 1));
+    g->state[g->nstate++] = v;
+    return v;
+}
+
 long shape_size(const Shape *s) {
     long n = 1;
     for (int i = 0; i < s->rank; i++) n *= s->dim[i];
@@ -136,5 +144,6 @@ void graph_free(Graph *g) {
     free(g->nodes);
     free(g->kernels);
     free(g->params);
+    free(g->state);
     memset(g, 0, sizeof *g);
 }

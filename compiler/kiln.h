@@ -98,9 +98,17 @@ typedef struct OpDef {
     int fuses_update;    /* produces parameter gradients an update can consume in-kernel */
     int reads_bytes;     /* accepts the raw uint8 input batch (scaled while packing) */
     int view;            /* its output is its input seen with another shape */
-    /* Updates of the form p ← p + α·∇p: α, so the kernel that computes ∇p
-     * can apply the update itself (a GEMM with alpha = α, beta = 1). */
-    double (*update_scale)(const Node *update);
+    int training_mode;   /* behaves differently in training (reads `training`, `dropout_key`) */
+    /* Updates of the form p ← β·p + α·∇p: return 1 and set α and β, so the
+     * kernel that computes ∇p can apply the update itself (a GEMM with
+     * alpha = α, beta = β, C = p).  0 if the update is not of that form. */
+    int (*gemm_update)(const Node *update, double *alpha, double *beta);
+    /* Initializer: turn a rule like xavier() into a concrete uniform/normal
+     * for a weight of fan_in × fan_out. */
+    void (*resolve)(Init *init, long fan_in, long fan_out);
+    /* Loss: write the statements of predict(): the model's output rows as
+     * probabilities over the classes, into out (n × classes). */
+    void (*emit_predict)(Emit *e, const Graph *g, const Node *loss);
     /* Initializer: write the C statement that fills a tensor. */
     void (*emit_init)(Emit *e, const Init *init, const char *tensor, long size);
 } OpDef;
@@ -120,9 +128,14 @@ struct Layer {
     long   units;             /* linear: output features */
     int    bias;              /* linear: has a bias (default 1) */
     Init   init, bias_init;   /* linear */
-    double lr;                /* sgd */
+    double lr;                /* sgd, adam */
+    double momentum, weight_decay;   /* sgd, adam (weight_decay) */
+    double beta1, beta2, eps;        /* adam */
+    double p;                 /* dropout */
+    int    index;             /* position in the model's layers (dropout streams) */
     char  *dir;               /* data: directory */
     char  *files[4];          /* data: train images, train labels, test images, test labels */
+    const char *const *class_names;  /* data: names of the classes, or NULL */
 };
 
 typedef struct {
@@ -160,7 +173,7 @@ void   call_max_args(Call *c, int max);
 _Noreturn void call_fail(Call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- graph.c: the IR ---------------------------------------------------- */
-typedef enum { VAL_INPUT, VAL_LABELS, VAL_PARAM, VAL_ACT, VAL_GRAD, VAL_LOSS } ValKind;
+typedef enum { VAL_INPUT, VAL_LABELS, VAL_PARAM, VAL_ACT, VAL_GRAD, VAL_LOSS, VAL_STATE } ValKind;
 
 typedef struct {
     int  rank;               /* not counting the batch dimension */
@@ -212,7 +225,9 @@ struct Graph {
     Kernel *kernels; int nkernels;
     int    input, labels, logits, loss;
     int   *params; int nparams;     /* value ids, in checkpoint order */
+    int   *state; int nstate;       /* optimizer state (VAL_STATE), in checkpoint order */
     long   params_size, arena_size; /* plan: floats */
+    long   state_size;              /* plan: floats of optimizer state */
     long   arena_unshared;          /* plan: floats without reuse, for comparison */
 };
 
@@ -224,6 +239,7 @@ void  node_input(Graph *g, Node *n, int value);
 int   node_output(Graph *g, Node *n, ValKind kind, const char *name);
 void  node_result(Graph *g, Node *n, int value);   /* an existing value becomes n's output */
 int   graph_param(Graph *g, const char *name, Shape shape, Init init);
+int   graph_state(Graph *g, const char *name, Shape shape);   /* optimizer state, starts at 0 */
 Value *val(const Graph *g, int id);
 Node  *node(const Graph *g, int id);
 const Value *storage_of(const Graph *g, int id);   /* follows aliases */

@@ -49,6 +49,13 @@ void plan(Graph *g) {
         p += align16(shape_size(&v->shape));
     }
     g->params_size = p;
+    long st = 0;
+    for (int i = 0; i < g->nstate; i++) {
+        Value *v = val(g, g->state[i]);
+        v->offset = st;
+        st += align16(shape_size(&v->shape));
+    }
+    g->state_size = st;
 
     lifetimes(g);
     int *placed = xcalloc((size_t)g->nvals, sizeof *placed);

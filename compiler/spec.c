@@ -459,6 +459,7 @@ static void read_model(lua_State *L, Spec *s) {
         int k = 1;
         for (int j = 0; j < i; j++) k += s->layers[j].op == s->layers[i].op;
         snprintf(s->layers[i].label, sizeof s->layers[i].label, "%s%d", s->layers[i].op->name, k);
+        s->layers[i].index = i;
     }
     snprintf(s->loss.label, sizeof s->loss.label, "%s", s->loss.op->name);
     snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", s->optimizer.op->name);

@@ -1,7 +1,8 @@
 -- mlp_sigmoid.lua — the book's MLP (see mlp.lua) with sigmoid() in place of relu():
 -- the chapter's exercise on trying other activation functions.
--- Expect: sigmoid learns more slowly than relu at this step size; after 5
--- epochs about 0.75–0.80 test accuracy.
+-- Expect: about 0.84 train and 0.83 test accuracy after 5 epochs (sigmoid
+-- learns more slowly than relu at first).
+-- accuracy: train >= 0.82, test >= 0.80
 return model {
   name    = "mlp_sigmoid",
   input   = {1, 28, 28},

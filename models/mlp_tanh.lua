@@ -1,7 +1,7 @@
 -- mlp_tanh.lua — the book's MLP (see mlp.lua) with tanh() in place of relu():
 -- the chapter's exercise on trying other activation functions.
--- Expect: tanh learns more slowly than relu at this step size; after 5
--- epochs about 0.82–0.85 test accuracy.
+-- Expect: about 0.85 train and 0.84 test accuracy after 5 epochs.
+-- accuracy: train >= 0.83, test >= 0.82
 return model {
   name    = "mlp_tanh",
   input   = {1, 28, 28},

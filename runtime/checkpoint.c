@@ -1,19 +1,30 @@
-/* checkpoint.c — saving and loading a model's trainable tensors.
+/* checkpoint.c — saving and loading a model's tensors, optimizer state and
+ * step count.
  *
- * Layout (all integers u32 little-endian, floats IEEE-754 binary32 LE):
+ * Format version 2 (all integers little-endian, u32 unless marked; floats
+ * IEEE-754 binary32 little-endian):
  *
  *   "KILNCKPT"                      8 bytes of magic
- *   version                         currently 1
+ *   version                         2
  *   name length, name bytes         the model's name (no terminating 0)
- *   tensor count
- *   per tensor: name length, name bytes, rank, rank dims, size float32s
- *   CRC-32 (zlib) of every byte above
+ *   tensor count                    the trainable tensors, then the optimizer
+ *                                   state (momentum, Adam's m and v), in the
+ *                                   model's order
+ *   per tensor: name length, name bytes, rank (0 to 4), rank dims,
+ *               dims[0]·…·dims[rank-1] float32s
+ *   steps                           u64: optimizer steps taken
+ *   CRC-32 (zlib's) of every byte above
+ *
+ * Version 1 (kiln before optimizer state) had no steps field and only the
+ * trainable tensors; it is refused with a message saying so.
  *
  * Saving writes FILE.tmp.XXXXXX next to FILE, fsyncs it and renames it over
  * FILE, so a crash never leaves a half-written checkpoint.  Loading reads the
- * whole file, checks magic, version, length, checksum, model name, tensor
- * count and every tensor's name and shape, and only then copies the data into
- * the model: a refused checkpoint leaves the model untouched. */
+ * whole file and checks, in this order: magic, version, structure (a file cut
+ * short says "truncated"), checksum, then every tensor's name and shape
+ * against the model (the first one that differs, is missing or is extra is
+ * named), then the model name.  Only when all of that holds are the data and
+ * the step count copied: a refused checkpoint leaves the model untouched. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
 
@@ -27,7 +38,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { CKPT_VERSION = 1, NAME_MAX_LEN = 4096 };
+enum { CKPT_VERSION = 2, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
 static const char MAGIC[8] = {'K', 'I', 'L', 'N', 'C', 'K', 'P', 'T'};
 
 __attribute__((format(printf, 3, 4)))
@@ -49,6 +60,17 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
     return (uint32_t)crc;
 }
 
+/* The model's i-th checkpointed tensor: parameters first, then state. */
+static const kiln_tensor *model_tensor(const kiln_model *m, int i)
+{
+    return i < m->ntensors ? &m->tensors[i] : &m->state[i - m->ntensors];
+}
+
+static int model_count(const kiln_model *m)
+{
+    return m->ntensors + (m->state ? m->nstate : 0);
+}
+
 /* ---- Encoding into a memory buffer ---------------------------------------- */
 
 typedef struct { uint8_t *p; size_t len; } wbuf;
@@ -56,6 +78,11 @@ typedef struct { uint8_t *p; size_t len; } wbuf;
 static void put_u32(wbuf *w, uint32_t v)
 {
     for (int i = 0; i < 4; i++) w->p[w->len++] = (uint8_t)(v >> (8 * i));
+}
+
+static void put_u64(wbuf *w, uint64_t v)
+{
+    for (int i = 0; i < 8; i++) w->p[w->len++] = (uint8_t)(v >> (8 * i));
 }
 
 static void put_str(wbuf *w, const char *s)
@@ -68,12 +95,12 @@ static void put_str(wbuf *w, const char *s)
 
 static size_t encoded_size(const kiln_model *m)
 {
-    size_t n = 8 + 4 + 4 + strlen(m->name) + 4 + 4;
-    for (int t = 0; t < m->ntensors; t++) {
-        const kiln_tensor *x = &m->tensors[t];
+    size_t n = 8 + 4 + 4 + strlen(m->name) + 4;
+    for (int t = 0; t < model_count(m); t++) {
+        const kiln_tensor *x = model_tensor(m, t);
         n += 4 + strlen(x->name) + 4 + 4 * (size_t)x->rank + 4 * x->size;
     }
-    return n;
+    return n + 8 + 4;
 }
 
 static void encode(const kiln_model *m, wbuf *w)
@@ -82,9 +109,9 @@ static void encode(const kiln_model *m, wbuf *w)
     w->len = 8;
     put_u32(w, CKPT_VERSION);
     put_str(w, m->name);
-    put_u32(w, (uint32_t)m->ntensors);
-    for (int t = 0; t < m->ntensors; t++) {
-        const kiln_tensor *x = &m->tensors[t];
+    put_u32(w, (uint32_t)model_count(m));
+    for (int t = 0; t < model_count(m); t++) {
+        const kiln_tensor *x = model_tensor(m, t);
         put_str(w, x->name);
         put_u32(w, (uint32_t)x->rank);
         for (int i = 0; i < x->rank; i++) put_u32(w, (uint32_t)x->dims[i]);
@@ -94,6 +121,7 @@ static void encode(const kiln_model *m, wbuf *w)
             put_u32(w, bits);
         }
     }
+    put_u64(w, m->steps ? *m->steps : 0);
     put_u32(w, crc_of(w->p, w->len));
 }
 
@@ -129,10 +157,13 @@ static void sync_dir(const char *path)
 
 int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_t errlen)
 {
+    for (int t = 0; t < model_count(m); t++) {
+        const kiln_tensor *x = model_tensor(m, t);
+        if (x->rank < 0 || x->rank > MAX_RANK || strlen(x->name) > NAME_MAX_LEN)
+            return fail(err, errlen, "checkpoint %s: tensor %s cannot be saved (rank %d)",
+                        path, x->name, x->rank);
+    }
     size_t size = encoded_size(m);
-    if (size > 0xffffffffu)
-        return fail(err, errlen, "checkpoint %s: the model is too large for format "
-                    "version 1", path);
     wbuf w = {malloc(size), 0};
     if (!w.p) return fail(err, errlen, "checkpoint %s: out of memory", path);
     encode(m, &w);
@@ -176,18 +207,86 @@ static uint32_t get_u32(rbuf *r)
     return (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
 }
 
-/* A length-prefixed string: points into the buffer, *n its length. */
-static const char *get_str(rbuf *r, uint32_t *n)
+static uint64_t get_u64(rbuf *r)
+{
+    uint64_t lo = get_u32(r);
+    return lo | (uint64_t)get_u32(r) << 32;
+}
+
+/* A length-prefixed string: points into the buffer, *n its length.  A length
+ * past NAME_MAX_LEN sets *bad (it cannot be a name kiln wrote). */
+static const char *get_str(rbuf *r, uint32_t *n, int *bad)
 {
     *n = get_u32(r);
-    if (*n > NAME_MAX_LEN || r->len - r->pos < *n) {
-        r->short_read = 1;
-        r->pos = r->len;
-        return "";
-    }
+    if (r->short_read) return "";
+    if (*n > NAME_MAX_LEN) { *bad = 1; return ""; }
+    if (r->len - r->pos < *n) { r->short_read = 1; r->pos = r->len; return ""; }
     const char *s = (const char *)r->p + r->pos;
     r->pos += *n;
     return s;
+}
+
+/* One tensor as the file holds it. */
+typedef struct {
+    const char *name;
+    uint32_t    name_len, rank, dims[MAX_RANK];
+    size_t      size;       /* floats */
+    size_t      data;       /* offset of the first float in the file */
+} ftensor;
+
+typedef struct {
+    uint32_t    version;
+    const char *name;
+    uint32_t    name_len, count;
+    ftensor    *t;          /* count of them */
+    uint64_t    steps;
+} fckpt;
+
+/* Parses the structure of a version-2 file (no comparison with the model).
+ * Returns 0, 1 when the file ends early, 2 when it is malformed. */
+static int parse(const uint8_t *p, size_t len, fckpt *f)
+{
+    rbuf r = {p, len - 4, 12, 0};     /* magic and version already read; CRC last */
+    int bad = 0;
+    f->name = get_str(&r, &f->name_len, &bad);
+    f->count = get_u32(&r);
+    if (r.short_read) return 1;
+    if (bad) return 2;
+    /* each tensor takes at least 8 bytes: bounds the allocation */
+    if (f->count > (r.len - r.pos) / 8) return 1;
+    f->t = calloc(f->count ? f->count : 1, sizeof *f->t);
+    if (!f->t) return 2;
+    for (uint32_t i = 0; i < f->count; i++) {
+        ftensor *t = &f->t[i];
+        t->name = get_str(&r, &t->name_len, &bad);
+        t->rank = get_u32(&r);
+        if (r.short_read) return 1;
+        if (bad || t->rank > MAX_RANK) return 2;
+        size_t size = 1;
+        for (uint32_t d = 0; d < t->rank; d++) {
+            t->dims[d] = get_u32(&r);
+            if (t->dims[d] && size > SIZE_MAX / 4 / t->dims[d]) return 2;
+            size *= t->dims[d];
+        }
+        if (r.short_read) return 1;
+        if ((r.len - r.pos) / 4 < size) return 1;
+        t->size = size;
+        t->data = r.pos;
+        r.pos += 4 * size;
+    }
+    f->steps = get_u64(&r);
+    if (r.short_read) return 1;
+    return r.pos == r.len ? 0 : 2;
+}
+
+/* A name from the file, fit for a one-line message: at most 100 bytes,
+ * anything but printable ASCII replaced by '?'. */
+static const char *printable(char *buf, const char *s, uint32_t n)
+{
+    uint32_t k = n < 100 ? n : 100;
+    for (uint32_t i = 0; i < k; i++) buf[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+    snprintf(buf + k, 4, "%s", n > k ? "..." : "");
+    return buf;
 }
 
 static int same(const char *s, uint32_t n, const char *want)
@@ -195,12 +294,13 @@ static int same(const char *s, uint32_t n, const char *want)
     return strlen(want) == n && memcmp(s, want, n) == 0;
 }
 
-static void shape_str(char *buf, size_t len, int rank, const uint32_t *dims)
+/* "(784, 256)", "(10)", "()" */
+static void shape_str(char *buf, size_t len, uint32_t rank, const uint32_t *dims)
 {
-    size_t at = 0;
-    buf[0] = 0;
-    for (int i = 0; i < rank && at < len; i++)
-        at += (size_t)snprintf(buf + at, len - at, i ? "×%u" : "%u", (unsigned)dims[i]);
+    size_t at = (size_t)snprintf(buf, len, "(");
+    for (uint32_t i = 0; i < rank && at < len; i++)
+        at += (size_t)snprintf(buf + at, len - at, i ? ", %u" : "%u", (unsigned)dims[i]);
+    if (at < len) snprintf(buf + at, len - at, ")");
 }
 
 static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
@@ -226,58 +326,53 @@ static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errle
     return p;
 }
 
-/* Walks the file once; with copy == 0 it only verifies, with copy == 1 it
- * fills the model's tensors (called only after a verifying pass). */
-static int walk(const kiln_model *m, const char *path, const uint8_t *p, size_t len,
-                int copy, char *err, size_t errlen)
+/* Compares the parsed file with the model; 0 when every tensor and the model
+ * name match, otherwise -1 with one line naming the first difference. */
+static int compare(const kiln_model *m, const char *path, const fckpt *f, char *err,
+                   size_t errlen)
 {
-    rbuf r = {p, len - 4, 8, 0};
-    uint32_t version = get_u32(&r), n;
-    if (version != CKPT_VERSION)
-        return fail(err, errlen, "checkpoint %s: format version %u is not supported (this trainer "
-                    "reads version %d)", path, (unsigned)version, CKPT_VERSION);
-    const char *name = get_str(&r, &n);
-    uint32_t count = get_u32(&r);
-    if (r.short_read) return 1;
-    if (!same(name, n, m->name))
-        return fail(err, errlen, "checkpoint %s is for model '%.*s', this trainer is '%s'",
-                    path, (int)(n > 200 ? 200 : n), name, m->name);
-    if (count != (uint32_t)m->ntensors)
-        return fail(err, errlen, "checkpoint %s has %u tensors, model '%s' has %d", path,
-                    (unsigned)count, m->name, m->ntensors);
-    for (int t = 0; t < m->ntensors; t++) {
-        const kiln_tensor *x = &m->tensors[t];
-        const char *tname = get_str(&r, &n);
-        uint32_t rank = get_u32(&r), dims[4] = {0};
-        if (r.short_read || rank > 4) return 1;
-        for (uint32_t i = 0; i < rank; i++) dims[i] = get_u32(&r);
-        if (r.short_read) return 1;
-        if (!same(tname, n, x->name))
-            return fail(err, errlen, "checkpoint %s: tensor %d is '%.*s', this trainer expects "
-                        "'%s'", path, t + 1, (int)(n > 200 ? 200 : n), tname, x->name);
-        int match = rank == (uint32_t)x->rank;
-        for (uint32_t i = 0; match && i < rank; i++) match = dims[i] == (uint32_t)x->dims[i];
-        if (!match) {
-            char have[80], want[80];
-            uint32_t wd[4];
-            for (int i = 0; i < x->rank && i < 4; i++) wd[i] = (uint32_t)x->dims[i];
-            shape_str(have, sizeof have, (int)rank, dims);
-            shape_str(want, sizeof want, x->rank, wd);
-            return fail(err, errlen, "checkpoint %s: tensor '%s' has shape %s, this trainer's "
-                        "is %s", path, x->name, have, want);
+    char from[200] = "", fname[120] = "";
+    int other = !same(f->name, f->name_len, m->name);
+    if (other)
+        snprintf(from, sizeof from, " (the checkpoint is from model %s)",
+                 printable(fname, f->name, f->name_len));
+    int want = model_count(m);
+    for (int i = 0; i < want || (uint32_t)i < f->count; i++) {
+        char tname[120];
+        if ((uint32_t)i >= f->count) {
+            const kiln_tensor *x = model_tensor(m, i);
+            return fail(err, errlen, "checkpoint %s: has no tensor %s, which model %s %s "
+                        "(the checkpoint holds %u tensors, the model %d)%s", path, x->name,
+                        m->name, i < m->ntensors ? "trains" : "keeps as optimizer state",
+                        (unsigned)f->count, want, from);
         }
-        if ((r.len - r.pos) / 4 < x->size) return 1;
-        if (copy)
-            for (size_t i = 0; i < x->size; i++) {
-                uint32_t bits = get_u32(&r);
-                memcpy(&x->data[i], &bits, 4);
-            }
-        else
-            r.pos += 4 * x->size;
+        const ftensor *t = &f->t[i];
+        if (i >= want)
+            return fail(err, errlen, "checkpoint %s: tensor %s is there but not in model %s "
+                        "(the checkpoint holds %u tensors, the model %d)%s", path,
+                        printable(tname, t->name, t->name_len), m->name, (unsigned)f->count,
+                        want, from);
+        const kiln_tensor *x = model_tensor(m, i);
+        if (!same(t->name, t->name_len, x->name))
+            return fail(err, errlen, "checkpoint %s: tensor %d is %s there but %s in model %s%s",
+                        path, i + 1, printable(tname, t->name, t->name_len), x->name, m->name,
+                        from);
+        int match = t->rank == (uint32_t)x->rank;
+        for (uint32_t d = 0; match && d < t->rank; d++) match = t->dims[d] == (uint32_t)x->dims[d];
+        if (!match) {
+            char have[80], mine[80];
+            uint32_t wd[MAX_RANK] = {0};
+            for (int d = 0; d < x->rank && d < MAX_RANK; d++) wd[d] = (uint32_t)x->dims[d];
+            shape_str(have, sizeof have, t->rank, t->dims);
+            shape_str(mine, sizeof mine, (uint32_t)x->rank, wd);
+            return fail(err, errlen, "checkpoint %s: tensor %s is %s there but %s in model %s%s",
+                        path, x->name, have, mine, m->name, from);
+        }
     }
-    if (r.pos != r.len)
-        return fail(err, errlen, "checkpoint %s: %zu unexpected bytes after the last tensor",
-                    path, r.len - r.pos);
+    if (other)
+        return fail(err, errlen, "checkpoint %s: is from model %s, this trainer is model %s "
+                    "(every tensor has the same name and shape, but a checkpoint only loads "
+                    "into the model that saved it)", path, fname, m->name);
     return 0;
 }
 
@@ -286,26 +381,51 @@ int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_
     size_t len;
     uint8_t *p = read_file(path, &len, err, errlen);
     if (!p) return -1;
+    fckpt f = {0};
     int rc = -1;
     if (len < 8 || memcmp(p, MAGIC, 8) != 0) {
         fail(err, errlen, "checkpoint %s: not a kiln checkpoint (bad magic bytes)", path);
-    } else if (len < 8 + 4 + 4 + 4 + 4) {
-        fail(err, errlen, "checkpoint %s: truncated (%zu bytes)", path, len);
-    } else {
-        uint32_t stored = (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
-                          (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
-        int checksum_ok = stored == crc_of(p, len - 4);
-        /* Structure first (so a cut-off file says "truncated"), then the
-         * checksum (so a flipped byte is not reported as a wrong name). */
-        int w = walk(m, path, p, len, 0, err, errlen);
-        if (!checksum_ok && w != 1)
-            fail(err, errlen, "checkpoint %s: checksum mismatch, the file is corrupted", path);
-        else if (w == 1)
-            fail(err, errlen, "checkpoint %s: truncated (%zu bytes); it was not completely "
-                 "written or copied", path, len);
-        else if (w == 0)
-            rc = walk(m, path, p, len, 1, err, errlen);
+        goto done;
     }
+    if (len < 12) {
+        fail(err, errlen, "checkpoint %s: truncated (%zu bytes); it was not completely "
+             "written or copied", path, len);
+        goto done;
+    }
+    f.version = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
+                (uint32_t)p[11] << 24;
+    if (f.version != CKPT_VERSION) {
+        fail(err, errlen, "checkpoint %s: format version %u is not supported; this trainer "
+             "reads version %d only%s", path, (unsigned)f.version, CKPT_VERSION,
+             f.version == 1 ? " (version 1, from an older kiln, has no optimizer state: "
+             "train again to make a new one)" : "");
+        goto done;
+    }
+    /* Structure first (so a cut-off file says "truncated"), then the checksum
+     * (so a flipped byte is not reported as a wrong name or shape). */
+    int s = len < 12 + 4 + 4 + 8 + 4 ? 1 : parse(p, len, &f);
+    uint32_t stored = len < 16 ? 0 : (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
+                                     (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
+    if (s == 1) {
+        fail(err, errlen, "checkpoint %s: truncated (%zu bytes); it was not completely "
+             "written or copied", path, len);
+    } else if (s != 0 || stored != crc_of(p, len - 4)) {
+        fail(err, errlen, "checkpoint %s: checksum mismatch, the file is corrupted", path);
+    } else if (compare(m, path, &f, err, errlen) == 0) {
+        for (uint32_t i = 0; i < f.count; i++) {
+            const kiln_tensor *x = model_tensor(m, (int)i);
+            const uint8_t *b = p + f.t[i].data;
+            for (size_t k = 0; k < x->size; k++, b += 4) {
+                uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                                (uint32_t)b[3] << 24;
+                memcpy(&x->data[k], &bits, 4);
+            }
+        }
+        if (m->steps) *m->steps = f.steps;
+        rc = 0;
+    }
+done:
+    free(f.t);
     free(p);
     return rc;
 }

@@ -76,6 +76,19 @@ void     kiln_fill_uniform(float *p, size_t n, double lo, double hi, kiln_rng *r
 void     kiln_fill_constant(float *p, size_t n, float value);
 void     kiln_shuffle(uint32_t *perm, size_t n, kiln_rng *r);  /* Fisher–Yates */
 
+/* Dropout's mask, counter-based: whether element i of a layer's output is
+ * kept at this step, with probability 1 − p (drop = p·2³², rounded).  A pure
+ * function of (key, step, i): the backward pass recomputes the forward
+ * mask instead of storing it, and any thread count draws the same mask. */
+static inline int kiln_keep(uint64_t key, uint64_t step, uint64_t i, uint32_t drop)
+{
+    uint64_t z = key + step * 0x9E3779B97F4A7C15ull + i * 0xD1B54A32D192ED03ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    z ^= z >> 31;
+    return (uint32_t)(z >> 32) >= drop;
+}
+
 /* ---- Data -----------------------------------------------------------------
  * An IDX file (optionally gzip-compressed, detected by its magic bytes, not
  * its name).  On failure these return -1 and write one line into err that
@@ -138,22 +151,31 @@ typedef struct {
     const char *train_images, *train_labels, *test_images, *test_labels;
     int                ntensors;  /* trainable tensors, in a fixed order */
     const kiln_tensor *tensors;
+    int                nstate;    /* optimizer state (momentum, Adam's m and v), */
+    const kiln_tensor *state;     /* saved in checkpoints after the tensors */
+    uint64_t          *steps;     /* optimizer steps taken (Adam's t, dropout's
+                                   * stream); saved in checkpoints */
+    const char *const *class_names;  /* classes names for --predict, or NULL */
     /* Draw initial parameters (spec's inits) from rng. */
     void  (*init)(kiln_rng *rng);
     /* One optimizer step on b; returns the batch-mean loss, adds the number
      * of correctly classified rows to *correct. */
     float (*train_step)(const kiln_batch *b, int *correct);
-    /* Forward only; returns the batch-mean loss, adds correct rows. */
+    /* Forward only (dropout off); returns the batch-mean loss, adds correct rows. */
     float (*eval_batch)(const kiln_batch *b, int *correct);
+    /* Forward only: the model's output for each row, as probabilities over
+     * the classes (n × classes floats into out). */
+    void  (*predict)(const kiln_batch *b, float *out);
     size_t      arena_bytes;      /* activations and gradients, all in one block */
     const char *plan;             /* the memory plan as text, for --verbose */
 } kiln_model;
 
 /* ---- Checkpoints -----------------------------------------------------------
  * Binary, little-endian: "KILNCKPT", u32 version, model name, tensor count,
- * then per tensor its name, rank, dims and float32 data; a CRC-32 of all
- * preceding bytes ends the file.  Loading checks name, shapes and checksum
- * and refuses a mismatch naming the first tensor that differs. */
+ * then per tensor (the model's tensors, then its optimizer state) its name,
+ * rank, dims and float32 data; the u64 step count; a CRC-32 of all preceding
+ * bytes ends the file.  Loading checks shapes and checksum and refuses a
+ * mismatch naming the first tensor that differs. */
 int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_t errlen);
 int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_t errlen);
 

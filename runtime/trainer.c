@@ -1,15 +1,19 @@
 /* trainer.c — kiln_main, the generic part of every generated trainer:
  * command-line flags, data loading, the epoch loop (shuffle, minibatches,
- * evaluation), the d2l-style report, progress and timings, checkpoints.
+ * evaluation), the d2l-style report, progress and timings, the metrics CSV,
+ * checkpoints, and the two modes that do not train: --eval and --predict.
  *
- * stdout carries exactly one line per epoch; everything else goes to stderr.
- * Exit status: 0 success, 1 runtime error (data, checkpoint), 2 bad usage. */
+ * stdout carries exactly one line per epoch (or, for --eval, one line; for
+ * --predict N, N lines); everything else goes to stderr.
+ * Exit status: 0 success, 1 runtime error (data, checkpoint, metrics file),
+ * 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <omp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,9 +23,12 @@
 
 typedef struct {
     int         epochs;
+    int         epochs_set;   /* --epochs given */
     int         threads;      /* 0: OpenMP's default */
     uint64_t    seed;
-    const char *data, *save, *load;
+    const char *data, *save, *load, *metrics;
+    int         eval;
+    int         predict;      /* --predict N: N > 0 */
     int         quiet, verbose, help;
 } options;
 
@@ -55,21 +62,30 @@ static void usage(const kiln_model *m)
     printf("usage: %s [flags]\n"
            "Trains model '%s' (compiled by kiln from %s) and prints one line per epoch.\n\n",
            prog, m->name, m->spec ? m->spec : "its spec");
-    printf("  --epochs N    epochs to train (default %d)\n", m->epochs);
-    printf("  --threads N   OpenMP threads, 1 to 256 (default: OpenMP's choice, here %d)\n",
+    printf("  --epochs N     epochs to train (default %d)\n", m->epochs);
+    printf("  --threads N    OpenMP threads, 1 to 256 (default: OpenMP's choice, here %d)\n",
            omp_get_max_threads());
-    printf("  --seed N      seed for initialization and shuffling, 0 to 2^64-1 "
+    printf("  --seed N       seed for initialization and shuffling, 0 to 2^64-1 "
            "(default %" PRIu64 ")\n", m->seed);
-    printf("  --data DIR    directory with %s, %s, %s, %s\n"
-           "                (each may end in .gz; default %s)\n",
+    printf("  --data DIR     directory with %s, %s, %s, %s\n"
+           "                 (each may end in .gz; default %s)\n",
            m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
-    printf("  --save FILE   write the trained parameters to FILE\n");
-    printf("  --load FILE   start from the parameters in FILE instead of initializing\n");
-    printf("  --quiet       print nothing on stderr except errors\n");
-    printf("  --verbose     print the thread count, the memory plan and per-epoch timings on stderr\n");
-    printf("  --help        print this help and exit\n\n");
-    printf("Flags also take the form --flag=value.  The batch size is %d, fixed when the\n"
-           "trainer was compiled.\n", m->batch);
+    printf("  --save FILE    write the parameters, optimizer state and step count to FILE\n");
+    printf("  --load FILE    start from the checkpoint in FILE instead of initializing\n"
+           "                 (a checkpoint of another model is refused)\n");
+    printf("  --metrics FILE write a CSV to FILE: a header 'epoch,loss,train_acc,test_acc,seconds'\n"
+           "                 and one row per epoch (loss as on the epoch line, seconds of training)\n");
+    printf("  --eval         do not train: evaluate the model (usually --load-ed) on the test set\n"
+           "                 and print 'test loss X, test acc X', where the loss is the mean\n"
+           "                 per-image loss over the test set\n");
+    printf("  --predict N    do not train: for the first N test images, in file order, print\n"
+           "                 'image I: predicted CLASS (PROBABILITY), true CLASS' (I from 1)\n");
+    printf("  --quiet        print nothing on stderr except errors\n");
+    printf("  --verbose      print the thread count, the memory plan and per-epoch timings on stderr\n");
+    printf("  --help         print this help and exit\n\n");
+    printf("Flags also take the form --flag=value.  --eval and --predict may be combined\n"
+           "(predictions first); they do not train, so they refuse --epochs N above 0 and\n"
+           "--metrics.  The batch size is %d, fixed when the trainer was compiled.\n", m->batch);
 }
 
 /* Fills o from argv; returns -1 after printing one line on a usage error. */
@@ -88,10 +104,13 @@ static int parse_flags(int argc, char **argv, options *o)
         snprintf(name, sizeof name, "%.*s", (int)(nlen < 63 ? nlen : 63), arg);
 
         int is_switch = !strcmp(name, "--quiet") || !strcmp(name, "--verbose") ||
-                        !strcmp(name, "--help") || !strcmp(name, "-h");
-        int takes_value = !strcmp(name, "--epochs") || !strcmp(name, "--threads") ||
+                        !strcmp(name, "--eval") || !strcmp(name, "--help") ||
+                        !strcmp(name, "-h");
+        int is_file = !strcmp(name, "--save") || !strcmp(name, "--load") ||
+                      !strcmp(name, "--metrics");
+        int takes_value = is_file || !strcmp(name, "--epochs") || !strcmp(name, "--threads") ||
                           !strcmp(name, "--seed") || !strcmp(name, "--data") ||
-                          !strcmp(name, "--save") || !strcmp(name, "--load");
+                          !strcmp(name, "--predict");
         if (!is_switch && !takes_value) {
             fprintf(stderr, "%s: unknown flag '%s'; run %s --help for the list\n",
                     prog, name, prog);
@@ -104,27 +123,33 @@ static int parse_flags(int argc, char **argv, options *o)
             }
             if (!strcmp(name, "--quiet")) o->quiet = 1;
             else if (!strcmp(name, "--verbose")) o->verbose = 1;
+            else if (!strcmp(name, "--eval")) o->eval = 1;
             else o->help = 1;
             continue;
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val || !*val) {
             fprintf(stderr, "%s: %s needs a value, e.g. %s %s\n", prog, name, name,
-                    !strcmp(name, "--data") ? "DIR" : !strcmp(name, "--save") ||
-                    !strcmp(name, "--load") ? "FILE" : "5");
+                    !strcmp(name, "--data") ? "DIR" : !strcmp(name, "--metrics") ?
+                    "FILE.csv" : is_file ? "FILE" : "5");
             return -1;
         }
         const char *bad = NULL;
         if (!strcmp(name, "--epochs")) {
             if (parse_int(val, 0, 1000000000, &o->epochs)) bad = "a whole number, 0 or more";
+            o->epochs_set = 1;
         } else if (!strcmp(name, "--threads")) {
             if (parse_int(val, 1, 256, &o->threads)) bad = "a whole number from 1 to 256";
         } else if (!strcmp(name, "--seed")) {
             if (parse_u64(val, &o->seed)) bad = "a whole number from 0 to 18446744073709551615";
+        } else if (!strcmp(name, "--predict")) {
+            if (parse_int(val, 1, 1000000000, &o->predict)) bad = "a whole number, 1 or more";
         } else if (!strcmp(name, "--data")) {
             o->data = val;
         } else if (!strcmp(name, "--save")) {
             o->save = val;
+        } else if (!strcmp(name, "--metrics")) {
+            o->metrics = val;
         } else {
             o->load = val;
         }
@@ -135,6 +160,17 @@ static int parse_flags(int argc, char **argv, options *o)
     }
     if (o->quiet && o->verbose) {
         fprintf(stderr, "%s: --quiet and --verbose contradict each other; pick one\n", prog);
+        return -1;
+    }
+    const char *mode = o->eval ? "--eval" : o->predict ? "--predict" : NULL;
+    if (mode && o->epochs_set && o->epochs > 0) {
+        fprintf(stderr, "%s: %s does not train, so --epochs %d makes no sense with it; "
+                "drop --epochs\n", prog, mode, o->epochs);
+        return -1;
+    }
+    if (mode && o->metrics) {
+        fprintf(stderr, "%s: %s does not train, so there are no epochs for --metrics to "
+                "record; drop --metrics\n", prog, mode);
         return -1;
     }
     return 0;
@@ -172,9 +208,11 @@ typedef struct {
 } workspace;
 
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
- * Returns the sum of the batch-mean losses; adds correct rows to *correct. */
+ * Returns the sum of the batch-mean losses (with per_sample, the sum of the
+ * per-row losses); adds correct rows to *correct. */
 static double run_pass(const workspace *w, const kiln_dataset *d, const uint32_t *order,
-                       int train, long *correct, progress *pr, int epoch, int epochs)
+                       int train, int per_sample, long *correct, progress *pr, int epoch,
+                       int epochs)
 {
     const kiln_model *m = w->m;
     double loss = 0;
@@ -183,14 +221,77 @@ static double run_pass(const workspace *w, const kiln_dataset *d, const uint32_t
         kiln_gather(d, order + start, n, w->x, w->labels);
         kiln_batch b = {n, w->x, w->labels};
         int ok = 0;
-        loss += train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
+        double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
+        loss += per_sample ? l * n : l;
         *correct += ok;
         if (train) progress_show(pr, epoch, epochs, start + n, d->count);
     }
     return loss;
 }
 
-static int train(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te)
+/* The name of class k ("Trouser"), or its number when the model has none. */
+static const char *class_name(const kiln_model *m, int k, char *buf, size_t len)
+{
+    if (m->class_names)
+        for (int i = 0; m->class_names[i]; i++)
+            if (i == k) return m->class_names[i];
+    snprintf(buf, len, "%d", k);
+    return buf;
+}
+
+/* --predict N: one line per image for the first n test images. */
+static int predict(const workspace *w, const kiln_dataset *te, const uint32_t *order, int n)
+{
+    const kiln_model *m = w->m;
+    if (!m->predict) {
+        fprintf(stderr, "%s: this trainer was generated without a predict function; rebuild "
+                "it with a newer kiln\n", prog);
+        return 1;
+    }
+    float *probs = malloc((size_t)m->batch * (size_t)m->classes * sizeof *probs);
+    if (!probs) {
+        fprintf(stderr, "%s: out of memory for the predictions\n", prog);
+        return 1;
+    }
+    for (int start = 0; start < n; start += m->batch) {
+        int rows = n - start < m->batch ? n - start : m->batch;
+        kiln_gather(te, order + start, rows, w->x, w->labels);
+        kiln_batch b = {rows, w->x, w->labels};
+        m->predict(&b, probs);
+        for (int i = 0; i < rows; i++) {
+            const float *p = probs + (size_t)i * m->classes;
+            int best = 0;
+            for (int k = 1; k < m->classes; k++)
+                if (p[k] > p[best]) best = k;
+            char a[16], t[16];
+            printf("image %d: predicted %s (%.2f), true %s\n", start + i + 1,
+                   class_name(m, best, a, sizeof a), p[best],
+                   class_name(m, w->labels[i], t, sizeof t));
+        }
+    }
+    fflush(stdout);
+    free(probs);
+    return 0;
+}
+
+/* Writes a metrics row or the header; flushed, so a run cut short keeps its
+ * rows.  Returns 0, or 1 after printing one line. */
+static int metrics_write(FILE *f, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static int metrics_write(FILE *f, const char *path, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    if (fflush(f) != 0 || ferror(f)) {
+        fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, path, strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te)
 {
     char err[1024];
     kiln_rng rng;
@@ -202,46 +303,91 @@ static int train(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_d
         }
     } else {
         m->init(&rng);
+        if ((o->eval || o->predict) && !o->quiet)
+            fprintf(stderr, "%s: no --load given: using the initial parameters (seed %" PRIu64
+                    ")\n", prog, o->seed);
     }
 
+    int training = !(o->eval || o->predict);
     workspace w = {m, malloc((size_t)m->batch * m->input_size),
                    malloc((size_t)m->batch)};
-    uint32_t *perm = malloc((size_t)tr->count * sizeof *perm);
+    uint32_t *perm = training ? malloc((size_t)tr->count * sizeof *perm) : NULL;
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
-    if (!w.x || !w.labels || !perm || !order) {
+    FILE *metrics = NULL;
+    int rc = 0;
+    if (!w.x || !w.labels || (training && !perm) || !order) {
         fprintf(stderr, "%s: out of memory for the training buffers\n", prog);
-        free(w.x), free(w.labels), free(perm), free(order);
-        return 1;
+        rc = 1;
+        goto done;
     }
     for (int i = 0; i < te->count; i++) order[i] = (uint32_t)i;
 
+    if (!training) {
+        if (o->predict) rc = predict(&w, te, order, o->predict);
+        if (rc == 0 && o->eval) {
+            long ok = 0;
+            progress none = {0, 0};
+            double loss = run_pass(&w, te, order, 0, 1, &ok, &none, 0, 0);
+            printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
+            fflush(stdout);
+        }
+        goto done;
+    }
+
+    if (o->metrics) {
+        metrics = fopen(o->metrics, "w");
+        if (!metrics) {
+            fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, o->metrics,
+                    strerror(errno));
+            rc = 1;
+            goto done;
+        }
+        if ((rc = metrics_write(metrics, o->metrics, "epoch,loss,train_acc,test_acc,seconds\n")))
+            goto done;
+    }
     progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
     for (int epoch = 1; epoch <= o->epochs; epoch++) {
         double t0 = omp_get_wtime();
         for (int i = 0; i < tr->count; i++) perm[i] = (uint32_t)i;
         kiln_shuffle(perm, (size_t)tr->count, &rng);
         long train_ok = 0, test_ok = 0;
-        double loss = run_pass(&w, tr, perm, 1, &train_ok, &pr, epoch, o->epochs);
+        double loss = run_pass(&w, tr, perm, 1, 0, &train_ok, &pr, epoch, o->epochs);
         progress_clear(&pr);
         double t1 = omp_get_wtime();
-        run_pass(&w, te, order, 0, &test_ok, &pr, epoch, o->epochs);
+        run_pass(&w, te, order, 0, 0, &test_ok, &pr, epoch, o->epochs);
         double t2 = omp_get_wtime();
+        double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
         printf("epoch %d, loss %.4f, train acc %.3f, test acc %.3f\n", epoch,
-               loss / tr->count, (double)train_ok / tr->count, (double)test_ok / te->count);
+               loss / tr->count, train_acc, test_acc);
         fflush(stdout);
         if (o->verbose)
             fprintf(stderr, "epoch %d: train %.3f s, test %.3f s\n", epoch, t1 - t0, t2 - t1);
+        if (metrics && (rc = metrics_write(metrics, o->metrics, "%d,%.6g,%.4f,%.4f,%.3f\n", epoch,
+                                           loss / tr->count, train_acc, test_acc, t1 - t0)))
+            goto done;
     }
-    free(w.x), free(w.labels), free(perm), free(order);
+    if (metrics) {
+        int bad = fclose(metrics) != 0;
+        metrics = NULL;
+        if (bad) {
+            fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, o->metrics,
+                    strerror(errno));
+            rc = 1;
+            goto done;
+        }
+    }
 
-    if (o->save) {
+done:
+    if (metrics) fclose(metrics);
+    free(w.x), free(w.labels), free(perm), free(order);
+    if (rc == 0 && o->save) {
         if (kiln_checkpoint_save(m, o->save, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             return 1;
         }
         if (!o->quiet) fprintf(stderr, "saved %s\n", o->save);
     }
-    return 0;
+    return rc;
 }
 
 int kiln_main(int argc, char **argv, const kiln_model *m)
@@ -250,7 +396,7 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         const char *slash = strrchr(argv[0], '/');
         prog = slash ? slash + 1 : argv[0];
     }
-    options o = {m->epochs, 0, m->seed, m->data_dir, NULL, NULL, 0, 0, 0};
+    options o = {.epochs = m->epochs, .seed = m->seed, .data = m->data_dir};
     if (parse_flags(argc, argv, &o) != 0) return 2;
     if (o.help) { usage(m); return 0; }
     if (o.threads > 0) omp_set_num_threads(o.threads);
@@ -261,10 +407,12 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         if (m->plan) fputs(m->plan, stderr);
     }
 
+    /* --eval and --predict need only the test set */
+    int training = !(o.eval || o.predict);
     char err[1024];
-    kiln_dataset tr, te;
-    if (kiln_dataset_load(&tr, o.data, m->train_images, m->train_labels, m->input_size,
-                          m->classes, err, sizeof err) != 0) {
+    kiln_dataset tr = {0}, te = {0};
+    if (training && kiln_dataset_load(&tr, o.data, m->train_images, m->train_labels,
+                                      m->input_size, m->classes, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }
@@ -274,7 +422,14 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         kiln_dataset_free(&tr);
         return 1;
     }
-    int rc = train(m, &o, &tr, &te);
+    int rc;
+    if (o.predict > te.count) {
+        fprintf(stderr, "%s: --predict %d asks for more images than the %d of the test set in "
+                "%s\n", prog, o.predict, te.count, o.data);
+        rc = 2;
+    } else {
+        rc = run(m, &o, &tr, &te);
+    }
     kiln_dataset_free(&tr);
     kiln_dataset_free(&te);
     return rc;

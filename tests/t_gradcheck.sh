@@ -6,7 +6,8 @@ for spec in tests/gradcheck/*.lua; do
     if ! "$KILN" compile "$spec" -o "$TMP/gc_$name.c" 2>"$TMP/gc.err"; then
         fail "gradcheck/$name" "kiln failed: $(cat "$TMP/gc.err")"; continue
     fi
-    if cc_trainer "$TMP/gc_$name" -DMODEL_C="\"$TMP/gc_$name.c\"" tests/gradcheck/harness.c 2>"$TMP/cc.err"; then
+    flags=$(sed -n 's/^-- harness: //p' "$spec")   # e.g. -DWEIGHT_DECAY=0.1
+    if cc_trainer "$TMP/gc_$name" $flags -DMODEL_C="\"$TMP/gc_$name.c\"" tests/gradcheck/harness.c 2>"$TMP/cc.err"; then
         OMP_NUM_THREADS=2 tally "gradcheck/$name" "$TMP/gc_$name" "$name"
     else
         fail "gradcheck/$name" "harness does not compile: $(head -n 3 "$TMP/cc.err" | tr '\n' ' ')"

@@ -1,6 +1,7 @@
 # t_trainer.sh — the trainer's flags: help, bad flags and values, missing
 # data, checkpoints saved and loaded bitwise, another model's checkpoint
-# refused.  Uses a 10000/2000-image subset of Fashion-MNIST.
+# refused naming the first mismatching tensor, the metrics CSV, --eval and
+# --predict.  Uses a 10000/2000-image subset of Fashion-MNIST.
 if ! make_subset "$SMALL" 10000 2000; then
     skip trainer "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 else
@@ -17,13 +18,22 @@ else
     }
     "$T" --help >"$TMP/t.out" 2>&1 && grep -q -- '--epochs' "$TMP/t.out" && grep -q -- '--threads' "$TMP/t.out" &&
         grep -q -- '--save' "$TMP/t.out" && grep -q -- '--load' "$TMP/t.out" && grep -q -- '--data' "$TMP/t.out" &&
-        grep -q -- '--seed' "$TMP/t.out" && grep -q -- '--quiet' "$TMP/t.out" \
+        grep -q -- '--seed' "$TMP/t.out" && grep -q -- '--quiet' "$TMP/t.out" &&
+        grep -q -- '--metrics' "$TMP/t.out" && grep -q -- '--eval' "$TMP/t.out" && grep -q -- '--predict' "$TMP/t.out" \
         && pass trainer/help || fail trainer/help "$(head -5 "$TMP/t.out")"
     one_line_status trainer/unknown-flag 2 --epoch 3
     grep -q "unknown flag '--epoch'" "$TMP/t.err" && pass trainer/unknown-flag/names-it || fail trainer/unknown-flag/names-it "$(cat "$TMP/t.err")"
     one_line_status trainer/bad-number 2 --epochs three
     one_line_status trainer/missing-value 2 --threads
     one_line_status trainer/zero-threads 2 --threads 0
+    one_line_status trainer/predict-zero 2 --predict 0
+    one_line_status trainer/predict-not-a-number 2 --predict five
+    one_line_status trainer/metrics-missing-value 2 --metrics
+    one_line_status trainer/eval-with-epochs 2 --eval --epochs 3
+    one_line_status trainer/predict-with-metrics 2 --predict 3 --metrics "$TMP/x.csv"
+    one_line_status trainer/predict-too-many 2 --data "$SMALL" --predict 2001
+    one_line_status trainer/metrics-unwritable 1 --data "$SMALL" --epochs 1 --metrics "$TMP/no-such-dir/m.csv"
+    one_line_status trainer/eval-missing-checkpoint 1 --data "$SMALL" --eval --load "$TMP/no-such.ckpt"
     one_line_status trainer/missing-data 1 --data "$TMP/no-such-dir" --epochs 1
     grep -q "$TMP/no-such-dir/train-images-idx3-ubyte" "$TMP/t.err" && pass trainer/missing-data/names-file \
         || fail trainer/missing-data/names-file "$(cat "$TMP/t.err")"
@@ -38,10 +48,62 @@ else
     "$T" --data "$SMALL" --epochs 1 --quiet --seed 3 --load "$TMP/one.ckpt" --save "$TMP/one+one.ckpt" >/dev/null 2>&1
     [ -s "$TMP/one+one.ckpt" ] && ! cmp -s "$TMP/one.ckpt" "$TMP/one+one.ckpt" \
         && pass trainer/load-then-train || fail trainer/load-then-train "training after --load did not change the weights"
-    # a checkpoint of another model is refused, naming the model
+    # a checkpoint of another model is refused, naming the first mismatching tensor and the model
     "$TMP/sr" --data "$SMALL" --epochs 0 --load "$TMP/a.ckpt" >"$TMP/t.out" 2>"$TMP/t.err"; rc=$?
-    [ $rc -ne 0 ] && [ "$(wc -l <"$TMP/t.err")" -eq 1 ] && grep -q "mlp" "$TMP/t.err" \
+    [ $rc -eq 1 ] && [ "$(wc -l <"$TMP/t.err")" -eq 1 ] && [ ! -s "$TMP/t.out" ] &&
+        grep -qF "tensor linear1.weight is (784, 256) there but (784, 10) in model softmax_regression (the checkpoint is from model mlp)" "$TMP/t.err" \
         && pass trainer/wrong-checkpoint || fail trainer/wrong-checkpoint "status $rc: $(cat "$TMP/t.err")"
+
+    # --metrics: the header, one row per epoch, numbers that agree with the epoch lines
+    "$T" --data "$SMALL" --epochs 2 --quiet --metrics "$TMP/m.csv" --save "$TMP/m.ckpt" >"$TMP/m.out" 2>"$TMP/t.err"; rc=$?
+    if [ $rc -ne 0 ] || [ ! -f "$TMP/m.csv" ]; then
+        fail trainer/metrics "status $rc: $(cat "$TMP/t.err")"
+    elif [ "$(head -1 "$TMP/m.csv")" != "epoch,loss,train_acc,test_acc,seconds" ]; then
+        fail trainer/metrics "header is '$(head -1 "$TMP/m.csv")'"
+    elif [ "$(wc -l <"$TMP/m.csv")" -ne 3 ]; then
+        fail trainer/metrics "want a header and 2 rows: $(cat "$TMP/m.csv")"
+    else
+        # each row: epoch i, 0 < loss < 0.01 (the book's loss), accuracies in
+        # (0.2, 1] (chance is 0.1; two epochs on the subset reach about 0.4-0.6),
+        # train seconds in (0, 120), and the accuracies rounded as
+        # the epoch line prints them equal the epoch line's
+        bad=$(paste -d, <(tail -n +2 "$TMP/m.csv") <(sed 's/.*train acc \([0-9.]*\), test acc \([0-9.]*\)$/\1,\2/' "$TMP/m.out") |
+              awk -F, '{ if (NF != 7 || $1 != NR || !($2 > 0 && $2 < 0.01) || !($3 > 0.2 && $3 <= 1) ||
+                             !($4 > 0.2 && $4 <= 1) || !($5 > 0 && $5 < 120) ||
+                             sprintf("%.3f", $3) != $6 || sprintf("%.3f", $4) != $7) print "row " NR ": " $0 }')
+        [ -z "$bad" ] && pass trainer/metrics || fail trainer/metrics "$bad"
+    fi
+
+    # --eval after --load: one line, the same test accuracy as the last epoch line
+    "$T" --data "$SMALL" --load "$TMP/m.ckpt" --eval >"$TMP/t.out" 2>"$TMP/t.err"; rc=$?
+    want=$(tail -1 "$TMP/m.out" | sed 's/.*test acc //')
+    if [ $rc -eq 0 ] && [ ! -s "$TMP/t.err" ] && [ "$(wc -l <"$TMP/t.out")" -eq 1 ] &&
+       grep -Eq '^test loss [0-9]+\.[0-9]{4}, test acc [0-9]\.[0-9]{3}$' "$TMP/t.out" &&
+       [ "$(sed 's/.*test acc //' "$TMP/t.out")" = "$want" ] && [ -n "$want" ]; then pass trainer/eval
+    else fail trainer/eval "status $rc, want test acc $want: $(cat "$TMP/t.out" "$TMP/t.err")"; fi
+    # the mean per-image loss of the (briefly) trained model is below chance's ln 10 = 2.30
+    awk '{ exit !($3 + 0 > 0.1 && $3 + 0 < 2.1) }' "$TMP/t.out" && pass trainer/eval/loss-plausible \
+        || fail trainer/eval/loss-plausible "$(cat "$TMP/t.out")"
+    # --eval does not train: the checkpoint saved after it is the loaded one
+    "$T" --data "$SMALL" --load "$TMP/m.ckpt" --eval --save "$TMP/m2.ckpt" --quiet >/dev/null 2>&1 &&
+        cmp -s "$TMP/m.ckpt" "$TMP/m2.ckpt" && pass trainer/eval/no-training || fail trainer/eval/no-training "weights changed"
+
+    # --predict 5: five lines, class names, the true labels of the first test images
+    "$T" --data "$SMALL" --load "$TMP/m.ckpt" --predict 5 >"$TMP/t.out" 2>"$TMP/t.err"; rc=$?
+    names='T-shirt/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot'
+    truth=$(sed 's/.*, true //' "$TMP/t.out" | paste -sd,)
+    if [ $rc -eq 0 ] && [ ! -s "$TMP/t.err" ] && [ "$(wc -l <"$TMP/t.out")" -eq 5 ] &&
+       [ "$(grep -Ec "^image [1-5]: predicted ($names) \((0\.[0-9]{2}|1\.00)\), true ($names)$" "$TMP/t.out")" -eq 5 ] &&
+       [ "$(cut -d: -f1 "$TMP/t.out" | paste -sd,)" = "image 1,image 2,image 3,image 4,image 5" ] &&
+       [ "$truth" = "Ankle boot,Pullover,Trouser,Trouser,Shirt" ]; then pass trainer/predict
+    else fail trainer/predict "status $rc: $(cat "$TMP/t.out" "$TMP/t.err")"; fi
+    # more than one batch (batch 256), the same answers as --predict 5 for the
+    # first five, and well above chance (30 of 300) right
+    "$T" --data "$SMALL" --load "$TMP/m.ckpt" --predict 300 >"$TMP/p300.out" 2>"$TMP/t.err"; rc=$?
+    right=$(awk '{ sub(/^image [0-9]+: predicted /, ""); p = $0; sub(/ \(.*/, "", p); t = $0; sub(/.*, true /, "", t); n += p == t } END { print n + 0 }' "$TMP/p300.out")
+    [ $rc -eq 0 ] && [ "$(wc -l <"$TMP/p300.out")" -eq 300 ] && [ "$(head -5 "$TMP/p300.out")" = "$(cat "$TMP/t.out")" ] &&
+        [ "$(tail -1 "$TMP/p300.out" | cut -d: -f1)" = "image 300" ] && [ "$right" -gt 90 ] \
+        && pass trainer/predict/batches || fail trainer/predict/batches "status $rc, $right of 300 right: $(tail -2 "$TMP/p300.out") $(cat "$TMP/t.err")"
     # --quiet keeps stderr empty; the epoch lines stay on stdout
     "$T" --data "$SMALL" --epochs 1 --quiet >"$TMP/t.out" 2>"$TMP/t.err"
     [ ! -s "$TMP/t.err" ] && [ "$(wc -l <"$TMP/t.out")" -eq 1 ] && pass trainer/quiet || fail trainer/quiet "$(cat "$TMP/t.err")"

@@ -11,8 +11,13 @@ static const char *const default_files[] = {
     "train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte",
 };
 
+static const char *const fashion_mnist_classes[] = {
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot", NULL,
+};
+
 static void fashion_mnist_parse(Call *c, Layer *out) {
     call_max_args(c, 0);
+    out->class_names = fashion_mnist_classes;
     out->dir = FASHION_MNIST_DIR;
     for (int i = 0; i < 4; i++) out->files[i] = (char *)default_files[i];
 }

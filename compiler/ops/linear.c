@@ -52,12 +52,14 @@ static void linear_shape(Graph *g, Node *n) {
 
     char name[64];
     Init winit = l->init.op ? l->init : default_init(in, l->loc);
+    if (winit.op->resolve) winit.op->resolve(&winit, in, l->units);
     snprintf(name, sizeof name, "%s.weight", l->label);
     node_input(g, n, graph_param(g, name, (Shape){ .rank = 2, .dim = { in, l->units } }, winit));
     if (l->bias) {
         Init binit = l->bias_init.op ? l->bias_init
                      : l->init.op    ? (Init){ op_find("zeros"), 0, 0, l->loc }
                                      : default_init(in, l->loc);
+        if (binit.op->resolve) binit.op->resolve(&binit, in, l->units);
         snprintf(name, sizeof name, "%s.bias", l->label);
         node_input(g, n, graph_param(g, name, (Shape){ .rank = 1, .dim = { l->units } }, binit));
     }
@@ -165,23 +167,35 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_begin(e, g, k);
     for (int o = 0; o < n->nout; o++) {
         const Node *up = k->nnodes > 1 + o ? node(g, k->nodes[1 + o]) : NULL;
-        char alpha[40];
+        char alpha[40], beta[40];
         const char *target = up ? cname(g, up->in[0]) : cname(g, n->out[o]);
-        float_literal(alpha, up ? up->op->update_scale(up) : 1.0);
+        double a = 1.0, bt = 0.0;
+        if (up) up->op->gemm_update(up, &a, &bt);
+        float_literal(alpha, a);
+        float_literal(beta, bt);
         if (o == 0) {
-            if (up) emit(e, "/* %s += %s · %sᵀ · %s: %s, fused (no gradient buffer) */", target, alpha, x, dy, up->op->name);
+            if (up && bt == 1.0)
+                emit(e, "/* %s += %s · %sᵀ · %s: %s, fused (no gradient buffer) */", target, alpha, x, dy,
+                     up->layer->op->name);
+            else if (up)
+                emit(e, "/* %s = %s · %s + %s · %sᵀ · %s: %s with weight decay, fused (no gradient buffer) */",
+                     target, beta, target, alpha, x, dy, up->layer->op->name);
             else emit(e, "/* %s = %sᵀ · %s: (%ld, n) · (n, %ld) */", target, x, dy, in, out);
             emit(e, "kiln_gemm(&(const kiln_gemm_op){");
             emit(e, "    .transa = KILN_TRANS, .m = %ld, .n = %ld, .k = n, .alpha = %s, .beta = %s,", in, out, alpha,
-                 up ? "1.0f" : "0.0f");
+                 beta);
             emit_a_operand(e, g, n->in[0], in);
             emit(e, "    .b = %s, .ldb = %ld,", dy, out);
             emit(e, "    .c = %s, .ldc = %ld,", target, out);
             emit(e, "});");
         } else {
-            if (up) emit(e, "/* %s += %s · column sums of %s: %s, fused */", target, alpha, dy, up->op->name);
+            if (up && bt == 1.0)
+                emit(e, "/* %s += %s · column sums of %s: %s, fused */", target, alpha, dy, up->layer->op->name);
+            else if (up)
+                emit(e, "/* %s = %s · %s + %s · column sums of %s: %s with weight decay, fused */", target, beta,
+                     target, alpha, dy, up->layer->op->name);
             else emit(e, "/* %s = column sums of %s */", target, dy);
-            emit(e, "kiln_column_sums(n, %ld, %s, %ld, %s, %s, %s);", out, dy, out, alpha, up ? "1.0f" : "0.0f", target);
+            emit(e, "kiln_column_sums(n, %ld, %s, %ld, %s, %s, %s);", out, dy, out, alpha, beta, target);
         }
     }
     kernel_end(e);

@@ -73,9 +73,28 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_end(e);
 }
 
+/* predict(): softmax of each row of logits */
+static void xent_predict(Emit *e, const Graph *g, const Node *n) {
+    long c = features(g, n->in[0]);
+    emit(e, "for (int i = 0; i < n; i++) {");
+    emit(e, "    const float *z = %s + i * %ld;", cname(g, n->in[0]), c);
+    emit(e, "    float *p = out + i * %ld;", c);
+    emit(e, "    float max = z[0], sum = 0.0f;");
+    emit(e, "    for (int j = 1; j < %ld; j++)", c);
+    emit(e, "        max = fmaxf(max, z[j]);");
+    emit(e, "    for (int j = 0; j < %ld; j++) {", c);
+    emit(e, "        p[j] = expf(z[j] - max);");
+    emit(e, "        sum += p[j];");
+    emit(e, "    }");
+    emit(e, "    for (int j = 0; j < %ld; j++)", c);
+    emit(e, "        p[j] /= sum;");
+    emit(e, "}");
+}
+
 const OpDef op_softmax_cross_entropy = {
     .name = "softmax_cross_entropy", .kind = OP_LOSS,
     .parse = parse_no_args, .shape = xent_shape, .grad = xent_grad, .emit = xent_emit,
+    .emit_predict = xent_predict,
 };
 /* Emitted only inside the loss's own kernel (see fuse.c). */
 const OpDef op_softmax_cross_entropy_grad = {

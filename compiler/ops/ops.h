@@ -14,9 +14,11 @@ extern const OpDef op_relu, op_relu_grad, op_sigmoid, op_sigmoid_grad, op_tanh, 
 /* loss.c */
 extern const OpDef op_softmax_cross_entropy, op_softmax_cross_entropy_grad;
 /* optim.c */
-extern const OpDef op_sgd, op_sgd_step;
+extern const OpDef op_sgd, op_sgd_step, op_adam, op_adam_step;
 /* init.c */
-extern const OpDef op_normal, op_uniform, op_zeros;
+extern const OpDef op_normal, op_uniform, op_zeros, op_xavier, op_kaiming;
+/* dropout.c */
+extern const OpDef op_dropout, op_dropout_grad;
 /* data.c */
 extern const OpDef op_fashion_mnist, op_idx;
 

@@ -1,43 +1,150 @@
-/* optim.c — sgd{lr}: plain minibatch SGD, p ← p − lr·∇p, one update node
- * per parameter, appended by autodiff after the backward pass.  Being of
- * the form p ← p + α·∇p (α = −lr), it fuses into the kernel that computes
- * ∇p (fuse.c); the standalone loop below is for gradients that cannot. */
+/* optim.c — optimizers, as PyTorch defines them (weight decay is L2: it is
+ * added to the gradient).  Each appends one update node per parameter
+ * after the backward pass; state lives in the model's state block.
+ *
+ *   sgd {lr, momentum = 0, weight_decay = 0}
+ *     g = ∇p + wd·p;  v ← μ·v + g (v starts at 0);  p ← p − lr·v
+ *     (without momentum: p ← (1 − lr·wd)·p − lr·∇p, which fuses into the
+ *     GEMM computing ∇p as beta = 1 − lr·wd, alpha = −lr; see fuse.c)
+ *   adam {lr = 0.001, beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weight_decay = 0}
+ *     g = ∇p + wd·p;  m ← β1·m + (1 − β1)·g;  v ← β2·v + (1 − β2)·g²
+ *     p ← p − lr · (m / (1 − β1^t)) / (√(v / (1 − β2^t)) + eps),  t = step
+ */
 #include <stdio.h>
 
 #include "ops.h"
 
-static const char *const sgd_opts[] = { "lr", NULL };
+static void check_range(Call *c, const char *what, double v, double lo, double hi, int open_hi) {
+    if (v < lo || v > hi || (open_hi && v == hi))
+        call_fail(c, "%s must be from %g to %g%s, got %g", what, lo, hi, open_hi ? " (not included)" : "", v);
+}
+
+static const char *const sgd_opts[] = { "lr", "momentum", "weight_decay", NULL };
 
 static void sgd_parse(Call *c, Layer *out) {
     call_max_args(c, 1);
     if (!call_opts(c, 1, sgd_opts) || !call_opt_number(c, 1, "lr", &out->lr))
         call_fail(c, "needs a learning rate, e.g. sgd { lr = 0.1 }");
     if (!(out->lr > 0) || out->lr > 1e6) call_fail(c, "lr must be above 0 and at most 1e6, got %g", out->lr);
+    if (call_opt_number(c, 1, "momentum", &out->momentum)) check_range(c, "momentum", out->momentum, 0, 1, 1);
+    if (call_opt_number(c, 1, "weight_decay", &out->weight_decay))
+        check_range(c, "weight_decay", out->weight_decay, 0, 1e3, 0);
+}
+
+static const char *const adam_opts[] = { "lr", "beta1", "beta2", "eps", "weight_decay", NULL };
+
+static void adam_parse(Call *c, Layer *out) {
+    call_max_args(c, 1);
+    out->lr = 0.001, out->beta1 = 0.9, out->beta2 = 0.999, out->eps = 1e-8;
+    if (call_opts(c, 1, adam_opts)) {
+        call_opt_number(c, 1, "lr", &out->lr);
+        call_opt_number(c, 1, "beta1", &out->beta1);
+        call_opt_number(c, 1, "beta2", &out->beta2);
+        call_opt_number(c, 1, "eps", &out->eps);
+        call_opt_number(c, 1, "weight_decay", &out->weight_decay);
+    }
+    if (!(out->lr > 0) || out->lr > 1e6) call_fail(c, "lr must be above 0 and at most 1e6, got %g", out->lr);
+    check_range(c, "beta1", out->beta1, 0, 1, 1);
+    check_range(c, "beta2", out->beta2, 0, 1, 1);
+    if (!(out->eps > 0) || out->eps > 1) call_fail(c, "eps must be above 0 and at most 1, got %g", out->eps);
+    check_range(c, "weight_decay", out->weight_decay, 0, 1e3, 0);
+}
+
+/* One update node: inputs param, grad, then its state tensors. */
+static void add_update(Graph *g, const OpDef *step, const Layer *opt, int param, int grad,
+                       const char *const *state_names) {
+    char label[96];
+    snprintf(label, sizeof label, "%s.%s", opt->op->name, val(g, param)->name);
+    int st[2], nst = 0;
+    for (; state_names[nst]; nst++) {
+        snprintf(label, sizeof label, "%s.%s", val(g, param)->name, state_names[nst]);
+        st[nst] = graph_state(g, label, val(g, param)->shape);
+    }
+    snprintf(label, sizeof label, "%s.%s", opt->op->name, val(g, param)->name);
+    Node *n = graph_node(g, step, opt, PHASE_UPDATE, label);
+    node_input(g, n, param);
+    node_input(g, n, grad);
+    for (int i = 0; i < nst; i++) node_input(g, n, st[i]);
 }
 
 static void sgd_update(Graph *g, const Layer *opt, int param, int grad) {
-    char label[80];
-    snprintf(label, sizeof label, "sgd.%s", val(g, param)->name);
-    Node *n = graph_node(g, &op_sgd_step, opt, PHASE_UPDATE, label);
-    node_input(g, n, param);
-    node_input(g, n, grad);
+    static const char *const none[] = { NULL }, *const velocity[] = { "momentum", NULL };
+    add_update(g, &op_sgd_step, opt, param, grad, opt->momentum > 0 ? velocity : none);
 }
 
-static double sgd_scale(const Node *n) { return -n->layer->lr; }
+static void adam_update(Graph *g, const Layer *opt, int param, int grad) {
+    static const char *const moments[] = { "adam_m", "adam_v", NULL };
+    add_update(g, &op_adam_step, opt, param, grad, moments);
+}
+
+/* Plain SGD with or without weight decay is p ← (1 − lr·wd)·p − lr·∇p. */
+static int sgd_gemm_update(const Node *n, double *alpha, double *beta) {
+    const Layer *l = n->layer;
+    if (l->momentum > 0) return 0;
+    *alpha = -l->lr;
+    *beta = 1.0 - l->lr * l->weight_decay;
+    return 1;
+}
+
+/* The gradient as the update sees it: with weight decay, g = ∇p + wd·p. */
+static void emit_decayed_grad(Emit *e, const Layer *l, const char *p, const char *dp) {
+    char wd[40];
+    if (l->weight_decay > 0) emit(e, "    const float g = %s[i] + %s * %s[i];", dp, float_literal(wd, l->weight_decay), p);
+    else emit(e, "    const float g = %s[i];", dp);
+}
 
 static void sgd_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    char lr[40];
+    const Layer *l = n->layer;
+    char lr[40], mu[40];
     const char *p = cname(g, n->in[0]), *dp = cname(g, n->in[1]);
     kernel_begin(e, g, k);
-    emit(e, "/* %s -= lr · %s */", p, dp);
+    if (l->momentum > 0) {
+        const char *v = cname(g, n->in[2]);
+        emit(e, "/* %s: g = %s%s; %s = μ·%s + g; %s -= lr·%s */", l->op->name, dp,
+             l->weight_decay > 0 ? " + wd·p" : "", v, v, p, v);
+    } else {
+        emit(e, "/* %s: %s -= lr · (%s%s) */", l->op->name, p, dp, l->weight_decay > 0 ? " + wd·p" : "");
+    }
     emit(e, "#pragma omp parallel for");
-    emit(e, "for (int i = 0; i < %ld; i++)", features(g, n->in[0]));
-    emit(e, "    %s[i] -= %s * %s[i];", p, float_literal(lr, n->layer->lr), dp);
+    emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[0]));
+    emit_decayed_grad(e, l, p, dp);
+    float_literal(lr, l->lr);
+    if (l->momentum > 0) {
+        const char *v = cname(g, n->in[2]);
+        emit(e, "    %s[i] = %s * %s[i] + g;", v, float_literal(mu, l->momentum), v);
+        emit(e, "    %s[i] -= %s * %s[i];", p, lr, v);
+    } else {
+        emit(e, "    %s[i] -= %s * g;", p, lr);
+    }
+    emit(e, "}");
+    kernel_end(e);
+}
+
+static void adam_step_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    const Layer *l = n->layer;
+    char b1[40], b2[40], c1[40], c2[40], eps[40];
+    const char *p = cname(g, n->in[0]), *dp = cname(g, n->in[1]);
+    const char *m = cname(g, n->in[2]), *v = cname(g, n->in[3]);
+    kernel_begin(e, g, k);
+    emit(e, "/* adam, step t = steps + 1, with bias correction */");
+    emit(e, "const double t = (double)(steps + 1);");
+    emit(e, "const float step = (float)(%.17g / (1.0 - pow(%.17g, t)));", l->lr, l->beta1);
+    emit(e, "const float root = (float)sqrt(1.0 - pow(%.17g, t));", l->beta2);
+    emit(e, "#pragma omp parallel for");
+    emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[0]));
+    emit_decayed_grad(e, l, p, dp);
+    emit(e, "    %s[i] = %s * %s[i] + %s * g;", m, float_literal(b1, l->beta1), m, float_literal(c1, 1 - l->beta1));
+    emit(e, "    %s[i] = %s * %s[i] + %s * g * g;", v, float_literal(b2, l->beta2), v, float_literal(c2, 1 - l->beta2));
+    emit(e, "    %s[i] -= step * %s[i] / (sqrtf(%s[i]) / root + %s);", p, m, v, float_literal(eps, l->eps));
+    emit(e, "}");
     kernel_end(e);
 }
 
 const OpDef op_sgd = { .name = "sgd", .kind = OP_OPTIM, .parse = sgd_parse, .update = sgd_update };
 const OpDef op_sgd_step = {
-    .name = "sgd.step", .kind = OP_INTERNAL, .emit = sgd_step_emit, .update_scale = sgd_scale, .main_input = 1,
+    .name = "sgd.step", .kind = OP_INTERNAL, .emit = sgd_step_emit, .gemm_update = sgd_gemm_update, .main_input = 1,
 };
+const OpDef op_adam = { .name = "adam", .kind = OP_OPTIM, .parse = adam_parse, .update = adam_update };
+const OpDef op_adam_step = { .name = "adam.step", .kind = OP_INTERNAL, .emit = adam_step_emit, .main_input = 1 };

@@ -9,18 +9,18 @@
 
 const OpDef *const kiln_ops[] = {
     /* layers */
-    &op_flatten, &op_linear, &op_relu, &op_sigmoid, &op_tanh,
+    &op_flatten, &op_linear, &op_relu, &op_sigmoid, &op_tanh, &op_dropout,
     /* losses */
     &op_softmax_cross_entropy,
     /* optimizers */
-    &op_sgd,
+    &op_sgd, &op_adam,
     /* initializers */
-    &op_normal, &op_uniform, &op_zeros,
+    &op_normal, &op_uniform, &op_zeros, &op_xavier, &op_kaiming,
     /* data */
     &op_fashion_mnist, &op_idx,
     /* internal: gradients and updates */
     &op_linear_grad_params, &op_linear_grad_input, &op_relu_grad, &op_sigmoid_grad, &op_tanh_grad,
-    &op_softmax_cross_entropy_grad, &op_sgd_step, &op_input_scale,
+    &op_softmax_cross_entropy_grad, &op_sgd_step, &op_adam_step, &op_input_scale, &op_dropout_grad,
     NULL,
 };
 
@@ -38,6 +38,7 @@ void parse_no_args(Call *c, Layer *out) {
 const char *layer_call(const Node *n, char buf[64]) {
     const Layer *l = n->layer;
     if (l->op == &op_linear) snprintf(buf, 64, "%s(%ld)", l->op->name, l->units);
+    else if (l->op == &op_dropout) snprintf(buf, 64, "%s(%g)", l->op->name, l->p);
     else snprintf(buf, 64, "%s()", l->op->name);
     return buf;
 }

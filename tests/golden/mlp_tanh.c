@@ -38,6 +38,8 @@ static float *const linear1_bias = params + 200704;  /* (256) */
 static float *const linear2_weight = params + 200960;  /* (256, 10) */
 static float *const linear2_bias = params + 203520;  /* (10) */
 
+static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
  * first write to last read) do not overlap share memory: 136192 floats
@@ -176,28 +178,28 @@ static void backward_linear2_grad_input_tanh1_grad(int n)
 /* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
 static void backward_linear2_grad_params_sgd(int n)
 {
-    /* linear2_weight += -0.390625f · tanh1ᵀ · d_linear2: sgd.step, fused (no gradient buffer) */
+    /* linear2_weight += -0.390625f · tanh1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = -0.390625f, .beta = 1.0f,
         .a = tanh1, .lda = 256,
         .b = d_linear2, .ldb = 10,
         .c = linear2_weight, .ldc = 10,
     });
-    /* linear2_bias += -0.390625f · column sums of d_linear2: sgd.step, fused */
+    /* linear2_bias += -0.390625f · column sums of d_linear2: sgd, fused */
     kiln_column_sums(n, 10, d_linear2, 10, -0.390625f, 1.0f, linear2_bias);
 }
 
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* linear1_weight += -0.390625f · xᵀ · d_linear1: sgd.step, fused (no gradient buffer) */
+    /* linear1_weight += -0.390625f · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = -0.390625f, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = d_linear1, .ldb = 256,
         .c = linear1_weight, .ldc = 256,
     });
-    /* linear1_bias += -0.390625f · column sums of d_linear1: sgd.step, fused */
+    /* linear1_bias += -0.390625f · column sums of d_linear1: sgd, fused */
     kiln_column_sums(n, 256, d_linear1, 256, -0.390625f, 1.0f, linear1_bias);
 }
 
@@ -215,18 +217,47 @@ static float train_step(const kiln_batch *b, int *correct)
     backward_linear2_grad_input_tanh1_grad(n);
     backward_linear2_grad_params_sgd(n);
     backward_linear1_grad_params_sgd(n, b->x);
+    steps++;
     return loss;
 }
 
-/* Forward and loss only. */
-static float eval_batch(const kiln_batch *b, int *correct)
+/* Forward and loss only, with dropout as in training (mode 1) or off (0):
+ * evaluation, and the gradient check's reference. */
+static float forward_loss(const kiln_batch *b, int *correct, int mode)
 {
     const int n = b->n;
     float loss = 0.0f;
+    (void)mode;  /* no layer behaves differently in training */
     forward_linear1_tanh1(n, b->x);
     forward_linear2(n);
     loss_softmax_cross_entropy(n, b->labels, &loss, correct);
     return loss;
+}
+
+static float eval_batch(const kiln_batch *b, int *correct)
+{
+    return forward_loss(b, correct, 0);
+}
+
+/* The model's output for each row: probabilities over the classes. */
+static void predict(const kiln_batch *b, float *out)
+{
+    const int n = b->n;
+    forward_linear1_tanh1(n, b->x);
+    forward_linear2(n);
+    for (int i = 0; i < n; i++) {
+        const float *z = linear2 + i * 10;
+        float *p = out + i * 10;
+        float max = z[0], sum = 0.0f;
+        for (int j = 1; j < 10; j++)
+            max = fmaxf(max, z[j]);
+        for (int j = 0; j < 10; j++) {
+            p[j] = expf(z[j] - max);
+            sum += p[j];
+        }
+        for (int j = 0; j < 10; j++)
+            p[j] /= sum;
+    }
 }
 
 /* Initial parameters, drawn in checkpoint order from the trainer's RNG. */
@@ -236,6 +267,7 @@ static void init(kiln_rng *rng)
     kiln_fill_constant(linear1_bias, 256, 0.0f);
     kiln_fill_normal(linear2_weight, 2560, 0, 0.01, rng);
     kiln_fill_constant(linear2_bias, 10, 0.0f);
+    steps = 0;
 }
 
 /* ---- the model, as the runtime sees it ---- */
@@ -244,6 +276,20 @@ static const kiln_tensor tensors[] = {
     { "linear1.bias", 1, { 256 }, 256, params + 200704 },
     { "linear2.weight", 2, { 256, 10 }, 2560, params + 200960 },
     { "linear2.bias", 1, { 10 }, 10, params + 203520 },
+};
+
+static const char *const class_names[] = {
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+    0,
 };
 
 static const kiln_model model = {
@@ -261,9 +307,12 @@ static const kiln_model model = {
     .test_labels = "t10k-labels-idx1-ubyte",
     .ntensors = 4,
     .tensors = tensors,
+    .steps = &steps,
+    .class_names = class_names,
     .init = init,
     .train_step = train_step,
     .eval_batch = eval_batch,
+    .predict = predict,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 136192 floats (532.0 KiB; 136192 without reuse), parameters 203536 floats\012"

@@ -4,8 +4,8 @@
  *   cc -O3 -fopenmp -I<kiln runtime> softmax_regression.c libkiln_rt.a -lz -lm
  *
  * Model, batch 256:
- *   flatten1     (batch, 784)         models/softmax_regression.lua:10
- *   linear1      (batch, 10)          models/softmax_regression.lua:11
+ *   flatten1     (batch, 784)         models/softmax_regression.lua:11
+ *   linear1      (batch, 10)          models/softmax_regression.lua:12
  *   softmax_cross_entropy 10 classes
  *   sgd          lr 0.1f
  *
@@ -29,6 +29,8 @@
 static float params[7856];
 static float *const linear1_weight = params + 0;  /* (784, 10) */
 static float *const linear1_bias = params + 7840;  /* (10) */
+
+static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -117,14 +119,14 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, fl
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* linear1_weight += -0.1f · xᵀ · d_linear1: sgd.step, fused (no gradient buffer) */
+    /* linear1_weight += -0.1f · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 784, .n = 10, .k = n, .alpha = -0.1f, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = d_linear1, .ldb = 10,
         .c = linear1_weight, .ldc = 10,
     });
-    /* linear1_bias += -0.1f · column sums of d_linear1: sgd.step, fused */
+    /* linear1_bias += -0.1f · column sums of d_linear1: sgd, fused */
     kiln_column_sums(n, 10, d_linear1, 10, -0.1f, 1.0f, linear1_bias);
 }
 
@@ -139,17 +141,45 @@ static float train_step(const kiln_batch *b, int *correct)
     forward_linear1(n, b->x);
     loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
     backward_linear1_grad_params_sgd(n, b->x);
+    steps++;
     return loss;
 }
 
-/* Forward and loss only. */
-static float eval_batch(const kiln_batch *b, int *correct)
+/* Forward and loss only, with dropout as in training (mode 1) or off (0):
+ * evaluation, and the gradient check's reference. */
+static float forward_loss(const kiln_batch *b, int *correct, int mode)
 {
     const int n = b->n;
     float loss = 0.0f;
+    (void)mode;  /* no layer behaves differently in training */
     forward_linear1(n, b->x);
     loss_softmax_cross_entropy(n, b->labels, &loss, correct);
     return loss;
+}
+
+static float eval_batch(const kiln_batch *b, int *correct)
+{
+    return forward_loss(b, correct, 0);
+}
+
+/* The model's output for each row: probabilities over the classes. */
+static void predict(const kiln_batch *b, float *out)
+{
+    const int n = b->n;
+    forward_linear1(n, b->x);
+    for (int i = 0; i < n; i++) {
+        const float *z = linear1 + i * 10;
+        float *p = out + i * 10;
+        float max = z[0], sum = 0.0f;
+        for (int j = 1; j < 10; j++)
+            max = fmaxf(max, z[j]);
+        for (int j = 0; j < 10; j++) {
+            p[j] = expf(z[j] - max);
+            sum += p[j];
+        }
+        for (int j = 0; j < 10; j++)
+            p[j] /= sum;
+    }
 }
 
 /* Initial parameters, drawn in checkpoint order from the trainer's RNG. */
@@ -157,12 +187,27 @@ static void init(kiln_rng *rng)
 {
     kiln_fill_normal(linear1_weight, 7840, 0, 0.01, rng);
     kiln_fill_constant(linear1_bias, 10, 0.0f);
+    steps = 0;
 }
 
 /* ---- the model, as the runtime sees it ---- */
 static const kiln_tensor tensors[] = {
     { "linear1.weight", 2, { 784, 10 }, 7840, params + 0 },
     { "linear1.bias", 1, { 10 }, 10, params + 7840 },
+};
+
+static const char *const class_names[] = {
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+    0,
 };
 
 static const kiln_model model = {
@@ -180,9 +225,12 @@ static const kiln_model model = {
     .test_labels = "t10k-labels-idx1-ubyte",
     .ntensors = 2,
     .tensors = tensors,
+    .steps = &steps,
+    .class_names = class_names,
     .init = init,
     .train_step = train_step,
     .eval_batch = eval_batch,
+    .predict = predict,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 5120 floats (20.0 KiB; 5120 without reuse), parameters 7856 floats\012"

@@ -1,6 +1,8 @@
 /* test_rng_ckpt.c — the seeded RNG (known values, reproducibility, rough
- * distribution checks, shuffles) and checkpoints (bitwise round trip, refusal
- * of a wrong model, wrong shape, corrupted or truncated file).
+ * distribution checks, shuffles) and checkpoints, format version 2 (bitwise
+ * round trip of tensors, optimizer state and step count; refusal of another
+ * model, a wrong shape, a missing, extra or renamed tensor, each named; of
+ * every truncation and every flipped byte; of versions 1 and 99).
  * Prints PASS/FAIL/SKIP lines. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
@@ -11,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static int failures;
 
@@ -139,18 +142,29 @@ static void rng_shuffle(void)
 
 /* ---- Checkpoints ---------------------------------------------------------------- */
 
-static float w_data[3 * 4], b_data[4], w2_data[3 * 4], b5_data[5];
+static float w_data[3 * 4], b_data[4], mw_data[3 * 4], mb_data[4], w2_data[3 * 4], b5_data[5],
+             extra_data[2];
+static uint64_t steps;
 static const kiln_tensor tensors[2] = {
     {"linear1.weight", 2, {3, 4, 0, 0}, 12, w_data},
     {"linear1.bias", 1, {4, 0, 0, 0}, 4, b_data},
+};
+static const kiln_tensor state[3] = {   /* the third only for the "more state" model */
+    {"linear1.weight.momentum", 2, {3, 4, 0, 0}, 12, mw_data},
+    {"linear1.bias.momentum", 1, {4, 0, 0, 0}, 4, mb_data},
+    {"extra.state", 1, {2, 0, 0, 0}, 2, extra_data},
 };
 static const kiln_tensor other_shape[2] = {
     {"linear1.weight", 2, {3, 4, 0, 0}, 12, w2_data},
     {"linear1.bias", 1, {5, 0, 0, 0}, 5, b5_data},
 };
+static const kiln_tensor other_name[2] = {
+    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w2_data},
+    {"linear1.b", 1, {4, 0, 0, 0}, 4, b5_data},
+};
 static const kiln_model model = {
     .name = "tiny", .spec = "test", .input_size = 3, .classes = 4, .batch = 2,
-    .ntensors = 2, .tensors = tensors,
+    .ntensors = 2, .tensors = tensors, .nstate = 2, .state = state, .steps = &steps,
 };
 
 static char dir[64];
@@ -174,36 +188,88 @@ static long file_size(const char *path)
     return n;
 }
 
+static unsigned char *slurp(const char *path, long *size)
+{
+    *size = file_size(path);
+    unsigned char *p = malloc((size_t)*size + 1);
+    FILE *f = fopen(path, "rb");
+    if (!p || !f || fread(p, 1, (size_t)*size, f) != (size_t)*size) { perror(path); exit(1); }
+    fclose(f);
+    return p;
+}
+
+static void spit(const char *path, const unsigned char *p, long n)
+{
+    FILE *f = fopen(path, "wb");
+    if (!f || fwrite(p, 1, (size_t)n, f) != (size_t)n) { perror(path); exit(1); }
+    fclose(f);
+}
+
 /* Writes path's first n bytes (n < 0: all) to out, with byte `flip` xored. */
 static void copy_file(const char *path, const char *out, long n, long flip)
 {
-    long size = file_size(path);
+    long size;
+    unsigned char *p = slurp(path, &size);
     if (n < 0) n = size;
-    unsigned char *p = malloc((size_t)size);
-    FILE *f = fopen(path, "rb");
-    if (!f || fread(p, 1, (size_t)size, f) != (size_t)size) { perror(path); exit(1); }
-    fclose(f);
     if (flip >= 0) p[flip] ^= 0x10;
-    f = fopen(out, "wb");
-    if (!f || fwrite(p, 1, (size_t)n, f) != (size_t)n) { perror(out); exit(1); }
-    fclose(f);
+    spit(out, p, n);
     free(p);
 }
 
-/* Loading must fail, mention `word` and leave the model's tensors as they were. */
+static void le32(unsigned char *p, uint32_t v)
+{
+    for (int i = 0; i < 4; i++) p[i] = (unsigned char)(v >> (8 * i));
+}
+
+/* Every float the model holds plus its step count, for "untouched" checks. */
+typedef struct { float v[64]; int n; uint64_t steps; } snapshot;
+
+static void take(const kiln_model *m, snapshot *s)
+{
+    s->n = 0;
+    for (int t = 0; t < m->ntensors + m->nstate; t++) {
+        const kiln_tensor *x = t < m->ntensors ? &m->tensors[t] : &m->state[t - m->ntensors];
+        for (size_t i = 0; i < x->size && s->n < 64; i++) s->v[s->n++] = x->data[i];
+    }
+    s->steps = m->steps ? *m->steps : 0;
+}
+
+static int unchanged(const kiln_model *m, const snapshot *before)
+{
+    snapshot now;
+    take(m, &now);
+    return now.n == before->n && now.steps == before->steps &&
+           memcmp(now.v, before->v, sizeof(float) * (size_t)now.n) == 0;
+}
+
+/* Loading must fail with one line mentioning the path, `word` and `word2`
+ * (when not NULL), and leave the model's tensors, state and steps as they were. */
+static int quiet_refusals;   /* 1: print only failures (the byte-by-byte sweeps) */
+static int expect_refusal2(const char *name, const kiln_model *m, const char *path,
+                           const char *word, const char *word2)
+{
+    char err[512] = "";
+    snapshot before;
+    take(m, &before);
+    int rc = kiln_checkpoint_load(m, path, err, sizeof err);
+    int ok = rc != 0 && strstr(err, path) && (!word || strstr(err, word)) &&
+             (!word2 || strstr(err, word2)) && !strchr(err, '\n') && unchanged(m, &before);
+    if (ok) {
+        if (!quiet_refusals) printf("PASS %s (%s)\n", name, err);
+    } else {
+        char why[800];
+        snprintf(why, sizeof why, "rc %d, got '%s', wanted a refusal mentioning '%s'%s%s%s",
+                 rc, err, word ? word : "", word2 ? " and '" : "", word2 ? word2 : "",
+                 word2 ? "'" : "");
+        result(name, 0, why);
+    }
+    return ok;
+}
+
 static void expect_refusal(const char *name, const kiln_model *m, const char *path,
                            const char *word)
 {
-    char err[512] = "";
-    float before[12];
-    memcpy(before, m->tensors[0].data, sizeof before);
-    int rc = kiln_checkpoint_load(m, path, err, sizeof err);
-    char why[700];
-    snprintf(why, sizeof why, "got '%s', wanted a refusal mentioning '%s'", err, word);
-    int ok = rc != 0 && strstr(err, word) && strstr(err, path) &&
-             memcmp(before, m->tensors[0].data, sizeof before) == 0;
-    if (ok) printf("PASS %s (%s)\n", name, err);
-    else result(name, 0, why);
+    expect_refusal2(name, m, path, word, NULL);
 }
 
 static void checkpoints(void)
@@ -212,11 +278,14 @@ static void checkpoints(void)
     kiln_rng_seed(&r, 3);
     kiln_fill_normal(w_data, 12, 0, 1, &r);
     kiln_fill_normal(b_data, 4, 0, 1, &r);
+    kiln_fill_normal(mw_data, 12, 0, 1, &r);
+    kiln_fill_normal(mb_data, 4, 0, 1, &r);
     w_data[5] = -0.0f;
     b_data[2] = 1e-42f;            /* a subnormal must survive too */
-    float w0[12], b0[4];
-    memcpy(w0, w_data, sizeof w0);
-    memcpy(b0, b_data, sizeof b0);
+    mb_data[1] = -1e-40f;
+    steps = 12345678901234ULL;     /* more than 32 bits */
+    snapshot saved;
+    take(&model, &saved);
 
     char err[512];
     char path[256];
@@ -224,8 +293,22 @@ static void checkpoints(void)
     int rc = kiln_checkpoint_save(&model, path, err, sizeof err);
     result("ckpt_save", rc == 0, err);
     if (rc != 0) return;
-    /* header 8+4+(4+4)+4, tensors (4+14+4+8+48) + (4+12+4+4+16), CRC 4 */
-    result("ckpt_size", file_size(path) == 24 + 78 + 40 + 4, "unexpected file size");
+    /* header 8+4+(4+4)+4; tensors (4+14+4+8+48) + (4+12+4+4+16); state
+     * (4+23+4+8+48) + (4+21+4+4+16); steps 8; CRC 4 */
+    long size = file_size(path);
+    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 4, "unexpected file size");
+
+    /* the layout: version 2 after the magic, the steps as u64 before the CRC */
+    long n;
+    unsigned char *bytes = slurp(path, &n);
+    uint64_t st = 0;
+    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 12 + i] << (8 * i);
+    result("ckpt_v2_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 2 &&
+           !bytes[9] && !bytes[10] && !bytes[11] && st == 12345678901234ULL &&
+           crc32(0, bytes, (uInt)(n - 4)) == ((uint32_t)bytes[n - 4] | (uint32_t)bytes[n - 3] << 8 |
+                                              (uint32_t)bytes[n - 2] << 16 |
+                                              (uint32_t)bytes[n - 1] << 24),
+           "magic, version, steps or CRC not where the format puts them");
 
     int leftovers = 0;
     DIR *d = opendir(dir);
@@ -235,29 +318,71 @@ static void checkpoints(void)
 
     memset(w_data, 0, sizeof w_data);
     memset(b_data, 0, sizeof b_data);
+    memset(mw_data, 0, sizeof mw_data);
+    memset(mb_data, 0, sizeof mb_data);
+    steps = 0;
     rc = kiln_checkpoint_load(&model, path, err, sizeof err);
-    result("ckpt_round_trip_bitwise",
-           rc == 0 && !memcmp(w0, w_data, sizeof w0) && !memcmp(b0, b_data, sizeof b0),
-           rc ? err : "values differ after loading");
+    result("ckpt_round_trip_bitwise_with_state_and_steps", rc == 0 && unchanged(&model, &saved),
+           rc ? err : "tensors, state or steps differ after loading");
 
     rc = kiln_checkpoint_save(&model, path, err, sizeof err);   /* overwrite */
-    result("ckpt_overwrite", rc == 0, err);
+    long n2;
+    unsigned char *again = slurp(path, &n2);
+    result("ckpt_overwrite_same_bytes", rc == 0 && n2 == n && !memcmp(bytes, again, (size_t)n),
+           rc ? err : "saving what was loaded gave other bytes");
+    free(again);
 
+    /* a model without a step counter saves 0 and loads without one */
+    kiln_model nosteps = model;
+    nosteps.steps = NULL;
+    rc = kiln_checkpoint_save(&nosteps, in_dir("nosteps.ckpt"), err, sizeof err);
+    if (rc == 0) rc = kiln_checkpoint_load(&model, in_dir("nosteps.ckpt"), err, sizeof err);
+    result("ckpt_null_steps_saves_zero", rc == 0 && steps == 0, rc ? err : "steps not 0");
+    rc = kiln_checkpoint_load(&nosteps, path, err, sizeof err);
+    result("ckpt_null_steps_loads", rc == 0, err);
+    rc = kiln_checkpoint_load(&model, path, err, sizeof err);
+    result("ckpt_reload", rc == 0 && unchanged(&model, &saved), err);
+
+    /* refusals: each names the first tensor that differs */
     kiln_model shape = model;
     shape.tensors = other_shape;
-    expect_refusal("ckpt_wrong_shape_names_tensor", &shape, path, "'linear1.bias'");
-    kiln_model other = model;
-    other.name = "bigger";
-    expect_refusal("ckpt_wrong_model_name", &other, path, "is for model 'tiny', this trainer is 'bigger'");
+    expect_refusal2("ckpt_wrong_shape_names_tensor", &shape, path,
+                    "tensor linear1.bias is (4) there but (5) in model tiny", NULL);
+    kiln_model bigger = shape;
+    bigger.name = "bigger";
+    expect_refusal2("ckpt_other_model_names_tensor_and_model", &bigger, path,
+                    "tensor linear1.bias is (4) there but (5) in model bigger",
+                    "(the checkpoint is from model tiny)");
+    kiln_model renamed = model;
+    renamed.tensors = other_name;
+    expect_refusal2("ckpt_other_tensor_name", &renamed, path,
+                    "tensor 2 is linear1.bias there but linear1.b in model tiny", NULL);
+    kiln_model no_state = model;
+    no_state.nstate = 0;
+    expect_refusal2("ckpt_extra_tensor_named", &no_state, path,
+                    "tensor linear1.weight.momentum is there but not in model tiny",
+                    "holds 4 tensors, the model 2");
+    kiln_model more_state = model;
+    more_state.nstate = 3;
+    expect_refusal2("ckpt_missing_tensor_named", &more_state, path,
+                    "has no tensor extra.state", "holds 4 tensors, the model 5");
     kiln_model fewer = model;
     fewer.ntensors = 1;
-    expect_refusal("ckpt_wrong_tensor_count", &fewer, path, "2 tensors");
+    fewer.state = NULL;
+    fewer.nstate = 0;
+    expect_refusal2("ckpt_fewer_tensors_named", &fewer, path,
+                    "tensor linear1.bias is there but not in model tiny", NULL);
+    kiln_model other = model;
+    other.name = "lookalike";
+    expect_refusal("ckpt_other_model_same_tensors", &other, path,
+                   "is from model tiny, this trainer is model lookalike");
 
-    long size = file_size(path);
     copy_file(path, in_dir("flipped.ckpt"), -1, 60);          /* inside the weights */
     expect_refusal("ckpt_corrupted_byte", &model, in_dir("flipped.ckpt"), "checksum");
     copy_file(path, in_dir("flipname.ckpt"), -1, 17);         /* inside the model name */
     expect_refusal("ckpt_corrupted_name_byte", &model, in_dir("flipname.ckpt"), "checksum");
+    copy_file(path, in_dir("flipsteps.ckpt"), -1, size - 6);  /* inside the steps */
+    expect_refusal("ckpt_corrupted_steps_byte", &model, in_dir("flipsteps.ckpt"), "checksum");
     copy_file(path, in_dir("cut.ckpt"), size - 30, -1);
     expect_refusal("ckpt_truncated", &model, in_dir("cut.ckpt"), "truncated");
     copy_file(path, in_dir("short.ckpt"), 10, -1);
@@ -266,6 +391,45 @@ static void checkpoints(void)
     expect_refusal("ckpt_bad_magic", &model, in_dir("magic.ckpt"), "not a kiln checkpoint");
     expect_refusal("ckpt_missing_file", &model, in_dir("absent.ckpt"), "No such file");
     expect_refusal("ckpt_directory", &model, dir, "directory");
+
+    /* every possible cut and every single flipped byte is refused, model untouched */
+    int all = 1;
+    quiet_refusals = 1;
+    for (long cut = 0; cut < size; cut++) {
+        copy_file(path, in_dir("sweep.ckpt"), cut, -1);
+        all &= expect_refusal2("ckpt_every_cut", &model, in_dir("sweep.ckpt"),
+                               cut < 8 ? "not a kiln checkpoint" : "truncated", NULL);
+    }
+    for (long at = 0; at < size; at++) {
+        copy_file(path, in_dir("sweep.ckpt"), -1, at);
+        all &= expect_refusal2("ckpt_every_flip", &model, in_dir("sweep.ckpt"), NULL, NULL);
+    }
+    quiet_refusals = 0;
+    if (all) result("ckpt_every_cut_and_flipped_byte_refused", 1, "");
+
+    /* other format versions, each with a valid checksum so that only the
+     * version can be the reason */
+    unsigned char *v = malloc((size_t)size);
+    memcpy(v, bytes, (size_t)size);
+    le32(v + 8, 99);
+    le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
+    spit(in_dir("v99.ckpt"), v, size);
+    expect_refusal2("ckpt_unknown_version", &model, in_dir("v99.ckpt"),
+                    "version 99 is not supported", "reads version 2 only");
+    /* version 1: the tensors without state or steps */
+    long v1 = 24 + 78 + 40;
+    memcpy(v, bytes, (size_t)v1);
+    le32(v + 8, 1);
+    le32(v + 20, 2);
+    le32(v + v1, (uint32_t)crc32(0, v, (uInt)v1));
+    spit(in_dir("v1.ckpt"), v, v1 + 4);
+    kiln_model v1model = model;
+    v1model.nstate = 0;
+    v1model.state = NULL;
+    expect_refusal2("ckpt_version_1_refused", &v1model, in_dir("v1.ckpt"),
+                    "version 1 is not supported", "reads version 2 only");
+    free(v);
+    free(bytes);
 
     rc = kiln_checkpoint_save(&model, in_dir("no/such/dir.ckpt"), err, sizeof err);
     result("ckpt_save_unwritable_dir", rc != 0 && strstr(err, "no/such/dir.ckpt"), err);

@@ -1,0 +1,68 @@
+/* dropout.c — dropout(p): inverted dropout.  In training each element is
+ * zeroed with probability p and the rest scaled by 1/(1 − p); in
+ * evaluation it passes through unchanged.  The mask comes from
+ * kiln_keep(key, step, i): seeded (the key is drawn in init), different at
+ * every step, the same for any thread count, and recomputed by the
+ * backward pass (dx = dy · mask / (1 − p)) instead of stored.  Both
+ * directions are pointwise, so a GEMM's epilogue can absorb them. */
+#include <math.h>
+#include <stdio.h>
+
+#include "ops.h"
+
+static void dropout_parse(Call *c, Layer *out) {
+    call_max_args(c, 1);
+    out->p = call_number(c, 1, "the drop probability p");
+    if (out->p < 0 || out->p >= 1) call_fail(c, "p must be from 0 to 1 (not included), got %g", out->p);
+}
+
+static void dropout_shape(Graph *g, Node *n) {
+    val(g, n->out[0])->shape = val(g, n->in[0])->shape;
+}
+
+static void dropout_grad(Graph *g, Node *n) {
+    char label[80];
+    snprintf(label, sizeof label, "%s.grad", n->label);
+    int dy = val(g, n->out[0])->grad;
+    Node *b = graph_node(g, &op_dropout_grad, n->layer, PHASE_BACKWARD, label);
+    node_input(g, b, dy);
+    node_result(g, b, grad_of(g, n->in[0]));
+}
+
+/* training ? (kept ? in · scale : 0) : in — the same mask both ways */
+static void dropout_pointwise(StrBuf *sb, const Graph *g, const Node *n, const char *in, const char *at) {
+    (void)g;
+    const Layer *l = n->layer;
+    char scale[40];
+    uint32_t drop = (uint32_t)fmin(4294967295.0, floor(l->p * 4294967296.0 + 0.5));
+    float_literal(scale, 1.0 / (1.0 - l->p));
+    sb_printf(sb, "!training ? %s : kiln_keep(dropout_key + %d, steps, (uint64_t)(%s), %uu) ? %s * %s : 0.0f",
+              in, l->index, at, drop, in, scale);
+}
+
+static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    int in = n->in[n->op->main_input];
+    char elem[96];
+    snprintf(elem, sizeof elem, "%s[i]", cname(g, in));
+    StrBuf body = {0};
+    n->op->pointwise(&body, g, n, elem, "i");
+    kernel_begin(e, g, k);
+    emit(e, "/* %s = %s with each element dropped with probability %g and the rest scaled, in training */",
+         cname(g, n->out[0]), cname(g, in), n->layer->p);
+    emit(e, "#pragma omp parallel for");
+    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
+    emit(e, "    %s[i] = %s;", cname(g, n->out[0]), body.data);
+    kernel_end(e);
+    sb_free(&body);
+}
+
+const OpDef op_dropout = {
+    .name = "dropout", .kind = OP_LAYER, .parse = dropout_parse, .shape = dropout_shape,
+    .grad = dropout_grad, .emit = dropout_emit, .pointwise = dropout_pointwise, .training_mode = 1,
+};
+/* dx = dy · mask / (1 − p): the forward's pointwise rule applied to dy */
+const OpDef op_dropout_grad = {
+    .name = "dropout.grad", .kind = OP_INTERNAL, .emit = dropout_emit, .pointwise = dropout_pointwise,
+    .training_mode = 1,
+};

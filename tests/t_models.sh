@@ -1,0 +1,29 @@
+# t_models.sh — every model in models/ trains to the accuracy its
+# "-- accuracy: train >= X, test >= Y" line states, over its own epochs on
+# the full Fashion-MNIST: the last epoch's train accuracy and the best
+# test accuracy (at these step sizes a single epoch's test accuracy swings
+# by a few points).  About 12 s in all; skipped under the sanitizers and on
+# the plain-C GEMM kernel, where it would take many minutes — the normal
+# run covers it.
+if [ "$SANITIZE" = 1 ] || [ "${KILN_GEMM_KERNEL:-}" = c ]; then
+    skip models "full training runs only in the optimized build (./build.sh test)"
+elif [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
+    skip models "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
+else
+    for spec in models/*.lua; do
+        name=$(basename "$spec" .lua)
+        read -r want_train want_test <<<"$(sed -n 's/^-- accuracy: train >= \([0-9.]*\), test >= \([0-9.]*\)$/\1 \2/p' "$spec")"
+        if [ -z "$want_test" ]; then fail "models/$name" "no '-- accuracy: train >= X, test >= Y' line"; continue; fi
+        if ! "$KILN" build "$spec" -o "$TMP/model_$name" >"$TMP/model.err" 2>&1; then
+            fail "models/$name" "does not build: $(head -c 300 "$TMP/model.err")"; continue
+        fi
+        out=$("$TMP/model_$name" --quiet 2>&1)
+        train=$(echo "$out" | tail -n 1 | sed -n 's/.*train acc \([0-9.]*\),.*/\1/p')
+        test=$(echo "$out" | sed -n 's/.*test acc \([0-9.]*\)$/\1/p' | sort -n | tail -n 1)
+        if awk -v a="$train" -v b="$want_train" -v c="$test" -v d="$want_test" 'BEGIN { exit !(a >= b && c >= d) }'; then
+            pass "models/$name (train acc $train ≥ $want_train, best test acc $test ≥ $want_test)"
+        else
+            fail "models/$name" "train acc $train (want ≥ $want_train), best test acc $test (want ≥ $want_test): $(echo "$out" | tr '\n' '|')"
+        fi
+    done
+fi
