@@ -83,10 +83,10 @@ static const char *c_string(const char *s) {
 
 /* ---- what a kernel reads ------------------------------------------------ */
 
-typedef struct { int batched, input, labels; } Uses;
+typedef struct { int batched, input, labels, targets, bytes; } Uses;
 
 static Uses kernel_uses(const Graph *g, const Kernel *k) {
-    Uses u = { 0, 0, 0 };
+    Uses u = { 0, 0, 0, 0, 0 };
     for (int i = 0; i < k->nnodes; i++) {
         const Node *n = node(g, k->nodes[i]);
         int vs[6], nv = 0;
@@ -97,6 +97,8 @@ static Uses kernel_uses(const Graph *g, const Kernel *k) {
             u.batched |= v->shape.batched;
             u.input |= v->kind == VAL_INPUT;
             u.labels |= v->kind == VAL_LABELS;
+            u.targets |= v->kind == VAL_TARGETS;
+            u.bytes |= v->kind == VAL_INPUT && v->bytes;
         }
     }
     return u;
@@ -107,14 +109,20 @@ static void kernel_signature(StrBuf *sb, const Graph *g, const Kernel *k, int ca
     const char *sep = "";
     sb_printf(sb, "%s(", k->name);
     if (u.batched) { sb_printf(sb, "%s", call ? "n" : "int n"); sep = ", "; }
-    if (u.input) { sb_printf(sb, "%s%s", sep, call ? "b->x" : "const uint8_t *x"); sep = ", "; }
+    if (u.input && u.bytes) { sb_printf(sb, "%s%s", sep, call ? "b->x" : "const uint8_t *x"); sep = ", "; }
+    else if (u.input) { sb_printf(sb, "%s%s", sep, call ? "b->xf" : "const float *x"); sep = ", "; }
     if (u.labels) { sb_printf(sb, "%s%s", sep, call ? "b->labels" : "const uint8_t *labels"); sep = ", "; }
+    if (u.targets) { sb_printf(sb, "%s%s", sep, call ? "b->targets" : "const float *targets"); sep = ", "; }
     if (k->phase == PHASE_LOSS) { sb_printf(sb, "%s%s", sep, call ? "&loss, correct" : "float *loss, int *correct"); sep = ", "; }
     if (!*sep && !call) sb_printf(sb, "void");
     sb_printf(sb, ")");
 }
 
 /* ---- sections of the file ---------------------------------------------- */
+
+static const char *s_classes_comment(const Graph *g) {
+    return g->spec->classes ? ": probabilities over the classes." : ".";
+}
 
 static int has_training_mode(const Graph *g) {
     for (int i = 0; i < g->nnodes; i++)
@@ -138,7 +146,8 @@ static void emit_banner(Emit *e, const Graph *g) {
         shape_str(&val(g, n->out[0])->shape, shape, sizeof shape);
         emit(e, " *   %-12s %-20s %s:%d", n->label, shape, comment(s->file), n->layer->loc.line);
     }
-    emit(e, " *   %-12s %ld classes", s->loss.op->name, s->classes);
+    if (s->classes) emit(e, " *   %-12s %ld classes", s->loss.op->name, s->classes);
+    else emit(e, " *   %-12s", s->loss.op->name);
     char lr[40];
     emit(e, " *   %-12s lr %s", s->optimizer.op->name, float_literal(lr, s->optimizer.lr));
     emit(e, " *");
@@ -286,7 +295,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "    return forward_loss(b, correct, 0);");
     emit(e, "}");
     blank(e);
-    emit(e, "/* The model's output for each row: probabilities over the classes. */");
+    emit(e, "/* The model's output for each row%s */", s_classes_comment(g));
     emit(e, "static void predict(const kiln_batch *b, float *out)");
     emit(e, "{");
     e->indent++;
@@ -370,11 +379,20 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .batch = BATCH,");
     emit(e, "    .epochs = %ld,", s->epochs);
     emit(e, "    .seed = %llu,", (unsigned long long)s->seed);
-    emit(e, "    .data_dir = %s,", c_string(s->data.dir));
-    emit(e, "    .train_images = %s,", c_string(s->data.files[0]));
-    emit(e, "    .train_labels = %s,", c_string(s->data.files[1]));
-    emit(e, "    .test_images = %s,", c_string(s->data.files[2]));
-    emit(e, "    .test_labels = %s,", c_string(s->data.files[3]));
+    if (s->data.dir) {
+        emit(e, "    .data_dir = %s,", c_string(s->data.dir));
+        emit(e, "    .train_images = %s,", c_string(s->data.files[0]));
+        emit(e, "    .train_labels = %s,", c_string(s->data.files[1]));
+        emit(e, "    .test_images = %s,", c_string(s->data.files[2]));
+        emit(e, "    .test_labels = %s,", c_string(s->data.files[3]));
+    }
+    if (s->data.synth_dims) {
+        StrBuf w = {0};
+        for (int i = 0; i < s->data.synth_dims; i++) sb_printf(&w, "%s%.17g", i ? ", " : "", s->data.synth_w[i]);
+        emit(e, "    .synthetic = { .dims = %d, .w = { %s }, .b = %.17g, .noise = %.17g, .train = %ld, .test = %ld },",
+             s->data.synth_dims, w.data, s->data.synth_b, s->data.synth_noise, s->data.synth_train, s->data.synth_test);
+        sb_free(&w);
+    }
     emit(e, "    .ntensors = %d,", g->nparams);
     emit(e, "    .tensors = tensors,");
     if (g->nstate > 0) {

@@ -113,7 +113,9 @@ void graph_build(Graph *g, const Spec *s) {
     x->shape.batched = 1;
     x->shape.rank = s->input_rank;
     memcpy(x->shape.dim, s->input, sizeof s->input);
-    g->labels = graph_value(g, VAL_LABELS, "labels");
+    x->bytes = !s->data.float_data;
+    if (s->loss.op->float_targets) g->labels = graph_value(g, VAL_TARGETS, "targets");
+    else g->labels = graph_value(g, VAL_LABELS, "labels");
     val(g, g->labels)->shape.batched = 1;
 
     /* Input bytes are scaled by the first layer that reads them (linear, as
@@ -121,7 +123,7 @@ void graph_build(Graph *g, const Spec *s) {
     int cur = g->input;
     int first = 0;
     while (first < s->nlayers && s->layers[first].op->view) first++;
-    if (first < s->nlayers && !s->layers[first].op->reads_bytes) {
+    if (x->bytes && first < s->nlayers && !s->layers[first].op->reads_bytes) {
         Node *n = graph_node(g, op_find("input.scale"), &s->layers[first], PHASE_FORWARD, "x.scaled");
         node_input(g, n, cur);
         cur = node_output(g, n, VAL_ACT, "x.scaled");

@@ -53,6 +53,7 @@ typedef struct Node Node;
 typedef struct Layer Layer;
 typedef struct Emit Emit;
 typedef struct Call Call;
+typedef struct Spec Spec;
 
 typedef enum {
     OP_LAYER,      /* DSL: a layer in model.layers */
@@ -99,6 +100,7 @@ typedef struct OpDef {
     int reads_bytes;     /* accepts the raw uint8 input batch (scaled while packing) */
     int view;            /* its output is its input seen with another shape */
     int training_mode;   /* behaves differently in training (reads `training`, `dropout_key`) */
+    int float_targets;   /* loss: compares with float targets (regression), not class labels */
     /* Updates of the form p ← β·p + α·∇p: return 1 and set α and β, so the
      * kernel that computes ∇p can apply the update itself (a GEMM with
      * alpha = α, beta = β, C = p).  0 if the update is not of that form. */
@@ -109,6 +111,8 @@ typedef struct OpDef {
     /* Loss: write the statements of predict(): the model's output rows as
      * probabilities over the classes, into out (n × classes). */
     void (*emit_predict)(Emit *e, const Graph *g, const Node *loss);
+    /* Data: check the data fits the model (fail_at the data's place if not). */
+    void (*check)(const Spec *s, const Layer *data);
     /* Initializer: write the C statement that fills a tensor. */
     void (*emit_init)(Emit *e, const Init *init, const char *tensor, long size);
 } OpDef;
@@ -136,9 +140,14 @@ struct Layer {
     char  *dir;               /* data: directory */
     char  *files[4];          /* data: train images, train labels, test images, test labels */
     const char *const *class_names;  /* data: names of the classes, or NULL */
+    int    float_data;        /* data: features and targets are floats (no bytes, no labels) */
+    double synth_w[16];       /* synthetic_regression: true weights, bias, noise, sizes */
+    int    synth_dims;
+    double synth_b, synth_noise;
+    long   synth_train, synth_test;
 };
 
-typedef struct {
+struct Spec {
     char   *file;            /* the spec's path, as given */
     char   *name;            /* model name, as written */
     char    cname[64];       /* model name made safe for C identifiers and paths */
@@ -150,7 +159,7 @@ typedef struct {
     Layer  *layers; int nlayers;
     Layer   loss, optimizer, data;
     Loc     loc;             /* where model{...} was called */
-} Spec;
+};
 
 void spec_load(const char *path, Spec *out);   /* fails with file:line on any error */
 void spec_free(Spec *s);
@@ -169,11 +178,13 @@ int    call_opt_number(Call *c, int arg, const char *key, double *out);
 int    call_opt_bool(Call *c, int arg, const char *key, int *out);
 int    call_opt_string(Call *c, int arg, const char *key, char **out);
 int    call_opt_init(Call *c, int arg, const char *key, Init *out);
+/* A list of 1..max finite numbers, e.g. w = {2, -3.4}. */
+int    call_opt_numbers(Call *c, int arg, const char *key, double *out, int max, int *count);
 void   call_max_args(Call *c, int max);
 _Noreturn void call_fail(Call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* ---- graph.c: the IR ---------------------------------------------------- */
-typedef enum { VAL_INPUT, VAL_LABELS, VAL_PARAM, VAL_ACT, VAL_GRAD, VAL_LOSS, VAL_STATE } ValKind;
+typedef enum { VAL_INPUT, VAL_LABELS, VAL_PARAM, VAL_ACT, VAL_GRAD, VAL_LOSS, VAL_STATE, VAL_TARGETS } ValKind;
 
 typedef struct {
     int  rank;               /* not counting the batch dimension */
@@ -193,6 +204,7 @@ typedef struct {
     int     alias;           /* value whose storage this one shares, -1 */
     Init    init;            /* parameters */
     int     fused;           /* computed and consumed inside one kernel: no buffer */
+    int     bytes;           /* the input batch as raw bytes (scaled when read), not floats */
     long    offset;          /* plan: offset in params[] or arena[] */
     int     first, last;     /* plan: kernels that write it first and read it last */
 } Value;
@@ -288,9 +300,15 @@ void dump_plan(StrBuf *out, const Graph *g);
 /* ---- build.c: files and the C compiler ------------------------------- */
 void write_file_atomic(const char *path, const char *data, size_t len);
 int  build_trainer(const char *c_file, const char *exe, int verbose);
+/* The same for any program: sources (and -D flags) before the runtime. */
+int  build_program(const char *const *sources, int nsources, const char *exe, int verbose);
 const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.h */
 
 /* ---- compile.c: the pipeline, spec path → graph ----------------------- */
 void compile_spec(const char *path, Spec *spec, Graph *g);
+void compile_graph(const Spec *spec, Graph *g);   /* passes 2–6 on a Spec built in C */
+
+/* ---- plot.c: kiln plot (gnuplot) --------------------------------------- */
+int cmd_plot(int argc, char **argv);
 
 #endif

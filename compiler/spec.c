@@ -233,6 +233,24 @@ int call_opt_string(Call *c, int arg, const char *key, char **out) {
     return 1;
 }
 
+int call_opt_numbers(Call *c, int arg, const char *key, double *out, int max, int *count) {
+    char buf[80];
+    if (!get_opt(c, arg, key)) return 0;
+    int n = lua_istable(c->L, -1) ? (int)lua_rawlen(c->L, -1) : 0;
+    if (n < 1 || n > max)
+        call_fail(c, "option %s must be a list of 1 to %d numbers, got %s", key, max, lua_show(c->L, -1, buf, sizeof buf));
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(c->L, -1, i + 1);
+        if (lua_type(c->L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(c->L, -1)))
+            call_fail(c, "option %s[%d] must be a finite number, got %s", key, i + 1, lua_show(c->L, -1, buf, sizeof buf));
+        out[i] = lua_tonumber(c->L, -1);
+        lua_pop(c->L, 1);
+    }
+    lua_pop(c->L, 1);
+    *count = n;
+    return 1;
+}
+
 int call_opt_init(Call *c, int arg, const char *key, Init *out) {
     char buf[80];
     if (!get_opt(c, arg, key)) return 0;
@@ -420,7 +438,7 @@ static void read_model(lua_State *L, Spec *s) {
     }
     lua_pop(L, 1);
 
-    s->classes = field_int(L, s, "classes", 2, 256, -1);
+    s->classes = field_int(L, s, "classes", 2, 256, 0);   /* 0: not a classifier (mse) */
     s->batch = field_int(L, s, "batch", 1, KILN_MAX_BATCH, 256);
     s->epochs = field_int(L, s, "epochs", 0, 1000000, 10);
     s->seed = (uint64_t)field_int(L, s, "seed", 0, (1L << 53), 0);
@@ -453,6 +471,7 @@ static void read_model(lua_State *L, Spec *s) {
         s->data.op->parse(&c, &s->data);
     }
     lua_pop(L, 1);
+    if (s->data.op->check) s->data.op->check(s, &s->data);
 
     /* labels: op name + its count, e.g. linear1, relu1, linear2 */
     for (int i = 0; i < s->nlayers; i++) {

@@ -234,6 +234,8 @@ void kiln_dataset_free(kiln_dataset *d)
 {
     free(d->images);
     free(d->labels);
+    free(d->features);
+    free(d->targets);
     memset(d, 0, sizeof *d);
 }
 
@@ -244,5 +246,14 @@ void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,
     for (int r = 0; r < n; r++) {
         memcpy(x + (size_t)r * ss, d->images + (size_t)idx[r] * ss, ss);
         labels[r] = d->labels[idx[r]];
+    }
+}
+
+void kiln_gather_float(const kiln_dataset *d, const uint32_t *idx, int n, float *x, float *targets)
+{
+    const size_t ss = (size_t)d->sample_size;
+    for (int r = 0; r < n; r++) {
+        memcpy(x + (size_t)r * ss, d->features + (size_t)idx[r] * ss, ss * sizeof *x);
+        targets[r] = d->targets[idx[r]];
     }
 }

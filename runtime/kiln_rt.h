@@ -108,9 +108,11 @@ void kiln_idx_free(kiln_idx *x);
  * label is below classes. */
 typedef struct {
     int      count;
-    int      sample_size;   /* bytes per image */
+    int      sample_size;   /* bytes per image (floats per example for features) */
     uint8_t *images;        /* count * sample_size */
     uint8_t *labels;        /* count */
+    float   *features;      /* regression data instead: count * sample_size */
+    float   *targets;       /* count (one output) */
 } kiln_dataset;
 int  kiln_dataset_load(kiln_dataset *d, const char *dir, const char *images_name,
                        const char *labels_name, int sample_size, int classes,
@@ -122,13 +124,25 @@ void kiln_dataset_free(kiln_dataset *d);
  * as it reads them) and their labels. */
 typedef struct {
     int            n;
-    const uint8_t *x;
-    const uint8_t *labels;
+    const uint8_t *x;         /* image data: n × input_size bytes */
+    const uint8_t *labels;    /* ...and their classes */
+    const float   *xf;        /* regression data: n × input_size floats */
+    const float   *targets;   /* ...and n × outputs float targets */
 } kiln_batch;
 
 /* Gather rows idx[0..n) of d into x and labels (bytes, unscaled). */
 void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,
                  uint8_t *x, uint8_t *labels);
+
+/* The book's synthetic regression data: y = X·w + b + noise, X ~ N(0, 1),
+ * noise ~ N(0, noise²), drawn from r (features row by row, then targets). */
+typedef struct {
+    int    dims;            /* 0: the model reads a data set from files */
+    double w[16], b, noise;
+    int    train, test;     /* examples in each split */
+} kiln_synthetic;
+void kiln_synthetic_make(kiln_dataset *d, const kiln_synthetic *s, int count, kiln_rng *r);
+void kiln_gather_float(const kiln_dataset *d, const uint32_t *idx, int n, float *x, float *targets);
 
 /* ---- The model a generated file describes -------------------------------- */
 typedef struct {
@@ -143,12 +157,13 @@ typedef struct {
     const char *name;             /* the spec's model name */
     const char *spec;             /* path of the spec it was compiled from */
     int         input_size;       /* features per example */
-    int         classes;
+    int         classes;          /* 0: regression (mse), outputs compared with targets */
     int         batch;            /* the batch size the code is specialized to */
     int         epochs;           /* default for --epochs */
     uint64_t    seed;             /* default for --seed */
     const char *data_dir;         /* default for --data */
     const char *train_images, *train_labels, *test_images, *test_labels;
+    kiln_synthetic     synthetic; /* generated data instead of files, when dims > 0 */
     int                ntensors;  /* trainable tensors, in a fixed order */
     const kiln_tensor *tensors;
     int                nstate;    /* optimizer state (momentum, Adam's m and v), */

@@ -67,9 +67,14 @@ static void usage(const kiln_model *m)
            omp_get_max_threads());
     printf("  --seed N       seed for initialization and shuffling, 0 to 2^64-1 "
            "(default %" PRIu64 ")\n", m->seed);
-    printf("  --data DIR     directory with %s, %s, %s, %s\n"
-           "                 (each may end in .gz; default %s)\n",
-           m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
+    if (m->synthetic.dims)
+        printf("  --data DIR     (ignored: this model's data are generated from the seed: %d\n"
+               "                 training and %d test examples of y = X·w + b + noise)\n",
+               m->synthetic.train, m->synthetic.test);
+    else
+        printf("  --data DIR     directory with %s, %s, %s, %s\n"
+               "                 (each may end in .gz; default %s)\n",
+               m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
     printf("  --save FILE    write the parameters, optimizer state and step count to FILE\n");
     printf("  --load FILE    start from the checkpoint in FILE instead of initializing\n"
            "                 (a checkpoint of another model is refused)\n");
@@ -203,9 +208,22 @@ static void progress_clear(progress *p)
 
 typedef struct {
     const kiln_model *m;
-    uint8_t          *x;        /* batch × input_size */
+    uint8_t          *x;        /* batch × input_size (images) */
     uint8_t          *labels;   /* batch */
+    float            *xf;       /* batch × input_size (regression data) */
+    float            *targets;  /* batch */
 } workspace;
+
+/* Rows order[start..start+n) of d as a batch in w's buffers. */
+static kiln_batch gather(const workspace *w, const kiln_dataset *d, const uint32_t *order, int n)
+{
+    if (d->features) {
+        kiln_gather_float(d, order, n, w->xf, w->targets);
+        return (kiln_batch){ .n = n, .xf = w->xf, .targets = w->targets };
+    }
+    kiln_gather(d, order, n, w->x, w->labels);
+    return (kiln_batch){ .n = n, .x = w->x, .labels = w->labels };
+}
 
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
  * Returns the sum of the batch-mean losses (with per_sample, the sum of the
@@ -218,8 +236,7 @@ static double run_pass(const workspace *w, const kiln_dataset *d, const uint32_t
     double loss = 0;
     for (int start = 0; start < d->count; start += m->batch) {
         int n = d->count - start < m->batch ? d->count - start : m->batch;
-        kiln_gather(d, order + start, n, w->x, w->labels);
-        kiln_batch b = {n, w->x, w->labels};
+        kiln_batch b = gather(w, d, order + start, n);
         int ok = 0;
         double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
         loss += per_sample ? l * n : l;
@@ -248,17 +265,18 @@ static int predict(const workspace *w, const kiln_dataset *te, const uint32_t *o
                 "it with a newer kiln\n", prog);
         return 1;
     }
-    float *probs = malloc((size_t)m->batch * (size_t)m->classes * sizeof *probs);
+    float *probs = malloc((size_t)m->batch * (size_t)(m->classes ? m->classes : 1) * sizeof *probs);
     if (!probs) {
         fprintf(stderr, "%s: out of memory for the predictions\n", prog);
         return 1;
     }
     for (int start = 0; start < n; start += m->batch) {
         int rows = n - start < m->batch ? n - start : m->batch;
-        kiln_gather(te, order + start, rows, w->x, w->labels);
-        kiln_batch b = {rows, w->x, w->labels};
+        kiln_batch b = gather(w, te, order + start, rows);
         m->predict(&b, probs);
-        for (int i = 0; i < rows; i++) {
+        for (int i = 0; i < rows && m->classes == 0; i++)   /* regression: the value itself */
+            printf("example %d: predicted %.4f, true %.4f\n", start + i + 1, probs[i], b.targets[i]);
+        for (int i = 0; i < rows && m->classes > 0; i++) {
             const float *p = probs + (size_t)i * m->classes;
             int best = 0;
             for (int k = 1; k < m->classes; k++)
@@ -291,6 +309,21 @@ static int metrics_write(FILE *f, const char *path, const char *fmt, ...)
     return 0;
 }
 
+/* After training on synthetic data with one linear layer (weight dims × 1,
+ * bias 1): the learned w and b next to the true ones. */
+static void report_synthetic(const kiln_model *m)
+{
+    const kiln_synthetic *s = &m->synthetic;
+    if (!s->dims || m->ntensors != 2 || m->tensors[0].size != (size_t)s->dims || m->tensors[1].size != 1)
+        return;
+    printf("w: learned [");
+    for (int j = 0; j < s->dims; j++) printf("%s%.4f", j ? ", " : "", m->tensors[0].data[j]);
+    printf("], true [");
+    for (int j = 0; j < s->dims; j++) printf("%s%.4f", j ? ", " : "", s->w[j]);
+    printf("]\nb: learned %.4f, true %.4f\n", m->tensors[1].data[0], s->b);
+    fflush(stdout);
+}
+
 static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te)
 {
     char err[1024];
@@ -309,13 +342,14 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
 
     int training = !(o->eval || o->predict);
-    workspace w = {m, malloc((size_t)m->batch * m->input_size),
-                   malloc((size_t)m->batch)};
+    workspace w = {m, malloc((size_t)m->batch * m->input_size), malloc((size_t)m->batch),
+                   malloc((size_t)m->batch * m->input_size * sizeof(float)),
+                   malloc((size_t)m->batch * sizeof(float))};
     uint32_t *perm = training ? malloc((size_t)tr->count * sizeof *perm) : NULL;
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     FILE *metrics = NULL;
     int rc = 0;
-    if (!w.x || !w.labels || (training && !perm) || !order) {
+    if (!w.x || !w.labels || !w.xf || !w.targets || (training && !perm) || !order) {
         fprintf(stderr, "%s: out of memory for the training buffers\n", prog);
         rc = 1;
         goto done;
@@ -328,7 +362,8 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             long ok = 0;
             progress none = {0, 0};
             double loss = run_pass(&w, te, order, 0, 1, &ok, &none, 0, 0);
-            printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
+            if (m->classes) printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
+            else printf("test loss %.6f\n", loss / te->count);
             fflush(stdout);
         }
         goto done;
@@ -351,14 +386,22 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         for (int i = 0; i < tr->count; i++) perm[i] = (uint32_t)i;
         kiln_shuffle(perm, (size_t)tr->count, &rng);
         long train_ok = 0, test_ok = 0;
-        double loss = run_pass(&w, tr, perm, 1, 0, &train_ok, &pr, epoch, o->epochs);
+        /* regression reports mean per-example losses; classification, the
+         * book's sum of batch means over the sample count, and accuracies */
+        int regression = m->classes == 0;
+        double loss = run_pass(&w, tr, perm, 1, regression, &train_ok, &pr, epoch, o->epochs);
         progress_clear(&pr);
         double t1 = omp_get_wtime();
-        run_pass(&w, te, order, 0, 0, &test_ok, &pr, epoch, o->epochs);
+        double test_loss = run_pass(&w, te, order, 0, regression, &test_ok, &pr, epoch, o->epochs);
         double t2 = omp_get_wtime();
         double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
-        printf("epoch %d, loss %.4f, train acc %.3f, test acc %.3f\n", epoch,
-               loss / tr->count, train_acc, test_acc);
+        if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
+            loss = run_pass(&w, tr, perm, 0, 1, &train_ok, &pr, epoch, o->epochs);
+        if (regression)
+            printf("epoch %d, loss %.6f, test loss %.6f\n", epoch, loss / tr->count, test_loss / te->count);
+        else
+            printf("epoch %d, loss %.4f, train acc %.3f, test acc %.3f\n", epoch,
+                   loss / tr->count, train_acc, test_acc);
         fflush(stdout);
         if (o->verbose)
             fprintf(stderr, "epoch %d: train %.3f s, test %.3f s\n", epoch, t1 - t0, t2 - t1);
@@ -366,6 +409,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
                                            loss / tr->count, train_acc, test_acc, t1 - t0)))
             goto done;
     }
+    report_synthetic(m);
     if (metrics) {
         int bad = fclose(metrics) != 0;
         metrics = NULL;
@@ -379,7 +423,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
 
 done:
     if (metrics) fclose(metrics);
-    free(w.x), free(w.labels), free(perm), free(order);
+    free(w.x), free(w.labels), free(w.xf), free(w.targets), free(perm), free(order);
     if (rc == 0 && o->save) {
         if (kiln_checkpoint_save(m, o->save, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
@@ -411,13 +455,18 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     int training = !(o.eval || o.predict);
     char err[1024];
     kiln_dataset tr = {0}, te = {0};
-    if (training && kiln_dataset_load(&tr, o.data, m->train_images, m->train_labels,
+    if (m->synthetic.dims) {   /* generated from the seed, not read from files */
+        kiln_rng data_rng;
+        kiln_rng_seed(&data_rng, o.seed ^ 0x5EEDDA7A5EEDDA7Aull);
+        kiln_synthetic_make(&tr, &m->synthetic, m->synthetic.train, &data_rng);
+        kiln_synthetic_make(&te, &m->synthetic, m->synthetic.test, &data_rng);
+    } else if (training && kiln_dataset_load(&tr, o.data, m->train_images, m->train_labels,
                                       m->input_size, m->classes, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         return 1;
     }
-    if (kiln_dataset_load(&te, o.data, m->test_images, m->test_labels, m->input_size,
-                          m->classes, err, sizeof err) != 0) {
+    if (!m->synthetic.dims && kiln_dataset_load(&te, o.data, m->test_images, m->test_labels,
+                                                m->input_size, m->classes, err, sizeof err) != 0) {
         fprintf(stderr, "%s: %s\n", prog, err);
         kiln_dataset_free(&tr);
         return 1;

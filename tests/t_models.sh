@@ -13,11 +13,28 @@ else
     for spec in models/*.lua; do
         name=$(basename "$spec" .lua)
         read -r want_train want_test <<<"$(sed -n 's/^-- accuracy: train >= \([0-9.]*\), test >= \([0-9.]*\)$/\1 \2/p' "$spec")"
-        if [ -z "$want_test" ]; then fail "models/$name" "no '-- accuracy: train >= X, test >= Y' line"; continue; fi
+        want_loss=$(sed -n 's/^-- accuracy: loss <= \([0-9.]*\)$/\1/p' "$spec")
+        if [ -z "$want_test" ] && [ -z "$want_loss" ]; then
+            fail "models/$name" "no '-- accuracy: train >= X, test >= Y' (or 'loss <= X') line"; continue
+        fi
         if ! "$KILN" build "$spec" -o "$TMP/model_$name" >"$TMP/model.err" 2>&1; then
             fail "models/$name" "does not build: $(head -c 300 "$TMP/model.err")"; continue
         fi
         out=$("$TMP/model_$name" --quiet 2>&1)
+        if [ -n "$want_loss" ]; then   # regression: final loss, and learned w, b within 0.01 of the truth
+            loss=$(echo "$out" | grep '^epoch' | tail -n 1 | sed -n 's/.*, loss \([0-9.]*\),.*/\1/p')
+            close=$(echo "$out" | awk '
+                /^w: learned/ { gsub(/[][,]/, " "); n = 0; for (i = 3; $i != "true"; i++) l[n++] = $i
+                                for (j = 0; j < n; j++) if (($(i + 1 + j) - l[j])^2 > 0.0001) bad = 1; seen++ }
+                /^b: learned/ { gsub(/,/, ""); if (($5 - $3)^2 > 0.0001) bad = 1; seen++ }
+                END { print (seen == 2 && !bad) ? "yes" : "no" }')
+            if awk -v a="$loss" -v b="$want_loss" 'BEGIN { exit !(a != "" && a <= b) }' && [ "$close" = yes ]; then
+                pass "models/$name (loss $loss ≤ $want_loss, learned w and b within 0.01)"
+            else
+                fail "models/$name" "loss $loss (want ≤ $want_loss), w and b close: $close: $(echo "$out" | tr '\n' '|')"
+            fi
+            continue
+        fi
         train=$(echo "$out" | tail -n 1 | sed -n 's/.*train acc \([0-9.]*\),.*/\1/p')
         test=$(echo "$out" | sed -n 's/.*test acc \([0-9.]*\)$/\1/p' | sort -n | tail -n 1)
         if awk -v a="$train" -v b="$want_train" -v c="$test" -v d="$want_test" 'BEGIN { exit !(a >= b && c >= d) }'; then

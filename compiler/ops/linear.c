@@ -91,7 +91,7 @@ static void linear_grad(Graph *g, Node *n) {
 /* The A operand of a GEMM reading value v: the raw input bytes (scaled as
  * they are packed) or a float buffer. */
 static void emit_a_operand(Emit *e, const Graph *g, int v, long ld) {
-    if (storage_of(g, v)->kind == VAL_INPUT)
+    if (storage_of(g, v)->kind == VAL_INPUT && storage_of(g, v)->bytes)
         emit(e, "    .a_u8 = %s, .a_scale = INPUT_SCALE, .lda = %ld,", cname(g, v), ld);
     else
         emit(e, "    .a = %s, .lda = %ld,", cname(g, v), ld);

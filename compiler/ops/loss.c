@@ -11,6 +11,8 @@
 static void xent_shape(Graph *g, Node *n) {
     const Value *z = val(g, n->in[0]);
     long classes = g->spec->classes;
+    if (classes == 0)
+        fail_at(&n->layer->loc, "softmax_cross_entropy(): the model has no classes; set classes = N in model{}");
     if (!z->shape.batched || z->shape.rank != 1 || z->shape.dim[0] != classes) {
         char got[96];
         shape_str(&z->shape, got, sizeof got);

@@ -13,6 +13,10 @@ extern const OpDef op_linear, op_linear_grad_params, op_linear_grad_input;
 extern const OpDef op_relu, op_relu_grad, op_sigmoid, op_sigmoid_grad, op_tanh, op_tanh_grad;
 /* loss.c */
 extern const OpDef op_softmax_cross_entropy, op_softmax_cross_entropy_grad;
+/* mse.c */
+extern const OpDef op_mse, op_mse_grad;
+/* probe.c (kiln plot) */
+extern const OpDef op_probe_sum, op_probe_sum_grad;
 /* optim.c */
 extern const OpDef op_sgd, op_sgd_step, op_adam, op_adam_step;
 /* init.c */
@@ -20,7 +24,7 @@ extern const OpDef op_normal, op_uniform, op_zeros, op_xavier, op_kaiming;
 /* dropout.c */
 extern const OpDef op_dropout, op_dropout_grad;
 /* data.c */
-extern const OpDef op_fashion_mnist, op_idx;
+extern const OpDef op_fashion_mnist, op_idx, op_synthetic_regression;
 
 /* A layer with no arguments: relu(), flatten(), ... */
 void parse_no_args(Call *c, Layer *out);

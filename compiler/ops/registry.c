@@ -11,16 +11,17 @@ const OpDef *const kiln_ops[] = {
     /* layers */
     &op_flatten, &op_linear, &op_relu, &op_sigmoid, &op_tanh, &op_dropout,
     /* losses */
-    &op_softmax_cross_entropy,
+    &op_softmax_cross_entropy, &op_mse,
     /* optimizers */
     &op_sgd, &op_adam,
     /* initializers */
     &op_normal, &op_uniform, &op_zeros, &op_xavier, &op_kaiming,
     /* data */
-    &op_fashion_mnist, &op_idx,
+    &op_fashion_mnist, &op_idx, &op_synthetic_regression,
     /* internal: gradients and updates */
     &op_linear_grad_params, &op_linear_grad_input, &op_relu_grad, &op_sigmoid_grad, &op_tanh_grad,
     &op_softmax_cross_entropy_grad, &op_sgd_step, &op_adam_step, &op_input_scale, &op_dropout_grad,
+    &op_mse_grad, &op_probe_sum, &op_probe_sum_grad,
     NULL,
 };
 

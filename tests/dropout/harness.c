@@ -20,7 +20,7 @@ static void forward(uint64_t step, int mode, uint64_t seed) {
     kiln_rng_seed(&rng, seed);
     model.init(&rng);
     steps = step;
-    kiln_batch b = { N, x, y };
+    kiln_batch b = { .n = N, .x = x, .labels = y };
     int correct = 0;
     forward_loss(&b, &correct, mode);
 }

@@ -82,7 +82,7 @@ int main(int argc, char **argv) {
 #endif
         }
 
-        kiln_batch b = { N, x, y };
+        kiln_batch b = { .n = N, .x = x, .labels = y };
         int correct = 0;
         m->train_step(&b, &correct);
         for (int k = 0; k < P; k++) {
