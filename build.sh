@@ -38,6 +38,8 @@ need_packages() {
     [ -f /usr/include/zlib.h ] || missing+=(zlib1g-dev)
     command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
     [ -f /usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz ] || missing+=(dataset-fashion-mnist)
+    command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)   # kiln plot
+    command -v dot >/dev/null 2>&1 || missing+=(graphviz)          # kiln graph --dot | dot -Tpng
     if [ ${#missing[@]} -gt 0 ]; then
         echo "build.sh: installing ${missing[*]}" >&2
         local sudo=""

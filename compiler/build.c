@@ -73,7 +73,10 @@ static int split_words(char *s, char **argv, int argc, int max) {
     return argc;
 }
 
-int build_trainer(const char *c_file, const char *exe, int verbose) {
+/* cc [flags] -std=c11 -fopenmp -I<home> SOURCES... libkiln_rt.a -lz -lm -o exe,
+ * with the compiler and flags kiln builds trainers with; sources may hold
+ * other arguments too (e.g. -DNAME). */
+int build_program(const char *const *sources, int nsources, const char *exe, int verbose) {
     const char *home = kiln_home();
     char lib[PATH_MAX], inc[PATH_MAX], tmp[PATH_MAX];
     snprintf(lib, sizeof lib, "%s/libkiln_rt.a", home);
@@ -86,13 +89,15 @@ int build_trainer(const char *c_file, const char *exe, int verbose) {
     const char *env_flags = getenv("KILN_CFLAGS");
     char *flags = xstrdup(env_flags ? env_flags : KILN_TRAINER_CFLAGS);
     char *ccs = xstrdup(cc && *cc ? cc : "cc");
-    char *argv[96];
+    char *argv[112];
     int argc = split_words(ccs, argv, 0, 8);
     argc = split_words(flags, argv, argc, 80);
     argv[argc++] = "-std=c11";
     argv[argc++] = "-fopenmp";
     argv[argc++] = inc;
-    argv[argc++] = (char *)c_file;
+    if (nsources < 1 || nsources > 8) fail("internal error: build_program with %d sources", nsources);
+    for (int i = 0; i < nsources; i++) argv[argc++] = (char *)sources[i];
+    const char *c_file = sources[nsources - 1];
     argv[argc++] = lib;
     argv[argc++] = "-lz";
     argv[argc++] = "-lm";
@@ -120,4 +125,8 @@ int build_trainer(const char *c_file, const char *exe, int verbose) {
     free(flags);
     free(ccs);
     return 0;
+}
+
+int build_trainer(const char *c_file, const char *exe, int verbose) {
+    return build_program(&c_file, 1, exe, verbose);
 }

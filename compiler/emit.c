@@ -400,6 +400,7 @@ static void emit_model_struct(Emit *e, const Graph *g) {
         emit(e, "    .state = state_tensors,");
     }
     emit(e, "    .steps = &steps,");
+    if (has_training_mode(g)) emit(e, "    .dropout_key = &dropout_key,");
     if (s->data.class_names) emit(e, "    .class_names = class_names,");
     emit(e, "    .init = init,");
     emit(e, "    .train_step = train_step,");

@@ -111,6 +111,8 @@ typedef struct OpDef {
     /* Loss: write the statements of predict(): the model's output rows as
      * probabilities over the classes, into out (n × classes). */
     void (*emit_predict)(Emit *e, const Graph *g, const Node *loss);
+    /* Layers with arguments: the call as written, e.g. "linear(256)" (default: "name()"). */
+    void (*describe)(const Layer *l, char buf[64]);
     /* Data: check the data fits the model (fail_at the data's place if not). */
     void (*check)(const Spec *s, const Layer *data);
     /* Initializer: write the C statement that fills a tensor. */

@@ -22,6 +22,7 @@ static const char usage[] =
     "  build SPEC [-o EXE]          compile and build the trainer (default build/NAME)\n"
     "  train SPEC [FLAGS...]        build the trainer if stale, then run it with FLAGS\n"
     "  graph SPEC [--dot|--kernels|--plan]  print the graph, its kernels or its memory plan\n"
+    "  plot activations|metrics CSV [-o FILE.png]  draw a picture with gnuplot\n"
     "\n"
     "options:\n"
     "  -h, --help                   this help; 'kiln COMMAND --help' for one command\n"
@@ -243,7 +244,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "build") == 0) return cmd_build(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "graph") == 0) return cmd_graph(argc - 2, argv + 2);
-    static const char *const cmds[] = { "compile", "build", "train", "graph", NULL };
+    if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 2, argv + 2);
+    static const char *const cmds[] = { "compile", "build", "train", "graph", "plot", NULL };
     const char *near = nearest_name(cmd, cmds);
     if (near) fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? run 'kiln --help'\n", cmd, near);
     else fprintf(stderr, "kiln: unknown command '%s'; run 'kiln --help' for the list\n", cmd);

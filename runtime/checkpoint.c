@@ -1,11 +1,11 @@
 /* checkpoint.c — saving and loading a model's tensors, optimizer state and
  * step count.
  *
- * Format version 2 (all integers little-endian, u32 unless marked; floats
+ * Format version 3 (all integers little-endian, u32 unless marked; floats
  * IEEE-754 binary32 little-endian):
  *
  *   "KILNCKPT"                      8 bytes of magic
- *   version                         2
+ *   version                         3
  *   name length, name bytes         the model's name (no terminating 0)
  *   tensor count                    the trainable tensors, then the optimizer
  *                                   state (momentum, Adam's m and v), in the
@@ -13,10 +13,15 @@
  *   per tensor: name length, name bytes, rank (0 to 4), rank dims,
  *               dims[0]·…·dims[rank-1] float32s
  *   steps                           u64: optimizer steps taken
+ *   dropout key                     u64: the seed of dropout's masks (0: none)
+ *   progress: epoch, step           where the run stands (kiln_progress):
+ *             rng                   4 × u64, the RNG before the epoch's shuffle
+ *             loss sum              f64 (as its u64 bits)
+ *             correct               u64
  *   CRC-32 (zlib's) of every byte above
  *
- * Version 1 (kiln before optimizer state) had no steps field and only the
- * trainable tensors; it is refused with a message saying so.
+ * Versions 1 (no optimizer state) and 2 (no dropout key or progress) came
+ * from older kilns; they are refused with a message saying so.
  *
  * Saving writes FILE.tmp.XXXXXX next to FILE, fsyncs it and renames it over
  * FILE, so a crash never leaves a half-written checkpoint.  Loading reads the
@@ -38,7 +43,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { CKPT_VERSION = 2, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
+enum { CKPT_VERSION = 3, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
 static const char MAGIC[8] = {'K', 'I', 'L', 'N', 'C', 'K', 'P', 'T'};
 
 __attribute__((format(printf, 3, 4)))
@@ -100,10 +105,10 @@ static size_t encoded_size(const kiln_model *m)
         const kiln_tensor *x = model_tensor(m, t);
         n += 4 + strlen(x->name) + 4 + 4 * (size_t)x->rank + 4 * x->size;
     }
-    return n + 8 + 4;
+    return n + 8 + 8 + 4 + 4 + 32 + 8 + 8 + 4;
 }
 
-static void encode(const kiln_model *m, wbuf *w)
+static void encode(const kiln_model *m, const kiln_progress *pr, wbuf *w)
 {
     memcpy(w->p, MAGIC, 8);
     w->len = 8;
@@ -122,6 +127,16 @@ static void encode(const kiln_model *m, wbuf *w)
         }
     }
     put_u64(w, m->steps ? *m->steps : 0);
+    put_u64(w, m->dropout_key ? *m->dropout_key : 0);
+    kiln_progress none = {0};
+    if (!pr) pr = &none;
+    put_u32(w, pr->epoch);
+    put_u32(w, pr->step);
+    for (int i = 0; i < 4; i++) put_u64(w, pr->rng[i]);
+    uint64_t bits;
+    memcpy(&bits, &pr->loss_sum, 8);
+    put_u64(w, bits);
+    put_u64(w, pr->correct);
     put_u32(w, crc_of(w->p, w->len));
 }
 
@@ -157,6 +172,12 @@ static void sync_dir(const char *path)
 
 int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_t errlen)
 {
+    return kiln_checkpoint_save_run(m, path, NULL, err, errlen);
+}
+
+int kiln_checkpoint_save_run(const kiln_model *m, const char *path, const kiln_progress *pr,
+                             char *err, size_t errlen)
+{
     for (int t = 0; t < model_count(m); t++) {
         const kiln_tensor *x = model_tensor(m, t);
         if (x->rank < 0 || x->rank > MAX_RANK || strlen(x->name) > NAME_MAX_LEN)
@@ -166,7 +187,7 @@ int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_
     size_t size = encoded_size(m);
     wbuf w = {malloc(size), 0};
     if (!w.p) return fail(err, errlen, "checkpoint %s: out of memory", path);
-    encode(m, &w);
+    encode(m, pr, &w);
 
     char tmp[4200];
     if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
@@ -239,10 +260,11 @@ typedef struct {
     const char *name;
     uint32_t    name_len, count;
     ftensor    *t;          /* count of them */
-    uint64_t    steps;
+    uint64_t    steps, dropout_key;
+    kiln_progress progress;
 } fckpt;
 
-/* Parses the structure of a version-2 file (no comparison with the model).
+/* Parses the structure of a version-3 file (no comparison with the model).
  * Returns 0, 1 when the file ends early, 2 when it is malformed. */
 static int parse(const uint8_t *p, size_t len, fckpt *f)
 {
@@ -275,6 +297,13 @@ static int parse(const uint8_t *p, size_t len, fckpt *f)
         r.pos += 4 * size;
     }
     f->steps = get_u64(&r);
+    f->dropout_key = get_u64(&r);
+    f->progress.epoch = get_u32(&r);
+    f->progress.step = get_u32(&r);
+    for (int i = 0; i < 4; i++) f->progress.rng[i] = get_u64(&r);
+    uint64_t bits = get_u64(&r);
+    memcpy(&f->progress.loss_sum, &bits, 8);
+    f->progress.correct = get_u64(&r);
     if (r.short_read) return 1;
     return r.pos == r.len ? 0 : 2;
 }
@@ -378,6 +407,12 @@ static int compare(const kiln_model *m, const char *path, const fckpt *f, char *
 
 int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_t errlen)
 {
+    return kiln_checkpoint_load_run(m, path, NULL, err, errlen);
+}
+
+int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progress *pr,
+                             char *err, size_t errlen)
+{
     size_t len;
     uint8_t *p = read_file(path, &len, err, errlen);
     if (!p) return -1;
@@ -397,13 +432,13 @@ int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_
     if (f.version != CKPT_VERSION) {
         fail(err, errlen, "checkpoint %s: format version %u is not supported; this trainer "
              "reads version %d only%s", path, (unsigned)f.version, CKPT_VERSION,
-             f.version == 1 ? " (version 1, from an older kiln, has no optimizer state: "
-             "train again to make a new one)" : "");
+             f.version == 1 || f.version == 2 ? " (it comes from an older kiln: train again to "
+             "make a new one)" : "");
         goto done;
     }
     /* Structure first (so a cut-off file says "truncated"), then the checksum
      * (so a flipped byte is not reported as a wrong name or shape). */
-    int s = len < 12 + 4 + 4 + 8 + 4 ? 1 : parse(p, len, &f);
+    int s = len < 12 + 4 + 4 + 8 + 8 + 56 + 4 ? 1 : parse(p, len, &f);
     uint32_t stored = len < 16 ? 0 : (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
                                      (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
     if (s == 1) {
@@ -422,6 +457,8 @@ int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_
             }
         }
         if (m->steps) *m->steps = f.steps;
+        if (m->dropout_key) *m->dropout_key = f.dropout_key;
+        if (pr) *pr = f.progress;
         rc = 0;
     }
 done:

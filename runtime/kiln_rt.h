@@ -170,6 +170,7 @@ typedef struct {
     const kiln_tensor *state;     /* saved in checkpoints after the tensors */
     uint64_t          *steps;     /* optimizer steps taken (Adam's t, dropout's
                                    * stream); saved in checkpoints */
+    uint64_t          *dropout_key;  /* the seed of dropout's masks, or NULL; saved */
     const char *const *class_names;  /* classes names for --predict, or NULL */
     /* Draw initial parameters (spec's inits) from rng. */
     void  (*init)(kiln_rng *rng);
@@ -186,13 +187,30 @@ typedef struct {
 } kiln_model;
 
 /* ---- Checkpoints -----------------------------------------------------------
- * Binary, little-endian: "KILNCKPT", u32 version, model name, tensor count,
- * then per tensor (the model's tensors, then its optimizer state) its name,
- * rank, dims and float32 data; the u64 step count; a CRC-32 of all preceding
- * bytes ends the file.  Loading checks shapes and checksum and refuses a
- * mismatch naming the first tensor that differs. */
+ * Binary, little-endian: "KILNCKPT", u32 version (3), model name, tensor
+ * count, then per tensor (the model's tensors, then its optimizer state) its
+ * name, rank, dims and float32 data; the u64 step count and dropout key;
+ * where the run stands (kiln_progress); a CRC-32 of all preceding bytes
+ * ends the file.  Saving is atomic (temporary file, fsync, rename).
+ * Loading checks shapes and checksum and refuses a mismatch naming the
+ * first tensor that differs. */
+
+/* Where a training run stands, so that --resume continues it exactly. */
+typedef struct {
+    uint32_t epoch;      /* the epoch in progress, from 1 (0: nothing recorded) */
+    uint32_t step;       /* its minibatches already done */
+    uint64_t rng[4];     /* the trainer's RNG as it was before this epoch's shuffle */
+    double   loss_sum;   /* this epoch so far: the sum of the batch losses */
+    uint64_t correct;    /* ... and the correctly classified rows */
+} kiln_progress;
+
 int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_t errlen);
 int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_t errlen);
+/* The same, with the run's progress (NULL: none / not wanted). */
+int kiln_checkpoint_save_run(const kiln_model *m, const char *path, const kiln_progress *p,
+                             char *err, size_t errlen);
+int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progress *p,
+                             char *err, size_t errlen);
 
 /* ---- The trainer -----------------------------------------------------------
  * Parses the trainer's flags, loads the data, trains for the given epochs

@@ -11,12 +11,14 @@
 #include "kiln_rt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <inttypes.h>
 #include <omp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 
 /* ---- Flags --------------------------------------------------------------------- */
@@ -26,7 +28,7 @@ typedef struct {
     int         epochs_set;   /* --epochs given */
     int         threads;      /* 0: OpenMP's default */
     uint64_t    seed;
-    const char *data, *save, *load, *metrics;
+    const char *data, *save, *load, *resume, *metrics;
     int         eval;
     int         predict;      /* --predict N: N > 0 */
     int         quiet, verbose, help;
@@ -75,7 +77,12 @@ static void usage(const kiln_model *m)
         printf("  --data DIR     directory with %s, %s, %s, %s\n"
                "                 (each may end in .gz; default %s)\n",
                m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
-    printf("  --save FILE    write the parameters, optimizer state and step count to FILE\n");
+    printf("  --save FILE    after every epoch, and on SIGINT/SIGTERM, write the parameters,\n"
+           "                 optimizer state and the run's position to FILE (atomically)\n");
+    printf("  --resume FILE  continue the training run saved in FILE (by --save, at the end of\n"
+           "                 an epoch or when interrupted) exactly where it stopped: same\n"
+           "                 parameters, optimizer state, RNG and shuffle position; --epochs\n"
+           "                 is the total to reach\n");
     printf("  --load FILE    start from the checkpoint in FILE instead of initializing\n"
            "                 (a checkpoint of another model is refused)\n");
     printf("  --metrics FILE write a CSV to FILE: a header 'epoch,loss,train_acc,test_acc,seconds'\n"
@@ -112,7 +119,7 @@ static int parse_flags(int argc, char **argv, options *o)
                         !strcmp(name, "--eval") || !strcmp(name, "--help") ||
                         !strcmp(name, "-h");
         int is_file = !strcmp(name, "--save") || !strcmp(name, "--load") ||
-                      !strcmp(name, "--metrics");
+                      !strcmp(name, "--resume") || !strcmp(name, "--metrics");
         int takes_value = is_file || !strcmp(name, "--epochs") || !strcmp(name, "--threads") ||
                           !strcmp(name, "--seed") || !strcmp(name, "--data") ||
                           !strcmp(name, "--predict");
@@ -155,6 +162,8 @@ static int parse_flags(int argc, char **argv, options *o)
             o->save = val;
         } else if (!strcmp(name, "--metrics")) {
             o->metrics = val;
+        } else if (!strcmp(name, "--resume")) {
+            o->resume = val;
         } else {
             o->load = val;
         }
@@ -171,6 +180,11 @@ static int parse_flags(int argc, char **argv, options *o)
     if (mode && o->epochs_set && o->epochs > 0) {
         fprintf(stderr, "%s: %s does not train, so --epochs %d makes no sense with it; "
                 "drop --epochs\n", prog, mode, o->epochs);
+        return -1;
+    }
+    if (o->resume && (o->load || mode)) {
+        fprintf(stderr, "%s: --resume continues a training run; it does not go with %s\n", prog,
+                o->load ? "--load (use one of them)" : mode);
         return -1;
     }
     if (mode && o->metrics) {
@@ -202,6 +216,23 @@ static void progress_show(progress *p, int epoch, int epochs, long done, long to
 static void progress_clear(progress *p)
 {
     if (p->on) fprintf(stderr, "\r%60s\r", ""), fflush(stderr);
+}
+
+/* ---- Stopping: signals and divergence -------------------------------------------- */
+
+/* SIGINT/SIGTERM ask the run to stop after the current step, save and exit. */
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void catch_stop_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
 }
 
 /* ---- Training -------------------------------------------------------------------- */
@@ -324,13 +355,70 @@ static void report_synthetic(const kiln_model *m)
     fflush(stdout);
 }
 
+/* Saves the run to path; prints one line and returns 1 on failure. */
+static int save_run(const kiln_model *m, const char *path, const kiln_progress *at)
+{
+    char err[1024];
+    if (kiln_checkpoint_save_run(m, path, at, err, sizeof err) != 0) {
+        fprintf(stderr, "%s: %s\n", prog, err);
+        return 1;
+    }
+    return 0;
+}
+
+/* One training epoch from at->step on (the minibatches before it were done
+ * by a run this one resumes), updating *at after every step.  Returns 0
+ * when the epoch is done, 3 if the loss stopped being finite, or the
+ * signal number that asked the run to stop. */
+static int train_epoch(const workspace *w, const kiln_dataset *tr, const uint32_t *perm,
+                       kiln_progress *at, long *correct, double *loss, progress *pr, int epochs)
+{
+    const kiln_model *m = w->m;
+    int regression = m->classes == 0;
+    int nsteps = (tr->count + m->batch - 1) / m->batch;
+    for (int step = (int)at->step; step < nsteps; step++) {
+        int start = step * m->batch;
+        int n = tr->count - start < m->batch ? tr->count - start : m->batch;
+        kiln_batch b = gather(w, tr, perm + start, n);
+        int ok = 0;
+        double l = m->train_step(&b, &ok);
+        if (!isfinite(l)) {
+            progress_clear(pr);
+            fprintf(stderr, "%s: the loss became %s at epoch %u, step %d of %d; stopping (a smaller "
+                    "learning rate usually helps)\n", prog, isnan(l) ? "NaN" : "infinite",
+                    at->epoch, step + 1, nsteps);
+            return 3;
+        }
+        at->step = (uint32_t)step + 1;
+        at->loss_sum += regression ? l * n : l;
+        at->correct += (uint64_t)ok;
+        progress_show(pr, (int)at->epoch, epochs, start + n, tr->count);
+        if (stop_signal) return stop_signal;
+    }
+    *loss = at->loss_sum;
+    *correct = (long)at->correct;
+    return 0;
+}
+
 static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te)
 {
     char err[1024];
     kiln_rng rng;
     kiln_rng_seed(&rng, o->seed);
-    if (o->load) {
-        if (kiln_checkpoint_load(m, o->load, err, sizeof err) != 0) {
+    kiln_progress at = {0};      /* where the run stands; saved with every checkpoint */
+    if (o->resume) {
+        if (kiln_checkpoint_load_run(m, o->resume, &at, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", prog, err);
+            return 1;
+        }
+        if (at.epoch == 0) {
+            fprintf(stderr, "%s: checkpoint %s records no training run to resume; start from it "
+                    "with --load instead\n", prog, o->resume);
+            return 1;
+        }
+        memcpy(rng.s, at.rng, sizeof rng.s);
+    } else if (o->load) {
+        if (kiln_checkpoint_load_run(m, o->load, &at, err, sizeof err) != 0) {
             fprintf(stderr, "%s: %s\n", prog, err);
             return 1;
         }
@@ -348,7 +436,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     uint32_t *perm = training ? malloc((size_t)tr->count * sizeof *perm) : NULL;
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     FILE *metrics = NULL;
-    int rc = 0;
+    int rc = 0, saved_epoch = 0;
     if (!w.x || !w.labels || !w.xf || !w.targets || (training && !perm) || !order) {
         fprintf(stderr, "%s: out of memory for the training buffers\n", prog);
         rc = 1;
@@ -366,31 +454,59 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             else printf("test loss %.6f\n", loss / te->count);
             fflush(stdout);
         }
+        if (rc == 0 && o->save) rc = save_run(m, o->save, &at);
         goto done;
     }
 
     if (o->metrics) {
-        metrics = fopen(o->metrics, "w");
+        metrics = fopen(o->metrics, o->resume ? "a" : "w");
         if (!metrics) {
             fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, o->metrics,
                     strerror(errno));
             rc = 1;
             goto done;
         }
-        if ((rc = metrics_write(metrics, o->metrics, "epoch,loss,train_acc,test_acc,seconds\n")))
+        if (!o->resume && (rc = metrics_write(metrics, o->metrics, "epoch,loss,train_acc,test_acc,seconds\n")))
             goto done;
     }
+    catch_stop_signals();
     progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
-    for (int epoch = 1; epoch <= o->epochs; epoch++) {
+    int first = o->resume ? (int)at.epoch : 1;
+    for (int epoch = first; epoch <= o->epochs; epoch++) {
         double t0 = omp_get_wtime();
+        if (!o->resume || epoch != first) {   /* a resumed epoch keeps its saved position */
+            at = (kiln_progress){ .epoch = (uint32_t)epoch };
+            memcpy(at.rng, rng.s, sizeof at.rng);
+        }
         for (int i = 0; i < tr->count; i++) perm[i] = (uint32_t)i;
         kiln_shuffle(perm, (size_t)tr->count, &rng);
         long train_ok = 0, test_ok = 0;
-        /* regression reports mean per-example losses; classification, the
-         * book's sum of batch means over the sample count, and accuracies */
         int regression = m->classes == 0;
-        double loss = run_pass(&w, tr, perm, 1, regression, &train_ok, &pr, epoch, o->epochs);
+        double loss = 0;
+        int stop = train_epoch(&w, tr, perm, &at, &train_ok, &loss, &pr, o->epochs);
         progress_clear(&pr);
+        if (stop == 3) {
+            if (saved_epoch) fprintf(stderr, "%s: the last good checkpoint, after epoch %d, is %s\n",
+                                     prog, saved_epoch, o->save);
+            else if (!o->save) fprintf(stderr, "%s: no checkpoint was kept (--save FILE keeps one per epoch)\n", prog);
+            else fprintf(stderr, "%s: %s was not written: no epoch finished\n", prog, o->save);
+            rc = 3;
+            goto done;
+        }
+        if (stop) {
+            const char *path = o->save;
+            char fallback[300];
+            if (!path) {
+                snprintf(fallback, sizeof fallback, "%s-interrupted.ckpt", m->name);
+                path = fallback;
+            }
+            if (save_run(m, path, &at) == 0)
+                fprintf(stderr, "%s: %s at epoch %u after step %u; saved %s; continue with --resume %s\n",
+                        prog, stop == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)", at.epoch,
+                        at.step, path, path);
+            rc = 128 + stop;
+            goto done;
+        }
         double t1 = omp_get_wtime();
         double test_loss = run_pass(&w, te, order, 0, regression, &test_ok, &pr, epoch, o->epochs);
         double t2 = omp_get_wtime();
@@ -408,8 +524,17 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         if (metrics && (rc = metrics_write(metrics, o->metrics, "%d,%.6g,%.4f,%.4f,%.3f\n", epoch,
                                            loss / tr->count, train_acc, test_acc, t1 - t0)))
             goto done;
+        /* the epoch is done: the next one starts from here */
+        at = (kiln_progress){ .epoch = (uint32_t)epoch + 1 };
+        memcpy(at.rng, rng.s, sizeof at.rng);
+        if (o->save) {
+            if ((rc = save_run(m, o->save, &at))) goto done;
+            saved_epoch = epoch;
+        }
     }
     report_synthetic(m);
+    if (o->save && first > o->epochs && (rc = save_run(m, o->save, &at))) goto done;   /* nothing trained */
+    if (o->save && !o->quiet) fprintf(stderr, "saved %s\n", o->save);
     if (metrics) {
         int bad = fclose(metrics) != 0;
         metrics = NULL;
@@ -424,13 +549,6 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
 done:
     if (metrics) fclose(metrics);
     free(w.x), free(w.labels), free(w.xf), free(w.targets), free(perm), free(order);
-    if (rc == 0 && o->save) {
-        if (kiln_checkpoint_save(m, o->save, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", prog, err);
-            return 1;
-        }
-        if (!o->quiet) fprintf(stderr, "saved %s\n", o->save);
-    }
     return rc;
 }
 

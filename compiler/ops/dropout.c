@@ -57,8 +57,10 @@ static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
     sb_free(&body);
 }
 
+static void dropout_describe(const Layer *l, char buf[64]) { snprintf(buf, 64, "dropout(%g)", l->p); }
+
 const OpDef op_dropout = {
-    .name = "dropout", .kind = OP_LAYER, .parse = dropout_parse, .shape = dropout_shape,
+    .name = "dropout", .kind = OP_LAYER, .parse = dropout_parse, .shape = dropout_shape, .describe = dropout_describe,
     .grad = dropout_grad, .emit = dropout_emit, .pointwise = dropout_pointwise, .training_mode = 1,
 };
 /* dx = dy · mask / (1 − p): the forward's pointwise rule applied to dy */

@@ -229,10 +229,12 @@ static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_end(e);
 }
 
+static void linear_describe(const Layer *l, char buf[64]) { snprintf(buf, 64, "linear(%ld)", l->units); }
+
 const OpDef op_linear = {
     .name = "linear", .kind = OP_LAYER,
     .parse = linear_parse, .shape = linear_shape, .grad = linear_grad, .emit = linear_emit,
-    .gemm_epilogue = 1, .reads_bytes = 1,
+    .gemm_epilogue = 1, .reads_bytes = 1, .describe = linear_describe,
 };
 const OpDef op_linear_grad_params = {
     .name = "linear.grad_params", .kind = OP_INTERNAL, .emit = grad_params_emit, .fuses_update = 1,

@@ -38,8 +38,7 @@ void parse_no_args(Call *c, Layer *out) {
 
 const char *layer_call(const Node *n, char buf[64]) {
     const Layer *l = n->layer;
-    if (l->op == &op_linear) snprintf(buf, 64, "%s(%ld)", l->op->name, l->units);
-    else if (l->op == &op_dropout) snprintf(buf, 64, "%s(%g)", l->op->name, l->p);
+    if (l->op->describe) l->op->describe(l, buf);
     else snprintf(buf, 64, "%s()", l->op->name);
     return buf;
 }

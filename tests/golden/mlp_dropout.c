@@ -451,6 +451,7 @@ static const kiln_model model = {
     .ntensors = 6,
     .tensors = tensors,
     .steps = &steps,
+    .dropout_key = &dropout_key,
     .class_names = class_names,
     .init = init,
     .train_step = train_step,

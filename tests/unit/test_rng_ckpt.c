@@ -294,16 +294,18 @@ static void checkpoints(void)
     result("ckpt_save", rc == 0, err);
     if (rc != 0) return;
     /* header 8+4+(4+4)+4; tensors (4+14+4+8+48) + (4+12+4+4+16); state
-     * (4+23+4+8+48) + (4+21+4+4+16); steps 8; CRC 4 */
+     * (4+23+4+8+48) + (4+21+4+4+16); steps 8; dropout key 8; progress
+     * 4+4+32+8+8; CRC 4 */
     long size = file_size(path);
-    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 4, "unexpected file size");
+    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 4, "unexpected file size");
 
-    /* the layout: version 2 after the magic, the steps as u64 before the CRC */
+    /* the layout: version 3 after the magic, the steps as u64 after the
+     * tensors, then the dropout key and the progress, then the CRC */
     long n;
     unsigned char *bytes = slurp(path, &n);
     uint64_t st = 0;
-    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 12 + i] << (8 * i);
-    result("ckpt_v2_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 2 &&
+    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 76 + i] << (8 * i);
+    result("ckpt_v3_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 3 &&
            !bytes[9] && !bytes[10] && !bytes[11] && st == 12345678901234ULL &&
            crc32(0, bytes, (uInt)(n - 4)) == ((uint32_t)bytes[n - 4] | (uint32_t)bytes[n - 3] << 8 |
                                               (uint32_t)bytes[n - 2] << 16 |
@@ -415,7 +417,7 @@ static void checkpoints(void)
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
     spit(in_dir("v99.ckpt"), v, size);
     expect_refusal2("ckpt_unknown_version", &model, in_dir("v99.ckpt"),
-                    "version 99 is not supported", "reads version 2 only");
+                    "version 99 is not supported", "reads version 3 only");
     /* version 1: the tensors without state or steps */
     long v1 = 24 + 78 + 40;
     memcpy(v, bytes, (size_t)v1);
@@ -427,9 +429,18 @@ static void checkpoints(void)
     v1model.nstate = 0;
     v1model.state = NULL;
     expect_refusal2("ckpt_version_1_refused", &v1model, in_dir("v1.ckpt"),
-                    "version 1 is not supported", "reads version 2 only");
+                    "version 1 is not supported", "reads version 3 only");
     free(v);
     free(bytes);
+
+    /* the run's progress comes back as it was saved */
+    kiln_progress pr = { 7, 41, { 1, 2, 3, 0xFFFFFFFFFFFFFFFFull }, 123.456789, 98765 }, back;
+    memset(&back, 0, sizeof back);
+    rc = kiln_checkpoint_save_run(&model, in_dir("run.ckpt"), &pr, err, sizeof err);
+    int rc2 = rc ? rc : kiln_checkpoint_load_run(&model, in_dir("run.ckpt"), &back, err, sizeof err);
+    result("ckpt_progress_roundtrip", rc == 0 && rc2 == 0 && back.epoch == 7 && back.step == 41 &&
+           back.rng[0] == 1 && back.rng[3] == 0xFFFFFFFFFFFFFFFFull && back.loss_sum == 123.456789 &&
+           back.correct == 98765, err);
 
     rc = kiln_checkpoint_save(&model, in_dir("no/such/dir.ckpt"), err, sizeof err);
     result("ckpt_save_unwritable_dir", rc != 0 && strstr(err, "no/such/dir.ckpt"), err);

@@ -1,0 +1,19 @@
+-- mlp_sgd_weight_decay.lua — the parity test's (tests/t_parity.sh) variant of
+-- models/mlp.lua: the same layers, with plain SGD with weight decay (kiln fuses it into the gradient GEMM as beta = 1 − lr·wd).
+return model {
+  name    = "mlp_sgd_weight_decay",
+  input   = {1, 28, 28},
+  classes = 10,
+  layers  = {
+    flatten(),
+    linear(256, {init = normal(0, 0.01)}),
+    relu(),
+    linear(10,  {init = normal(0, 0.01)}),
+  },
+  loss      = softmax_cross_entropy(),
+  optimizer = sgd {lr = 0.1, weight_decay = 0.01},
+  data      = fashion_mnist(),
+  batch     = 256,
+  epochs    = 1,
+  seed      = 0,
+}
