@@ -18,6 +18,8 @@ usage: ./build.sh [COMMAND]
                     build/portable without -march=native and runs the suite
                     on the plain-C GEMM kernel (KILN_GEMM_KERNEL=c)
   golden            rewrite tests/golden/*.c from what kiln emits now
+  fuzz [SECONDS]    build the libFuzzer harnesses (tests/fuzz/) with clang into
+                    build/fuzz and run each for SECONDS (default 60)
   clean             remove build/
 
 environment: CC (default cc), KILN_PORTABLE=1 builds the runtime and trainers
@@ -106,6 +108,51 @@ build_portable() {
     build_all build/portable "" "-O3"
 }
 
+# ---- fuzzing (tests/fuzz/): clang's libFuzzer + ASan + UBSan --------------------
+build_fuzz() {
+    need_packages
+    local missing=()
+    command -v clang >/dev/null 2>&1 || missing+=(clang)
+    ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
+    if [ ${#missing[@]} -gt 0 ]; then
+        echo "build.sh: installing ${missing[*]}" >&2
+        local sudo=""
+        [ "$(id -u)" = 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    local dir=build/fuzz
+    mkdir -p "$dir"
+    local flags="-std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+    # a tenth of kiln's Lua instruction limit: a unit that hits it stays well under -timeout
+    flags="$flags -DSPEC_INSTRUCTION_LIMIT=10000000L"
+    awk 'BEGIN { q = sprintf("%c", 34) }
+         { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' compiler/prelude.lua >"$dir/prelude.inc"
+    clang $flags -Icompiler -I"$dir" $(pkg-config --cflags lua5.4) tests/fuzz/fuzz_spec.c \
+        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lm
+    clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
+}
+
+# run_fuzz NAME SECONDS MAX_LEN [libFuzzer flags]: prints "NAME RUNS CRASHED"
+run_fuzz() {
+    local name=$1 secs=$2 max_len=$3; shift 3
+    local dir=build/fuzz work=build/fuzz/corpus-$name
+    rm -rf "$work"; mkdir -p "$work"
+    cp tests/fuzz/corpus/"$name"/* "$work"/   # libFuzzer adds to its first directory, never to the checked-in one
+    local rc=0
+    "$dir/fuzz_$name" -max_len="$max_len" -timeout=25 -max_total_time="$secs" -print_final_stats=1 \
+        -artifact_prefix="$dir/" "$@" "$work" >"$dir/$name.log" 2>&1 || rc=$?
+    local runs
+    runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$dir/$name.log" | tail -1)
+    [ -n "$runs" ] || runs=$(grep -o '#[0-9]*' "$dir/$name.log" | tail -1 | tr -d '#')
+    echo "fuzz: $name: ${runs:-0} runs in ${secs}s, log $dir/$name.log" >&2
+    if [ $rc -ne 0 ]; then
+        echo "fuzz: $name: FOUND A CRASH (exit status $rc):" >&2
+        grep -E 'ERROR: |SUMMARY: |runtime error|Test unit written|^artifact_prefix|==[0-9]+==' "$dir/$name.log" | head -20 >&2
+    fi
+    echo "$name ${runs:-0} $([ $rc -ne 0 ] && echo 1 || echo 0)"
+}
+
 cmd=${1:-build}
 case "$cmd" in
     build) build ;;
@@ -136,6 +183,15 @@ case "$cmd" in
             build/kiln compile "$spec" -o "tests/golden/$name.c"
             echo "wrote tests/golden/$name.c"
         done
+        ;;
+    fuzz)
+        secs=${2:-60}
+        case "$secs" in ''|*[!0-9]*) echo "build.sh fuzz: SECONDS must be a whole number, got '$secs'" >&2; exit 2 ;; esac
+        build_fuzz
+        read -r _ spec_runs spec_crash < <(run_fuzz spec "$secs" 8192 -dict=tests/fuzz/spec.dict)
+        read -r _ idx_runs idx_crash < <(run_fuzz idx "$secs" 65536)
+        echo "fuzz: spec $spec_runs runs, idx $idx_runs runs, $((spec_crash + idx_crash)) crashes"
+        [ $((spec_crash + idx_crash)) -eq 0 ]
         ;;
     clean) rm -rf build ;;
     -h|--help|help) usage ;;

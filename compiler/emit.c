@@ -42,7 +42,9 @@ const char *float_literal(char buf[40], double v) {
 void sb_comment_text(StrBuf *sb, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if (c == '*' && s[1] == '/') sb_printf(sb, "* ");
+        if (c == '*' && s[1] == '/') sb_printf(sb, "* ");          /* no comment end */
+        else if (c == '/' && s[1] == '*') sb_printf(sb, "/ ");     /* no nested opener (-Wcomment) */
+        else if (c == '?' && s[1] == '?') sb_printf(sb, "? ");     /* no trigraph */
         else if (c < 0x20 || c >= 0x7f) sb_printf(sb, "?");
         else sb_printf(sb, "%c", c);
     }

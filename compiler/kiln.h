@@ -5,6 +5,7 @@
 #ifndef KILN_H
 #define KILN_H
 
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -46,6 +47,16 @@ _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 _Noreturn void fail_message(const char *msg);
 /* A temporary output file to unlink if kiln fails before renaming it. */
 void fail_cleanup_file(const char *path);
+/* Recovery for an in-process host (the fuzzer, tests/fuzz/); kiln never
+ * sets it.  With jb set (NULL: back to print-and-exit), a failure keeps its
+ * line for fail_last_message() instead of printing it, unlinks the cleanup
+ * file, runs the callback last given to fail_on_recover (once; NULL: none)
+ * and longjmps to *jb.  The host then frees the Spec and Graph it passed in
+ * (spec_free, graph_free; both must start zeroed). */
+void fail_recover(jmp_buf *jb);
+int  fail_recovering(void);
+const char *fail_last_message(void);
+void fail_on_recover(void (*fn)(void *), void *arg);
 
 /* ---- the op table ------------------------------------------------------- */
 typedef struct Graph Graph;

@@ -27,6 +27,34 @@ for _, lib in ipairs { "math", "string", "table", "utf8" } do
   env[lib] = copy
 end
 
+-- Finalizers run where kiln's instruction limit cannot reach them (Lua turns
+-- hooks off inside __gc), so a spec may not install any.
+env.setmetatable = function(t, mt)
+  if type(mt) == "table" and rawget(mt, "__gc") ~= nil then
+    error("setmetatable: __gc finalizers are not allowed in a spec", 2)
+  end
+  return setmetatable(t, mt)
+end
+
+-- Once the instruction limit is hit, pcall and xpcall pass its error on: a
+-- spec cannot catch it and keep running.
+local limit_hit = dsl._limit_hit
+dsl._limit_hit = nil
+local function pass_limit(...)
+  local msg = limit_hit()
+  if msg then error(msg, 0) end
+  return ...
+end
+env.pcall = function(...) return pass_limit(pcall(...)) end
+env.xpcall = function(f, handler, ...)
+  if type(handler) ~= "function" then return xpcall(f, handler, ...) end   -- its own error
+  local function guarded(e)   -- past the limit the spec's handler does not run
+    if limit_hit() then return e end
+    return handler(e)
+  end
+  return pass_limit(xpcall(f, guarded, ...))
+end
+
 for name, fn in pairs(dsl) do env[name] = fn end
 env._G = env
 return env

@@ -24,7 +24,9 @@
 #include "kiln.h"
 
 #define SPEC_MEMORY_LIMIT (64u << 20)   /* bytes a spec's Lua state may hold */
+#ifndef SPEC_INSTRUCTION_LIMIT   /* the fuzzer builds with less: its units must stay fast under ASan */
 #define SPEC_INSTRUCTION_LIMIT 100000000L
+#endif
 #define HOOK_EVERY 10000
 
 static const char prelude_source[] =
@@ -64,14 +66,31 @@ static void on_timeout(int sig) {
     _exit(1);
 }
 
+static char limit_message[512];   /* the first time the limit hit, for pcall to pass on */
+
 static void count_hook(lua_State *L, lua_Debug *ar) {
     instructions_run += HOOK_EVERY;
     if (instructions_run > SPEC_INSTRUCTION_LIMIT) {
-        lua_getinfo(L, "Sl", ar);
-        luaL_error(L, "%s:%d: spec still running after %d million Lua instructions; does it loop forever?",
-                   ar->source[0] == '@' ? ar->source + 1 : ar->short_src, ar->currentline,
-                   (int)(SPEC_INSTRUCTION_LIMIT / 1000000));
+        if (!limit_message[0]) {
+            /* name the spec's line, not the prelude's (its pcall wrappers) */
+            lua_Debug up;
+            lua_getinfo(L, "Sl", ar);
+            for (int level = 1; ar->source[0] != '@' && lua_getstack(L, level, &up); level++)
+                if (lua_getinfo(L, "Sl", &up) && up.source[0] == '@') ar = &up;
+            snprintf(limit_message, sizeof limit_message,
+                     "%s:%d: spec still running after %d million Lua instructions; does it loop forever?",
+                     ar->source[0] == '@' ? ar->source + 1 : ar->short_src, ar->currentline,
+                     (int)(SPEC_INSTRUCTION_LIMIT / 1000000));
+        }
+        luaL_error(L, "%s", limit_message);
     }
+}
+
+/* The prelude's pcall/xpcall: the limit's message once it is hit, else nil. */
+static int dsl_limit_hit(lua_State *L) {
+    if (limit_message[0]) lua_pushstring(L, limit_message);
+    else lua_pushnil(L);
+    return 1;
 }
 
 /* ---- strings that outlive the Lua state -------------------------------- */
@@ -321,7 +340,8 @@ static const char *const model_fields[] = {
 
 _Noreturn static void field_fail(const Spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void field_fail(const Spec *s, const char *fmt, ...) {
-    StrBuf sb = {0};
+    static StrBuf sb;   /* reused: nothing to free when a host recovers from the failure */
+    sb.len = 0;
     va_list ap;
     va_start(ap, fmt);
     sb_vprintf(&sb, fmt, ap);
@@ -329,9 +349,17 @@ static void field_fail(const Spec *s, const char *fmt, ...) {
     fail_at(&s->loc, "model: %s", sb.data);
 }
 
+/* model{}'s table[key] pushed, read raw: read_model runs outside the
+ * sandbox's protected call, where a metamethod (an __index that errors or
+ * loops) would abort or hang kiln. */
+static int raw_field(lua_State *L, const char *key) {
+    lua_pushstring(L, key);
+    return lua_rawget(L, -2);
+}
+
 static long field_int(lua_State *L, const Spec *s, const char *key, long lo, long hi, long dflt) {
     char buf[80];
-    int t = lua_getfield(L, -1, key);
+    int t = raw_field(L, key);
     long v = dflt;
     if (t != LUA_TNIL) {
         double d = lua_tonumber(L, -1);
@@ -349,7 +377,7 @@ static long field_int(lua_State *L, const Spec *s, const char *key, long lo, lon
 static void field_value(lua_State *L, const Spec *s, const char *key, OpKind kind, const char *example,
                         Layer *out, int required) {
     char buf[80];
-    if (lua_getfield(L, -1, key) == LUA_TNIL) {
+    if (raw_field(L, key) == LUA_TNIL) {
         if (required) field_fail(s, "missing field %s, e.g. %s = %s", key, key, example);
         lua_pop(L, 1);
         return;
@@ -389,10 +417,11 @@ static void read_model(lua_State *L, Spec *s) {
         int known = 0;
         for (int i = 0; key && model_fields[i]; i++) known |= strcmp(key, model_fields[i]) == 0;
         if (!known) {
-            StrBuf list = {0};
-            sb_join(&list, model_fields);
             const char *near = key ? nearest_name(key, model_fields) : NULL;
             if (near) field_fail(s, "unknown field '%s'; did you mean '%s'?", key, near);
+            static StrBuf list;   /* reused: nothing to free when a host recovers from the failure */
+            list.len = 0;
+            sb_join(&list, model_fields);
             field_fail(s, "unknown field %s%s%s (valid: %s)", key ? "'" : "", key ? key : "without a name",
                        key ? "'" : "", list.data);
         }
@@ -400,7 +429,7 @@ static void read_model(lua_State *L, Spec *s) {
 
     char buf[80];
     /* name */
-    if (lua_getfield(L, -1, "name") == LUA_TNIL) {
+    if (raw_field(L, "name") == LUA_TNIL) {
         const char *base = strrchr(s->file, '/');
         base = base ? base + 1 : s->file;
         char tmp[256];
@@ -417,7 +446,7 @@ static void read_model(lua_State *L, Spec *s) {
     safe_name(s->name, s->cname, sizeof s->cname);
 
     /* input */
-    if (lua_getfield(L, -1, "input") != LUA_TTABLE)
+    if (raw_field(L, "input") != LUA_TTABLE)
         field_fail(s, "input must be the shape of one example, e.g. input = {1, 28, 28}, got %s",
                    lua_show(L, -1, buf, sizeof buf));
     s->input_rank = (int)lua_rawlen(L, -1);
@@ -444,7 +473,7 @@ static void read_model(lua_State *L, Spec *s) {
     s->seed = (uint64_t)field_int(L, s, "seed", 0, (1L << 53), 0);
 
     /* layers */
-    if (lua_getfield(L, -1, "layers") != LUA_TTABLE)
+    if (raw_field(L, "layers") != LUA_TTABLE)
         field_fail(s, "layers must be a list like { flatten(), linear(10) }, got %s", lua_show(L, -1, buf, sizeof buf));
     int n = (int)lua_rawlen(L, -1);
     if (n < 1) field_fail(s, "layers is empty; list at least one layer, e.g. { flatten(), linear(10) }");
@@ -500,6 +529,8 @@ static void suggest_global(const char *msg, StrBuf *out) {
     if (near) sb_printf(out, "; did you mean %s()?", near);
 }
 
+static void close_state(void *L) { lua_close(L); }
+
 void spec_load(const char *path, Spec *s) {
     memset(s, 0, sizeof *s);
     s->file = xstrdup(path);
@@ -508,6 +539,7 @@ void spec_load(const char *path, Spec *s) {
     Budget budget = { 0, SPEC_MEMORY_LIMIT };
     lua_State *L = lua_newstate(capped_alloc, &budget);
     if (!L) fail("cannot create a Lua state");
+    fail_on_recover(close_state, L);   /* only a recovering host (the fuzzer) gets there */
     static const luaL_Reg libs[] = {
         { LUA_GNAME, luaopen_base }, { LUA_TABLIBNAME, luaopen_table }, { LUA_STRLIBNAME, luaopen_string },
         { LUA_MATHLIBNAME, luaopen_math }, { LUA_UTF8LIBNAME, luaopen_utf8 }, { NULL, NULL },
@@ -516,11 +548,16 @@ void spec_load(const char *path, Spec *s) {
         luaL_requiref(L, lib->name, lib->func, 1);
         lua_pop(L, 1);
     }
+    /* __metatable: a spec cannot reach these (to add a __gc, say) */
     luaL_newmetatable(L, "kiln.value");
     lua_pushcfunction(L, value_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "kiln.value");
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     luaL_newmetatable(L, "kiln.model");
+    lua_pushliteral(L, "kiln.model");
+    lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
 
     /* prelude(dsl) → the sandbox environment */
@@ -537,6 +574,8 @@ void spec_load(const char *path, Spec *s) {
     lua_setfield(L, -2, "model");
     lua_pushcfunction(L, dsl_print);
     lua_setfield(L, -2, "print");
+    lua_pushcfunction(L, dsl_limit_hit);
+    lua_setfield(L, -2, "_limit_hit");
     if (lua_pcall(L, 1, 1, 0) != LUA_OK) fail("internal error: prelude: %s", lua_tostring(L, -1));
     int env = lua_gettop(L);
 
@@ -544,46 +583,63 @@ void spec_load(const char *path, Spec *s) {
     StrBuf chunkname = {0};
     sb_printf(&chunkname, "@%s", path);
     FILE *f = fopen(path, "rb");
-    if (!f) { Loc loc = { path, 0 }; fail_at(&loc, "cannot read the spec: %s", strerror(errno)); }
+    if (!f) { Loc loc = { path, 0 }; sb_free(&chunkname); fail_at(&loc, "cannot read the spec: %s", strerror(errno)); }
     StrBuf src = {0};
     char buf[8192];
     size_t got;
-    while ((got = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (src.len + got > (8u << 20)) { Loc loc = { path, 0 }; fail_at(&loc, "spec is larger than 8 MiB"); }
-        sb_printf(&src, "%.*s", (int)got, buf);
-        if (memchr(buf, 0, got)) { Loc loc = { path, 0 }; fail_at(&loc, "spec is not a text file (it holds NUL bytes)"); }
+    const char *bad = NULL;
+    while (!bad && (got = fread(buf, 1, sizeof buf, f)) > 0) {
+        if (src.len + got > (8u << 20)) bad = "spec is larger than 8 MiB";
+        else if (memchr(buf, 0, got)) bad = "spec is not a text file (it holds NUL bytes)";
+        else sb_printf(&src, "%.*s", (int)got, buf);
     }
     fclose(f);
-    if (luaL_loadbufferx(L, src.data ? src.data : "", src.len, chunkname.data, "t") != LUA_OK) {
+    if (bad) { Loc loc = { path, 0 }; sb_free(&src); sb_free(&chunkname); fail_at(&loc, "%s", bad); }
+    int loaded = luaL_loadbufferx(L, src.data ? src.data : "", src.len, chunkname.data, "t");
+    sb_free(&src);
+    sb_free(&chunkname);
+    if (loaded != LUA_OK) {
         const char *msg = lua_tostring(L, -1);
         fail_message(msg && *msg ? msg : "cannot load the spec");
     }
-    sb_free(&src);
-    sb_free(&chunkname);
     lua_pushvalue(L, env);
     lua_setupvalue(L, -2, 1);   /* _ENV of the chunk = the sandbox */
 
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     instructions_run = 0;
+    limit_message[0] = 0;
     snprintf(timeout_message, sizeof timeout_message,
              "%s: spec still running after %d seconds; kiln stops specs there\n", path, SPEC_SECONDS_LIMIT);
-    signal(SIGALRM, on_timeout);
-    alarm(SPEC_SECONDS_LIMIT);
-    if (lua_pcall(L, 0, 1, 0) != LUA_OK) {
+    /* a recovering host (the fuzzer) owns SIGALRM: libFuzzer's -timeout uses it */
+    int backstop = !fail_recovering();
+    if (backstop) {
+        signal(SIGALRM, on_timeout);
+        alarm(SPEC_SECONDS_LIMIT);
+    }
+    int ran = lua_pcall(L, 0, 1, 0);
+    if (ran != LUA_OK) {
         const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is not a string";
         if (strcmp(msg, "not enough memory") == 0) {
             Loc loc = { path, 0 };
             fail_at(&loc, "spec uses more than %u MiB of memory; kiln stops specs there", SPEC_MEMORY_LIMIT >> 20);
         }
-        StrBuf hint = {0};
+        static StrBuf hint;   /* reused: nothing to free when a host recovers from the failure */
+        hint.len = 0;
         sb_printf(&hint, "%s", msg);
         suggest_global(msg, &hint);
         fail_message(hint.data);
     }
-    alarm(0);
-    lua_sethook(L, NULL, 0, 0);
+    /* read_model runs unprotected, so nothing in it may raise a Lua error:
+     * it reads raw (no metamethods), the collector is stopped (no __gc
+     * finalizers run) and it gets 1 MiB above the cap (no memory error).
+     * The finalizers run in lua_close, still under the instruction limit
+     * and the wall clock. */
+    lua_gc(L, LUA_GCSTOP);
+    budget.limit += 1u << 20;
     read_model(L, s);
+    fail_on_recover(NULL, NULL);
     lua_close(L);
+    if (backstop) alarm(0);
 }
 
 void spec_free(Spec *s) {

@@ -663,7 +663,7 @@ void kiln_gemm(const kiln_gemm_op *op)
 #endif
 
     int ksteps = (k + KC - 1) / KC;
-    gemm_job g;
+    gemm_job g = {0};   /* fields filled below; the rest (buffers) once the grid is chosen */
     g.op = op;
     g.kd = kd;
     g.A.f = op->a;

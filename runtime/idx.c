@@ -114,14 +114,28 @@ static int read_header(gzFile f, const char *path, kiln_idx *out, size_t *total,
 }
 
 /* Reads exactly total item bytes into out->data and makes sure nothing
- * follows them; the extra read also makes zlib check the gzip CRC. */
+ * follows them; the extra read also makes zlib check the gzip CRC.  The
+ * buffer grows as the bytes arrive (from 1 MiB, doubling), so a short file
+ * whose header claims 2 GiB costs what it holds, not what it claims. */
+#define IDX_FIRST_CHUNK ((size_t)1 << 20)
 static int read_items(gzFile f, const char *path, kiln_idx *out, size_t total,
                       char *err, size_t errlen)
 {
-    out->data = malloc(total);
-    if (!out->data) return fail(err, errlen, path, "out of memory for %zu bytes", total);
-    long long got = read_all(f, out->data, total);
-    if (got < 0) return corrupt(err, errlen, f, path);
+    size_t cap = total < IDX_FIRST_CHUNK ? total : IDX_FIRST_CHUNK;
+    out->data = malloc(cap);
+    if (!out->data) return fail(err, errlen, path, "out of memory for %zu bytes", cap);
+    long long got = 0;
+    for (;;) {
+        long long r = read_all(f, out->data + got, cap - (size_t)got);
+        if (r < 0) return corrupt(err, errlen, f, path);
+        got += r;
+        if ((size_t)got < cap || cap == total) break;   /* the file ended, or all is read */
+        size_t grown = cap > total / 2 ? total : 2 * cap;
+        uint8_t *p = realloc(out->data, grown);
+        if (!p) return fail(err, errlen, path, "out of memory for %zu bytes", grown);
+        out->data = p;
+        cap = grown;
+    }
     if (got < (long long)total)
         return fail(err, errlen, path, "truncated: expected %zu bytes of %s, got %lld",
                     total, kind_of(out->rank), got);

@@ -1,0 +1,6 @@
+-- expect: tests/errors/typo_layer.lua:4: attempt to call a nil value (global 'lineer'); did you mean linear()?
+return model {
+  input = {784}, classes = 10,
+  layers = { lineer(10) },
+  loss = softmax_cross_entropy(), optimizer = sgd {lr = 0.1},
+}

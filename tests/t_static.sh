@@ -1,0 +1,31 @@
+# t_static.sh — static checks: kiln and the runtime compile warning-free
+# under clang as well as gcc (build.sh builds them with gcc -Werror; the
+# cflags group does the same for every generated trainer), and cppcheck
+# finds nothing in compiler/ and runtime/.
+#
+# cppcheck is told that _Noreturn means noreturn (it does not know C11's
+# keyword, and would otherwise follow fail()'s callers past the exit).
+# Any suppression must sit next to its line as cppcheck-suppress with a reason.
+LUA_CFLAGS=$(pkg-config --cflags lua5.4 2>/dev/null)
+if command -v clang >/dev/null; then
+    for dir in compiler compiler/ops runtime; do
+        if clang -std=c11 -Wall -Wextra -Werror -fopenmp -fsyntax-only -I"$BUILD" $LUA_CFLAGS $dir/*.c 2>"$TMP/clang.err"; then
+            pass "static/clang/$dir"
+        else
+            fail "static/clang/$dir" "$(head -n 3 "$TMP/clang.err" | tr '\n' ' ')"
+        fi
+    done
+else
+    skip static/clang "clang is not installed (apt-get install clang)"
+fi
+if command -v cppcheck >/dev/null; then
+    if cppcheck --quiet --enable=warning,performance,portability --std=c11 --inline-suppr \
+        --error-exitcode=1 "-D_Noreturn=__attribute__((noreturn))" -I compiler -I runtime -I "$BUILD" \
+        compiler runtime >"$TMP/cppcheck.out" 2>&1; then
+        pass static/cppcheck
+    else
+        fail static/cppcheck "$(grep -E ': (error|warning|performance|portability):' "$TMP/cppcheck.out" | head -n 5 | tr '\n' ' ')"
+    fi
+else
+    skip static/cppcheck "cppcheck is not installed (apt-get install cppcheck)"
+fi
