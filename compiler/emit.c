@@ -91,9 +91,7 @@ static Uses kernel_uses(const Graph *g, const Kernel *k) {
     Uses u = { 0, 0, 0, 0, 0 };
     for (int i = 0; i < k->nnodes; i++) {
         const Node *n = node(g, k->nodes[i]);
-        int vs[6], nv = 0;
-        for (int j = 0; j < n->nin; j++) vs[nv++] = n->in[j];
-        for (int j = 0; j < n->nout; j++) vs[nv++] = n->out[j];
+        int vs[6], nv = node_values(n, vs);
         for (int j = 0; j < nv; j++) {
             const Value *v = storage_of(g, vs[j]);
             u.batched |= v->shape.batched;
@@ -337,33 +335,27 @@ static void emit_init(Emit *e, const Graph *g) {
     blank(e);
 }
 
-static void emit_model_struct(Emit *e, const Graph *g) {
-    const Spec *s = g->spec;
-    emit(e, "/* ---- the model, as the runtime sees it ---- */");
-    emit(e, "static const kiln_tensor tensors[] = {");
-    for (int i = 0; i < g->nparams; i++) {
-        const Value *v = val(g, g->params[i]);
+/* A kiln_tensor table: each value's name, shape and place in its block. */
+static void emit_tensor_table(Emit *e, const Graph *g, const char *table, const int *ids, int n,
+                              const char *block) {
+    emit(e, "static const kiln_tensor %s[] = {", table);
+    for (int i = 0; i < n; i++) {
+        const Value *v = val(g, ids[i]);
         StrBuf dims = {0};
         for (int d = 0; d < v->shape.rank; d++) sb_printf(&dims, "%s%ld", d ? ", " : "", v->shape.dim[d]);
-        emit(e, "    { %s, %d, { %s }, %ld, params + %ld },", c_string(v->name), v->shape.rank, dims.data,
-             shape_size(&v->shape), v->offset);
+        emit(e, "    { %s, %d, { %s }, %ld, %s + %ld },", c_string(v->name), v->shape.rank, dims.data,
+             shape_size(&v->shape), block, v->offset);
         sb_free(&dims);
     }
     emit(e, "};");
     blank(e);
-    if (g->nstate > 0) {
-        emit(e, "static const kiln_tensor state_tensors[] = {");
-        for (int i = 0; i < g->nstate; i++) {
-            const Value *v = val(g, g->state[i]);
-            StrBuf dims = {0};
-            for (int d = 0; d < v->shape.rank; d++) sb_printf(&dims, "%s%ld", d ? ", " : "", v->shape.dim[d]);
-            emit(e, "    { %s, %d, { %s }, %ld, state + %ld },", c_string(v->name), v->shape.rank, dims.data,
-                 shape_size(&v->shape), v->offset);
-            sb_free(&dims);
-        }
-        emit(e, "};");
-        blank(e);
-    }
+}
+
+static void emit_model_struct(Emit *e, const Graph *g) {
+    const Spec *s = g->spec;
+    emit(e, "/* ---- the model, as the runtime sees it ---- */");
+    emit_tensor_table(e, g, "tensors", g->params, g->nparams, "params");
+    if (g->nstate > 0) emit_tensor_table(e, g, "state_tensors", g->state, g->nstate, "state");
     long input = 1;
     for (int i = 0; i < s->input_rank; i++) input *= s->input[i];
     if (s->data.class_names) {

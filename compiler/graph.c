@@ -92,6 +92,13 @@ int graph_state(Graph *g, const char *name, Shape shape) {
     return v;
 }
 
+int node_values(const Node *n, int out[6]) {
+    int nv = 0;
+    for (int a = 0; a < n->nin; a++) out[nv++] = n->in[a];
+    for (int a = 0; a < n->nout; a++) out[nv++] = n->out[a];
+    return nv;
+}
+
 long shape_size(const Shape *s) {
     long n = 1;
     for (int i = 0; i < s->rank; i++) n *= s->dim[i];

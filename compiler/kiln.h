@@ -266,6 +266,7 @@ void  node_result(Graph *g, Node *n, int value);   /* an existing value becomes 
 int   graph_param(Graph *g, const char *name, Shape shape, Init init);
 int   graph_state(Graph *g, const char *name, Shape shape);   /* optimizer state, starts at 0 */
 Value *val(const Graph *g, int id);
+int   node_values(const Node *n, int out[6]);      /* its inputs, then its outputs */
 Node  *node(const Graph *g, int id);
 const Value *storage_of(const Graph *g, int id);   /* follows aliases */
 long  shape_size(const Shape *s);                  /* elements per example (or in total) */

@@ -27,9 +27,7 @@ static void lifetimes(Graph *g) {
         const Kernel *kr = &g->kernels[k];
         for (int j = 0; j < kr->nnodes; j++) {
             const Node *n = node(g, kr->nodes[j]);
-            int vs[6], nv = 0;
-            for (int a = 0; a < n->nin; a++) vs[nv++] = n->in[a];
-            for (int a = 0; a < n->nout; a++) vs[nv++] = n->out[a];
+            int vs[6], nv = node_values(n, vs);
             for (int a = 0; a < nv; a++) {
                 Value *v = (Value *)storage_of(g, vs[a]);
                 if (v->first < 0) v->first = k;
@@ -41,21 +39,20 @@ static void lifetimes(Graph *g) {
 
 static int overlaps(long a0, long a1, long b0, long b1) { return a0 < b1 && b0 < a1; }
 
+/* Values ids[0..n) back to back in one block; returns its size in floats. */
+static long lay_out(Graph *g, const int *ids, int n) {
+    long at = 0;
+    for (int i = 0; i < n; i++) {
+        Value *v = val(g, ids[i]);
+        v->offset = at;
+        at += align16(shape_size(&v->shape));
+    }
+    return at;
+}
+
 void plan(Graph *g) {
-    long p = 0;
-    for (int i = 0; i < g->nparams; i++) {
-        Value *v = val(g, g->params[i]);
-        v->offset = p;
-        p += align16(shape_size(&v->shape));
-    }
-    g->params_size = p;
-    long st = 0;
-    for (int i = 0; i < g->nstate; i++) {
-        Value *v = val(g, g->state[i]);
-        v->offset = st;
-        st += align16(shape_size(&v->shape));
-    }
-    g->state_size = st;
+    g->params_size = lay_out(g, g->params, g->nparams);
+    g->state_size = lay_out(g, g->state, g->nstate);
 
     lifetimes(g);
     int *placed = xcalloc((size_t)g->nvals, sizeof *placed);
