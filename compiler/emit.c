@@ -248,15 +248,39 @@ static void emit_kernels(Emit *e, const Graph *g) {
     blank(e);
 }
 
-static void emit_calls(Emit *e, const Graph *g, int training) {
+/* The kernels of a training step (training), of evaluation, or of predict
+ * (the forward ones), called from inside one parallel region: the team is
+ * started once, each kernel splits its work among its threads without
+ * waiting at the end, and kiln_sync() makes the team wait only where a
+ * kernel touches memory one since the last wait wrote, or writes memory it
+ * touched (sync.c). */
+static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) {
+    emit(e, "#pragma omp parallel  /* one team for every kernel; each splits its work among it */");
+    emit(e, "{");
+    e->indent++;
+    emit(e, "kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */");
+    emit(e, "kiln_sync();");
+    const Kernel **since = xcalloc((size_t)g->nkernels + 1, sizeof *since);   /* since the last wait */
+    int nsince = 0;
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
         if (training ? !k->train : !k->eval) continue;
+        if (forward_only && k->phase != PHASE_FORWARD) continue;
+        int wait = 0;
+        for (int j = 0; j < nsince && !wait; j++) wait = kernels_conflict(g, since[j], k);
+        if (wait) {
+            emit(e, "kiln_sync();");
+            nsince = 0;
+        }
+        since[nsince++] = k;
         StrBuf call = {0};
         kernel_signature(&call, g, k, 1);
         emit(e, "%s;", call.data);
         sb_free(&call);
     }
+    free(since);
+    e->indent--;
+    emit(e, "}");
 }
 
 static void emit_steps(Emit *e, const Graph *g) {
@@ -270,7 +294,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "const int n = b->n;");
     emit(e, "float loss = 0.0f;");
     if (has_training_mode(g)) emit(e, "training = 1;");
-    emit_calls(e, g, 1);
+    emit_calls(e, g, 1, 0);
     emit(e, "steps++;");
     emit(e, "return loss;");
     e->indent--;
@@ -285,7 +309,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "float loss = 0.0f;");
     if (has_training_mode(g)) emit(e, "training = mode;");
     else emit(e, "(void)mode;  /* no layer behaves differently in training */");
-    emit_calls(e, g, 0);
+    emit_calls(e, g, 0, 0);
     emit(e, "return loss;");
     e->indent--;
     emit(e, "}");
@@ -301,14 +325,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     e->indent++;
     emit(e, "const int n = b->n;");
     if (has_training_mode(g)) emit(e, "training = 0;");
-    for (int i = 0; i < g->nkernels; i++) {
-        const Kernel *k = &g->kernels[i];
-        if (!k->eval || k->phase != PHASE_FORWARD) continue;
-        StrBuf call = {0};
-        kernel_signature(&call, g, k, 1);
-        emit(e, "%s;", call.data);
-        sb_free(&call);
-    }
+    emit_calls(e, g, 0, 1);
     const Node *loss = node(g, val(g, g->loss)->producer);
     loss->op->emit_predict(e, g, loss);
     e->indent--;

@@ -305,6 +305,11 @@ const char *float_literal(char buf[40], double v);
 void sb_comment_text(StrBuf *sb, const char *s);
 void sb_c_string(StrBuf *sb, const char *s);
 
+/* ---- sync.c: where the step's team waits ------------------------------- */
+/* 1 if kernel b may not start on any thread before kernel a has finished on
+ * all: they touch the same memory and one of them writes it. */
+int kernels_conflict(const Graph *g, const Kernel *a, const Kernel *b);
+
 /* ---- dump.c: kiln graph ------------------------------------------------- */
 void dump_graph(StrBuf *out, const Graph *g);
 void dump_dot(StrBuf *out, const Graph *g);

@@ -5,23 +5,34 @@
  * GotoBLAS/BLIS structure, one job per function.  Each thread owns a
  * rectangle of C (the team splits C into a tm × tn grid) and does, alone:
  *
- *   pack_b: its op(B) columns as NR-wide slivers holding every k (in blocks
- *           of at most B_BUDGET floats when B is large)
- *   for ic over its rows in MC steps
+ *   for each block of its op(B) column slivers (B_BUDGET floats at most)
  *     for pc over k in KC steps         (fixed order: never split across threads)
- *       pack_a: MR × kc slivers, times alpha (and a_scale: bytes are widened
- *               here, so the data set stays uint8)
- *       MR × NR micro-tiles, column-sliver-major; after the last k step the
- *       epilogue runs on the tile just stored, while it is in L1
+ *       pack_b: kc × NR slivers of those columns
+ *       for ic over its rows in MC steps
+ *         pack_a: MR × kc slivers, times alpha (and a_scale: bytes are
+ *                 widened here, so the data set stays uint8)
+ *         MR × NR micro-tiles, column-sliver-major; after the last k step
+ *         the epilogue runs on the tile just stored, while it is in L1
  *
- * Threads share nothing they write and meet no barrier: on this machine a
- * packed B shared between cores costs more (every line crossing between the
- * L2s) than packing it twice.  A small cost model picks the grid (by rows:
- * every thread packs all of B; by columns: every thread packs all of A).
+ * Threads share nothing they write and never wait for each other: on
+ * this machine a packed B shared between cores costs more (every line
+ * crossing between the L2s) than packing it twice.  C is split by columns
+ * when its column slivers divide evenly among the threads — a layer's
+ * output units then stay with one core from the forward product through
+ * the input gradient to the weight update, so its weights and activations
+ * never move between caches — and otherwise by the cheaper grid of a small
+ * cost model (by rows: every thread packs all of B; by columns: all of A).
  * Products with at most 16 columns (n = 10: the classes) and float A take a
  * narrow AVX-512 path instead: 16 × 16 masked tiles reading A in place (A is
- * used once there: packing it would cost as much as the product).  Products
- * under PARALLEL_MIN_FLOPS run on the calling thread.
+ * used once there: packing it would cost as much as the product), split by
+ * rows.
+ *
+ * Two ways to call it.  Outside a parallel region, kiln_gemm starts its own
+ * team (none for products under PARALLEL_MIN_FLOPS).  Inside one, it is a
+ * work-sharing construct like `omp for nowait`: every thread of the team
+ * calls it with the same op and takes its share; the caller waits with
+ * kiln_sync() before C is read.  The trainer kiln emits runs a whole
+ * training step in one team this way, so no GEMM pays for waking threads.
  *
  * The micro-kernel keeps an MR × NR tile of C in registers and walks the two
  * packed slivers over kc.  It is picked once at run time: AVX-512F (8×32,
@@ -50,7 +61,7 @@
 static int omp_get_thread_num(void) { return 0; }
 static int omp_get_num_threads(void) { return 1; }
 static int omp_get_max_threads(void) { return 1; }
-static int omp_in_parallel(void) { return 0; }
+static int omp_get_level(void) { return 0; }
 #endif
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -64,18 +75,21 @@ static int omp_in_parallel(void) { return 0; }
  * (KC × NR floats, ≤ 32 KiB) stays in L1 while the A slivers of an MC × KC
  * block (≤ 264 KiB) stream from L2.  k is cut into ⌈k/KC⌉ equal steps
  * (784 → 4 × 196, not 3 × 256 + 16).  MC is a multiple of every kernel's MR
- * (8, 6, 4).  At most B_BUDGET floats of packed B (all k × some columns) are
+ * (8, 6, 4).  At most B_BUDGET floats of packed B (one k step × some columns) are
  * held at once. */
 enum { KC = 256, MC = 264 };
 enum { MR_MAX = 8, NR_MAX = 32 };
 enum { NARROW_N = 16, NARROW_MR = 16 };
 #define B_BUDGET ((size_t)1 << 20)
 
-/* Below this many multiply-adds (about 10 µs of work) a GEMM runs on the
- * calling thread only: waking a team would cost more than it saves.  A team
- * gets at most one thread per PER_THREAD_MIN multiply-adds. */
+/* Outside a parallel region, below this many multiply-adds (about 10 µs of
+ * work) a GEMM runs on the calling thread only: waking a team would cost
+ * more than it saves; a team it starts gets at most one thread per
+ * PER_THREAD_MIN multiply-adds.  Inside a team the threads are awake
+ * already, and one takes a share once there are TEAM_SHARE_MIN. */
 #define PARALLEL_MIN_FLOPS (1024.0 * 1024.0)
 #define PER_THREAD_MIN     (512.0 * 1024.0)
+#define TEAM_SHARE_MIN     (64.0 * 1024.0)
 
 /* ---- Where op(A) comes from --------------------------------------------------
  * Element (i, p) of op(A), times scale: alpha for floats, alpha·a_scale for
@@ -419,15 +433,18 @@ static const kernel_desc *kernel(void)
 }
 
 /* ---- Buffers ------------------------------------------------------------------
- * One workspace per calling thread, grown on demand and kept (a GEMM per
- * layer per step would otherwise pay for fresh pages every call).  Each
- * thread of a team gets its own 64-byte-aligned slice of the caller's
- * workspace: worker threads own no memory, so nothing leaks when OpenMP
- * retires them. */
+ * Packing memory, one slot per thread number in the team, grown on demand by
+ * its own thread and kept (a GEMM per layer per step would otherwise pay for
+ * fresh pages every call).  The slots are global, so nothing is lost when
+ * OpenMP retires a thread; the price is that one team at a time may run
+ * kiln_gemm (a trainer has only one). */
 typedef struct { float *p; size_t cap; } buffer;
+enum { MAX_TEAM = 256 };     /* threads beyond this take no share */
+static buffer slots[MAX_TEAM];
 
-static float *grow(buffer *b, size_t need)
+static float *slot(int me, size_t need)
 {
+    buffer *b = &slots[me];
     if (need > b->cap) {
         free(b->p);
         size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
@@ -437,7 +454,6 @@ static float *grow(buffer *b, size_t need)
     }
     return b->p;
 }
-static _Thread_local buffer work_buf;
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }   /* floats → 64 bytes */
 
@@ -452,8 +468,7 @@ typedef struct {
     int sm, sn;             /* row and column slivers of C */
     int nb;                 /* B slivers packed at once (B_BUDGET) */
     int tm, tn;             /* threads split C into a tm × tn grid */
-    float *work;            /* per thread: a_size floats for A, then B */
-    size_t a_size, slice;   /* floats of A, of a whole slice */
+    size_t a_size, slice;   /* per thread: a_size floats for A, then B */
 } gemm_job;
 
 static double ceil_div_d(double a, double b) { return (double)(long)((a + b - 1) / b); }
@@ -477,73 +492,71 @@ static void run_tile(const kernel_desc *kd, int kc, const float *ap, const float
         }
 }
 
-/* Pack B slivers [s0, s1) (all of k each, NR·k floats apiece) into dst,
- * sliver s0 first. */
-static void pack_b_slivers(const gemm_job *g, int s0, int s1, float *dst)
+/* Pack the k rows [pc, pc + kc) of B slivers [s0, s1) into dst, kc × NR
+ * floats apiece, sliver s0 first. */
+static void pack_b_slivers(const gemm_job *g, int s0, int s1, int pc, int kc, float *dst)
 {
     const kiln_gemm_op *op = g->op;
     const int NR = g->kd->nr;
     for (int s = s0; s < s1; s++) {
         int nr = g->n - s * NR < NR ? g->n - s * NR : NR;
-        g->kd->pack_b(op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, 0, g->k,
-                      s * NR, nr, dst + (size_t)(s - s0) * NR * g->k);
+        g->kd->pack_b(op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, pc, kc, s * NR, nr,
+                      dst + (size_t)(s - s0) * NR * kc);
     }
 }
 
-/* Compute the rectangle of C made of row slivers [r0, r1) and column slivers
- * [s0, s1), whose B slivers are packed at bp (sliver s0 first).  A is packed
- * into this thread's own buffer. */
-static void compute_rect(const gemm_job *g, int r0, int r1, int s0, int s1, const float *bp,
-                         float *ap)
+/* The k step [pc, pc + kc) of the rectangle of C made of row slivers
+ * [r0, r1) and column slivers [s0, s1), whose B is packed at bp (sliver s0
+ * first): A packed MC rows at a time into ap, then the micro-tiles; after
+ * the last k step, each tile's epilogue while the tile is in L1. */
+static void compute_step(const gemm_job *g, int r0, int r1, int s0, int s1, int pc, int kc,
+                         const float *bp, float *ap)
 {
     const kiln_gemm_op *op = g->op;
     const kernel_desc *kd = g->kd;
     const int MR = kd->mr, NR = kd->nr, ldc = op->ldc;
     const int row_end = r1 * MR < g->m ? r1 * MR : g->m;
-    if (r0 >= r1 || s0 >= s1) return;
+    const int last = pc + kc == g->k;
+    const float beta = pc == 0 ? op->beta : 1.0f;
     for (int ic = r0 * MR; ic < row_end; ic += MC) {
         int mc = row_end - ic < MC ? row_end - ic : MC;
         int slivers = (mc + MR - 1) / MR;
-        for (int pc = 0; pc < g->k; pc += g->kc) {
-            int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
-            int last = pc + kc == g->k;
-            float beta = pc == 0 ? op->beta : 1.0f;
+        for (int a = 0; a < slivers; a++) {
+            int mr = mc - a * MR < MR ? mc - a * MR : MR;
+            kd->pack_a(&g->A, ic + a * MR, mr, pc, kc, ap + (size_t)a * MR * kc);
+        }
+        for (int s = s0; s < s1; s++) {
+            int j = s * NR, nr = g->n - j < NR ? g->n - j : NR;
+            const float *b = bp + (size_t)(s - s0) * NR * kc;
             for (int a = 0; a < slivers; a++) {
-                int mr = mc - a * MR < MR ? mc - a * MR : MR;
-                kd->pack_a(&g->A, ic + a * MR, mr, pc, kc, ap + (size_t)a * MR * kc);
-            }
-            for (int s = s0; s < s1; s++) {
-                int j = s * NR, nr = g->n - j < NR ? g->n - j : NR;
-                const float *b = bp + (size_t)(s - s0) * NR * g->k + (size_t)pc * NR;
-                for (int a = 0; a < slivers; a++) {
-                    int i = ic + a * MR, mr = mc - a * MR < MR ? mc - a * MR : MR;
-                    float *c = op->c + (size_t)i * ldc + j;
-                    run_tile(kd, kc, ap + (size_t)a * MR * kc, b, c, ldc, mr, nr, beta);
-                    if (last && op->epilogue) op->epilogue(op, i, j, mr, nr, c, ldc);
-                }
+                int i = ic + a * MR, mr = mc - a * MR < MR ? mc - a * MR : MR;
+                float *c = op->c + (size_t)i * ldc + j;
+                run_tile(kd, kc, ap + (size_t)a * MR * kc, b, c, ldc, mr, nr, beta);
+                if (last && op->epilogue) op->epilogue(op, i, j, mr, nr, c, ldc);
             }
         }
     }
 }
 
-/* Thread me of nthreads computes its rectangle of the tm × tn grid over C:
- * it packs its own B slivers (in blocks of nb) and its own A rows, so threads
- * share nothing they write and never wait for each other.  (Sharing packed
- * B across cores costs more than packing it twice: every line would cross
- * between the cores' L2s.) */
-static void gemm_packed(const gemm_job *g, int me, int nthreads)
+/* Thread me of the tm × tn grid computes its rectangle of C: for each block
+ * of nb of its B slivers and each k step, it packs that part of B, then its
+ * A rows MC at a time, so threads share nothing they write and never wait
+ * for each other.  (Sharing packed B across cores costs more than packing
+ * it twice: every line would cross between the cores' L2s.) */
+static void gemm_packed(const gemm_job *g, int me)
 {
-    int tm = g->tm, tn = g->tn;
-    if (tm * tn != nthreads) { tm = nthreads; tn = 1; }  /* a smaller team than asked */
-    int ti = me / tn, tj = me % tn;
-    int r0 = (int)((long)g->sm * ti / tm), r1 = (int)((long)g->sm * (ti + 1) / tm);
-    int c0 = (int)((long)g->sn * tj / tn), c1 = (int)((long)g->sn * (tj + 1) / tn);
-    if (r0 >= r1) return;
-    float *ap = g->work + (size_t)me * g->slice, *bp = ap + g->a_size;
+    int ti = me / g->tn, tj = me % g->tn;
+    int r0 = (int)((long)g->sm * ti / g->tm), r1 = (int)((long)g->sm * (ti + 1) / g->tm);
+    int c0 = (int)((long)g->sn * tj / g->tn), c1 = (int)((long)g->sn * (tj + 1) / g->tn);
+    if (r0 >= r1 || c0 >= c1) return;
+    float *ap = slot(me, g->slice), *bp = ap + g->a_size;
     for (int S0 = c0; S0 < c1; S0 += g->nb) {
         int S1 = c1 - S0 < g->nb ? c1 : S0 + g->nb;
-        pack_b_slivers(g, S0, S1, bp);
-        compute_rect(g, r0, r1, S0, S1, bp, ap);
+        for (int pc = 0; pc < g->k; pc += g->kc) {
+            int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
+            pack_b_slivers(g, S0, S1, pc, kc, bp);
+            compute_step(g, r0, r1, S0, S1, pc, kc, bp, ap);
+        }
     }
 }
 
@@ -622,48 +635,71 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
         }
 }
 
-/* Threads worth waking for this many multiply-adds. */
-static int team_size(double flops)
+/* How many of a team's nthreads take a share of a product of this many
+ * multiply-adds: at most one per `per` of them, and at least one. */
+static int workers(double flops, int nthreads, double per)
 {
-    if (flops < PARALLEL_MIN_FLOPS || omp_in_parallel()) return 1;
-    int t = omp_get_max_threads();
-    double most = flops / PER_THREAD_MIN;
-    return most < t ? (int)most : t;
+    double most = flops / per;
+    int w = most < nthreads ? (int)most : nthreads;
+    if (w > MAX_TEAM) w = MAX_TEAM;
+    return w < 1 ? 1 : w;
 }
 
-void kiln_gemm(const kiln_gemm_op *op)
+/* The grid for w threads: columns when the column slivers split evenly
+ * (output units stay on one core across the products of a step), else the
+ * cheapest by grid_cost, rows first on a tie. */
+static void choose_grid(gemm_job *g, int w)
+{
+    g->tm = w;
+    g->tn = 1;
+    if (w <= 1) return;
+    if (g->sn % w == 0) {
+        g->tm = 1;
+        g->tn = w;
+        return;
+    }
+    double best = 0;
+    for (int tm = w; tm >= 1; tm--) {
+        if (w % tm) continue;
+        double cost = grid_cost(g, tm, w / tm);
+        if (tm == w || cost < best) { best = cost; g->tm = tm; g->tn = w / tm; }
+    }
+}
+
+/* Thread me's share of the product when nthreads threads split it (each
+ * calls this with the same op; the split is a pure function of op and
+ * nthreads).  per: multiply-adds worth one more thread. */
+static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per)
 {
     const int m = op->m, n = op->n, k = op->k;
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || op->alpha == 0.0f) {
-        scale_c(m, n, op->beta, op->c, op->ldc);
-        if (op->epilogue) op->epilogue(op, 0, 0, m, n, op->c, op->ldc);
+        if (me == 0) {
+            scale_c(m, n, op->beta, op->c, op->ldc);
+            if (op->epilogue) op->epilogue(op, 0, 0, m, n, op->c, op->ldc);
+        }
         return;
     }
     const kernel_desc *kd = kernel();
-    double flops = (double)m * n * k;
-    int team = team_size(flops);
+    int w = workers((double)m * n * k, nthreads, per);
+    if (me >= w) return;
 
 #if KILN_X86
     if (kd->narrow && n <= NARROW_N && op->a) {
         int blocks = (m + NARROW_MR - 1) / NARROW_MR;
-        if (team > blocks) team = blocks;
-        size_t slice = round16((size_t)k * NARROW_MR);   /* B, then one scratch per thread */
-        float *bp = grow(&work_buf, slice * (size_t)(1 + team));
+        if (w > blocks) w = blocks;
+        if (me >= w) return;
+        size_t packed = round16((size_t)k * NARROW_MR);   /* B, then scratch for a last block */
+        float *bp = slot(me, 2 * packed);
         pack_b_narrow(op, bp);
-        if (team <= 1) { narrow_rows(op, 0, blocks, bp, bp + slice); return; }
-        #pragma omp parallel num_threads(team)
-        {
-            int me = omp_get_thread_num(), t = omp_get_num_threads();
-            narrow_rows(op, (int)((long)blocks * me / t), (int)((long)blocks * (me + 1) / t), bp,
-                        bp + slice * (size_t)(1 + me));
-        }
+        narrow_rows(op, (int)((long)blocks * me / w), (int)((long)blocks * (me + 1) / w), bp,
+                    bp + packed);
         return;
     }
 #endif
 
     int ksteps = (k + KC - 1) / KC;
-    gemm_job g = {0};   /* fields filled below; the rest (buffers) once the grid is chosen */
+    gemm_job g = {0};
     g.op = op;
     g.kd = kd;
     g.A.f = op->a;
@@ -675,30 +711,31 @@ void kiln_gemm(const kiln_gemm_op *op)
     g.kc = (k + ksteps - 1) / ksteps;
     g.sm = (m + kd->mr - 1) / kd->mr;
     g.sn = (n + kd->nr - 1) / kd->nr;
-    size_t per_sliver = (size_t)kd->nr * k;
+    size_t per_sliver = (size_t)kd->nr * g.kc;   /* one k step of one B sliver */
     g.nb = B_BUDGET / per_sliver > 1 ? (int)(B_BUDGET / per_sliver) : 1;
     if (g.nb > g.sn) g.nb = g.sn;
-    g.tm = 1;
-    g.tn = 1;
-    if (team > 1) {     /* the cheapest grid; rows first on a tie */
-        double best = 0;
-        for (int tm = team; tm >= 1; tm--) {
-            if (team % tm) continue;
-            double cost = grid_cost(&g, tm, team / tm);
-            if (tm == team || cost < best) { best = cost; g.tm = tm; g.tn = team / tm; }
-        }
-    }
-    /* B room for nb slivers even when a thread's share is smaller: a team
-     * smaller than asked falls back to splitting by rows (untouched pages
-     * cost nothing). */
+    if (w > g.sm * g.sn) w = g.sm * g.sn;
+    if (me >= w) return;
+    choose_grid(&g, w);
     g.a_size = round16((size_t)MC * g.kc);
     g.slice = g.a_size + round16((size_t)g.nb * per_sliver);
-    g.work = grow(&work_buf, g.slice * (size_t)team);
-    if (team <= 1) { gemm_packed(&g, 0, 1); return; }
-    #pragma omp parallel num_threads(team)
-    {
-        gemm_packed(&g, omp_get_thread_num(), omp_get_num_threads());
+    gemm_packed(&g, me);
+}
+
+void kiln_gemm(const kiln_gemm_op *op)
+{
+    if (omp_get_level() > 0) {    /* every thread of the team is here: share */
+        gemm_share(op, omp_get_thread_num(), omp_get_num_threads(), TEAM_SHARE_MIN);
+        return;
     }
+    double flops = (double)op->m * op->n * op->k;
+    int team = flops < PARALLEL_MIN_FLOPS ? 1 : workers(flops, omp_get_max_threads(), PER_THREAD_MIN);
+    if (team <= 1) {
+        gemm_share(op, 0, 1, PER_THREAD_MIN);
+        return;
+    }
+    #pragma omp parallel num_threads(team)
+    gemm_share(op, omp_get_thread_num(), omp_get_num_threads(), PER_THREAD_MIN);
 }
 
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,

@@ -1,5 +1,5 @@
 /* idx.c — reading IDX files (the MNIST format), plain or gzip-compressed,
- * into kiln_idx / kiln_dataset, and gathering minibatches from them.
+ * into kiln_idx / kiln_dataset (batch.c gathers minibatches from them).
  *
  * IDX: bytes 0,0, an element type (only 0x08 = unsigned byte is supported),
  * a rank, then rank big-endian u32 dimensions, then the items.  zlib's
@@ -251,23 +251,4 @@ void kiln_dataset_free(kiln_dataset *d)
     free(d->features);
     free(d->targets);
     memset(d, 0, sizeof *d);
-}
-
-void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,
-                 uint8_t *x, uint8_t *labels)
-{
-    const size_t ss = (size_t)d->sample_size;
-    for (int r = 0; r < n; r++) {
-        memcpy(x + (size_t)r * ss, d->images + (size_t)idx[r] * ss, ss);
-        labels[r] = d->labels[idx[r]];
-    }
-}
-
-void kiln_gather_float(const kiln_dataset *d, const uint32_t *idx, int n, float *x, float *targets)
-{
-    const size_t ss = (size_t)d->sample_size;
-    for (int r = 0; r < n; r++) {
-        memcpy(x + (size_t)r * ss, d->features + (size_t)idx[r] * ss, ss * sizeof *x);
-        targets[r] = d->targets[idx[r]];
-    }
 }

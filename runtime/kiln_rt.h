@@ -28,7 +28,14 @@
  *
  * Results are bitwise identical for any OpenMP thread count: each element of
  * C is summed over k in a fixed order, and the epilogue sees the same pieces.
- * beta == 0 means C is written without being read (it may hold NaNs). */
+ * beta == 0 means C is written without being read (it may hold NaNs).
+ *
+ * Called outside a parallel region, kiln_gemm starts a team of its own when
+ * the product is big enough, and returns with C complete.  Called inside
+ * one it is a work-sharing construct, like `omp for nowait`: every thread
+ * of the team must call it with the same op and computes its share of C;
+ * call kiln_sync() before any thread reads C.  Only one team at a time may
+ * use it (its packing memory is per thread number). */
 enum { KILN_NOTRANS = 0, KILN_TRANS = 1 };
 
 typedef struct kiln_gemm_op kiln_gemm_op;
@@ -59,9 +66,17 @@ void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
 /* Column sums: out[j] = beta·out[j] + alpha·Σ_i a[i·lda + j] for j < cols,
  * i < rows.  Each column is summed in row order, so the result is the same
  * for any thread count (bias gradients; with beta = 1, alpha = −lr, the
- * SGD update of a bias). */
+ * SGD update of a bias).  Inside a parallel region, every thread of the team
+ * calls it and the team splits the columns without waiting at the end, as
+ * with kiln_gemm. */
 void kiln_column_sums(int rows, int cols, const float *a, int lda, float alpha, float beta,
                       float *out);
+
+/* The barrier between kernels inside a parallel region: returns once every
+ * thread of the team has called it, and everything they wrote before is
+ * visible to all (much cheaper than `omp barrier`).  Outside a region, or
+ * in a team of one, it returns at once. */
+void kiln_sync(void);
 
 /* ---- Random numbers -----------------------------------------------------
  * xoshiro256** seeded through splitmix64: same seed, same stream, on every
@@ -128,7 +143,17 @@ typedef struct {
     const uint8_t *labels;    /* ...and their classes */
     const float   *xf;        /* regression data: n × input_size floats */
     const float   *targets;   /* ...and n × outputs float targets */
+    /* When from is set, the buffers above are the trainer's, still to be
+     * filled with rows idx[0..n) of from: the step does it (kiln_fill_batch)
+     * before anything reads them. */
+    const kiln_dataset *from;
+    const uint32_t     *idx;
 } kiln_batch;
+
+/* Fill b's buffers from b->from when it is set (else nothing to do).  Inside
+ * a parallel region every thread of the team calls it and copies a share of
+ * the rows, not waiting at the end (kiln_sync() before the batch is read). */
+void kiln_fill_batch(const kiln_batch *b);
 
 /* Gather rows idx[0..n) of d into x and labels (bytes, unscaled). */
 void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,

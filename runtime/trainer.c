@@ -245,15 +245,13 @@ typedef struct {
     float            *targets;  /* batch */
 } workspace;
 
-/* Rows order[start..start+n) of d as a batch in w's buffers. */
+/* Rows order[0..n) of d as a batch in w's buffers, which the step fills
+ * (its team shares the copying: kiln_fill_batch). */
 static kiln_batch gather(const workspace *w, const kiln_dataset *d, const uint32_t *order, int n)
 {
-    if (d->features) {
-        kiln_gather_float(d, order, n, w->xf, w->targets);
-        return (kiln_batch){ .n = n, .xf = w->xf, .targets = w->targets };
-    }
-    kiln_gather(d, order, n, w->x, w->labels);
-    return (kiln_batch){ .n = n, .x = w->x, .labels = w->labels };
+    if (d->features)
+        return (kiln_batch){ .n = n, .xf = w->xf, .targets = w->targets, .from = d, .idx = order };
+    return (kiln_batch){ .n = n, .x = w->x, .labels = w->labels, .from = d, .idx = order };
 }
 
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.

@@ -79,7 +79,7 @@ static void act_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_begin(e, g, k);
     if (n->phase == PHASE_FORWARD) emit(e, "/* %s = %s(%s) */", y, n->op->name, x);
     else emit(e, "/* %s = %s ⊙ %s'(…), from the output %s */", y, x, n->layer->op->name, cname(g, n->in[0]));
-    emit(e, "#pragma omp parallel for");
+    emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
     emit(e, "    %s[i] = %s;", y, body.data);
     kernel_end(e);

@@ -50,7 +50,7 @@ static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_begin(e, g, k);
     emit(e, "/* %s = %s with each element dropped with probability %g and the rest scaled, in training */",
          cname(g, n->out[0]), cname(g, in), n->layer->p);
-    emit(e, "#pragma omp parallel for");
+    emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
     emit(e, "    %s[i] = %s;", cname(g, n->out[0]), body.data);
     kernel_end(e);

@@ -4,8 +4,9 @@
  * also counts correct argmax predictions.  Its gradient,
  * dz = (softmax(z) − onehot(label)) / n, shares the row loop in training
  * (fuse.c puts both nodes in one kernel); evaluation runs the loss alone.
- * Rows are summed in order on one thread: the loss has the same bits for
- * any thread count. */
+ * The step's team shares the rows; each row's loss and hit go to row_loss
+ * and row_hit, and one thread then sums them in row order: the loss has
+ * the same bits for any thread count. */
 #include "ops.h"
 
 static void xent_shape(Graph *g, Node *n) {
@@ -36,6 +37,12 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
     long c = features(g, n->in[0]);
     const char *z = cname(g, n->in[0]);
     const char *dz = grad ? cname(g, grad->out[0]) : NULL;
+    if (!grad) {   /* the evaluation kernel, always emitted first (fuse.c), declares them */
+        emit(e, "/* Each row's loss and argmax hit, written by whichever thread had the row. */");
+        emit(e, "static float row_loss[BATCH];");
+        emit(e, "static uint8_t row_hit[BATCH];");
+        emit_blank(e);
+    }
     kernel_begin(e, g, k);
     if (grad) {
         emit(e, "/* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,");
@@ -43,8 +50,7 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
     } else {
         emit(e, "/* per row: loss = logsumexp(z) − z[label] and the argmax hit */");
     }
-    emit(e, "double total = 0.0;");
-    emit(e, "int hits = 0;");
+    emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < n; i++) {");
     emit(e, "    const float *z = %s + i * %ld;", z, c);
     if (grad) emit(e, "    float *dz = %s + i * %ld;", dz, c);
@@ -61,8 +67,8 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
         emit(e, "    for (int j = 0; j < %ld; j++)", c);
         emit(e, "        sum += expf(z[j] - z[best]);");
     }
-    emit(e, "    total += (double)(z[best] + logf(sum) - z[labels[i]]);");
-    emit(e, "    hits += best == labels[i];");
+    emit(e, "    row_loss[i] = z[best] + logf(sum) - z[labels[i]];");
+    emit(e, "    row_hit[i] = best == labels[i];");
     if (grad) {
         emit(e, "    const float scale = 1.0f / (sum * (float)n);");
         emit(e, "    for (int j = 0; j < %ld; j++)", c);
@@ -70,8 +76,19 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
         emit(e, "    dz[labels[i]] -= 1.0f / (float)n;");
     }
     emit(e, "}");
-    emit(e, "*loss = (float)(total / n);");
-    emit(e, "*correct += hits;");
+    emit(e, "kiln_sync();  /* every row done */");
+    emit(e, "/* the batch: rows summed in order, on one thread */");
+    emit(e, "#pragma omp single nowait");
+    emit(e, "{");
+    emit(e, "    double total = 0.0;");
+    emit(e, "    int hits = 0;");
+    emit(e, "    for (int i = 0; i < n; i++) {");
+    emit(e, "        total += (double)row_loss[i];");
+    emit(e, "        hits += row_hit[i];");
+    emit(e, "    }");
+    emit(e, "    *loss = (float)(total / n);");
+    emit(e, "    *correct += hits;");
+    emit(e, "}");
     kernel_end(e);
 }
 

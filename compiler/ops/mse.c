@@ -31,6 +31,10 @@ static void mse_emit(Emit *e, const Graph *g, const Kernel *k) {
     if (grad) emit(e, "/* loss = mean of (y − target)², and %s = 2·(y − target) / (n·%ld), in one pass */",
                    cname(g, grad->out[0]), c);
     else emit(e, "/* loss = mean of (y − target)² over the rows and the %ld outputs */", c);
+    emit(e, "(void)correct;  /* no classes: nothing to count */");
+    emit(e, "#pragma omp single nowait  /* one thread of the team: the sum keeps its order */");
+    emit(e, "{");
+    e->indent++;
     emit(e, "double total = 0.0;");
     emit(e, "for (int i = 0; i < n * %ld; i++) {", c);
     emit(e, "    const float d = %s[i] - targets[i];", y);
@@ -38,7 +42,8 @@ static void mse_emit(Emit *e, const Graph *g, const Kernel *k) {
     if (grad) emit(e, "    %s[i] = 2.0f * d / (float)(n * %ld);", cname(g, grad->out[0]), c);
     emit(e, "}");
     emit(e, "*loss = (float)(total / ((double)n * %ld));", c);
-    emit(e, "(void)correct;  /* no classes: nothing to count */");
+    e->indent--;
+    emit(e, "}");
     kernel_end(e);
 }
 

@@ -106,7 +106,7 @@ static void sgd_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     } else {
         emit(e, "/* %s: %s -= lr · (%s%s) */", l->op->name, p, dp, l->weight_decay > 0 ? " + wd·p" : "");
     }
-    emit(e, "#pragma omp parallel for");
+    emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[0]));
     emit_decayed_grad(e, l, p, dp);
     float_literal(lr, l->lr);
@@ -132,7 +132,7 @@ static void adam_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     emit(e, "const double t = (double)(steps + 1);");
     emit(e, "const float step = (float)(%.17g / (1.0 - pow(%.17g, t)));", l->lr, l->beta1);
     emit(e, "const float root = (float)sqrt(1.0 - pow(%.17g, t));", l->beta2);
-    emit(e, "#pragma omp parallel for");
+    emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[0]));
     emit_decayed_grad(e, l, p, dp);
     emit(e, "    %s[i] = %s * %s[i] + %s * g;", m, float_literal(b1, l->beta1), m, float_literal(c1, 1 - l->beta1));

@@ -40,6 +40,9 @@ static void probe_emit(Emit *e, const Graph *g, const Kernel *k) {
         else if (kind == VAL_TARGETS) emit(e, "(void)targets;");
     }
     emit(e, "(void)correct;  /* nothing to classify */");
+    emit(e, "#pragma omp single nowait  /* one thread of the team: the sum keeps its order */");
+    emit(e, "{");
+    e->indent++;
     emit(e, "double total = 0.0;");
     emit(e, "for (int i = 0; i < n * %ld; i++)", c);
     emit(e, "    total += (double)%s[i];", z);
@@ -48,6 +51,8 @@ static void probe_emit(Emit *e, const Graph *g, const Kernel *k) {
         emit(e, "    %s[i] = 1.0f;", cname(g, grad->out[0]));
     }
     emit(e, "*loss = (float)total;");
+    e->indent--;
+    emit(e, "}");
     kernel_end(e);
 }
 

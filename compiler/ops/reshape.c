@@ -34,7 +34,7 @@ static void scale_emit(Emit *e, const Graph *g, const Kernel *k) {
     const char *x = cname(g, n->in[0]), *y = cname(g, n->out[0]);
     kernel_begin(e, g, k);
     emit(e, "/* %s = the input bytes %s, scaled */", y, x);
-    emit(e, "#pragma omp parallel for");
+    emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
     emit(e, "    %s[i] = (float)%s[i] * INPUT_SCALE;", y, x);
     kernel_end(e);

@@ -69,27 +69,33 @@ static void forward_linear1(int n, const float *x)
 static void loss_mse(int n, const float *targets, float *loss, int *correct)
 {
     /* loss = mean of (y − target)² over the rows and the 1 outputs */
-    double total = 0.0;
-    for (int i = 0; i < n * 1; i++) {
-        const float d = linear1[i] - targets[i];
-        total += (double)d * d;
-    }
-    *loss = (float)(total / ((double)n * 1));
     (void)correct;  /* no classes: nothing to count */
+    #pragma omp single nowait  /* one thread of the team: the sum keeps its order */
+    {
+        double total = 0.0;
+        for (int i = 0; i < n * 1; i++) {
+            const float d = linear1[i] - targets[i];
+            total += (double)d * d;
+        }
+        *loss = (float)(total / ((double)n * 1));
+    }
 }
 
 /* loss_and_grad_mse — nodes: mse, mse.grad */
 static void loss_and_grad_mse(int n, const float *targets, float *loss, int *correct)
 {
     /* loss = mean of (y − target)², and d_linear1 = 2·(y − target) / (n·1), in one pass */
-    double total = 0.0;
-    for (int i = 0; i < n * 1; i++) {
-        const float d = linear1[i] - targets[i];
-        total += (double)d * d;
-        d_linear1[i] = 2.0f * d / (float)(n * 1);
-    }
-    *loss = (float)(total / ((double)n * 1));
     (void)correct;  /* no classes: nothing to count */
+    #pragma omp single nowait  /* one thread of the team: the sum keeps its order */
+    {
+        double total = 0.0;
+        for (int i = 0; i < n * 1; i++) {
+            const float d = linear1[i] - targets[i];
+            total += (double)d * d;
+            d_linear1[i] = 2.0f * d / (float)(n * 1);
+        }
+        *loss = (float)(total / ((double)n * 1));
+    }
 }
 
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
@@ -114,9 +120,16 @@ static float train_step(const kiln_batch *b, int *correct)
 {
     const int n = b->n;
     float loss = 0.0f;
-    forward_linear1(n, b->xf);
-    loss_and_grad_mse(n, b->targets, &loss, correct);
-    backward_linear1_grad_params_sgd(n, b->xf);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1(n, b->xf);
+        kiln_sync();
+        loss_and_grad_mse(n, b->targets, &loss, correct);
+        kiln_sync();
+        backward_linear1_grad_params_sgd(n, b->xf);
+    }
     steps++;
     return loss;
 }
@@ -128,8 +141,14 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     const int n = b->n;
     float loss = 0.0f;
     (void)mode;  /* no layer behaves differently in training */
-    forward_linear1(n, b->xf);
-    loss_mse(n, b->targets, &loss, correct);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1(n, b->xf);
+        kiln_sync();
+        loss_mse(n, b->targets, &loss, correct);
+    }
     return loss;
 }
 
@@ -142,7 +161,12 @@ static float eval_batch(const kiln_batch *b, int *correct)
 static void predict(const kiln_batch *b, float *out)
 {
     const int n = b->n;
-    forward_linear1(n, b->xf);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1(n, b->xf);
+    }
     for (int i = 0; i < n * 1; i++)
         out[i] = linear1[i];
 }

@@ -105,7 +105,7 @@ static void forward_linear1_relu1(int n, const uint8_t *x)
 static void forward_dropout1(int n)
 {
     /* dropout1 = relu1 with each element dropped with probability 0.2 and the rest scaled, in training */
-    #pragma omp parallel for
+    #pragma omp for nowait
     for (int i = 0; i < n * 256; i++)
         dropout1[i] = !training ? relu1[i] : kiln_keep(dropout_key + 3, steps, (uint64_t)(i), 858993459u) ? relu1[i] * 1.25f : 0.0f;
 }
@@ -139,7 +139,7 @@ static void forward_linear2_relu2(int n)
 static void forward_dropout2(int n)
 {
     /* dropout2 = relu2 with each element dropped with probability 0.5 and the rest scaled, in training */
-    #pragma omp parallel for
+    #pragma omp for nowait
     for (int i = 0; i < n * 256; i++)
         dropout2[i] = !training ? relu2[i] : kiln_keep(dropout_key + 6, steps, (uint64_t)(i), 2147483648u) ? relu2[i] * 2.0f : 0.0f;
 }
@@ -168,12 +168,15 @@ static void forward_linear3(int n)
     });
 }
 
+/* Each row's loss and argmax hit, written by whichever thread had the row. */
+static float row_loss[BATCH];
+static uint8_t row_hit[BATCH];
+
 /* loss_softmax_cross_entropy — nodes: softmax_cross_entropy */
 static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
 {
     /* per row: loss = logsumexp(z) − z[label] and the argmax hit */
-    double total = 0.0;
-    int hits = 0;
+    #pragma omp for nowait
     for (int i = 0; i < n; i++) {
         const float *z = linear3 + i * 10;
         int best = 0;
@@ -182,11 +185,22 @@ static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss
         float sum = 0.0f;
         for (int j = 0; j < 10; j++)
             sum += expf(z[j] - z[best]);
-        total += (double)(z[best] + logf(sum) - z[labels[i]]);
-        hits += best == labels[i];
+        row_loss[i] = z[best] + logf(sum) - z[labels[i]];
+        row_hit[i] = best == labels[i];
     }
-    *loss = (float)(total / n);
-    *correct += hits;
+    kiln_sync();  /* every row done */
+    /* the batch: rows summed in order, on one thread */
+    #pragma omp single nowait
+    {
+        double total = 0.0;
+        int hits = 0;
+        for (int i = 0; i < n; i++) {
+            total += (double)row_loss[i];
+            hits += row_hit[i];
+        }
+        *loss = (float)(total / n);
+        *correct += hits;
+    }
 }
 
 /* loss_and_grad_softmax_cross_entropy — nodes: softmax_cross_entropy, softmax_cross_entropy.grad */
@@ -194,8 +208,7 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, fl
 {
     /* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,
      * and d_linear3 = (softmax(z) − onehot(label)) / n */
-    double total = 0.0;
-    int hits = 0;
+    #pragma omp for nowait
     for (int i = 0; i < n; i++) {
         const float *z = linear3 + i * 10;
         float *dz = d_linear3 + i * 10;
@@ -207,15 +220,26 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, fl
             dz[j] = expf(z[j] - z[best]);
             sum += dz[j];
         }
-        total += (double)(z[best] + logf(sum) - z[labels[i]]);
-        hits += best == labels[i];
+        row_loss[i] = z[best] + logf(sum) - z[labels[i]];
+        row_hit[i] = best == labels[i];
         const float scale = 1.0f / (sum * (float)n);
         for (int j = 0; j < 10; j++)
             dz[j] *= scale;
         dz[labels[i]] -= 1.0f / (float)n;
     }
-    *loss = (float)(total / n);
-    *correct += hits;
+    kiln_sync();  /* every row done */
+    /* the batch: rows summed in order, on one thread */
+    #pragma omp single nowait
+    {
+        double total = 0.0;
+        int hits = 0;
+        for (int i = 0; i < n; i++) {
+            total += (double)row_loss[i];
+            hits += row_hit[i];
+        }
+        *loss = (float)(total / n);
+        *correct += hits;
+    }
 }
 
 /* backward_linear3_grad_input_dropout2_grad_epilogue, on each finished piece of the product: d_relu2 = piece ⊙ dropout'(d_dropout2) */
@@ -260,7 +284,7 @@ static void backward_linear3_grad_params_sgd(int n)
 static void backward_relu2_grad(int n)
 {
     /* d_linear2 = d_relu2 ⊙ relu'(…), from the output relu2 */
-    #pragma omp parallel for
+    #pragma omp for nowait
     for (int i = 0; i < n * 256; i++)
         d_linear2[i] = relu2[i] > 0.0f ? d_relu2[i] : 0.0f;
 }
@@ -307,7 +331,7 @@ static void backward_linear2_grad_params_sgd(int n)
 static void backward_relu1_grad(int n)
 {
     /* d_linear1 = d_relu1 ⊙ relu'(…), from the output relu1 */
-    #pragma omp parallel for
+    #pragma omp for nowait
     for (int i = 0; i < n * 256; i++)
         d_linear1[i] = relu1[i] > 0.0f ? d_relu1[i] : 0.0f;
 }
@@ -335,19 +359,36 @@ static float train_step(const kiln_batch *b, int *correct)
     const int n = b->n;
     float loss = 0.0f;
     training = 1;
-    forward_linear1_relu1(n, b->x);
-    forward_dropout1(n);
-    forward_linear2_relu2(n);
-    forward_dropout2(n);
-    forward_linear3(n);
-    loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
-    backward_linear3_grad_input_dropout2_grad(n);
-    backward_linear3_grad_params_sgd(n);
-    backward_relu2_grad(n);
-    backward_linear2_grad_input_dropout1_grad(n);
-    backward_linear2_grad_params_sgd(n);
-    backward_relu1_grad(n);
-    backward_linear1_grad_params_sgd(n, b->x);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1_relu1(n, b->x);
+        kiln_sync();
+        forward_dropout1(n);
+        kiln_sync();
+        forward_linear2_relu2(n);
+        kiln_sync();
+        forward_dropout2(n);
+        kiln_sync();
+        forward_linear3(n);
+        kiln_sync();
+        loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
+        kiln_sync();
+        backward_linear3_grad_input_dropout2_grad(n);
+        kiln_sync();
+        backward_linear3_grad_params_sgd(n);
+        kiln_sync();
+        backward_relu2_grad(n);
+        kiln_sync();
+        backward_linear2_grad_input_dropout1_grad(n);
+        kiln_sync();
+        backward_linear2_grad_params_sgd(n);
+        kiln_sync();
+        backward_relu1_grad(n);
+        kiln_sync();
+        backward_linear1_grad_params_sgd(n, b->x);
+    }
     steps++;
     return loss;
 }
@@ -359,12 +400,22 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     const int n = b->n;
     float loss = 0.0f;
     training = mode;
-    forward_linear1_relu1(n, b->x);
-    forward_dropout1(n);
-    forward_linear2_relu2(n);
-    forward_dropout2(n);
-    forward_linear3(n);
-    loss_softmax_cross_entropy(n, b->labels, &loss, correct);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1_relu1(n, b->x);
+        kiln_sync();
+        forward_dropout1(n);
+        kiln_sync();
+        forward_linear2_relu2(n);
+        kiln_sync();
+        forward_dropout2(n);
+        kiln_sync();
+        forward_linear3(n);
+        kiln_sync();
+        loss_softmax_cross_entropy(n, b->labels, &loss, correct);
+    }
     return loss;
 }
 
@@ -378,11 +429,20 @@ static void predict(const kiln_batch *b, float *out)
 {
     const int n = b->n;
     training = 0;
-    forward_linear1_relu1(n, b->x);
-    forward_dropout1(n);
-    forward_linear2_relu2(n);
-    forward_dropout2(n);
-    forward_linear3(n);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1_relu1(n, b->x);
+        kiln_sync();
+        forward_dropout1(n);
+        kiln_sync();
+        forward_linear2_relu2(n);
+        kiln_sync();
+        forward_dropout2(n);
+        kiln_sync();
+        forward_linear3(n);
+    }
     for (int i = 0; i < n; i++) {
         const float *z = linear3 + i * 10;
         float *p = out + i * 10;

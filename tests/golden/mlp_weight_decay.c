@@ -101,12 +101,15 @@ static void forward_linear2(int n)
     });
 }
 
+/* Each row's loss and argmax hit, written by whichever thread had the row. */
+static float row_loss[BATCH];
+static uint8_t row_hit[BATCH];
+
 /* loss_softmax_cross_entropy — nodes: softmax_cross_entropy */
 static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
 {
     /* per row: loss = logsumexp(z) − z[label] and the argmax hit */
-    double total = 0.0;
-    int hits = 0;
+    #pragma omp for nowait
     for (int i = 0; i < n; i++) {
         const float *z = linear2 + i * 10;
         int best = 0;
@@ -115,11 +118,22 @@ static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss
         float sum = 0.0f;
         for (int j = 0; j < 10; j++)
             sum += expf(z[j] - z[best]);
-        total += (double)(z[best] + logf(sum) - z[labels[i]]);
-        hits += best == labels[i];
+        row_loss[i] = z[best] + logf(sum) - z[labels[i]];
+        row_hit[i] = best == labels[i];
     }
-    *loss = (float)(total / n);
-    *correct += hits;
+    kiln_sync();  /* every row done */
+    /* the batch: rows summed in order, on one thread */
+    #pragma omp single nowait
+    {
+        double total = 0.0;
+        int hits = 0;
+        for (int i = 0; i < n; i++) {
+            total += (double)row_loss[i];
+            hits += row_hit[i];
+        }
+        *loss = (float)(total / n);
+        *correct += hits;
+    }
 }
 
 /* loss_and_grad_softmax_cross_entropy — nodes: softmax_cross_entropy, softmax_cross_entropy.grad */
@@ -127,8 +141,7 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, fl
 {
     /* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,
      * and d_linear2 = (softmax(z) − onehot(label)) / n */
-    double total = 0.0;
-    int hits = 0;
+    #pragma omp for nowait
     for (int i = 0; i < n; i++) {
         const float *z = linear2 + i * 10;
         float *dz = d_linear2 + i * 10;
@@ -140,15 +153,26 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, fl
             dz[j] = expf(z[j] - z[best]);
             sum += dz[j];
         }
-        total += (double)(z[best] + logf(sum) - z[labels[i]]);
-        hits += best == labels[i];
+        row_loss[i] = z[best] + logf(sum) - z[labels[i]];
+        row_hit[i] = best == labels[i];
         const float scale = 1.0f / (sum * (float)n);
         for (int j = 0; j < 10; j++)
             dz[j] *= scale;
         dz[labels[i]] -= 1.0f / (float)n;
     }
-    *loss = (float)(total / n);
-    *correct += hits;
+    kiln_sync();  /* every row done */
+    /* the batch: rows summed in order, on one thread */
+    #pragma omp single nowait
+    {
+        double total = 0.0;
+        int hits = 0;
+        for (int i = 0; i < n; i++) {
+            total += (double)row_loss[i];
+            hits += row_hit[i];
+        }
+        *loss = (float)(total / n);
+        *correct += hits;
+    }
 }
 
 /* backward_linear2_grad_input_relu1_grad_epilogue, on each finished piece of the product: d_linear1 = piece ⊙ relu'(relu1) */
@@ -211,12 +235,21 @@ static float train_step(const kiln_batch *b, int *correct)
 {
     const int n = b->n;
     float loss = 0.0f;
-    forward_linear1_relu1(n, b->x);
-    forward_linear2(n);
-    loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
-    backward_linear2_grad_input_relu1_grad(n);
-    backward_linear2_grad_params_sgd(n);
-    backward_linear1_grad_params_sgd(n, b->x);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1_relu1(n, b->x);
+        kiln_sync();
+        forward_linear2(n);
+        kiln_sync();
+        loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
+        kiln_sync();
+        backward_linear2_grad_input_relu1_grad(n);
+        kiln_sync();
+        backward_linear2_grad_params_sgd(n);
+        backward_linear1_grad_params_sgd(n, b->x);
+    }
     steps++;
     return loss;
 }
@@ -228,9 +261,16 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     const int n = b->n;
     float loss = 0.0f;
     (void)mode;  /* no layer behaves differently in training */
-    forward_linear1_relu1(n, b->x);
-    forward_linear2(n);
-    loss_softmax_cross_entropy(n, b->labels, &loss, correct);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1_relu1(n, b->x);
+        kiln_sync();
+        forward_linear2(n);
+        kiln_sync();
+        loss_softmax_cross_entropy(n, b->labels, &loss, correct);
+    }
     return loss;
 }
 
@@ -243,8 +283,14 @@ static float eval_batch(const kiln_batch *b, int *correct)
 static void predict(const kiln_batch *b, float *out)
 {
     const int n = b->n;
-    forward_linear1_relu1(n, b->x);
-    forward_linear2(n);
+    #pragma omp parallel  /* one team for every kernel; each splits its work among it */
+    {
+        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        kiln_sync();
+        forward_linear1_relu1(n, b->x);
+        kiln_sync();
+        forward_linear2(n);
+    }
     for (int i = 0; i < n; i++) {
         const float *z = linear2 + i * 10;
         float *p = out + i * 10;

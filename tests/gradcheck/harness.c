@@ -47,7 +47,7 @@ static int check(const char *name, int n, double scale, int report) {
     }
     for (int i = 0; i < n; i++) labels[i] = (uint8_t)(kiln_rng_next(&rng) % (uint64_t)(m->classes ? m->classes : 1));
     for (int i = 0; i < n * 64; i++) targets[i] = (float)kiln_rng_normal(&rng);
-    kiln_batch b = { n, x, labels, xf, targets };   /* image or regression data, as the model reads */
+    kiln_batch b = { .n = n, .x = x, .labels = labels, .xf = xf, .targets = targets };   /* image or regression data, as the model reads */
 
     size_t total = 0;
     for (int t = 0; t < m->ntensors; t++) total += m->tensors[t].size;

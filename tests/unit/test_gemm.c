@@ -366,9 +366,11 @@ static void check_sgd(int m, int n, int k)
     free(x); free(dz); free(w); free(ref); free(mag);
 }
 
-/* kiln_gemm with 1, 2, 3 and 4 threads: C, the pieces the epilogue is handed
- * and the values it sees in them must be bitwise the same.  u8: A as bytes;
- * with_bias: the epilogue rewrites C (bias + relu). */
+/* kiln_gemm with 1, 2, 3 and 4 threads, each called from outside a parallel
+ * region (it starts its own team) and from every thread of a team (it is
+ * then a work-sharing construct, finished by kiln_sync): C, the pieces the
+ * epilogue is handed and the values it sees in them must be bitwise the
+ * same.  u8: A as bytes; with_bias: the epilogue rewrites C (bias + relu). */
 static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float alpha,
                            float beta, int with_bias)
 {
@@ -387,38 +389,50 @@ static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float al
              u8 ? "u8" : "f32", with_bias ? "_bias_relu" : "_epilogue",
              ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
     int saved = omp_get_max_threads();
-    for (int t = 1; t <= 4 && !why[0]; t++) {
+    for (int run = 0; run < 8 && !why[0]; run++) {
+        int t = run / 2 + 1, team = run % 2;
         omp_set_num_threads(t);
-        float *out = t == 1 ? ref : c;
+        float *out = run == 0 ? ref : c;
         memcpy(out, c_in, csz * sizeof *out);
         record r;
         record_init(&r, m, n, out, n, with_bias ? bias : NULL);
         kiln_gemm_op op = {ta, tb, m, n, k, alpha, beta, af, au, 1.0f / 255.0f, lda, b, ldb,
                            out, n, record_epilogue, &r};
-        kiln_gemm(&op);
+        if (team) {
+            #pragma omp parallel
+            {
+                kiln_gemm(&op);
+                kiln_sync();
+            }
+        } else {
+            kiln_gemm(&op);
+        }
         if (r.bad || r.npieces > r.max_pieces) {
-            snprintf(why, sizeof why, "%d threads: bad pieces", t);
+            snprintf(why, sizeof why, "%d threads%s: bad pieces", t, team ? " in a team" : "");
         } else {
             qsort(r.pieces, (size_t)r.npieces, sizeof *r.pieces, cmp_piece);
-            if (t == 1) {
+            if (run == 0) {
                 memcpy(seen, r.seen, csz * sizeof *seen);
                 npieces = r.npieces;
                 pieces = malloc((size_t)(npieces ? npieces : 1) * sizeof *pieces);
                 memcpy(pieces, r.pieces, (size_t)npieces * sizeof *pieces);
             } else if (memcmp(c, ref, csz * sizeof *c) != 0) {
-                snprintf(why, sizeof why, "%d threads: C differs from 1 thread", t);
+                snprintf(why, sizeof why, "%d threads%s: C differs from 1 thread", t,
+                         team ? " in a team" : "");
             } else if (r.npieces != npieces ||
                        memcmp(r.pieces, pieces, (size_t)npieces * sizeof *pieces) != 0) {
-                snprintf(why, sizeof why, "%d threads: the epilogue got other pieces", t);
+                snprintf(why, sizeof why, "%d threads%s: the epilogue got other pieces", t,
+                         team ? " in a team" : "");
             } else if (memcmp(r.seen, seen, csz * sizeof *seen) != 0) {
-                snprintf(why, sizeof why, "%d threads: the epilogue saw other values", t);
+                snprintf(why, sizeof why, "%d threads%s: the epilogue saw other values", t,
+                         team ? " in a team" : "");
             }
         }
         record_free(&r);
     }
     omp_set_num_threads(saved);
     if (why[0]) { printf("FAIL %s: %s\n", name, why); failures++; }
-    else printf("PASS %s (1-4 threads bitwise equal, %d pieces)\n", name, npieces);
+    else printf("PASS %s (1-4 threads, alone and in a team, bitwise equal, %d pieces)\n", name, npieces);
     free(au); free(af); free(b); free(c_in); free(bias); free(ref); free(c); free(seen);
     free(pieces);
 }

@@ -1,0 +1,181 @@
+/* test_team.c — the runtime's pieces a training step's team shares, used
+ * from inside one parallel region as the generated trainers use them:
+ * kiln_sync (every thread waits for all, and sees what they wrote before;
+ * also with more threads than cores, which must not hang), kiln_column_sums
+ * split among a team (bitwise the same as on one thread, and right against
+ * double), and kiln_fill_batch (the team's copy equals kiln_gather's, for
+ * bytes and for floats, and does nothing without a data set).  Prints
+ * PASS/FAIL lines. */
+#include "kiln_rt.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int failures;
+
+static void result(const char *name, const char *why)
+{
+    if (why[0]) {
+        printf("FAIL %s: %s\n", name, why);
+        failures++;
+    } else {
+        printf("PASS %s\n", name);
+    }
+}
+
+/* Rounds of: each thread writes its slot, kiln_sync, each checks every
+ * slot, kiln_sync.  A barrier that lets a thread through early shows up as
+ * a stale slot. */
+static void sync_rounds(int threads, int rounds)
+{
+    char name[80], why[160] = "";
+    snprintf(name, sizeof name, "sync_%d_threads_%d_rounds", threads, rounds);
+    int *slot = calloc((size_t)threads, sizeof *slot);
+    int bad_round = -1, ran = 0;
+    #pragma omp parallel num_threads(threads)
+    {
+        int me = omp_get_thread_num(), n = omp_get_num_threads();
+        #pragma omp single
+        ran = n;
+        for (int r = 1; r <= rounds; r++) {
+            #pragma omp atomic write
+            slot[me] = r;
+            kiln_sync();
+            for (int t = 0; t < n; t++) {
+                int v;
+                #pragma omp atomic read
+                v = slot[t];
+                if (v != r) {
+                    #pragma omp critical
+                    if (bad_round < 0) bad_round = r;
+                }
+            }
+            kiln_sync();
+        }
+    }
+    if (ran != threads) snprintf(why, sizeof why, "asked for %d threads, got %d", threads, ran);
+    else if (bad_round >= 0) snprintf(why, sizeof why, "a thread passed round %d before the others wrote", bad_round);
+    result(name, why);
+    free(slot);
+}
+
+static float value(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ULL + 1442695040888963407ULL;
+    return (float)((*s >> 40) * (1.0 / 8388608.0)) - 1.0f;
+}
+
+/* Column sums of a rows × cols block (row stride lda) with alpha and beta,
+ * by 1 to 4 threads in a team and outside one: bitwise the same, and within
+ * float rounding of the double reference. */
+static void column_sums(int rows, int cols, int lda, float alpha, float beta)
+{
+    char name[96], why[200] = "";
+    snprintf(name, sizeof name, "column_sums_team_%dx%d_alpha%g_beta%g", rows, cols, alpha, beta);
+    uint64_t s = 77;
+    float *a = malloc((size_t)rows * lda * sizeof *a), *out0 = malloc((size_t)cols * sizeof *out0);
+    float *ref = malloc((size_t)cols * sizeof *ref), *out = malloc((size_t)cols * sizeof *out);
+    for (size_t i = 0; i < (size_t)rows * lda; i++) a[i] = value(&s);
+    for (int j = 0; j < cols; j++) out0[j] = value(&s);
+
+    memcpy(ref, out0, (size_t)cols * sizeof *ref);
+    kiln_column_sums(rows, cols, a, lda, alpha, beta, ref);   /* outside a team */
+    for (int j = 0; j < cols && !why[0]; j++) {
+        double sum = 0, mag = 0;
+        for (int i = 0; i < rows; i++) {
+            sum += a[(size_t)i * lda + j];
+            mag += fabs(a[(size_t)i * lda + j]);
+        }
+        double want = beta * (double)out0[j] + alpha * sum;
+        double tol = 2.0 * (rows + 3) * ldexp(1.0, -24) * (fabs(alpha) * mag + fabs(beta * out0[j]));
+        if (fabs(ref[j] - want) > tol)
+            snprintf(why, sizeof why, "column %d: %.9g, expected %.9g", j, ref[j], want);
+    }
+    for (int t = 1; t <= 4 && !why[0]; t++) {
+        memcpy(out, out0, (size_t)cols * sizeof *out);
+        #pragma omp parallel num_threads(t)
+        {
+            kiln_column_sums(rows, cols, a, lda, alpha, beta, out);
+            kiln_sync();
+        }
+        if (memcmp(out, ref, (size_t)cols * sizeof *out) != 0)
+            snprintf(why, sizeof why, "a team of %d threads differs from the sum outside a team", t);
+    }
+    result(name, why);
+    free(a); free(out0); free(ref); free(out);
+}
+
+/* kiln_fill_batch in a team of 1 to 4 threads against kiln_gather (bytes)
+ * or kiln_gather_float (features), for a full and a short batch. */
+static void fill_batch(int features, int n)
+{
+    char name[80], why[160] = "";
+    snprintf(name, sizeof name, "fill_batch_team_%s_%d_rows", features ? "floats" : "bytes", n);
+    enum { COUNT = 1000, SIZE = 37 };
+    kiln_dataset d = { .count = COUNT, .sample_size = SIZE };
+    uint64_t s = 5;
+    if (features) {
+        d.features = malloc((size_t)COUNT * SIZE * sizeof *d.features);
+        d.targets = malloc(COUNT * sizeof *d.targets);
+        for (size_t i = 0; i < (size_t)COUNT * SIZE; i++) d.features[i] = value(&s);
+        for (int i = 0; i < COUNT; i++) d.targets[i] = value(&s);
+    } else {
+        d.images = malloc((size_t)COUNT * SIZE);
+        d.labels = malloc(COUNT);
+        for (size_t i = 0; i < (size_t)COUNT * SIZE; i++) d.images[i] = (uint8_t)(i * 31 + 7);
+        for (int i = 0; i < COUNT; i++) d.labels[i] = (uint8_t)(i % 10);
+    }
+    uint32_t *idx = malloc((size_t)n * sizeof *idx);
+    for (int i = 0; i < n; i++) idx[i] = (uint32_t)((i * 389 + 11) % COUNT);
+    size_t xbytes = (size_t)n * SIZE * (features ? sizeof(float) : 1);
+    size_t ybytes = (size_t)n * (features ? sizeof(float) : 1);
+    unsigned char *x_ref = malloc(xbytes), *y_ref = malloc(ybytes);
+    unsigned char *x = malloc(xbytes), *y = malloc(ybytes);
+    if (features) kiln_gather_float(&d, idx, n, (float *)x_ref, (float *)y_ref);
+    else kiln_gather(&d, idx, n, x_ref, y_ref);
+    for (int t = 1; t <= 4 && !why[0]; t++) {
+        memset(x, 0xAB, xbytes);
+        memset(y, 0xAB, ybytes);
+        kiln_batch b = { .n = n, .from = &d, .idx = idx };
+        if (features) { b.xf = (const float *)x; b.targets = (const float *)y; }
+        else { b.x = x; b.labels = y; }
+        #pragma omp parallel num_threads(t)
+        {
+            kiln_fill_batch(&b);
+            kiln_sync();
+        }
+        if (memcmp(x, x_ref, xbytes) != 0 || memcmp(y, y_ref, ybytes) != 0)
+            snprintf(why, sizeof why, "a team of %d threads copied other rows than kiln_gather", t);
+    }
+    if (!why[0]) {   /* no data set: the batch is the caller's, left as it is */
+        memcpy(x, x_ref, xbytes);
+        kiln_batch b = { .n = n, .x = x, .labels = y };
+        #pragma omp parallel num_threads(2)
+        kiln_fill_batch(&b);
+        if (memcmp(x, x_ref, xbytes) != 0) snprintf(why, sizeof why, "changed a batch that has no data set");
+    }
+    result(name, why);
+    free(idx); free(x_ref); free(y_ref); free(x); free(y);
+    kiln_dataset_free(&d);
+}
+
+int main(void)
+{
+    sync_rounds(1, 1000);
+    sync_rounds(2, 200000);
+    sync_rounds(3, 20000);   /* more threads than this machine may have cores */
+    sync_rounds(8, 2000);
+    column_sums(256, 256, 256, -0.390625f, 1.0f);
+    column_sums(256, 10, 10, -0.390625f, 1.0f);
+    column_sums(96, 300, 301, 1.0f, 0.0f);
+    column_sums(1, 65, 65, 2.0f, 0.5f);
+    column_sums(1000, 1000, 1000, 1.0f, 0.0f);   /* big: starts its own team outside one */
+    fill_batch(0, 256);
+    fill_batch(0, 96);
+    fill_batch(1, 256);
+    fill_batch(1, 7);
+    return failures ? 1 : 0;
+}
