@@ -133,6 +133,12 @@ def main():
     p(f"          contended runs (other processes took > 10% of the CPUs, even after retries): {dirty} of {total}")
     if dirty:
         p("WARNING   some timings were taken while other work ran on the same cores; see 'clean'")
+    p(f"cores     a cache line's round trip between the two threads: {meta.get('round_trip_ns_before', '?')} ns "
+      f"before the main comparison, {meta.get('round_trip_ns_after', '?')} ns after; FMA work with 2 threads "
+      f"over 1: {meta.get('fma_scaling_before', '?')}×")
+    p("          (bench/core_probe.c; on a VM the host places the vCPUs: a few hundred ns means they sit")
+    p("          far apart, and every barrier and every cache line that changes cores in a 2-thread step")
+    p("          pays it — the 2-thread figures of kiln, the floor and PyTorch are then slower and noisier)")
     p("")
     p(f"One epoch of models/mlp.lua: {SAMPLES} samples, batch {BATCH} (235 steps, the last 96 rows),")
     p(f"784→256→10; its matrix products are {FLOP:,} FLOP (2·m·n·k summed), so GFLOP/s below")
@@ -304,7 +310,8 @@ def main():
       f"{fmt(sp, '.2f')}× ({fmt(kiln[2])} s vs {fmt(torch_best[2][0])} s, PyTorch {torch_best[2][1]})")
     su = ratio(kiln[1], kiln[2])
     p(f"2 threads ≥ 1.8× faster than 1        {verdict(su is not None and su >= 1.8):>8}: "
-      f"{fmt(su, '.2f')}× ({fmt(kiln[1])} s → {fmt(kiln[2])} s)")
+      f"{fmt(su, '.2f')}× ({fmt(kiln[1])} s → {fmt(kiln[2])} s; cores' round trip "
+      f"{meta.get('round_trip_ns_before', '?')}–{meta.get('round_trip_ns_after', '?')} ns)")
     p(f"spec → trainer < 2 s                  {verdict(comp_med is not None and comp_med < 2):>8}: {fmt(comp_med, '.2f')} s")
     shapes_ok = not below[2] and R.median("shapes_kiln", "t2", "fwd1") is not None
     p(f"every GEMM shape ≥ 90% of OpenBLAS    {verdict(shapes_ok):>8}: "

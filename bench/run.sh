@@ -84,6 +84,7 @@ BLAS_FLAGS=$(pkg-config --cflags --libs openblas)
 cc -O2 -o "$work/gemm_floor" bench/gemm_floor.c $BLAS_FLAGS
 cc -O2 -DUSE_OPENBLAS -o "$work/shapes_openblas" bench/gemm_shapes.c $BLAS_FLAGS
 cc -O2 -DUSE_KILN -Ibuild -o "$work/shapes_kiln" bench/gemm_shapes.c build/libkiln_rt.a -lz -lm -fopenmp
+cc -O3 -march=native -fopenmp -o "$work/core_probe" bench/core_probe.c -lm
 
 # ---- facts about the machine and the libraries ----------------------------------------
 {
@@ -146,6 +147,10 @@ run_case() {
 # Every process runs 2 epochs; the report uses the second (the first pays for
 # first-touch page faults, thread start-up and library warm-up), and shows
 # the first beside it.
+# How the two cores behave together (bench/core_probe.c), before and after:
+# on a VM the host may move the vCPUs apart, which slows every 2-thread run.
+probe() { "$work/core_probe" | awk -v w="$1" '{ printf "%s_%s\t%s\n", $1, w, $2 }' >>"$work/meta.tsv"; }
+probe before
 log "main comparison: $REPS rounds of kiln / PyTorch / OpenBLAS floor, 1 and 2 threads (~30 s a round)"
 for rep in $(seq 1 "$REPS"); do
     for t in 1 2; do
@@ -164,6 +169,8 @@ for rep in $(seq 1 "$REPS"); do
         $PY bench/torch_mlp.py --threads 2 --epochs 2 --seed 0 --data "$DATA"
     log "round $rep/$REPS done"
 done
+
+probe after
 
 # ---- GEMM shapes: OpenBLAS vs kiln ----------------------------------------------------
 log "GEMM shapes: OpenBLAS and kiln, 3 rounds"

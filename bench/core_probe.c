@@ -1,0 +1,71 @@
+/* core_probe.c — how two cores of this machine behave together, printed in
+ * the bench header so that a slow 2-thread figure can be told apart from a
+ * slow trainer:
+ *   - the round trip of a cache line between thread 0 and thread 1 (one
+ *     writes a counter, the other answers): on a VM this changes when the
+ *     host moves the vCPUs (tens of ns on neighbouring cores, hundreds when
+ *     they sit far apart), and every barrier and every cache line that
+ *     changes cores in a 2-thread step pays it;
+ *   - FMA throughput with 1 and with 2 threads (registers only, no memory):
+ *     2 threads give 2× when the two CPUs are two real cores.
+ *
+ * usage: core_probe        prints  "round_trip_ns N" and "fma_scaling X"
+ * build: cc -O3 -fopenmp -march=native core_probe.c -lm */
+#include <math.h>
+#include <omp.h>
+#include <stdatomic.h>
+#include <stdio.h>
+
+static _Alignas(64) atomic_long ball;
+
+/* Median-free and simple: the mean over many exchanges after a warm-up. */
+static double round_trip_ns(void)
+{
+    enum { WARM = 20000, N = 200000 };
+    double t = 0;
+    atomic_store(&ball, 0);
+    #pragma omp parallel num_threads(2)
+    {
+        int me = omp_get_thread_num();
+        double t0 = 0;
+        for (long i = 0; i < WARM + N; i++) {
+            if (me == 0 && i == WARM) t0 = omp_get_wtime();
+            long want = 2 * i + me;           /* thread 0 serves even, 1 odd */
+            while (atomic_load_explicit(&ball, memory_order_acquire) != want) {}
+            atomic_store_explicit(&ball, want + 1, memory_order_release);
+        }
+        if (me == 0) t = omp_get_wtime() - t0;
+    }
+    return t / N * 1e9;
+}
+
+/* Seconds for `iters` rounds of 12 × 16 independent FMA chains on each of
+ * `threads` threads (fmaf, vectorized by the compiler with -march=native). */
+static double fma_seconds(int threads, long iters)
+{
+    double t0 = omp_get_wtime();
+    float sink = 0;
+    #pragma omp parallel num_threads(threads) reduction(+ : sink)
+    {
+        float acc[12][16];
+        for (int i = 0; i < 12; i++)
+            for (int j = 0; j < 16; j++) acc[i][j] = (float)(i + j) * 1e-3f;
+        for (long k = 0; k < iters; k++)
+            for (int i = 0; i < 12; i++)
+                for (int j = 0; j < 16; j++) acc[i][j] = fmaf(acc[i][j], 0.9999f, 1e-4f);
+        for (int i = 0; i < 12; i++)
+            for (int j = 0; j < 16; j++) sink += acc[i][j];
+    }
+    double t = omp_get_wtime() - t0;
+    return sink == 12345.0f ? t + 1 : t;   /* keep the work */
+}
+
+int main(void)
+{
+    printf("round_trip_ns %.0f\n", round_trip_ns());
+    const long iters = 100000000;                /* about 0.2 s each */
+    fma_seconds(2, iters / 10);                  /* wake both cores up first */
+    double one = fma_seconds(1, iters), two = fma_seconds(2, iters);
+    printf("fma_scaling %.2f\n", 2.0 * one / two);   /* work per second, 2 threads over 1 */
+    return 0;
+}
