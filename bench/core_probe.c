@@ -18,7 +18,7 @@
 
 static _Alignas(64) atomic_long ball;
 
-/* Median-free and simple: the mean over many exchanges after a warm-up. */
+/* The mean round trip over many exchanges, after a warm-up. */
 static double round_trip_ns(void)
 {
     enum { WARM = 20000, N = 200000 };

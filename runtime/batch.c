@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-/* Rows r0..r1 of the batch: rows idx[r] of d into x/labels or xf/targets. */
+/* Rows [r0, r1) of the batch: rows idx[r] of d into x/labels or xf/targets. */
 static void copy_rows(const kiln_dataset *d, const uint32_t *idx, int r0, int r1, uint8_t *x,
                       uint8_t *labels, float *xf, float *targets)
 {
