@@ -109,10 +109,10 @@ static void kernel_signature(StrBuf *sb, const Graph *g, const Kernel *k, int ca
     const char *sep = "";
     sb_printf(sb, "%s(", k->name);
     if (u.batched) { sb_printf(sb, "%s", call ? "n" : "int n"); sep = ", "; }
-    if (u.input && u.bytes) { sb_printf(sb, "%s%s", sep, call ? "b->x" : "const uint8_t *x"); sep = ", "; }
-    else if (u.input) { sb_printf(sb, "%s%s", sep, call ? "b->xf" : "const float *x"); sep = ", "; }
-    if (u.labels) { sb_printf(sb, "%s%s", sep, call ? "b->labels" : "const uint8_t *labels"); sep = ", "; }
-    if (u.targets) { sb_printf(sb, "%s%s", sep, call ? "b->targets" : "const float *targets"); sep = ", "; }
+    if (u.input && u.bytes) { sb_printf(sb, "%s%s", sep, call ? "rows.x" : "const uint8_t *x"); sep = ", "; }
+    else if (u.input) { sb_printf(sb, "%s%s", sep, call ? "rows.xf" : "const float *x"); sep = ", "; }
+    if (u.labels) { sb_printf(sb, "%s%s", sep, call ? "rows.labels" : "const uint8_t *labels"); sep = ", "; }
+    if (u.targets) { sb_printf(sb, "%s%s", sep, call ? "rows.targets" : "const float *targets"); sep = ", "; }
     if (k->phase == PHASE_LOSS) { sb_printf(sb, "%s%s", sep, call ? "&loss, correct" : "float *loss, int *correct"); sep = ", "; }
     if (!*sep && !call) sb_printf(sb, "void");
     sb_printf(sb, ")");
@@ -250,16 +250,15 @@ static void emit_kernels(Emit *e, const Graph *g) {
 
 /* The kernels of a training step (training), of evaluation, or of predict
  * (the forward ones), called from inside one parallel region: the team is
- * started once, each kernel splits its work among its threads without
- * waiting at the end, and kiln_sync() makes the team wait only where a
- * kernel touches memory one since the last wait wrote, or writes memory it
- * touched (sync.c). */
+ * started once, each thread copies the minibatch for itself, each kernel
+ * splits its work among the threads without waiting at the end, and
+ * kiln_sync() makes the team wait only where a kernel touches memory one
+ * since the last wait wrote, or writes memory it touched (sync.c). */
 static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) {
     emit(e, "#pragma omp parallel  /* one team for every kernel; each splits its work among it */");
     emit(e, "{");
     e->indent++;
-    emit(e, "kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */");
-    emit(e, "kiln_sync();");
+    emit(e, "const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */");
     const Kernel **since = xcalloc((size_t)g->nkernels + 1, sizeof *since);   /* since the last wait */
     int nsince = 0;
     for (int i = 0; i < g->nkernels; i++) {

@@ -1,10 +1,19 @@
 /* batch.c — minibatches: rows of a data set, in the order of a shuffled
- * index, copied into the trainer's batch buffers.  kiln_gather copies on
- * the calling thread; kiln_fill_batch is the first thing a generated step
- * does, so that the step's team shares the copying (random rows of a data
- * set larger than the caches: the copy waits on memory, and two threads
- * wait at once). */
+ * index, copied out for the kernels.  kiln_gather copies into the caller's
+ * buffers; kiln_fill_batch is the first thing a generated step does, and
+ * gives each thread of the step its own copy of the whole batch (the
+ * kernels split their work by output columns, so every thread reads every
+ * row; on a machine whose cores sit far apart, reading rows another core
+ * just wrote cost more than copying them twice). */
 #include "kiln_rt.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+#endif
 
 #include <string.h>
 
@@ -34,19 +43,44 @@ void kiln_gather_float(const kiln_dataset *d, const uint32_t *idx, int n, float 
     copy_rows(d, idx, 0, n, NULL, NULL, x, targets);
 }
 
-enum { ROWS_PER_TASK = 16 };
+/* Each thread's copy of the minibatch: rows (bytes or floats) and labels
+ * (or targets), grown on demand by its own thread and kept. */
+typedef struct { void *p; size_t cap; } buffer;
+static struct { buffer rows, labels; } copies[KILN_MAX_THREADS];
 
-void kiln_fill_batch(const kiln_batch *b)
+static void *room(buffer *b, size_t bytes)
 {
-    if (!b->from) return;
-    /* The buffers are the trainer's own (writable); the batch shows them
-     * to the model as const. */
-    uint8_t *x = (uint8_t *)b->x, *labels = (uint8_t *)b->labels;
-    float *xf = (float *)b->xf, *targets = (float *)b->targets;
-    int tasks = (b->n + ROWS_PER_TASK - 1) / ROWS_PER_TASK;
-    #pragma omp for schedule(static) nowait
-    for (int t = 0; t < tasks; t++) {
-        int r0 = t * ROWS_PER_TASK, r1 = r0 + ROWS_PER_TASK < b->n ? r0 + ROWS_PER_TASK : b->n;
-        copy_rows(b->from, b->idx, r0, r1, x, labels, xf, targets);
+    if (bytes > b->cap) {
+        free(b->p);
+        b->p = aligned_alloc(64, (bytes + 63) / 64 * 64);
+        if (!b->p) {
+            fprintf(stderr, "kiln: out of memory for a copy of the minibatch (%zu bytes)\n", bytes);
+            exit(1);
+        }
+        b->cap = bytes;
     }
+    return b->p;
+}
+
+kiln_rows kiln_fill_batch(const kiln_batch *b)
+{
+    if (!b->from) return (kiln_rows){ b->x, b->labels, b->xf, b->targets };
+    int me = omp_get_thread_num();
+    if (me >= KILN_MAX_THREADS) {
+        fprintf(stderr, "kiln: thread %d is past the runtime's limit of %d threads; run with "
+                "fewer (--threads)\n", me, KILN_MAX_THREADS);
+        exit(1);
+    }
+    const kiln_dataset *d = b->from;
+    const size_t n = b->n > 0 ? (size_t)b->n : 0, ss = (size_t)d->sample_size;
+    if (d->features) {
+        float *xf = room(&copies[me].rows, n * ss * sizeof *xf);
+        float *targets = room(&copies[me].labels, n * sizeof *targets);
+        copy_rows(d, b->idx, 0, b->n, NULL, NULL, xf, targets);
+        return (kiln_rows){ NULL, NULL, xf, targets };
+    }
+    uint8_t *x = room(&copies[me].rows, n * ss);
+    uint8_t *labels = room(&copies[me].labels, n);
+    copy_rows(d, b->idx, 0, b->n, x, labels, NULL, NULL);
+    return (kiln_rows){ x, labels, NULL, NULL };
 }

@@ -143,17 +143,29 @@ typedef struct {
     const uint8_t *labels;    /* ...and their classes */
     const float   *xf;        /* regression data: n × input_size floats */
     const float   *targets;   /* ...and n × outputs float targets */
-    /* When from is set, the buffers above are the trainer's, still to be
-     * filled with rows idx[0..n) of from: the step does it (kiln_fill_batch)
-     * before anything reads them. */
+    /* Or, when from is set (the trainer's batches), rows idx[0..n) of from,
+     * which each thread of the step copies for itself (kiln_fill_batch);
+     * the four buffers above are then unused. */
     const kiln_dataset *from;
     const uint32_t     *idx;
 } kiln_batch;
 
-/* Fill b's buffers from b->from when it is set (else nothing to do).  Inside
- * a parallel region every thread of the team calls it and copies a share of
- * the rows, not waiting at the end (kiln_sync() before the batch is read). */
-void kiln_fill_batch(const kiln_batch *b);
+/* A minibatch as one thread of a training step reads it. */
+typedef struct {
+    const uint8_t *x, *labels;
+    const float   *xf, *targets;
+} kiln_rows;
+
+/* The calling thread's rows of b: with b->from set, its own copy of rows
+ * idx[0..n) of the data set, made now; else b's buffers as they are.  Every
+ * thread of a team calls it and copies the whole batch, and none waits for
+ * another: the products after it split their output by columns, so every
+ * thread reads every row, and rows in its own cache cost less than rows
+ * another core wrote.  The copies are kept per thread number (at most
+ * KILN_MAX_THREADS), so a thread's rows stay valid until it calls this
+ * again. */
+enum { KILN_MAX_THREADS = 256 };
+kiln_rows kiln_fill_batch(const kiln_batch *b);
 
 /* Gather rows idx[0..n) of d into x and labels (bytes, unscaled). */
 void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,

@@ -239,19 +239,13 @@ static void catch_stop_signals(void)
 
 typedef struct {
     const kiln_model *m;
-    uint8_t          *x;        /* batch × input_size (images) */
-    uint8_t          *labels;   /* batch */
-    float            *xf;       /* batch × input_size (regression data) */
-    float            *targets;  /* batch */
 } workspace;
 
-/* Rows order[0..n) of d as a batch in w's buffers, which the step fills
- * (its team shares the copying: kiln_fill_batch). */
-static kiln_batch gather(const workspace *w, const kiln_dataset *d, const uint32_t *order, int n)
+/* Rows order[0..n) of d as a batch: each thread of the step copies them
+ * for itself (kiln_fill_batch). */
+static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
 {
-    if (d->features)
-        return (kiln_batch){ .n = n, .xf = w->xf, .targets = w->targets, .from = d, .idx = order };
-    return (kiln_batch){ .n = n, .x = w->x, .labels = w->labels, .from = d, .idx = order };
+    return (kiln_batch){ .n = n, .from = d, .idx = order };
 }
 
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
@@ -265,7 +259,7 @@ static double run_pass(const workspace *w, const kiln_dataset *d, const uint32_t
     double loss = 0;
     for (int start = 0; start < d->count; start += m->batch) {
         int n = d->count - start < m->batch ? d->count - start : m->batch;
-        kiln_batch b = gather(w, d, order + start, n);
+        kiln_batch b = gather(d, order + start, n);
         int ok = 0;
         double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
         loss += per_sample ? l * n : l;
@@ -301,10 +295,11 @@ static int predict(const workspace *w, const kiln_dataset *te, const uint32_t *o
     }
     for (int start = 0; start < n; start += m->batch) {
         int rows = n - start < m->batch ? n - start : m->batch;
-        kiln_batch b = gather(w, te, order + start, rows);
+        kiln_batch b = gather(te, order + start, rows);
         m->predict(&b, probs);
         for (int i = 0; i < rows && m->classes == 0; i++)   /* regression: the value itself */
-            printf("example %d: predicted %.4f, true %.4f\n", start + i + 1, probs[i], b.targets[i]);
+            printf("example %d: predicted %.4f, true %.4f\n", start + i + 1, probs[i],
+                   te->targets[order[start + i]]);
         for (int i = 0; i < rows && m->classes > 0; i++) {
             const float *p = probs + (size_t)i * m->classes;
             int best = 0;
@@ -313,7 +308,7 @@ static int predict(const workspace *w, const kiln_dataset *te, const uint32_t *o
             char a[16], t[16];
             printf("image %d: predicted %s (%.2f), true %s\n", start + i + 1,
                    class_name(m, best, a, sizeof a), p[best],
-                   class_name(m, w->labels[i], t, sizeof t));
+                   class_name(m, te->labels[order[start + i]], t, sizeof t));
         }
     }
     fflush(stdout);
@@ -377,7 +372,7 @@ static int train_epoch(const workspace *w, const kiln_dataset *tr, const uint32_
     for (int step = (int)at->step; step < nsteps; step++) {
         int start = step * m->batch;
         int n = tr->count - start < m->batch ? tr->count - start : m->batch;
-        kiln_batch b = gather(w, tr, perm + start, n);
+        kiln_batch b = gather(tr, perm + start, n);
         int ok = 0;
         double l = m->train_step(&b, &ok);
         if (!isfinite(l)) {
@@ -428,14 +423,12 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
 
     int training = !(o->eval || o->predict);
-    workspace w = {m, malloc((size_t)m->batch * m->input_size), malloc((size_t)m->batch),
-                   malloc((size_t)m->batch * m->input_size * sizeof(float)),
-                   malloc((size_t)m->batch * sizeof(float))};
+    workspace w = {m};
     uint32_t *perm = training ? malloc((size_t)tr->count * sizeof *perm) : NULL;
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     FILE *metrics = NULL;
     int rc = 0, saved_epoch = 0;
-    if (!w.x || !w.labels || !w.xf || !w.targets || (training && !perm) || !order) {
+    if ((training && !perm) || !order) {
         fprintf(stderr, "%s: out of memory for the training buffers\n", prog);
         rc = 1;
         goto done;
@@ -546,7 +539,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
 
 done:
     if (metrics) fclose(metrics);
-    free(w.x), free(w.labels), free(w.xf), free(w.targets), free(perm), free(order);
+    free(perm), free(order);
     return rc;
 }
 

@@ -122,13 +122,12 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1(n, rows.xf);
         kiln_sync();
-        forward_linear1(n, b->xf);
+        loss_and_grad_mse(n, rows.targets, &loss, correct);
         kiln_sync();
-        loss_and_grad_mse(n, b->targets, &loss, correct);
-        kiln_sync();
-        backward_linear1_grad_params_sgd(n, b->xf);
+        backward_linear1_grad_params_sgd(n, rows.xf);
     }
     steps++;
     return loss;
@@ -143,11 +142,10 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     (void)mode;  /* no layer behaves differently in training */
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1(n, rows.xf);
         kiln_sync();
-        forward_linear1(n, b->xf);
-        kiln_sync();
-        loss_mse(n, b->targets, &loss, correct);
+        loss_mse(n, rows.targets, &loss, correct);
     }
     return loss;
 }
@@ -163,9 +161,8 @@ static void predict(const kiln_batch *b, float *out)
     const int n = b->n;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1(n, b->xf);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1(n, rows.xf);
     }
     for (int i = 0; i < n * 1; i++)
         out[i] = linear1[i];

@@ -361,9 +361,8 @@ static float train_step(const kiln_batch *b, int *correct)
     training = 1;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1_relu1(n, b->x);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1_relu1(n, rows.x);
         kiln_sync();
         forward_dropout1(n);
         kiln_sync();
@@ -373,7 +372,7 @@ static float train_step(const kiln_batch *b, int *correct)
         kiln_sync();
         forward_linear3(n);
         kiln_sync();
-        loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
+        loss_and_grad_softmax_cross_entropy(n, rows.labels, &loss, correct);
         kiln_sync();
         backward_linear3_grad_input_dropout2_grad(n);
         kiln_sync();
@@ -387,7 +386,7 @@ static float train_step(const kiln_batch *b, int *correct)
         kiln_sync();
         backward_relu1_grad(n);
         kiln_sync();
-        backward_linear1_grad_params_sgd(n, b->x);
+        backward_linear1_grad_params_sgd(n, rows.x);
     }
     steps++;
     return loss;
@@ -402,9 +401,8 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     training = mode;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1_relu1(n, b->x);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1_relu1(n, rows.x);
         kiln_sync();
         forward_dropout1(n);
         kiln_sync();
@@ -414,7 +412,7 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
         kiln_sync();
         forward_linear3(n);
         kiln_sync();
-        loss_softmax_cross_entropy(n, b->labels, &loss, correct);
+        loss_softmax_cross_entropy(n, rows.labels, &loss, correct);
     }
     return loss;
 }
@@ -431,9 +429,8 @@ static void predict(const kiln_batch *b, float *out)
     training = 0;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1_relu1(n, b->x);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1_relu1(n, rows.x);
         kiln_sync();
         forward_dropout1(n);
         kiln_sync();

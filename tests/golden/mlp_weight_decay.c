@@ -237,18 +237,17 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1_relu1(n, b->x);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1_relu1(n, rows.x);
         kiln_sync();
         forward_linear2(n);
         kiln_sync();
-        loss_and_grad_softmax_cross_entropy(n, b->labels, &loss, correct);
+        loss_and_grad_softmax_cross_entropy(n, rows.labels, &loss, correct);
         kiln_sync();
         backward_linear2_grad_input_relu1_grad(n);
         kiln_sync();
         backward_linear2_grad_params_sgd(n);
-        backward_linear1_grad_params_sgd(n, b->x);
+        backward_linear1_grad_params_sgd(n, rows.x);
     }
     steps++;
     return loss;
@@ -263,13 +262,12 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     (void)mode;  /* no layer behaves differently in training */
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1_relu1(n, b->x);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1_relu1(n, rows.x);
         kiln_sync();
         forward_linear2(n);
         kiln_sync();
-        loss_softmax_cross_entropy(n, b->labels, &loss, correct);
+        loss_softmax_cross_entropy(n, rows.labels, &loss, correct);
     }
     return loss;
 }
@@ -285,9 +283,8 @@ static void predict(const kiln_batch *b, float *out)
     const int n = b->n;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
-        kiln_fill_batch(b);  /* the minibatch's rows, when the trainer left them to the team */
-        kiln_sync();
-        forward_linear1_relu1(n, b->x);
+        const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        forward_linear1_relu1(n, rows.x);
         kiln_sync();
         forward_linear2(n);
     }

@@ -3,9 +3,10 @@
  * kiln_sync (every thread waits for all, and sees what they wrote before;
  * also with more threads than cores, which must not hang), kiln_column_sums
  * split among a team (bitwise the same as on one thread, and right against
- * double), and kiln_fill_batch (the team's copy equals kiln_gather's, for
- * bytes and for floats, and does nothing without a data set).  Prints
- * PASS/FAIL lines. */
+ * double), and kiln_fill_batch (every thread's own copy equals
+ * kiln_gather's, for bytes and for floats, no two threads share one, and a
+ * batch without a data set is handed back as it is).  Prints PASS/FAIL
+ * lines. */
 #include "kiln_rt.h"
 
 #include <math.h>
@@ -109,12 +110,13 @@ static void column_sums(int rows, int cols, int lda, float alpha, float beta)
 }
 
 /* kiln_fill_batch in a team of 1 to 4 threads against kiln_gather (bytes)
- * or kiln_gather_float (features), for a full and a short batch. */
+ * or kiln_gather_float (features), for a full and a short batch: each
+ * thread's copy holds the rows, in its own memory. */
 static void fill_batch(int features, int n)
 {
     char name[80], why[160] = "";
     snprintf(name, sizeof name, "fill_batch_team_%s_%d_rows", features ? "floats" : "bytes", n);
-    enum { COUNT = 1000, SIZE = 37 };
+    enum { COUNT = 1000, SIZE = 37, TEAM = 4 };
     kiln_dataset d = { .count = COUNT, .sample_size = SIZE };
     uint64_t s = 5;
     if (features) {
@@ -133,32 +135,48 @@ static void fill_batch(int features, int n)
     size_t xbytes = (size_t)n * SIZE * (features ? sizeof(float) : 1);
     size_t ybytes = (size_t)n * (features ? sizeof(float) : 1);
     unsigned char *x_ref = malloc(xbytes), *y_ref = malloc(ybytes);
-    unsigned char *x = malloc(xbytes), *y = malloc(ybytes);
     if (features) kiln_gather_float(&d, idx, n, (float *)x_ref, (float *)y_ref);
     else kiln_gather(&d, idx, n, x_ref, y_ref);
-    for (int t = 1; t <= 4 && !why[0]; t++) {
-        memset(x, 0xAB, xbytes);
-        memset(y, 0xAB, ybytes);
+    for (int t = 1; t <= TEAM && !why[0]; t++) {
+        const void *copy[TEAM] = {0};
+        int wrong[TEAM] = {0};
         kiln_batch b = { .n = n, .from = &d, .idx = idx };
-        if (features) { b.xf = (const float *)x; b.targets = (const float *)y; }
-        else { b.x = x; b.labels = y; }
         #pragma omp parallel num_threads(t)
         {
-            kiln_fill_batch(&b);
-            kiln_sync();
+            int me = omp_get_thread_num();
+            kiln_rows r = kiln_fill_batch(&b);
+            const void *xs = features ? (const void *)r.xf : (const void *)r.x;
+            const void *ys = features ? (const void *)r.targets : (const void *)r.labels;
+            copy[me] = xs;
+            wrong[me] = !xs || !ys || memcmp(xs, x_ref, xbytes) != 0 || memcmp(ys, y_ref, ybytes) != 0;
         }
-        if (memcmp(x, x_ref, xbytes) != 0 || memcmp(y, y_ref, ybytes) != 0)
-            snprintf(why, sizeof why, "a team of %d threads copied other rows than kiln_gather", t);
+        for (int i = 0; i < t && !why[0]; i++) {
+            if (wrong[i])
+                snprintf(why, sizeof why, "thread %d of %d holds other rows than kiln_gather", i, t);
+            for (int j = 0; j < i && !why[0]; j++)
+                if (copy[i] == copy[j])
+                    snprintf(why, sizeof why, "threads %d and %d of %d share one copy", j, i, t);
+        }
     }
-    if (!why[0]) {   /* no data set: the batch is the caller's, left as it is */
+    if (!why[0]) {   /* no data set: the batch is the caller's, handed back as it is */
+        unsigned char *x = malloc(xbytes), *y = malloc(ybytes);
         memcpy(x, x_ref, xbytes);
-        kiln_batch b = { .n = n, .x = x, .labels = y };
-        #pragma omp parallel num_threads(2)
-        kiln_fill_batch(&b);
-        if (memcmp(x, x_ref, xbytes) != 0) snprintf(why, sizeof why, "changed a batch that has no data set");
+        memcpy(y, y_ref, ybytes);
+        kiln_batch b = { .n = n };
+        if (features) { b.xf = (const float *)x; b.targets = (const float *)y; }
+        else { b.x = x; b.labels = y; }
+        int same = 1;
+        #pragma omp parallel num_threads(2) reduction(&&: same)
+        {
+            kiln_rows r = kiln_fill_batch(&b);
+            same = r.x == b.x && r.labels == b.labels && r.xf == b.xf && r.targets == b.targets;
+        }
+        if (!same || memcmp(x, x_ref, xbytes) != 0 || memcmp(y, y_ref, ybytes) != 0)
+            snprintf(why, sizeof why, "did not hand back a batch that has no data set as it was");
+        free(x); free(y);
     }
     result(name, why);
-    free(idx); free(x_ref); free(y_ref); free(x); free(y);
+    free(idx); free(x_ref); free(y_ref);
     kiln_dataset_free(&d);
 }
 
