@@ -151,7 +151,8 @@ static int parse_flags(int argc, char **argv, options *o)
             if (parse_int(val, 0, 1000000000, &o->epochs)) bad = "a whole number, 0 or more";
             o->epochs_set = 1;
         } else if (!strcmp(name, "--threads")) {
-            if (parse_int(val, 1, 256, &o->threads)) bad = "a whole number from 1 to 256";
+            _Static_assert(KILN_MAX_THREADS == 256, "the messages here say 256");
+            if (parse_int(val, 1, KILN_MAX_THREADS, &o->threads)) bad = "a whole number from 1 to 256";
         } else if (!strcmp(name, "--seed")) {
             if (parse_u64(val, &o->seed)) bad = "a whole number from 0 to 18446744073709551615";
         } else if (!strcmp(name, "--predict")) {
