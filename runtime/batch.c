@@ -6,16 +6,16 @@
  * row; on a machine whose cores sit far apart, reading rows another core
  * just wrote cost more than copying them twice). */
 #include "kiln_rt.h"
+#include "scratch.h"
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
 #else
 static int omp_get_thread_num(void) { return 0; }
 #endif
-
-#include <string.h>
 
 /* Rows [r0, r1) of the batch: rows idx[r] of d into x/labels or xf/targets. */
 static void copy_rows(const kiln_dataset *d, const uint32_t *idx, int r0, int r1, uint8_t *x,
@@ -44,23 +44,8 @@ void kiln_gather_float(const kiln_dataset *d, const uint32_t *idx, int n, float 
 }
 
 /* Each thread's copy of the minibatch: rows (bytes or floats) and labels
- * (or targets), grown on demand by its own thread and kept. */
-typedef struct { void *p; size_t cap; } buffer;
-static struct { buffer rows, labels; } copies[KILN_MAX_THREADS];
-
-static void *room(buffer *b, size_t bytes)
-{
-    if (bytes > b->cap) {
-        free(b->p);
-        b->p = aligned_alloc(64, (bytes + 63) / 64 * 64);
-        if (!b->p) {
-            fprintf(stderr, "kiln: out of memory for a copy of the minibatch (%zu bytes)\n", bytes);
-            exit(1);
-        }
-        b->cap = bytes;
-    }
-    return b->p;
-}
+ * (or targets), kept between steps (scratch.h). */
+static struct { kiln_scratch rows, labels; } copies[KILN_MAX_THREADS];
 
 kiln_rows kiln_fill_batch(const kiln_batch *b)
 {
@@ -71,16 +56,17 @@ kiln_rows kiln_fill_batch(const kiln_batch *b)
                 "fewer (--threads)\n", me, KILN_MAX_THREADS);
         exit(1);
     }
+    static const char what[] = "a copy of the minibatch";
     const kiln_dataset *d = b->from;
     const size_t n = b->n > 0 ? (size_t)b->n : 0, ss = (size_t)d->sample_size;
     if (d->features) {
-        float *xf = room(&copies[me].rows, n * ss * sizeof *xf);
-        float *targets = room(&copies[me].labels, n * sizeof *targets);
+        float *xf = kiln_scratch_room(&copies[me].rows, n * ss * sizeof *xf, what);
+        float *targets = kiln_scratch_room(&copies[me].labels, n * sizeof *targets, what);
         copy_rows(d, b->idx, 0, b->n, NULL, NULL, xf, targets);
         return (kiln_rows){ NULL, NULL, xf, targets };
     }
-    uint8_t *x = room(&copies[me].rows, n * ss);
-    uint8_t *labels = room(&copies[me].labels, n);
+    uint8_t *x = kiln_scratch_room(&copies[me].rows, n * ss, what);
+    uint8_t *labels = kiln_scratch_room(&copies[me].labels, n, what);
     copy_rows(d, b->idx, 0, b->n, x, labels, NULL, NULL);
     return (kiln_rows){ x, labels, NULL, NULL };
 }

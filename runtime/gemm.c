@@ -51,6 +51,7 @@
  * scratch tile and then merged with the same formula as full tiles.
  */
 #include "kiln_rt.h"
+#include "scratch.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -433,26 +434,16 @@ static const kernel_desc *kernel(void)
 }
 
 /* ---- Buffers ------------------------------------------------------------------
- * Packing memory, one slot per thread number in the team, grown on demand by
- * its own thread and kept (a GEMM per layer per step would otherwise pay for
- * fresh pages every call).  The slots are global, so nothing is lost when
- * OpenMP retires a thread; the price is that one team at a time may run
- * kiln_gemm (a trainer has only one). */
-typedef struct { float *p; size_t cap; } buffer;
-enum { MAX_TEAM = 256 };     /* threads beyond this take no share */
-static buffer slots[MAX_TEAM];
+ * Packing memory, one slot per thread number in the team (scratch.h).  The
+ * slots are global, so nothing is lost when OpenMP retires a thread; the
+ * price is that one team at a time may run kiln_gemm (a trainer has only
+ * one). */
+enum { MAX_TEAM = KILN_MAX_THREADS };     /* threads beyond this take no share */
+static kiln_scratch slots[MAX_TEAM];
 
-static float *slot(int me, size_t need)
+static float *slot(int me, size_t floats)
 {
-    buffer *b = &slots[me];
-    if (need > b->cap) {
-        free(b->p);
-        size_t bytes = (need * sizeof(float) + 63) / 64 * 64;
-        b->p = aligned_alloc(64, bytes);
-        if (!b->p) abort();        /* a few MiB at most */
-        b->cap = need;
-    }
-    return b->p;
+    return kiln_scratch_room(&slots[me], floats * sizeof(float), "GEMM packing");
 }
 
 static size_t round16(size_t n) { return (n + 15) / 16 * 16; }   /* floats → 64 bytes */

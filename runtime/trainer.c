@@ -238,10 +238,6 @@ static void catch_stop_signals(void)
 
 /* ---- Training -------------------------------------------------------------------- */
 
-typedef struct {
-    const kiln_model *m;
-} workspace;
-
 /* Rows order[0..n) of d as a batch: each thread of the step copies them
  * for itself (kiln_fill_batch). */
 static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
@@ -252,11 +248,10 @@ static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
  * Returns the sum of the batch-mean losses (with per_sample, the sum of the
  * per-row losses); adds correct rows to *correct. */
-static double run_pass(const workspace *w, const kiln_dataset *d, const uint32_t *order,
+static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_t *order,
                        int train, int per_sample, long *correct, progress *pr, int epoch,
                        int epochs)
 {
-    const kiln_model *m = w->m;
     double loss = 0;
     for (int start = 0; start < d->count; start += m->batch) {
         int n = d->count - start < m->batch ? d->count - start : m->batch;
@@ -281,9 +276,8 @@ static const char *class_name(const kiln_model *m, int k, char *buf, size_t len)
 }
 
 /* --predict N: one line per image for the first n test images. */
-static int predict(const workspace *w, const kiln_dataset *te, const uint32_t *order, int n)
+static int predict(const kiln_model *m, const kiln_dataset *te, const uint32_t *order, int n)
 {
-    const kiln_model *m = w->m;
     if (!m->predict) {
         fprintf(stderr, "%s: this trainer was generated without a predict function; rebuild "
                 "it with a newer kiln\n", prog);
@@ -364,10 +358,9 @@ static int save_run(const kiln_model *m, const char *path, const kiln_progress *
  * by a run this one resumes), updating *at after every step.  Returns 0
  * when the epoch is done, 3 if the loss stopped being finite, or the
  * signal number that asked the run to stop. */
-static int train_epoch(const workspace *w, const kiln_dataset *tr, const uint32_t *perm,
+static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32_t *perm,
                        kiln_progress *at, long *correct, double *loss, progress *pr, int epochs)
 {
-    const kiln_model *m = w->m;
     int regression = m->classes == 0;
     int nsteps = (tr->count + m->batch - 1) / m->batch;
     for (int step = (int)at->step; step < nsteps; step++) {
@@ -424,7 +417,6 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
 
     int training = !(o->eval || o->predict);
-    workspace w = {m};
     uint32_t *perm = training ? malloc((size_t)tr->count * sizeof *perm) : NULL;
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     FILE *metrics = NULL;
@@ -437,11 +429,11 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     for (int i = 0; i < te->count; i++) order[i] = (uint32_t)i;
 
     if (!training) {
-        if (o->predict) rc = predict(&w, te, order, o->predict);
+        if (o->predict) rc = predict(m, te, order, o->predict);
         if (rc == 0 && o->eval) {
             long ok = 0;
             progress none = {0, 0};
-            double loss = run_pass(&w, te, order, 0, 1, &ok, &none, 0, 0);
+            double loss = run_pass(m, te, order, 0, 1, &ok, &none, 0, 0);
             if (m->classes) printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
             else printf("test loss %.6f\n", loss / te->count);
             fflush(stdout);
@@ -475,7 +467,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         long train_ok = 0, test_ok = 0;
         int regression = m->classes == 0;
         double loss = 0;
-        int stop = train_epoch(&w, tr, perm, &at, &train_ok, &loss, &pr, o->epochs);
+        int stop = train_epoch(m, tr, perm, &at, &train_ok, &loss, &pr, o->epochs);
         progress_clear(&pr);
         if (stop == 3) {
             if (saved_epoch) fprintf(stderr, "%s: the last good checkpoint, after epoch %d, is %s\n",
@@ -500,11 +492,11 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
         }
         double t1 = omp_get_wtime();
-        double test_loss = run_pass(&w, te, order, 0, regression, &test_ok, &pr, epoch, o->epochs);
+        double test_loss = run_pass(m, te, order, 0, regression, &test_ok, &pr, epoch, o->epochs);
         double t2 = omp_get_wtime();
         double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
-            loss = run_pass(&w, tr, perm, 0, 1, &train_ok, &pr, epoch, o->epochs);
+            loss = run_pass(m, tr, perm, 0, 1, &train_ok, &pr, epoch, o->epochs);
         if (regression)
             printf("epoch %d, loss %.6f, test loss %.6f\n", epoch, loss / tr->count, test_loss / te->count);
         else
