@@ -27,6 +27,11 @@
  * used once there: packing it would cost as much as the product), split by
  * rows.
  *
+ * Inside a training step (kiln_balance_begin), a large product split by
+ * columns is shared out while it runs instead: units of a column sliver by
+ * a few row slivers, each thread taking its own first and then the rest of
+ * a slower thread's (claims.h; on a VM the host often slows one vCPU).
+ *
  * Two ways to call it.  Outside a parallel region, kiln_gemm starts its own
  * team (none for products under PARALLEL_MIN_FLOPS).  Inside one, it is a
  * work-sharing construct like `omp for nowait`: every thread of the team
@@ -51,6 +56,7 @@
  * scratch tile and then merged with the same formula as full tiles.
  */
 #include "kiln_rt.h"
+#include "claims.h"
 #include "scratch.h"
 
 #include <stdlib.h>
@@ -551,6 +557,98 @@ static void gemm_packed(const gemm_job *g, int me)
     }
 }
 
+/* ---- The balanced path -----------------------------------------------------------
+ * In a training step (between kiln_balance_begin and _end), a large product
+ * split by columns is cut finer: each thread's column slivers into units of
+ * CHUNK row slivers, which it takes in order, and a thread done with its own
+ * takes the others' units from their far end (claims.h).  On a VM the host
+ * often slows one vCPU for a whole run; the other then does part of its work
+ * instead of waiting at the next kiln_sync.  Results do not change: a unit
+ * is computed the same way whoever takes it.  Each thread packs all of A,
+ * every k step, before its first unit (the static path packs all of A too,
+ * one k step at a time), and B a sliver at a time, all k steps, when its
+ * next unit lies in another sliver — so a stolen sliver's B is packed twice.
+ * Stealing an owner's last unit would cost the thief a B sliver for one
+ * unit, so a thief takes it only when it holds that sliver already. */
+enum { CHUNK = 8 };                        /* row slivers per unit */
+#define BALANCE_MIN_FLOPS (4.0 * 1024.0 * 1024.0)
+#define A_ALL_BUDGET ((size_t)256 * 1024)  /* floats of A packed at once */
+
+/* Floats of all of op(A) packed for every k step (layout: k step, then row
+ * sliver; each sliver MR × kc, kc floats apart at full size). */
+static size_t a_all_size(const gemm_job *g)
+{
+    size_t ksteps = (size_t)((g->k + g->kc - 1) / g->kc);
+    return round16(ksteps * (size_t)g->sm * g->kd->mr * g->kc);
+}
+
+static int balanced_fits(const gemm_job *g, int w, int call)
+{
+    return call >= 0 && w > 1 && g->tm == 1 && g->tn == w &&
+           (double)g->m * g->n * g->k >= BALANCE_MIN_FLOPS && a_all_size(g) <= A_ALL_BUDGET &&
+           (long)g->sn * ((g->sm + CHUNK - 1) / CHUNK) <= CLAIMS_MAX_UNITS;
+}
+
+/* Unit (sliver s, row slivers [a0, a1)), all k steps, with all of A packed
+ * at ap and sliver s of B, every k step, at bp. */
+static void compute_unit(const gemm_job *g, const float *ap, const float *bp, int s, int a0,
+                         int a1)
+{
+    const kiln_gemm_op *op = g->op;
+    const kernel_desc *kd = g->kd;
+    const int MR = kd->mr, NR = kd->nr, ldc = op->ldc;
+    const int j = s * NR, nr = g->n - j < NR ? g->n - j : NR;
+    for (int q = 0, pc = 0; pc < g->k; q++, pc += g->kc) {
+        int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
+        int last = pc + kc == g->k;
+        float beta = pc == 0 ? op->beta : 1.0f;
+        const float *b = bp + (size_t)q * NR * g->kc;
+        for (int a = a0; a < a1; a++) {
+            int i = a * MR, mr = g->m - i < MR ? g->m - i : MR;
+            float *c = op->c + (size_t)i * ldc + j;
+            run_tile(kd, kc, ap + ((size_t)q * g->sm + a) * MR * g->kc, b, c, ldc, mr, nr, beta);
+            if (last && op->epilogue) op->epilogue(op, i, j, mr, nr, c, ldc);
+        }
+    }
+}
+
+static void gemm_balanced(const gemm_job *g, int me, int w, int call)
+{
+    const int MR = g->kd->mr, NR = g->kd->nr;
+    const int per_sliver = (g->sm + CHUNK - 1) / CHUNK;   /* units */
+    const size_t a_all = a_all_size(g);
+    const int ksteps = (g->k + g->kc - 1) / g->kc;
+    float *ap = slot(me, a_all + round16((size_t)ksteps * NR * g->kc)), *bp = ap + a_all;
+    for (int q = 0, pc = 0; pc < g->k; q++, pc += g->kc) {
+        int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
+        for (int a = 0; a < g->sm; a++) {
+            int mr = g->m - a * MR < MR ? g->m - a * MR : MR;
+            g->kd->pack_a(&g->A, a * MR, mr, pc, kc, ap + ((size_t)q * g->sm + a) * MR * g->kc);
+        }
+    }
+    int have = -1;   /* the sliver of B packed at bp */
+    for (;;) {
+        int lo = g->sn * me / w * per_sliver, hi = g->sn * (me + 1) / w * per_sliver;
+        int u = claims_take_own(call, me, lo, hi);
+        for (int v = 1; u < 0 && v < w; v++) {
+            int t = (me + v) % w;
+            u = claims_steal(call, t, g->sn * t / w * per_sliver, g->sn * (t + 1) / w * per_sliver,
+                             2, have * per_sliver, (have + 1) * per_sliver);
+        }
+        if (u < 0) return;
+        int s = u / per_sliver, r = u % per_sliver;
+        if (s != have) {
+            for (int q = 0, pc = 0; pc < g->k; q++, pc += g->kc) {
+                int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
+                pack_b_slivers(g, s, s + 1, pc, kc, bp + (size_t)q * NR * g->kc);
+            }
+            have = s;
+        }
+        int a1 = (r + 1) * CHUNK < g->sm ? (r + 1) * CHUNK : g->sm;
+        compute_unit(g, ap, bp, s, r * CHUNK, a1);
+    }
+}
+
 /* Rough cost, in multiply-adds, of the busiest thread of a tm × tn grid: its
  * tiles and its packing (A is packed again for every block of nb B slivers).
  * A packed element costs about PACK_U8, PACK_F32 or PACK_B multiply-adds
@@ -660,7 +758,7 @@ static void choose_grid(gemm_job *g, int w)
 /* Thread me's share of the product when nthreads threads split it (each
  * calls this with the same op; the split is a pure function of op and
  * nthreads).  per: multiply-adds worth one more thread. */
-static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per)
+static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per, int call)
 {
     const int m = op->m, n = op->n, k = op->k;
     if (m <= 0 || n <= 0) return;
@@ -708,6 +806,10 @@ static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per)
     if (w > g.sm * g.sn) w = g.sm * g.sn;
     if (me >= w) return;
     choose_grid(&g, w);
+    if (balanced_fits(&g, w, call)) {
+        gemm_balanced(&g, me, w, call);
+        return;
+    }
     g.a_size = round16((size_t)MC * g.kc);
     g.slice = g.a_size + round16((size_t)g.nb * per_sliver);
     gemm_packed(&g, me);
@@ -716,17 +818,18 @@ static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per)
 void kiln_gemm(const kiln_gemm_op *op)
 {
     if (omp_get_level() > 0) {    /* every thread of the team is here: share */
-        gemm_share(op, omp_get_thread_num(), omp_get_num_threads(), TEAM_SHARE_MIN);
+        int me = omp_get_thread_num(), nthreads = omp_get_num_threads();
+        gemm_share(op, me, nthreads, TEAM_SHARE_MIN, claims_open(me, nthreads));
         return;
     }
     double flops = (double)op->m * op->n * op->k;
     int team = flops < PARALLEL_MIN_FLOPS ? 1 : workers(flops, omp_get_max_threads(), PER_THREAD_MIN);
     if (team <= 1) {
-        gemm_share(op, 0, 1, PER_THREAD_MIN);
+        gemm_share(op, 0, 1, PER_THREAD_MIN, -1);
         return;
     }
     #pragma omp parallel num_threads(team)
-    gemm_share(op, omp_get_thread_num(), omp_get_num_threads(), PER_THREAD_MIN);
+    gemm_share(op, omp_get_thread_num(), omp_get_num_threads(), PER_THREAD_MIN, -1);
 }
 
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,

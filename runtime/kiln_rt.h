@@ -58,6 +58,16 @@ struct kiln_gemm_op {
 };
 void kiln_gemm(const kiln_gemm_op *op);
 
+/* Between these two calls (made outside any parallel region), the large
+ * products a team computes with kiln_gemm share out their work while they
+ * run: a thread done with its own part takes over the rest of a slower
+ * thread's, with the same results bitwise.  The trainer brackets each call
+ * of a step function this way.  Every parallel region inside one bracket
+ * must have the same team, and each bracket may hold a few tens of in-team
+ * kiln_gemm calls (beyond that, the rest are split as usual). */
+void kiln_balance_begin(void);
+void kiln_balance_end(void);
+
 /* The plain BLAS-style form: kiln_gemm without bytes or epilogue. */
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,

@@ -245,6 +245,31 @@ static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
     return (kiln_batch){ .n = n, .from = d, .idx = order };
 }
 
+/* The model's step functions, each run as one bracket in which the team's
+ * large products share out their work as they go (kiln_balance_begin). */
+static float train_on(const kiln_model *m, const kiln_batch *b, int *ok)
+{
+    kiln_balance_begin();
+    float l = m->train_step(b, ok);
+    kiln_balance_end();
+    return l;
+}
+
+static float eval_on(const kiln_model *m, const kiln_batch *b, int *ok)
+{
+    kiln_balance_begin();
+    float l = m->eval_batch(b, ok);
+    kiln_balance_end();
+    return l;
+}
+
+static void predict_on(const kiln_model *m, const kiln_batch *b, float *out)
+{
+    kiln_balance_begin();
+    m->predict(b, out);
+    kiln_balance_end();
+}
+
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
  * Returns the sum of the batch-mean losses (with per_sample, the sum of the
  * per-row losses); adds correct rows to *correct. */
@@ -257,7 +282,7 @@ static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_
         int n = d->count - start < m->batch ? d->count - start : m->batch;
         kiln_batch b = gather(d, order + start, n);
         int ok = 0;
-        double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
+        double l = train ? train_on(m, &b, &ok) : eval_on(m, &b, &ok);
         loss += per_sample ? l * n : l;
         *correct += ok;
         if (train) progress_show(pr, epoch, epochs, start + n, d->count);
@@ -291,7 +316,7 @@ static int predict(const kiln_model *m, const kiln_dataset *te, const uint32_t *
     for (int start = 0; start < n; start += m->batch) {
         int rows = n - start < m->batch ? n - start : m->batch;
         kiln_batch b = gather(te, order + start, rows);
-        m->predict(&b, probs);
+        predict_on(m, &b, probs);
         for (int i = 0; i < rows && m->classes == 0; i++)   /* regression: the value itself */
             printf("example %d: predicted %.4f, true %.4f\n", start + i + 1, probs[i],
                    te->targets[order[start + i]]);
@@ -368,7 +393,7 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
         int n = tr->count - start < m->batch ? tr->count - start : m->batch;
         kiln_batch b = gather(tr, perm + start, n);
         int ok = 0;
-        double l = m->train_step(&b, &ok);
+        double l = train_on(m, &b, &ok);
         if (!isfinite(l)) {
             progress_clear(pr);
             fprintf(stderr, "%s: the loss became %s at epoch %u, step %d of %d; stopping (a smaller "

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -147,6 +148,7 @@ typedef struct {
     const float *c;
     int    ldc;
     const float *bias;   /* NULL: record only; else also C += bias, relu */
+    int   *who;          /* NULL, or per element: the thread that finished it */
 } record;
 
 static void record_epilogue(const kiln_gemm_op *op, int i0, int j0, int m, int n,
@@ -173,6 +175,7 @@ static void record_epilogue(const kiln_gemm_op *op, int i0, int j0, int m, int n
             #pragma omp atomic update
             r->count[e]++;
             r->seen[e] = *x;
+            if (r->who) r->who[e] = omp_get_thread_num();
             if (r->bias) { float v = *x + r->bias[j0 + j]; *x = v > 0.0f ? v : 0.0f; }
         }
 }
@@ -186,6 +189,7 @@ static void record_init(record *r, int m, int n, const float *c, int ldc, const 
     r->pieces = malloc((size_t)r->max_pieces * sizeof *r->pieces);
     r->npieces = 0;
     r->bad = 0;
+    r->who = NULL;
 }
 
 static void record_free(record *r)
@@ -437,6 +441,99 @@ static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float al
     free(pieces);
 }
 
+/* kiln_gemm inside kiln_balance_begin/_end, where the threads of a team
+ * share out a large product's work as they go: two products per region,
+ * with 2, 3 and 4 threads, all starting together or all but thread 0
+ * starting only once thread 0 is through both (it then takes over their
+ * units, and must have finished more than half of each product).  C, the pieces the epilogue is
+ * handed and the values it sees must be bitwise those of one thread outside
+ * any bracket, and each element finished exactly once. */
+static void balanced_op(int u8, int ta, int tb, int m, int n, int k, float alpha, float beta,
+                        int with_bias)
+{
+    uint64_t s = 777;
+    int lda = ta ? m : k, ldb = tb ? k : n;
+    size_t asz = (size_t)m * k, csz = (size_t)m * n;
+    uint8_t *au = u8 ? bytes(asz, &s) : NULL;
+    float *af = u8 ? NULL : matrix(asz, &s);
+    float *b = matrix((size_t)k * n, &s), *c_in = matrix(csz, &s), *bias = matrix((size_t)n, &s);
+    float *ref = malloc(csz * sizeof *ref), *c[2] = {malloc(csz * sizeof(float)),
+                                                     malloc(csz * sizeof(float))};
+    char name[160], why[200] = "";
+    snprintf(name, sizeof name, "gemm%s_balanced_%s%s_%c%c_%dx%dx%d", variant,
+             u8 ? "u8" : "f32", with_bias ? "_bias_relu" : "_epilogue",
+             ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
+    int saved = omp_get_max_threads();
+    omp_set_num_threads(1);
+    memcpy(ref, c_in, csz * sizeof *ref);
+    record r0;
+    record_init(&r0, m, n, ref, n, with_bias ? bias : NULL);
+    kiln_gemm(&(kiln_gemm_op){ta, tb, m, n, k, alpha, beta, af, au, 1.0f / 255.0f, lda, b, ldb,
+                              ref, n, record_epilogue, &r0});
+    qsort(r0.pieces, (size_t)r0.npieces, sizeof *r0.pieces, cmp_piece);
+    for (int run = 0; run < 6 && !why[0]; run++) {
+        int t = run / 2 + 2, late = run % 2;
+        record r[2];
+        kiln_gemm_op op[2];
+        for (int p = 0; p < 2; p++) {
+            memcpy(c[p], c_in, csz * sizeof(float));
+            record_init(&r[p], m, n, c[p], n, with_bias ? bias : NULL);
+            r[p].who = calloc(csz, sizeof *r[p].who);
+            op[p] = (kiln_gemm_op){ta, tb, m, n, k, alpha, beta, af, au, 1.0f / 255.0f, lda, b,
+                                   ldb, c[p], n, record_epilogue, &r[p]};
+        }
+        int first_done = 0;
+        kiln_balance_begin();
+        #pragma omp parallel num_threads(t)
+        {
+            int me = omp_get_thread_num(), go = !late || me == 0;
+            while (!go) {            /* late: until thread 0 is through both */
+                struct timespec pause = {0, 1000 * 1000};
+                nanosleep(&pause, NULL);
+                #pragma omp atomic read
+                go = first_done;
+            }
+            kiln_gemm(&op[0]);
+            kiln_gemm(&op[1]);
+            if (me == 0) {
+                #pragma omp atomic write
+                first_done = 1;
+            }
+            kiln_sync();
+        }
+        kiln_balance_end();
+        for (int p = 0; p < 2 && !why[0]; p++) {
+            long by_first = 0;
+            for (size_t e = 0; e < csz; e++) by_first += r[p].who[e] == 0;
+            qsort(r[p].pieces, (size_t)r[p].npieces, sizeof *r[p].pieces, cmp_piece);
+            const char *what = NULL;
+            if (r[p].bad || r[p].npieces != r0.npieces ||
+                memcmp(r[p].pieces, r0.pieces, (size_t)r0.npieces * sizeof *r0.pieces) != 0)
+                what = "the epilogue got other pieces";
+            else if (memcmp(c[p], ref, csz * sizeof *ref) != 0)
+                what = "C differs from 1 thread";
+            else if (memcmp(r[p].seen, r0.seen, csz * sizeof *r0.seen) != 0)
+                what = "the epilogue saw other values";
+            for (size_t e = 0; e < csz && !what; e++)
+                if (r[p].count[e] != 1) what = "an element was finished more than once";
+            if (!what && late && by_first * 2 <= (long)csz)
+                what = "thread 0 took over none of the late threads' work";
+            if (what)
+                snprintf(why, sizeof why, "%d threads%s, product %d: %s", t,
+                         late ? ", all but one late" : "", p + 1, what);
+        }
+        for (int p = 0; p < 2; p++) {
+            free(r[p].who);
+            record_free(&r[p]);
+        }
+    }
+    omp_set_num_threads(saved);
+    if (why[0]) { printf("FAIL %s: %s\n", name, why); failures++; }
+    else printf("PASS %s (2-4 threads, together and late, bitwise equal to 1)\n", name);
+    record_free(&r0);
+    free(au); free(af); free(b); free(c_in); free(bias); free(ref); free(c[0]); free(c[1]);
+}
+
 /* Run this program again with another kernel forced; its lines go to our
  * stdout, its exit status tells whether it passed. */
 static void rerun(const char *kernel)
@@ -538,6 +635,12 @@ int main(void)
     determinism_op(1, 1, 1, 300, 70, 600, 1.5f, 0.5f, 1);
     determinism_op(0, 0, 0, 24, 1030, 300, 1.0f, 0.0f, 0);   /* wide: split by columns */
     determinism_op(1, 0, 1, 1030, 40, 300, 1.0f, 0.5f, 0);   /* tall: split by rows */
+
+    /* Shared out at run time (kiln_balance_begin): 384 columns make whole
+     * slivers for 2, 3 and 4 threads with every kernel. */
+    balanced_op(1, 0, 0, 256, 384, 784, 1.0f, 0.0f, 1);
+    balanced_op(1, 1, 0, 784, 384, 256, -0.01f, 1.0f, 0);
+    balanced_op(0, 0, 1, 250, 384, 300, 1.5f, 0.5f, 0);
 
     if (!forced) {
         rerun("avx2");
