@@ -15,13 +15,11 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
-enum { MAX_CALLS = 32, MAX_TEAM = 16 };
-
 static struct {
-    _Alignas(64) _Atomic uint64_t word[MAX_CALLS];
+    _Alignas(64) _Atomic uint64_t word[CLAIMS_MAX_CALLS];
     unsigned seen;     /* the region this thread's count belongs to */
     int      calls;    /* in-team kiln_gemm calls so far in that region */
-} per_thread[MAX_TEAM];
+} per_thread[CLAIMS_MAX_TEAM];
 
 /* Written only between regions (by the thread that runs the trainer). */
 static atomic_uint region;     /* serial number of the current bracket */
@@ -42,8 +40,8 @@ void kiln_balance_end(void)
 
 int claims_open(int me, int nthreads)
 {
-    if (!atomic_load_explicit(&balancing, memory_order_relaxed) || nthreads > MAX_TEAM ||
-        me >= MAX_TEAM)
+    if (!atomic_load_explicit(&balancing, memory_order_relaxed) || nthreads > CLAIMS_MAX_TEAM ||
+        me >= CLAIMS_MAX_TEAM)
         return -1;
     unsigned r = atomic_load_explicit(&region, memory_order_relaxed);
     if (per_thread[me].seen != r) {
@@ -51,7 +49,7 @@ int claims_open(int me, int nthreads)
         per_thread[me].calls = 0;
     }
     int call = per_thread[me].calls++;
-    return call < MAX_CALLS ? call : -1;
+    return call < CLAIMS_MAX_CALLS ? call : -1;
 }
 
 static uint64_t pack(unsigned r, int lo, int hi)

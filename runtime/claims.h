@@ -11,7 +11,11 @@
 #ifndef KILN_CLAIMS_H
 #define KILN_CLAIMS_H
 
-enum { CLAIMS_MAX_UNITS = 65535 };   /* units of one call, numbered from 0 */
+enum {
+    CLAIMS_MAX_UNITS = 65535,   /* units of one call, numbered from 0 */
+    CLAIMS_MAX_CALLS = 32,      /* calls per bracket that may claim units */
+    CLAIMS_MAX_TEAM  = 16,      /* threads of a team that may */
+};
 
 /* The number of this call in the region (every thread of the team calls it
  * first thing, for every in-team kiln_gemm), or -1 when units cannot be

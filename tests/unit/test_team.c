@@ -5,9 +5,11 @@
  * split among a team (bitwise the same as on one thread, and right against
  * double), and kiln_fill_batch (every thread's own copy equals
  * kiln_gather's, for bytes and for floats, no two threads share one, and a
- * batch without a data set is handed back as it is).  Prints PASS/FAIL
- * lines. */
+ * batch without a data set is handed back as it is), and the claims behind
+ * kiln_balance_begin (every unit taken once, whoever steals).  Prints
+ * PASS/FAIL lines. */
 #include "kiln_rt.h"
+#include "claims.h"
 
 #include <math.h>
 #include <omp.h>
@@ -180,6 +182,78 @@ static void fill_batch(int features, int n)
     kiln_dataset_free(&d);
 }
 
+/* claims.h: in each of many brackets, a team runs several calls whose
+ * units are split into per-thread ranges of uneven sizes; every thread
+ * takes its own units, then steals the others' (sometimes only when at
+ * least two are left).  Each unit must be taken exactly once in every
+ * call, a call past the claim words' limit and a call outside a bracket
+ * must be refused (-1) on every thread alike. */
+static void claims_rounds(int threads, int brackets)
+{
+    enum { CALLS = 3, MAX_UNITS = 500 };
+    char name[80], why[200] = "";
+    snprintf(name, sizeof name, "claims_%d_threads_%d_brackets", threads, brackets);
+    int *taken = calloc((size_t)CALLS * MAX_UNITS, sizeof *taken);
+    int outside = 0, misnumbered = 0;
+    #pragma omp parallel num_threads(threads)
+    if (claims_open(omp_get_thread_num(), omp_get_num_threads()) != -1) {
+        #pragma omp atomic update
+        outside++;
+    }
+    for (int r = 0; r < brackets && !why[0]; r++) {
+        int units[CALLS];
+        for (int c = 0; c < CALLS; c++) units[c] = 1 + (r * 37 + c * 101) % MAX_UNITS;
+        memset(taken, 0, (size_t)CALLS * MAX_UNITS * sizeof *taken);
+        kiln_balance_begin();
+        #pragma omp parallel num_threads(threads)
+        {
+            int me = omp_get_thread_num(), w = omp_get_num_threads();
+            for (int c = 0; c < CALLS; c++) {
+                int call = claims_open(me, w);
+                if (call < 0) continue;
+                int per = units[c];
+                /* thread t owns [lo(t), lo(t + 1)): uneven, some empty */
+                #define LO(t) ((t) >= w ? per : (int)((long)per * (t) * (t) / ((long)w * w)))
+                for (int u; (u = claims_take_own(call, me, LO(me), LO(me + 1))) >= 0;) {
+                    #pragma omp atomic update
+                    taken[c * MAX_UNITS + u]++;
+                }
+                for (int v = 1; v < w; v++) {
+                    int t = (me + v) % w;
+                    for (int u; (u = claims_steal(call, t, LO(t), LO(t + 1), 1 + (r + me) % 2, 0,
+                                                  0)) >= 0;) {
+                        #pragma omp atomic update
+                        taken[c * MAX_UNITS + u]++;
+                    }
+                }
+                #undef LO
+            }
+            for (int c = CALLS; c < CLAIMS_MAX_CALLS + 8; c++)   /* refused past the limit */
+                if ((claims_open(me, w) == -1) != (c >= CLAIMS_MAX_CALLS)) {
+                    #pragma omp atomic update
+                    misnumbered++;
+                }
+            kiln_sync();
+        }
+        kiln_balance_end();
+        /* Every unit once; a unit left because thieves wanted two left is
+         * its owner's, and owners take all of theirs. */
+        for (int c = 0; c < CALLS && !why[0]; c++)
+            for (int u = 0; u < units[c]; u++)
+                if (taken[c * MAX_UNITS + u] != 1) {
+                    snprintf(why, sizeof why, "bracket %d, call %d: unit %d of %d taken %d times",
+                             r, c, u, units[c], taken[c * MAX_UNITS + u]);
+                    break;
+                }
+    }
+    if (!why[0] && outside) snprintf(why, sizeof why, "a call outside a bracket was given a number");
+    if (!why[0] && misnumbered)
+        snprintf(why, sizeof why, "a call below the claim words' limit was refused, or one "
+                 "past it given a number");
+    result(name, why);
+    free(taken);
+}
+
 int main(void)
 {
     sync_rounds(1, 1000);
@@ -195,5 +269,9 @@ int main(void)
     fill_batch(0, 96);
     fill_batch(1, 256);
     fill_batch(1, 7);
+    claims_rounds(1, 50);
+    claims_rounds(2, 2000);
+    claims_rounds(3, 500);
+    claims_rounds(4, 500);
     return failures ? 1 : 0;
 }
