@@ -136,6 +136,8 @@ def main():
     p(f"cores     a cache line's round trip between the two threads: {meta.get('round_trip_ns_before', '?')} ns "
       f"before the main comparison, {meta.get('round_trip_ns_after', '?')} ns after; FMA work with 2 threads "
       f"over 1: {meta.get('fma_scaling_before', '?')}×")
+    p(f"          rewriting 128 KB a thread wrote before: {meta.get('rewrite_us_before', '?')} µs, or "
+      f"{meta.get('rewrite_read_us_before', '?')} µs once the other thread has read it")
     p("          (bench/core_probe.c; on a VM the host places the vCPUs: a few hundred ns means they sit")
     p("          far apart, and every barrier and every cache line that changes cores in a 2-thread step")
     p("          pays it — the 2-thread figures of kiln, the floor and PyTorch are then slower and noisier)")

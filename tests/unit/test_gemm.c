@@ -637,10 +637,12 @@ int main(void)
     determinism_op(1, 0, 1, 1030, 40, 300, 1.0f, 0.5f, 0);   /* tall: split by rows */
 
     /* Shared out at run time (kiln_balance_begin): 384 columns make whole
-     * slivers for 2, 3 and 4 threads with every kernel. */
-    balanced_op(1, 0, 0, 256, 384, 784, 1.0f, 0.0f, 1);
-    balanced_op(1, 1, 0, 784, 384, 256, -0.01f, 1.0f, 0);
-    balanced_op(0, 0, 1, 250, 384, 300, 1.5f, 0.5f, 0);
+     * slivers for 2, 3 and 4 threads with every kernel; products above the
+     * 4M multiply-adds the balanced path needs, with partial row slivers,
+     * partial units and one or two k steps. */
+    balanced_op(1, 0, 0, 128, 384, 392, 1.0f, 0.0f, 1);
+    balanced_op(1, 1, 0, 392, 384, 128, -0.01f, 1.0f, 0);
+    balanced_op(0, 0, 1, 250, 384, 100, 1.5f, 0.5f, 0);
 
     if (!forced) {
         rerun("avx2");
