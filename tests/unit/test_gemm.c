@@ -370,6 +370,40 @@ static void check_sgd(int m, int n, int k)
     free(x); free(dz); free(w); free(ref); free(mag);
 }
 
+/* The operands of one kiln_gemm case, drawn from a seed: A as bytes or
+ * floats, B, C's starting values and a bias row; and the op over them that
+ * writes into c through record_epilogue. */
+typedef struct {
+    int       ta, tb, m, n, k, lda, ldb;
+    size_t    csz;
+    uint8_t  *au;
+    float    *af, *b, *c_in, *bias;
+} operands;
+
+static operands operands_make(int u8, int ta, int tb, int m, int n, int k, uint64_t s)
+{
+    operands o = {ta, tb, m, n, k, ta ? m : k, tb ? k : n, (size_t)m * n, NULL, NULL, NULL,
+                  NULL, NULL};
+    size_t asz = (size_t)m * k;
+    o.au = u8 ? bytes(asz, &s) : NULL;
+    o.af = u8 ? NULL : matrix(asz, &s);
+    o.b = matrix((size_t)k * n, &s);
+    o.c_in = matrix(o.csz, &s);
+    o.bias = matrix((size_t)n, &s);
+    return o;
+}
+
+static kiln_gemm_op operands_op(const operands *o, float alpha, float beta, float *c, record *r)
+{
+    return (kiln_gemm_op){o->ta, o->tb, o->m, o->n, o->k, alpha, beta, o->af, o->au,
+                          1.0f / 255.0f, o->lda, o->b, o->ldb, c, o->n, record_epilogue, r};
+}
+
+static void operands_free(operands *o)
+{
+    free(o->au); free(o->af); free(o->b); free(o->c_in); free(o->bias);
+}
+
 /* kiln_gemm with 1, 2, 3 and 4 threads, each called from outside a parallel
  * region (it starts its own team) and from every thread of a team (it is
  * then a work-sharing construct, finished by kiln_sync): C, the pieces the
@@ -378,12 +412,8 @@ static void check_sgd(int m, int n, int k)
 static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float alpha,
                            float beta, int with_bias)
 {
-    uint64_t s = 4242;
-    int lda = ta ? m : k, ldb = tb ? k : n;
-    size_t asz = (size_t)m * k, csz = (size_t)m * n;
-    uint8_t *au = u8 ? bytes(asz, &s) : NULL;
-    float *af = u8 ? NULL : matrix(asz, &s);
-    float *b = matrix((size_t)k * n, &s), *c_in = matrix(csz, &s), *bias = matrix((size_t)n, &s);
+    operands o = operands_make(u8, ta, tb, m, n, k, 4242);
+    size_t csz = o.csz;
     float *ref = malloc(csz * sizeof *ref), *c = malloc(csz * sizeof *c);
     float *seen = malloc(csz * sizeof *seen);
     int (*pieces)[4] = NULL;
@@ -397,11 +427,10 @@ static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float al
         int t = run / 2 + 1, team = run % 2;
         omp_set_num_threads(t);
         float *out = run == 0 ? ref : c;
-        memcpy(out, c_in, csz * sizeof *out);
+        memcpy(out, o.c_in, csz * sizeof *out);
         record r;
-        record_init(&r, m, n, out, n, with_bias ? bias : NULL);
-        kiln_gemm_op op = {ta, tb, m, n, k, alpha, beta, af, au, 1.0f / 255.0f, lda, b, ldb,
-                           out, n, record_epilogue, &r};
+        record_init(&r, m, n, out, n, with_bias ? o.bias : NULL);
+        kiln_gemm_op op = operands_op(&o, alpha, beta, out, &r);
         if (team) {
             #pragma omp parallel
             {
@@ -437,7 +466,8 @@ static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float al
     omp_set_num_threads(saved);
     if (why[0]) { printf("FAIL %s: %s\n", name, why); failures++; }
     else printf("PASS %s (1-4 threads, alone and in a team, bitwise equal, %d pieces)\n", name, npieces);
-    free(au); free(af); free(b); free(c_in); free(bias); free(ref); free(c); free(seen);
+    operands_free(&o);
+    free(ref); free(c); free(seen);
     free(pieces);
 }
 
@@ -445,18 +475,15 @@ static void determinism_op(int u8, int ta, int tb, int m, int n, int k, float al
  * share out a large product's work as they go: two products per region,
  * with 2, 3 and 4 threads, all starting together or all but thread 0
  * starting only once thread 0 is through both (it then takes over their
- * units, and must have finished more than half of each product).  C, the pieces the epilogue is
- * handed and the values it sees must be bitwise those of one thread outside
- * any bracket, and each element finished exactly once. */
+ * units, and must have finished more than half of each product).  C, the
+ * pieces the epilogue is handed and the values it sees must be bitwise
+ * those of one thread outside any bracket, and each element finished
+ * exactly once. */
 static void balanced_op(int u8, int ta, int tb, int m, int n, int k, float alpha, float beta,
                         int with_bias)
 {
-    uint64_t s = 777;
-    int lda = ta ? m : k, ldb = tb ? k : n;
-    size_t asz = (size_t)m * k, csz = (size_t)m * n;
-    uint8_t *au = u8 ? bytes(asz, &s) : NULL;
-    float *af = u8 ? NULL : matrix(asz, &s);
-    float *b = matrix((size_t)k * n, &s), *c_in = matrix(csz, &s), *bias = matrix((size_t)n, &s);
+    operands o = operands_make(u8, ta, tb, m, n, k, 777);
+    size_t csz = o.csz;
     float *ref = malloc(csz * sizeof *ref), *c[2] = {malloc(csz * sizeof(float)),
                                                      malloc(csz * sizeof(float))};
     char name[160], why[200] = "";
@@ -465,22 +492,21 @@ static void balanced_op(int u8, int ta, int tb, int m, int n, int k, float alpha
              ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k);
     int saved = omp_get_max_threads();
     omp_set_num_threads(1);
-    memcpy(ref, c_in, csz * sizeof *ref);
+    memcpy(ref, o.c_in, csz * sizeof *ref);
     record r0;
-    record_init(&r0, m, n, ref, n, with_bias ? bias : NULL);
-    kiln_gemm(&(kiln_gemm_op){ta, tb, m, n, k, alpha, beta, af, au, 1.0f / 255.0f, lda, b, ldb,
-                              ref, n, record_epilogue, &r0});
+    record_init(&r0, m, n, ref, n, with_bias ? o.bias : NULL);
+    kiln_gemm_op op0 = operands_op(&o, alpha, beta, ref, &r0);
+    kiln_gemm(&op0);
     qsort(r0.pieces, (size_t)r0.npieces, sizeof *r0.pieces, cmp_piece);
     for (int run = 0; run < 6 && !why[0]; run++) {
         int t = run / 2 + 2, late = run % 2;
         record r[2];
         kiln_gemm_op op[2];
         for (int p = 0; p < 2; p++) {
-            memcpy(c[p], c_in, csz * sizeof(float));
-            record_init(&r[p], m, n, c[p], n, with_bias ? bias : NULL);
+            memcpy(c[p], o.c_in, csz * sizeof(float));
+            record_init(&r[p], m, n, c[p], n, with_bias ? o.bias : NULL);
             r[p].who = calloc(csz, sizeof *r[p].who);
-            op[p] = (kiln_gemm_op){ta, tb, m, n, k, alpha, beta, af, au, 1.0f / 255.0f, lda, b,
-                                   ldb, c[p], n, record_epilogue, &r[p]};
+            op[p] = operands_op(&o, alpha, beta, c[p], &r[p]);
         }
         int first_done = 0;
         kiln_balance_begin();
@@ -531,7 +557,8 @@ static void balanced_op(int u8, int ta, int tb, int m, int n, int k, float alpha
     if (why[0]) { printf("FAIL %s: %s\n", name, why); failures++; }
     else printf("PASS %s (2-4 threads, together and late, bitwise equal to 1)\n", name);
     record_free(&r0);
-    free(au); free(af); free(b); free(c_in); free(bias); free(ref); free(c[0]); free(c[1]);
+    operands_free(&o);
+    free(ref); free(c[0]); free(c[1]);
 }
 
 /* Run this program again with another kernel forced; its lines go to our
