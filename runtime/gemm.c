@@ -319,7 +319,7 @@ static void kernel_avx2_6x16(int kc, const float *a, const float *b,
 }
 
 /* ---- AVX-512F micro-kernel (8 × 32) ------------------------------------------ */
-__attribute__((target("avx512f")))
+__attribute__((target("avx512f,prfchw")))
 static void kernel_avx512_8x32(int kc, const float *a, const float *b,
                                float *c, int ldc, float beta)
 {
@@ -327,9 +327,9 @@ static void kernel_avx512_8x32(int kc, const float *a, const float *b,
            c20 = c00, c21 = c00, c30 = c00, c31 = c00,
            c40 = c00, c41 = c00, c50 = c00, c51 = c00,
            c60 = c00, c61 = c00, c70 = c00, c71 = c00;
-    for (int i = 0; i < 8; i++) {    /* C's lines, needed at the end */
-        _mm_prefetch((const char *)(c + (size_t)i * ldc), _MM_HINT_T0);
-        _mm_prefetch((const char *)(c + (size_t)i * ldc + 31), _MM_HINT_T0);
+    for (int i = 0; i < 8; i++) {    /* C's lines, to be written at the end */
+        __builtin_prefetch(c + (size_t)i * ldc, 1, 3);
+        __builtin_prefetch(c + (size_t)i * ldc + 31, 1, 3);
     }
     for (int p = 0; p < kc; p++, a += 8, b += 32) {
         __m512 b0 = _mm512_load_ps(b), b1 = _mm512_load_ps(b + 16), ai;
