@@ -392,10 +392,11 @@ static void narrow_n(int k, const float *a, size_t lda, const float *b,
     const float *g0 = a, *g1 = a + 4 * lda, *g2 = a + 8 * lda, *g3 = a + 12 * lda;
     const size_t l2 = 2 * lda, l3 = 3 * lda;
     for (int p = 0; p < k; p++, g0++, g1++, g2++, g3++, b += 16) {
-        if ((p & 15) == 0) {   /* each row's line NARROW_AHEAD floats on (the next rows' near the end) */
+        if ((p & 15) == 0) {   /* each row's line NARROW_AHEAD on; near the end, the next rows' */
             const float *ahead = p + NARROW_AHEAD < k ? a + p + NARROW_AHEAD
                                                       : a + 16 * lda + (p + NARROW_AHEAD - k);
-            for (int i = 0; i < 16; i++) _mm_prefetch((const char *)(ahead + (size_t)i * lda), _MM_HINT_T0);
+            for (int i = 0; i < 16; i++)
+                _mm_prefetch((const char *)(ahead + (size_t)i * lda), _MM_HINT_T0);
         }
         __m512 bp = _mm512_load_ps(b);
 #define NN_STEP(i, g, o) acc##i = _mm512_fmadd_ps(_mm512_set1_ps(g[o]), bp, acc##i);

@@ -246,7 +246,8 @@ static void claims_rounds(int threads, int brackets)
                     break;
                 }
     }
-    if (!why[0] && outside) snprintf(why, sizeof why, "a call outside a bracket was given a number");
+    if (!why[0] && outside)
+        snprintf(why, sizeof why, "a call outside a bracket was given a number");
     if (!why[0] && misnumbered)
         snprintf(why, sizeof why, "a call below the claim words' limit was refused, or one "
                  "past it given a number");
