@@ -1,9 +1,9 @@
 /* claims.c — the claim words behind claims.h, and the bracket the trainer
  * puts around its steps (kiln_balance_begin / kiln_balance_end).
  *
- * A claim word holds one thread's remaining range of one call: the region's
+ * A claim word holds one thread's remaining range of one call: the bracket's
  * serial number (32 bits), then lo and hi (16 bits each).  A word whose
- * serial is not the current region's is untouched in this region: whoever
+ * serial is not the current bracket's is untouched in this bracket: whoever
  * comes first — the owner or a thief — sets it to the full range while
  * taking its unit, with one compare-and-swap.  The owner takes lo, thieves
  * take hi − 1, so a unit is taken exactly once.  Each thread's words sit on
@@ -17,19 +17,19 @@
 
 static struct {
     _Alignas(64) _Atomic uint64_t word[CLAIMS_MAX_CALLS];
-    unsigned seen;     /* the region this thread's count belongs to */
-    int      calls;    /* in-team kiln_gemm calls so far in that region */
+    unsigned seen;     /* the bracket this thread's count belongs to */
+    int      calls;    /* in-team kiln_gemm calls so far in that bracket */
 } per_thread[CLAIMS_MAX_TEAM];
 
-/* Written only between regions (by the thread that runs the trainer). */
-static atomic_uint region;     /* serial number of the current bracket */
+/* Written only outside parallel regions (by the thread that runs the trainer). */
+static atomic_uint bracket;    /* serial number of the current bracket */
 static atomic_int  balancing;  /* inside kiln_balance_begin/_end */
 
 void kiln_balance_begin(void)
 {
-    unsigned r = atomic_load_explicit(&region, memory_order_relaxed) + 1;
+    unsigned r = atomic_load_explicit(&bracket, memory_order_relaxed) + 1;
     if (r == 0) r = 1;   /* 0 is what a word never touched holds */
-    atomic_store_explicit(&region, r, memory_order_relaxed);
+    atomic_store_explicit(&bracket, r, memory_order_relaxed);
     atomic_store_explicit(&balancing, 1, memory_order_relaxed);
 }
 
@@ -43,7 +43,7 @@ int claims_open(int me, int nthreads)
     if (!atomic_load_explicit(&balancing, memory_order_relaxed) || nthreads > CLAIMS_MAX_TEAM ||
         me >= CLAIMS_MAX_TEAM)
         return -1;
-    unsigned r = atomic_load_explicit(&region, memory_order_relaxed);
+    unsigned r = atomic_load_explicit(&bracket, memory_order_relaxed);
     if (per_thread[me].seen != r) {
         per_thread[me].seen = r;
         per_thread[me].calls = 0;
@@ -62,7 +62,7 @@ static int take(int call, int owner, int lo0, int hi0, int front, int min_left,
                 int cheap_lo, int cheap_hi)
 {
     _Atomic uint64_t *w = &per_thread[owner].word[call];
-    const unsigned r = atomic_load_explicit(&region, memory_order_relaxed);
+    const unsigned r = atomic_load_explicit(&bracket, memory_order_relaxed);
     uint64_t old = atomic_load_explicit(w, memory_order_acquire);
     for (;;) {
         int lo = lo0, hi = hi0;

@@ -5,9 +5,9 @@
  * kiln_balance_begin / kiln_balance_end.  Internal to the runtime.
  *
  * Every thread of the team calls claims_open once per in-team kiln_gemm
- * call, in the same order, so the k-th call of a region has the same number
- * on every thread; a unit's claim word is tagged with the region, so words
- * left by an earlier region read as untouched and need no reset. */
+ * call, in the same order, so the k-th call of a bracket has the same number
+ * on every thread; a unit's claim word is tagged with the bracket, so words
+ * left by an earlier bracket read as untouched and need no reset. */
 #ifndef KILN_CLAIMS_H
 #define KILN_CLAIMS_H
 
@@ -17,10 +17,10 @@ enum {
     CLAIMS_MAX_TEAM  = 16,      /* threads of a team that may */
 };
 
-/* The number of this call in the region (every thread of the team calls it
+/* The number of this call in the bracket (every thread of the team calls it
  * first thing, for every in-team kiln_gemm), or -1 when units cannot be
  * claimed: outside kiln_balance_begin/_end, a team too large, or more calls
- * in the region than there are claim words. */
+ * in the bracket than there are claim words. */
 int claims_open(int me, int nthreads);
 
 /* The next unit of thread owner's range [lo, hi) for call `call`, taken

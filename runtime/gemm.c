@@ -621,6 +621,14 @@ static void compute_unit(const gemm_job *g, const float *ap, const float *bp, in
     }
 }
 
+/* The first unit of thread t's own, of w: units are numbered sliver by
+ * sliver, per_sliver to a sliver, and t owns the slivers of the static
+ * column split. */
+static int first_unit(const gemm_job *g, int t, int w, int per_sliver)
+{
+    return (int)((long)g->sn * t / w) * per_sliver;
+}
+
 static void gemm_balanced(const gemm_job *g, int me, int w, int call)
 {
     const int MR = g->kd->mr, NR = g->kd->nr;
@@ -637,12 +645,13 @@ static void gemm_balanced(const gemm_job *g, int me, int w, int call)
     }
     int have = -1;   /* the sliver of B packed at bp */
     for (;;) {
-        int lo = g->sn * me / w * per_sliver, hi = g->sn * (me + 1) / w * per_sliver;
-        int u = claims_take_own(call, me, lo, hi);
-        for (int v = 1; u < 0 && v < w; v++) {
+        int u = claims_take_own(call, me, first_unit(g, me, w, per_sliver),
+                                first_unit(g, me + 1, w, per_sliver));
+        for (int v = 1; u < 0 && v < w; v++) {   /* then the others', from their far end */
             int t = (me + v) % w;
-            u = claims_steal(call, t, g->sn * t / w * per_sliver, g->sn * (t + 1) / w * per_sliver,
-                             2, have * per_sliver, (have + 1) * per_sliver);
+            u = claims_steal(call, t, first_unit(g, t, w, per_sliver),
+                             first_unit(g, t + 1, w, per_sliver), 2, have * per_sliver,
+                             (have + 1) * per_sliver);
         }
         if (u < 0) return;
         int s = u / per_sliver, r = u % per_sliver;
