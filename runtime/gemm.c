@@ -567,7 +567,7 @@ static void gemm_packed(const gemm_job *g, int me)
 }
 
 /* ---- The balanced path -----------------------------------------------------------
- * In a training step (between kiln_balance_begin and _end), a large product
+ * In a training step (a bracket opened by kiln_balance_begin), a large product
  * split by columns is cut finer: each thread's column slivers into units of
  * CHUNK row slivers, which it takes in order, and a thread done with its own
  * takes the others' units from their far end (claims.h).  On a VM the host

@@ -58,13 +58,14 @@ struct kiln_gemm_op {
 };
 void kiln_gemm(const kiln_gemm_op *op);
 
-/* Between these two calls (made outside any parallel region), the large
+/* From kiln_balance_begin to the next kiln_balance_begin or to
+ * kiln_balance_end (all called outside any parallel region), the large
  * products a team computes with kiln_gemm share out their work while they
  * run: a thread done with its own part takes over the rest of a slower
- * thread's, with the same results bitwise.  The trainer brackets each call
- * of a step function this way.  Every parallel region inside one bracket
- * must have the same team, and each bracket may hold a few tens of in-team
- * kiln_gemm calls (beyond that, the rest are split as usual). */
+ * thread's, with the same results bitwise.  The trainer opens such a
+ * bracket for each call of a step function.  Every parallel region inside
+ * one bracket must have the same team, and each bracket may hold a few tens
+ * of in-team kiln_gemm calls (beyond that, the rest are split as usual). */
 void kiln_balance_begin(void);
 void kiln_balance_end(void);
 

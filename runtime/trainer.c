@@ -238,36 +238,14 @@ static void catch_stop_signals(void)
 
 /* ---- Training -------------------------------------------------------------------- */
 
-/* Rows order[0..n) of d as a batch: each thread of the step copies them
- * for itself (kiln_fill_batch). */
+/* Rows order[0..n) of d as the batch of the next call of a step function:
+ * each thread of the step copies them for itself (kiln_fill_batch).  The
+ * call is a bracket of its own, in which the team's large products share
+ * out their work as they go (kiln_balance_begin; run() ends the last). */
 static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
 {
+    kiln_balance_begin();
     return (kiln_batch){ .n = n, .from = d, .idx = order };
-}
-
-/* The model's step functions, each run as one bracket in which the team's
- * large products share out their work as they go (kiln_balance_begin). */
-static float train_on(const kiln_model *m, const kiln_batch *b, int *ok)
-{
-    kiln_balance_begin();
-    float l = m->train_step(b, ok);
-    kiln_balance_end();
-    return l;
-}
-
-static float eval_on(const kiln_model *m, const kiln_batch *b, int *ok)
-{
-    kiln_balance_begin();
-    float l = m->eval_batch(b, ok);
-    kiln_balance_end();
-    return l;
-}
-
-static void predict_on(const kiln_model *m, const kiln_batch *b, float *out)
-{
-    kiln_balance_begin();
-    m->predict(b, out);
-    kiln_balance_end();
 }
 
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
@@ -282,7 +260,7 @@ static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_
         int n = d->count - start < m->batch ? d->count - start : m->batch;
         kiln_batch b = gather(d, order + start, n);
         int ok = 0;
-        double l = train ? train_on(m, &b, &ok) : eval_on(m, &b, &ok);
+        double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
         loss += per_sample ? l * n : l;
         *correct += ok;
         if (train) progress_show(pr, epoch, epochs, start + n, d->count);
@@ -316,7 +294,7 @@ static int predict(const kiln_model *m, const kiln_dataset *te, const uint32_t *
     for (int start = 0; start < n; start += m->batch) {
         int rows = n - start < m->batch ? n - start : m->batch;
         kiln_batch b = gather(te, order + start, rows);
-        predict_on(m, &b, probs);
+        m->predict(&b, probs);
         for (int i = 0; i < rows && m->classes == 0; i++)   /* regression: the value itself */
             printf("example %d: predicted %.4f, true %.4f\n", start + i + 1, probs[i],
                    te->targets[order[start + i]]);
@@ -393,7 +371,7 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
         int n = tr->count - start < m->batch ? tr->count - start : m->batch;
         kiln_batch b = gather(tr, perm + start, n);
         int ok = 0;
-        double l = train_on(m, &b, &ok);
+        double l = m->train_step(&b, &ok);
         if (!isfinite(l)) {
             progress_clear(pr);
             fprintf(stderr, "%s: the loss became %s at epoch %u, step %d of %d; stopping (a smaller "
@@ -556,6 +534,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
 
 done:
+    kiln_balance_end();
     if (metrics) fclose(metrics);
     free(perm), free(order);
     return rc;
