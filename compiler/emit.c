@@ -130,6 +130,13 @@ static int has_training_mode(const Graph *g) {
     return 0;
 }
 
+/* Whether the plan keeps any buffer in column panels. */
+static int any_panels(const Graph *g) {
+    for (int i = 0; i < g->nvals; i++)
+        if (val(g, i)->panels) return 1;
+    return 0;
+}
+
 static void emit_banner(Emit *e, const Graph *g) {
     const Spec *s = g->spec;
     char shape[96];
@@ -165,6 +172,13 @@ static void emit_banner(Emit *e, const Graph *g) {
     blank(e);
     emit(e, "#define BATCH %ld  /* rows per minibatch; the last one may have fewer (n) */", s->batch);
     emit(e, "#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */");
+    if (any_panels(g)) {
+        emit(e, "/* Hidden layers' buffers are kept in column panels: KILN_PANEL columns of");
+        emit(e, " * all BATCH rows, then the next KILN_PANEL columns, so that each thread's");
+        emit(e, " * columns are one block of memory.  Element (i, j) of such a buffer: */");
+        emit(e, "#define PANEL_STRIDE (BATCH * KILN_PANEL)");
+        emit(e, "#define PANEL_AT(i, j) ((j) / KILN_PANEL * PANEL_STRIDE + (i) * KILN_PANEL + (j) %% KILN_PANEL)");
+    }
     blank(e);
 }
 
@@ -203,8 +217,12 @@ static void emit_buffers(Emit *e, const Graph *g) {
         const Value *v = val(g, i);
         if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0 || v->fused) continue;
         shape_str(&v->shape, shape, sizeof shape);
-        emit(e, "static float *const %s = arena + %ld;  /* %s, kernels %d–%d */", v->cname, v->offset, shape,
-             v->first, v->last);
+        if (v->panels)
+            emit(e, "static float *const %s = arena + %ld;  /* %s in %d column panels, kernels %d–%d */",
+                 v->cname, v->offset, shape, v->panels, v->first, v->last);
+        else
+            emit(e, "static float *const %s = arena + %ld;  /* %s, kernels %d–%d */", v->cname, v->offset,
+                 shape, v->first, v->last);
     }
     blank(e);
 }

@@ -108,6 +108,8 @@ typedef struct OpDef {
     int main_input;      /* pointwise: which input is the elementwise one */
     int gemm_epilogue;   /* its kernel is a GEMM that can absorb a pointwise successor */
     int fuses_update;    /* produces parameter gradients an update can consume in-kernel */
+    int panels;          /* its kernels can read and write batch buffers kept in column
+                            panels (plan.c): GEMMs and what their epilogues fuse */
     int reads_bytes;     /* accepts the raw uint8 input batch (scaled while packing) */
     int view;            /* its output is its input seen with another shape */
     int training_mode;   /* behaves differently in training (reads `training`, `dropout_key`) */
@@ -219,6 +221,7 @@ typedef struct {
     int     fused;           /* computed and consumed inside one kernel: no buffer */
     int     bytes;           /* the input batch as raw bytes (scaled when read), not floats */
     long    offset;          /* plan: offset in params[] or arena[] */
+    int     panels;          /* plan: stored in this many column panels (0: row-major) */
     int     first, last;     /* plan: kernels that write it first and read it last */
 } Value;
 
@@ -285,6 +288,10 @@ void fuse(Graph *g);
 
 /* ---- plan.c ------------------------------------------------------------- */
 void plan(Graph *g);
+/* Floats of the arena a stored value takes: a full batch, 16-float aligned;
+ * in column panels, KILN_PANEL columns each (the last one padded). */
+long value_footprint(const Graph *g, const Value *v);
+#define KILN_PANEL_WIDTH 32   /* the runtime's KILN_PANEL */
 
 /* ---- emit.c ------------------------------------------------------------- */
 struct Emit { StrBuf out; int indent; };

@@ -5,7 +5,10 @@
  * kernel that first writes one to the kernel that last reads it, in the
  * order the training step runs them — do not overlap.  Placement is
  * first-fit in order of first write: deterministic, and optimal for a
- * chain of layers.  Slices are 16-float (64-byte) aligned. */
+ * chain of layers.  Slices are 16-float (64-byte) aligned.
+ *
+ * A hidden layer's buffers are kept in column panels when every kernel
+ * that touches them can address them so (choose_panels). */
 #include <stdlib.h>
 
 #include "kiln.h"
@@ -16,8 +19,76 @@ static int stored(const Value *v) {
     return (v->kind == VAL_ACT || v->kind == VAL_GRAD) && v->alias < 0 && !v->fused;
 }
 
-static long footprint(const Graph *g, const Value *v) {
+long value_footprint(const Graph *g, const Value *v) {
+    if (v->panels) return align16((long)v->panels * KILN_PANEL_WIDTH * g->spec->batch);
     return align16(shape_size(&v->shape) * (v->shape.batched ? g->spec->batch : 1));
+}
+
+static long footprint(const Graph *g, const Value *v) { return value_footprint(g, v); }
+
+/* Whether node j of kernel k may touch batch buffers kept in panels: the
+ * head of a GEMM kernel whose op addresses its operands that way, or a
+ * pointwise op its epilogue applies (dropout aside: its masks are keyed by
+ * the element's place in memory). */
+static int panels_ok(const Graph *g, const Kernel *k, int j) {
+    const Node *head = node(g, k->nodes[0]), *n = node(g, k->nodes[j]);
+    if (j == 0) return head->op->panels;
+    return head->op->panels && n->op->pointwise && !n->op->training_mode;
+}
+
+static int is_batch_buffer(const Value *v) {
+    return stored(v) && v->shape.batched && v->shape.rank == 1;
+}
+
+/* A value set to row-major; returns 1 if it was in panels. */
+static int unpanel(Value *v) {
+    int was = v->panels != 0;
+    v->panels = 0;
+    return was;
+}
+
+/* Column panels.  The threads split a hidden layer's (batch, F) buffers by
+ * columns; row-major, each thread's part of a row sits between the others'
+ * parts, and cores writing alternate pieces of the same rows slow each
+ * other down (and fetch each other's lines).  In panels of
+ * KILN_PANEL_WIDTH columns — all rows of a panel, then the next panel —
+ * each thread's columns are one block.  Only buffers wider than one panel,
+ * and only if every kernel touching them handles panels; an epilogue
+ * reads its buffers at C's index, so those share C's layout. */
+static void choose_panels(Graph *g) {
+    for (int i = 0; i < g->nvals; i++) {
+        Value *v = val(g, i);
+        long f = v->shape.dim[0];
+        v->panels = is_batch_buffer(v) && f > KILN_PANEL_WIDTH
+                        ? (int)((f + KILN_PANEL_WIDTH - 1) / KILN_PANEL_WIDTH) : 0;
+    }
+    for (int k = 0; k < g->nkernels; k++) {
+        const Kernel *kr = &g->kernels[k];
+        for (int j = 0; j < kr->nnodes; j++) {
+            if (panels_ok(g, kr, j)) continue;
+            int vs[6], nv = node_values(node(g, kr->nodes[j]), vs);
+            for (int a = 0; a < nv; a++) unpanel((Value *)storage_of(g, vs[a]));
+        }
+    }
+    for (int changed = 1; changed;) {   /* an epilogue's buffers: all in panels or none */
+        changed = 0;
+        for (int k = 0; k < g->nkernels; k++) {
+            const Kernel *kr = &g->kernels[k];
+            const Node *head = node(g, kr->nodes[0]);
+            if (!head->op->panels || kr->nnodes < 2) continue;
+            int ids[64], n = 0, any_rowmajor = 0;
+            for (int j = 1; j < kr->nnodes; j++) {
+                int vs[6], nv = node_values(node(g, kr->nodes[j]), vs);
+                for (int a = 0; a < nv && n < 64; a++) {
+                    const Value *v = storage_of(g, vs[a]);
+                    if (!is_batch_buffer(v)) continue;
+                    ids[n++] = v->id;
+                    if (!v->panels) any_rowmajor = 1;
+                }
+            }
+            for (int j = 0; any_rowmajor && j < n; j++) changed |= unpanel(val(g, ids[j]));
+        }
+    }
 }
 
 /* first/last: the kernels that touch each stored value (through aliases). */
@@ -54,6 +125,7 @@ void plan(Graph *g) {
     g->params_size = lay_out(g, g->params, g->nparams);
     g->state_size = lay_out(g, g->state, g->nstate);
 
+    choose_panels(g);
     lifetimes(g);
     int *placed = xcalloc((size_t)g->nvals, sizeof *placed);
     int nplaced = 0;

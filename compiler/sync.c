@@ -22,7 +22,7 @@ static Access access_of(const Graph *g, int id, int write) {
     case VAL_PARAM: return (Access){ MEM_PARAMS, v->offset, size, write };
     case VAL_STATE: return (Access){ MEM_STATE, v->offset, size, write };
     case VAL_ACT:
-    case VAL_GRAD: return (Access){ MEM_ARENA, v->offset, size, write };
+    case VAL_GRAD: return (Access){ MEM_ARENA, v->offset, value_footprint(g, v), write };
     default: return (Access){ MEM_OTHER, v->id, 1, write };   /* the batch, the loss */
     }
 }

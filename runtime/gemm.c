@@ -59,6 +59,7 @@
 #include "claims.h"
 #include "scratch.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -107,11 +108,21 @@ typedef struct {
     size_t         lda;
     int            trans;
     float          scale;
+    size_t         pstride;   /* floats in column panels (kiln_rt.h), else 0 */
 } a_src;
+
+/* Offset of element (r, c) of a stored matrix: row-major with leading
+ * dimension ld, or in column panels pstride apart (ld is KILN_PANEL). */
+static inline size_t at(size_t ld, size_t pstride, size_t r, size_t c)
+{
+    if (pstride) return c / KILN_PANEL * pstride + r * KILN_PANEL + c % KILN_PANEL;
+    return r * ld + c;
+}
 
 static inline float a_at(const a_src *s, int i, int p)
 {
-    size_t off = s->trans ? (size_t)p * s->lda + (size_t)i : (size_t)i * s->lda + (size_t)p;
+    size_t off = s->trans ? at(s->lda, s->pstride, (size_t)p, (size_t)i)
+                          : at(s->lda, s->pstride, (size_t)i, (size_t)p);
     return s->scale * (s->f ? s->f[off] : (float)s->u8[off]);
 }
 
@@ -263,9 +274,24 @@ PACK_A_8(pack_a_8_u8, uint8_t, load8_u8)
 
 static void pack_a_8(const a_src *s, int i0, int mr, int p0, int kc, float *dst)
 {
-    if (mr < 8) pack_a_any(8, s, i0, mr, p0, kc, dst);
-    else if (s->f) pack_a_8_f(s->f, s->lda, s->trans, s->scale, i0, p0, kc, dst);
-    else pack_a_8_u8(s->u8, s->lda, s->trans, s->scale, i0, p0, kc, dst);
+    if (mr < 8 || (s->pstride && !s->f)) {
+        pack_a_any(8, s, i0, mr, p0, kc, dst);
+    } else if (s->pstride && s->trans) {   /* the 8 rows are columns of one panel */
+        pack_a_8_f(s->f + (size_t)(i0 / KILN_PANEL) * s->pstride, KILN_PANEL, 1, s->scale,
+                   i0 % KILN_PANEL, p0, kc, dst);
+    } else if (s->pstride) {               /* k crosses panels: a piece per panel */
+        for (int p = p0; p < p0 + kc;) {
+            int end = (p / KILN_PANEL + 1) * KILN_PANEL;
+            if (end > p0 + kc) end = p0 + kc;
+            pack_a_8_f(s->f + (size_t)(p / KILN_PANEL) * s->pstride, KILN_PANEL, 0, s->scale,
+                       i0, p % KILN_PANEL, end - p, dst + (size_t)(p - p0) * 8);
+            p = end;
+        }
+    } else if (s->f) {
+        pack_a_8_f(s->f, s->lda, s->trans, s->scale, i0, p0, kc, dst);
+    } else {
+        pack_a_8_u8(s->u8, s->lda, s->trans, s->scale, i0, p0, kc, dst);
+    }
 }
 
 /* The MR = 8 packer with AVX-512, for the input batch: op(A) = A as bytes,
@@ -327,7 +353,7 @@ static void pack_a_8_u8_wide_t(const uint8_t *a, size_t lda, float scale, int i0
 
 static void pack_a_8_512(const a_src *s, int i0, int mr, int p0, int kc, float *dst)
 {
-    if (mr < 8 || s->f) pack_a_8(s, i0, mr, p0, kc, dst);
+    if (mr < 8 || s->f || s->pstride) pack_a_8(s, i0, mr, p0, kc, dst);
     else if (s->trans) pack_a_8_u8_wide_t(s->u8, s->lda, s->scale, i0, p0, kc, dst);
     else pack_a_8_u8_wide(s->u8, s->lda, s->scale, i0, p0, kc, dst);
 }
@@ -446,17 +472,27 @@ static void narrow_t(int k, const float *a, size_t lda, const float *b,
 /* A(i, p) = a[i*lda + p]: 16 row streams, addressed from four group
  * pointers g + {0, 1, 2, 3}·lda.  A is often rows whose columns other cores
  * just wrote (a hidden layer's activations), so each row's line NARROW_AHEAD
- * floats on is fetched ahead. */
+ * floats on is fetched ahead.  With A in column panels (pstride ≠ 0, lda =
+ * KILN_PANEL), k runs through the panels one after another: the same sums
+ * in the same order, from a new base at each panel. */
 enum { NARROW_AHEAD = 128 };
 __attribute__((target("avx512f")))
-static void narrow_n(int k, const float *a, size_t lda, const float *b,
+static void narrow_n(int k, const float *a, size_t lda, size_t pstride, const float *b,
                      float *c, int ldc, int n, float alpha, float beta)
 {
     NARROW_ALL(NARROW_DECL)
     const float *g0 = a, *g1 = a + 4 * lda, *g2 = a + 8 * lda, *g3 = a + 12 * lda;
     const size_t l2 = 2 * lda, l3 = 3 * lda;
     for (int p = 0; p < k; p++, g0++, g1++, g2++, g3++, b += 16) {
-        if ((p & 15) == 0) {   /* each row's line NARROW_AHEAD on; near the end, the next rows' */
+        if (pstride && p % KILN_PANEL == 0) {   /* a new panel; fetch the next one's rows */
+            const float *base = a + (size_t)(p / KILN_PANEL) * pstride;
+            g0 = base, g1 = base + 4 * lda, g2 = base + 8 * lda, g3 = base + 12 * lda;
+            if (p + KILN_PANEL < k)
+                for (int i = 0; i < 16; i++) {
+                    _mm_prefetch((const char *)(base + pstride + (size_t)i * lda), _MM_HINT_T0);
+                    _mm_prefetch((const char *)(base + pstride + (size_t)i * lda + 16), _MM_HINT_T0);
+                }
+        } else if (!pstride && (p & 15) == 0) {   /* each row's line NARROW_AHEAD on; near the end, the next rows' */
             const float *ahead = p + NARROW_AHEAD < k ? a + p + NARROW_AHEAD
                                                       : a + 16 * lda + (p + NARROW_AHEAD - k);
             for (int i = 0; i < 16; i++)
@@ -563,6 +599,23 @@ static void run_tile(const kernel_desc *kd, int kc, const float *ap, const float
         }
 }
 
+/* op(B)(p, j) = B(j, p) with B in column panels: one element at a time. */
+static void pack_b_paneled_t(const kiln_gemm_op *op, int NR, int p0, int kc, int j0, int nr,
+                             float *dst)
+{
+    for (int p = 0; p < kc; p++, dst += NR)
+        for (int j = 0; j < NR; j++)
+            dst[j] = j < nr ? op->b[at(0, op->b_panel_stride, (size_t)(j0 + j), (size_t)(p0 + p))]
+                            : 0.0f;
+}
+
+/* Where C(i, j) lies (in a panel when C is stored in column panels; a
+ * micro-tile never crosses one, as NR divides KILN_PANEL). */
+static float *c_at(const kiln_gemm_op *op, int i, int j)
+{
+    return op->c + at((size_t)op->ldc, op->c_panel_stride, (size_t)i, (size_t)j);
+}
+
 /* Pack the k rows [pc, pc + kc) of B slivers [s0, s1) into dst, kc × NR
  * floats apiece, sliver s0 first. */
 static void pack_b_slivers(const gemm_job *g, int s0, int s1, int pc, int kc, float *dst)
@@ -570,9 +623,15 @@ static void pack_b_slivers(const gemm_job *g, int s0, int s1, int pc, int kc, fl
     const kiln_gemm_op *op = g->op;
     const int NR = g->kd->nr;
     for (int s = s0; s < s1; s++) {
-        int nr = g->n - s * NR < NR ? g->n - s * NR : NR;
-        g->kd->pack_b(op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, pc, kc, s * NR, nr,
-                      dst + (size_t)(s - s0) * NR * kc);
+        int j0 = s * NR, nr = g->n - j0 < NR ? g->n - j0 : NR;
+        float *d = dst + (size_t)(s - s0) * NR * kc;
+        if (!op->b_panel_stride)
+            g->kd->pack_b(op->transb != KILN_NOTRANS, op->b, (size_t)op->ldb, pc, kc, j0, nr, d);
+        else if (op->transb == KILN_NOTRANS)   /* a sliver lies in one panel: NR divides it */
+            g->kd->pack_b(0, op->b + (size_t)(j0 / KILN_PANEL) * op->b_panel_stride,
+                          KILN_PANEL, pc, kc, j0 % KILN_PANEL, nr, d);
+        else
+            pack_b_paneled_t(op, NR, pc, kc, j0, nr, d);
     }
 }
 
@@ -601,7 +660,7 @@ static void compute_step(const gemm_job *g, int r0, int r1, int s0, int s1, int 
             const float *b = bp + (size_t)(s - s0) * NR * kc;
             for (int a = 0; a < slivers; a++) {
                 int i = ic + a * MR, mr = mc - a * MR < MR ? mc - a * MR : MR;
-                float *c = op->c + (size_t)i * ldc + j;
+                float *c = c_at(op, i, j);
                 run_tile(kd, kc, ap + (size_t)a * MR * kc, b, c, ldc, mr, nr, beta);
                 if (last && op->epilogue) op->epilogue(op, i, j, mr, nr, c, ldc);
             }
@@ -679,7 +738,7 @@ static void compute_unit(const gemm_job *g, const float *ap, const float *bp, in
         const float *b = bp + (size_t)q * NR * g->kc;
         for (int a = a0; a < a1; a++) {
             int i = a * MR, mr = g->m - i < MR ? g->m - i : MR;
-            float *c = op->c + (size_t)i * ldc + j;
+            float *c = c_at(op, i, j);
             run_tile(kd, kc, ap + ((size_t)q * g->sm + a) * MR * g->kc, b, c, ldc, mr, nr, beta);
             if (last && op->epilogue) op->epilogue(op, i, j, mr, nr, c, ldc);
         }
@@ -756,7 +815,8 @@ __attribute__((target("avx512f")))
 static void pack_b_narrow(const kiln_gemm_op *op, float *dst)
 {
     if (op->transb != KILN_NOTRANS) {
-        pack_b_any(NARROW_N, 1, op->b, (size_t)op->ldb, 0, op->k, 0, op->n, dst);
+        if (op->b_panel_stride) pack_b_paneled_t(op, NARROW_N, 0, op->k, 0, op->n, dst);
+        else pack_b_any(NARROW_N, 1, op->b, (size_t)op->ldb, 0, op->k, 0, op->n, dst);
         return;
     }
     const __mmask16 mask = (__mmask16)((1u << op->n) - 1);
@@ -773,16 +833,18 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
     const int m = op->m, n = op->n, k = op->k, ldc = op->ldc;
     for (int blk = b0; blk < b1; blk++) {
         int i0 = blk * NARROW_MR, mr = m - i0 < NARROW_MR ? m - i0 : NARROW_MR;
-        float *c = op->c + (size_t)i0 * ldc;
-        if (mr == NARROW_MR) {
+        float *c = c_at(op, i0, 0);
+        const size_t ps = op->a_panel_stride;
+        if (mr == NARROW_MR) {   /* (16 rows of op(A) in one panel: 16 divides KILN_PANEL) */
             if (op->transa)
-                narrow_t(k, op->a + i0, (size_t)op->lda, bp, c, ldc, n, op->alpha, op->beta);
-            else
-                narrow_n(k, op->a + (size_t)i0 * op->lda, (size_t)op->lda, bp, c, ldc, n,
+                narrow_t(k, op->a + at(0, ps, 0, (size_t)i0), (size_t)op->lda, bp, c, ldc, n,
                          op->alpha, op->beta);
+            else
+                narrow_n(k, op->a + at((size_t)op->lda, ps, (size_t)i0, 0), (size_t)op->lda, ps,
+                         bp, c, ldc, n, op->alpha, op->beta);
         } else {  /* last rows: copy them, zero-padded, then as a full block */
             _Alignas(64) float t[NARROW_MR * NARROW_N];
-            a_src src = {op->a, NULL, (size_t)op->lda, op->transa != KILN_NOTRANS, 1.0f};
+            a_src src = {op->a, NULL, (size_t)op->lda, op->transa != KILN_NOTRANS, 1.0f, ps};
             pack_a_any(NARROW_MR, &src, i0, mr, 0, k, scratch);
             narrow_t(k, scratch, NARROW_MR, bp, t, NARROW_N, NARROW_N, op->alpha, 0.0f);
             for (int i = 0; i < mr; i++)
@@ -805,6 +867,18 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
             float *cij = c + (size_t)i * ldc + j;
             *cij = beta == 0.0f ? 0.0f : beta * *cij;
         }
+}
+
+/* A matrix in column panels is addressed KILN_PANEL floats a row. */
+static void check_panels(const kiln_gemm_op *op)
+{
+    if ((op->a_panel_stride && op->lda != KILN_PANEL) ||
+        (op->b_panel_stride && op->ldb != KILN_PANEL) ||
+        (op->c_panel_stride && op->ldc != KILN_PANEL)) {
+        fprintf(stderr, "kiln: kiln_gemm: an operand in column panels must have its leading "
+                "dimension set to KILN_PANEL (%d)\n", KILN_PANEL);
+        exit(1);
+    }
 }
 
 /* How many of a team's nthreads take a share of a product of this many
@@ -846,12 +920,17 @@ static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per,
     const int m = op->m, n = op->n, k = op->k;
     if (m <= 0 || n <= 0) return;
     if (k <= 0 || op->alpha == 0.0f) {
-        if (me == 0) {
-            scale_c(m, n, op->beta, op->c, op->ldc);
-            if (op->epilogue) op->epilogue(op, 0, 0, m, n, op->c, op->ldc);
+        if (me == 0) {   /* a panel at a time when C is in panels */
+            int w = op->c_panel_stride ? KILN_PANEL : n;
+            for (int j = 0; j < n; j += w) {
+                int cols = n - j < w ? n - j : w;
+                scale_c(m, cols, op->beta, c_at(op, 0, j), op->ldc);
+                if (op->epilogue) op->epilogue(op, 0, j, m, cols, c_at(op, 0, j), op->ldc);
+            }
         }
         return;
     }
+    check_panels(op);
     const kernel_desc *kd = kernel();
     int w = workers((double)m * n * k, nthreads, per);
     if (me >= w) return;
@@ -879,6 +958,7 @@ static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per,
     g.A.lda = (size_t)op->lda;
     g.A.trans = op->transa != KILN_NOTRANS;
     g.A.scale = op->a ? op->alpha : op->alpha * op->a_scale;
+    g.A.pstride = op->a_panel_stride;
     g.m = m; g.n = n; g.k = k;
     g.kc = (k + ksteps - 1) / ksteps;
     g.sm = (m + kd->mr - 1) / kd->mr;
@@ -919,7 +999,8 @@ void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,
                 float *c, int ldc)
 {
-    kiln_gemm_op op = {transa, transb, m, n, k, alpha, beta, a, NULL, 1.0f, lda,
-                       b, ldb, c, ldc, NULL, NULL};
+    kiln_gemm_op op = {.transa = transa, .transb = transb, .m = m, .n = n, .k = k,
+                       .alpha = alpha, .beta = beta, .a = a, .a_scale = 1.0f, .lda = lda,
+                       .b = b, .ldb = ldb, .c = c, .ldc = ldc};
     kiln_gemm(&op);
 }

@@ -55,7 +55,12 @@ struct kiln_gemm_op {
     int            ldc;
     kiln_epilogue  epilogue;   /* NULL: none */
     const void    *ctx;        /* for the epilogue */
+    /* A matrix whose panel stride is not 0 is stored in column panels:
+     * KILN_PANEL columns wide, each all its rows × KILN_PANEL row-major (its
+     * ld must be KILN_PANEL), panel q at X + q·stride (floats). */
+    size_t         a_panel_stride, b_panel_stride, c_panel_stride;
 };
+enum { KILN_PANEL = 32 };
 void kiln_gemm(const kiln_gemm_op *op);
 
 /* From kiln_balance_begin to the next kiln_balance_begin or to
@@ -82,6 +87,10 @@ void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
  * with kiln_gemm. */
 void kiln_column_sums(int rows, int cols, const float *a, int lda, float alpha, float beta,
                       float *out);
+/* The same for a stored in column panels pstride floats apart (pstride 0:
+ * row-major with lda, as kiln_column_sums). */
+void kiln_column_sums_paneled(int rows, int cols, const float *a, int lda, size_t pstride,
+                              float alpha, float beta, float *out);
 
 /* The barrier between kernels inside a parallel region: returns once every
  * thread of the team has called it, and everything they wrote before is

@@ -16,17 +16,20 @@ enum { COLS_PER_TASK = 64 };
 
 /* The columns of the threads that run this: static, contiguous blocks of
  * tasks (so a thread keeps the columns it had in the layer's GEMMs). */
-static void column_sums_share(int rows, int cols, const float *a, int lda, float alpha,
-                              float beta, float *out)
+static void column_sums_share(int rows, int cols, const float *a, int lda, size_t pstride,
+                              float alpha, float beta, float *out)
 {
-    int tasks = (cols + COLS_PER_TASK - 1) / COLS_PER_TASK;
+    const int per = pstride ? KILN_PANEL : COLS_PER_TASK;   /* in panels: a task each */
+    const size_t ld = pstride ? KILN_PANEL : (size_t)lda;
+    int tasks = (cols + per - 1) / per;
     #pragma omp for schedule(static) nowait
     for (int t = 0; t < tasks; t++) {
-        int j0 = t * COLS_PER_TASK;
-        int w = cols - j0 < COLS_PER_TASK ? cols - j0 : COLS_PER_TASK;
+        int j0 = t * per;
+        int w = cols - j0 < per ? cols - j0 : per;
+        const float *first = pstride ? a + (size_t)t * pstride : a + j0;   /* row 0, column j0 */
         float sum[COLS_PER_TASK] = {0};
         for (int i = 0; i < rows; i++) {
-            const float *row = a + (size_t)i * lda + j0;
+            const float *row = first + (size_t)i * ld;
             for (int j = 0; j < w; j++) sum[j] += row[j];
         }
         for (int j = 0; j < w; j++)
@@ -37,10 +40,16 @@ static void column_sums_share(int rows, int cols, const float *a, int lda, float
 void kiln_column_sums(int rows, int cols, const float *a, int lda, float alpha, float beta,
                       float *out)
 {
+    kiln_column_sums_paneled(rows, cols, a, lda, 0, alpha, beta, out);
+}
+
+void kiln_column_sums_paneled(int rows, int cols, const float *a, int lda, size_t pstride,
+                              float alpha, float beta, float *out)
+{
     if (omp_get_level() > 0 || (long)rows * cols <= 65536) {
-        column_sums_share(rows, cols, a, lda, alpha, beta, out);
+        column_sums_share(rows, cols, a, lda, pstride, alpha, beta, out);
         return;
     }
     #pragma omp parallel
-    column_sums_share(rows, cols, a, lda, alpha, beta, out);
+    column_sums_share(rows, cols, a, lda, pstride, alpha, beta, out);
 }

@@ -88,25 +88,38 @@ static void linear_grad(Graph *g, Node *n) {
     if (b >= 0) node_result(g, p, grad_of(g, b));
 }
 
+/* Operand X (a, b or c) of a GEMM: value v, rows ld floats apart, or a
+ * hidden layer's buffer in column panels (plan.c). */
+static void emit_operand(Emit *e, const Graph *g, char x, int v, long ld) {
+    if (storage_of(g, v)->panels)
+        emit(e, "    .%c = %s, .ld%c = KILN_PANEL, .%c_panel_stride = PANEL_STRIDE,", x, cname(g, v), x, x);
+    else
+        emit(e, "    .%c = %s, .ld%c = %ld,", x, cname(g, v), x, ld);
+}
+
 /* The A operand of a GEMM reading value v: the raw input bytes (scaled as
  * they are packed) or a float buffer. */
 static void emit_a_operand(Emit *e, const Graph *g, int v, long ld) {
     if (storage_of(g, v)->kind == VAL_INPUT && storage_of(g, v)->bytes)
         emit(e, "    .a_u8 = %s, .a_scale = INPUT_SCALE, .lda = %ld,", cname(g, v), ld);
     else
-        emit(e, "    .a = %s, .lda = %ld,", cname(g, v), ld);
+        emit_operand(e, g, 'a', v, ld);
 }
 
 /* An epilogue function applying `bias` (or NULL) and then the pointwise op p
  * (or NULL) to each finished piece of a GEMM's C, whose rows are `width`
- * apart in the (batch, width) buffer the pointwise op indexes. */
+ * apart in the (batch, width) buffers the pointwise op indexes — or which,
+ * like C, are in column panels (a piece never spans two). */
 static void emit_epilogue(Emit *e, const Graph *g, const Kernel *k, const char *bias, const Node *p,
                           long width, const char *what) {
     char name[128];
     StrBuf expr = {0};
     if (p) {
-        char at[96];
-        snprintf(at, sizeof at, "(i0 + i) * %ld + j0 + j", width);
+        char at[128];
+        if (storage_of(g, p->out[0])->panels)   /* (the piece lies in one panel) */
+            snprintf(at, sizeof at, "PANEL_AT(i0 + i, j0) + j");
+        else
+            snprintf(at, sizeof at, "(i0 + i) * %ld + j0 + j", width);
         p->op->pointwise(&expr, g, p, "v", at);
     }
     emit(e, "/* %s, on each finished piece of the product: %s */", epilogue_name(k, name), what);
@@ -152,7 +165,7 @@ static void linear_emit(Emit *e, const Graph *g, const Kernel *k) {
     emit(e, "    .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,", out, in);
     emit_a_operand(e, g, n->in[0], in);
     emit(e, "    .b = %s, .ldb = %ld,", w, out);
-    emit(e, "    .c = %s, .ldc = %ld,", cname(g, y), out);
+    emit_operand(e, g, 'c', y, out);
     if (bias || act) emit(e, "    .epilogue = %s,", epilogue_name(k, name));
     emit(e, "});");
     kernel_end(e);
@@ -185,7 +198,7 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
             emit(e, "    .transa = KILN_TRANS, .m = %ld, .n = %ld, .k = n, .alpha = %s, .beta = %s,", in, out, alpha,
                  beta);
             emit_a_operand(e, g, n->in[0], in);
-            emit(e, "    .b = %s, .ldb = %ld,", dy, out);
+            emit_operand(e, g, 'b', n->in[1], out);
             emit(e, "    .c = %s, .ldc = %ld,", target, out);
             emit(e, "});");
         } else {
@@ -195,7 +208,11 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
                 emit(e, "/* %s = %s · %s + %s · column sums of %s: %s with weight decay, fused */", target, beta,
                      target, alpha, dy, up->layer->op->name);
             else emit(e, "/* %s = column sums of %s */", target, dy);
-            emit(e, "kiln_column_sums(n, %ld, %s, %ld, %s, %s, %s);", out, dy, out, alpha, beta, target);
+            if (storage_of(g, n->in[1])->panels)
+                emit(e, "kiln_column_sums_paneled(n, %ld, %s, KILN_PANEL, PANEL_STRIDE, %s, %s, %s);", out, dy,
+                     alpha, beta, target);
+            else
+                emit(e, "kiln_column_sums(n, %ld, %s, %ld, %s, %s, %s);", out, dy, out, alpha, beta, target);
         }
     }
     kernel_end(e);
@@ -221,9 +238,9 @@ static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
         emit(e, "/* %s = %s · %sᵀ: (n, %ld) · (%ld, %ld) */", cname(g, dx), dy, w, out, out, in);
     emit(e, "kiln_gemm(&(const kiln_gemm_op){");
     emit(e, "    .transb = KILN_TRANS, .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,", in, out);
-    emit(e, "    .a = %s, .lda = %ld,", dy, out);
+    emit_operand(e, g, 'a', n->in[0], out);
     emit(e, "    .b = %s, .ldb = %ld,", w, out);
-    emit(e, "    .c = %s, .ldc = %ld,", cname(g, dx), in);
+    emit_operand(e, g, 'c', dx, in);
     if (act) emit(e, "    .epilogue = %s,", epilogue_name(k, name));
     emit(e, "});");
     kernel_end(e);
@@ -234,11 +251,13 @@ static void linear_describe(const Layer *l, char buf[64]) { snprintf(buf, 64, "l
 const OpDef op_linear = {
     .name = "linear", .kind = OP_LAYER,
     .parse = linear_parse, .shape = linear_shape, .grad = linear_grad, .emit = linear_emit,
-    .gemm_epilogue = 1, .reads_bytes = 1, .describe = linear_describe,
+    .gemm_epilogue = 1, .reads_bytes = 1, .panels = 1, .describe = linear_describe,
 };
 const OpDef op_linear_grad_params = {
     .name = "linear.grad_params", .kind = OP_INTERNAL, .emit = grad_params_emit, .fuses_update = 1,
+    .panels = 1,
 };
 const OpDef op_linear_grad_input = {
     .name = "linear.grad_input", .kind = OP_INTERNAL, .emit = grad_input_emit, .gemm_epilogue = 1,
+    .panels = 1,
 };

@@ -34,6 +34,11 @@
 
 #define BATCH 256  /* rows per minibatch; the last one may have fewer (n) */
 #define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */
+/* Hidden layers' buffers are kept in column panels: KILN_PANEL columns of
+ * all BATCH rows, then the next KILN_PANEL columns, so that each thread's
+ * columns are one block of memory.  Element (i, j) of such a buffer: */
+#define PANEL_STRIDE (BATCH * KILN_PANEL)
+#define PANEL_AT(i, j) ((j) / KILN_PANEL * PANEL_STRIDE + (i) * KILN_PANEL + (j) % KILN_PANEL)
 
 /* ---- parameters: one block, in checkpoint order ---- */
 static float params[203536];
@@ -60,12 +65,12 @@ static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
  * first write to last read) do not overlap share memory: 336912 floats
  * instead of 339728. */
 static float arena[336912];
-static float *const relu1 = arena + 0;  /* (batch, 256), kernels 0–5 */
+static float *const relu1 = arena + 0;  /* (batch, 256) in 8 column panels, kernels 0–5 */
 static float *const linear2 = arena + 65536;  /* (batch, 10), kernels 1–3 */
 static float *const d_linear2 = arena + 68096;  /* (batch, 10), kernels 3–5 */
 static float *const d_linear2_weight = arena + 65536;  /* (256, 10), kernels 5–9 */
 static float *const d_linear2_bias = arena + 136192;  /* (10), kernels 5–10 */
-static float *const d_linear1 = arena + 70656;  /* (batch, 256), kernels 4–6 */
+static float *const d_linear1 = arena + 70656;  /* (batch, 256) in 8 column panels, kernels 4–6 */
 static float *const d_linear1_weight = arena + 136208;  /* (784, 256), kernels 6–7 */
 static float *const d_linear1_bias = arena + 0;  /* (256), kernels 6–8 */
 
@@ -91,7 +96,7 @@ static void forward_linear1_relu1(int n, const uint8_t *x)
         .m = n, .n = 256, .k = 784, .alpha = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = linear1_weight, .ldb = 256,
-        .c = relu1, .ldc = 256,
+        .c = relu1, .ldc = KILN_PANEL, .c_panel_stride = PANEL_STRIDE,
         .epilogue = forward_linear1_relu1_epilogue,
     });
 }
@@ -113,7 +118,7 @@ static void forward_linear2(int n)
     /* linear2 = relu1 · linear2_weight + linear2_bias: (n, 256) · (256, 10) */
     kiln_gemm(&(const kiln_gemm_op){
         .m = n, .n = 10, .k = 256, .alpha = 1.0f,
-        .a = relu1, .lda = 256,
+        .a = relu1, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = linear2_weight, .ldb = 10,
         .c = linear2, .ldc = 10,
         .epilogue = forward_linear2_epilogue,
@@ -201,7 +206,7 @@ static void backward_linear2_grad_input_relu1_grad_epilogue(const kiln_gemm_op *
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             const float v = c[i * ldc + j];
-            c[i * ldc + j] = relu1[(i0 + i) * 256 + j0 + j] > 0.0f ? v : 0.0f;
+            c[i * ldc + j] = relu1[PANEL_AT(i0 + i, j0) + j] > 0.0f ? v : 0.0f;
         }
 }
 
@@ -213,7 +218,7 @@ static void backward_linear2_grad_input_relu1_grad(int n)
         .transb = KILN_TRANS, .m = n, .n = 256, .k = 10, .alpha = 1.0f,
         .a = d_linear2, .lda = 10,
         .b = linear2_weight, .ldb = 10,
-        .c = d_linear1, .ldc = 256,
+        .c = d_linear1, .ldc = KILN_PANEL, .c_panel_stride = PANEL_STRIDE,
         .epilogue = backward_linear2_grad_input_relu1_grad_epilogue,
     });
 }
@@ -224,7 +229,7 @@ static void backward_linear2_grad_params(int n)
     /* d_linear2_weight = relu1ᵀ · d_linear2: (256, n) · (n, 10) */
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = 1.0f, .beta = 0.0f,
-        .a = relu1, .lda = 256,
+        .a = relu1, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear2, .ldb = 10,
         .c = d_linear2_weight, .ldc = 10,
     });
@@ -239,11 +244,11 @@ static void backward_linear1_grad_params(int n, const uint8_t *x)
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = 1.0f, .beta = 0.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
-        .b = d_linear1, .ldb = 256,
+        .b = d_linear1, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = d_linear1_weight, .ldc = 256,
     });
     /* d_linear1_bias = column sums of d_linear1 */
-    kiln_column_sums(n, 256, d_linear1, 256, 1.0f, 0.0f, d_linear1_bias);
+    kiln_column_sums_paneled(n, 256, d_linear1, KILN_PANEL, PANEL_STRIDE, 1.0f, 0.0f, d_linear1_bias);
 }
 
 /* update_adam_linear1_weight — nodes: adam.linear1.weight */
@@ -462,13 +467,13 @@ static const kiln_model model = {
     .plan =
         "memory plan: arena of 336912 floats (1316.1 KiB; 339728 without reuse), parameters 203536 floats\012"
         "  linear1                (batch, 256)     fused: never stored\012"
-        "  relu1                  (batch, 256)     at 0        kernels 0-5\012"
+        "  relu1                  (batch, 256)     at 0        kernels 0-5, in 8 column panels\012"
         "  linear2                (batch, 10)      at 65536    kernels 1-3\012"
         "  d.linear2              (batch, 10)      at 68096    kernels 3-5\012"
         "  d.relu1                (batch, 256)     fused: never stored\012"
         "  d.linear2.weight       (256, 10)        at 65536    kernels 5-9\012"
         "  d.linear2.bias         (10)             at 136192   kernels 5-10\012"
-        "  d.linear1              (batch, 256)     at 70656    kernels 4-6\012"
+        "  d.linear1              (batch, 256)     at 70656    kernels 4-6, in 8 column panels\012"
         "  d.linear1.weight       (784, 256)       at 136208   kernels 6-7\012"
         "  d.linear1.bias         (256)            at 0        kernels 6-8\012",
 };

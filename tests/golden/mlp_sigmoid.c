@@ -30,6 +30,11 @@
 
 #define BATCH 256  /* rows per minibatch; the last one may have fewer (n) */
 #define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */
+/* Hidden layers' buffers are kept in column panels: KILN_PANEL columns of
+ * all BATCH rows, then the next KILN_PANEL columns, so that each thread's
+ * columns are one block of memory.  Element (i, j) of such a buffer: */
+#define PANEL_STRIDE (BATCH * KILN_PANEL)
+#define PANEL_AT(i, j) ((j) / KILN_PANEL * PANEL_STRIDE + (i) * KILN_PANEL + (j) % KILN_PANEL)
 
 /* ---- parameters: one block, in checkpoint order ---- */
 static float params[203536];
@@ -45,10 +50,10 @@ static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
  * first write to last read) do not overlap share memory: 136192 floats
  * instead of 136192. */
 static float arena[136192];
-static float *const sigmoid1 = arena + 0;  /* (batch, 256), kernels 0–5 */
+static float *const sigmoid1 = arena + 0;  /* (batch, 256) in 8 column panels, kernels 0–5 */
 static float *const linear2 = arena + 65536;  /* (batch, 10), kernels 1–3 */
 static float *const d_linear2 = arena + 68096;  /* (batch, 10), kernels 3–5 */
-static float *const d_linear1 = arena + 70656;  /* (batch, 256), kernels 4–6 */
+static float *const d_linear1 = arena + 70656;  /* (batch, 256) in 8 column panels, kernels 4–6 */
 
 /* ---- kernels ---- */
 
@@ -72,7 +77,7 @@ static void forward_linear1_sigmoid1(int n, const uint8_t *x)
         .m = n, .n = 256, .k = 784, .alpha = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = linear1_weight, .ldb = 256,
-        .c = sigmoid1, .ldc = 256,
+        .c = sigmoid1, .ldc = KILN_PANEL, .c_panel_stride = PANEL_STRIDE,
         .epilogue = forward_linear1_sigmoid1_epilogue,
     });
 }
@@ -94,7 +99,7 @@ static void forward_linear2(int n)
     /* linear2 = sigmoid1 · linear2_weight + linear2_bias: (n, 256) · (256, 10) */
     kiln_gemm(&(const kiln_gemm_op){
         .m = n, .n = 10, .k = 256, .alpha = 1.0f,
-        .a = sigmoid1, .lda = 256,
+        .a = sigmoid1, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = linear2_weight, .ldb = 10,
         .c = linear2, .ldc = 10,
         .epilogue = forward_linear2_epilogue,
@@ -182,7 +187,7 @@ static void backward_linear2_grad_input_sigmoid1_grad_epilogue(const kiln_gemm_o
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             const float v = c[i * ldc + j];
-            c[i * ldc + j] = v * sigmoid1[(i0 + i) * 256 + j0 + j] * (1.0f - sigmoid1[(i0 + i) * 256 + j0 + j]);
+            c[i * ldc + j] = v * sigmoid1[PANEL_AT(i0 + i, j0) + j] * (1.0f - sigmoid1[PANEL_AT(i0 + i, j0) + j]);
         }
 }
 
@@ -194,7 +199,7 @@ static void backward_linear2_grad_input_sigmoid1_grad(int n)
         .transb = KILN_TRANS, .m = n, .n = 256, .k = 10, .alpha = 1.0f,
         .a = d_linear2, .lda = 10,
         .b = linear2_weight, .ldb = 10,
-        .c = d_linear1, .ldc = 256,
+        .c = d_linear1, .ldc = KILN_PANEL, .c_panel_stride = PANEL_STRIDE,
         .epilogue = backward_linear2_grad_input_sigmoid1_grad_epilogue,
     });
 }
@@ -205,7 +210,7 @@ static void backward_linear2_grad_params_sgd(int n)
     /* linear2_weight += -0.390625f · sigmoid1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = -0.390625f, .beta = 1.0f,
-        .a = sigmoid1, .lda = 256,
+        .a = sigmoid1, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear2, .ldb = 10,
         .c = linear2_weight, .ldc = 10,
     });
@@ -220,11 +225,11 @@ static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
     kiln_gemm(&(const kiln_gemm_op){
         .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = -0.390625f, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
-        .b = d_linear1, .ldb = 256,
+        .b = d_linear1, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear1_weight, .ldc = 256,
     });
     /* linear1_bias += -0.390625f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums(n, 256, d_linear1, 256, -0.390625f, 1.0f, linear1_bias);
+    kiln_column_sums_paneled(n, 256, d_linear1, KILN_PANEL, PANEL_STRIDE, -0.390625f, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -360,13 +365,13 @@ static const kiln_model model = {
     .plan =
         "memory plan: arena of 136192 floats (532.0 KiB; 136192 without reuse), parameters 203536 floats\012"
         "  linear1                (batch, 256)     fused: never stored\012"
-        "  sigmoid1               (batch, 256)     at 0        kernels 0-5\012"
+        "  sigmoid1               (batch, 256)     at 0        kernels 0-5, in 8 column panels\012"
         "  linear2                (batch, 10)      at 65536    kernels 1-3\012"
         "  d.linear2              (batch, 10)      at 68096    kernels 3-5\012"
         "  d.sigmoid1             (batch, 256)     fused: never stored\012"
         "  d.linear2.weight       (256, 10)        fused: never stored\012"
         "  d.linear2.bias         (10)             fused: never stored\012"
-        "  d.linear1              (batch, 256)     at 70656    kernels 4-6\012"
+        "  d.linear1              (batch, 256)     at 70656    kernels 4-6, in 8 column panels\012"
         "  d.linear1.weight       (784, 256)       fused: never stored\012"
         "  d.linear1.bias         (256)            fused: never stored\012",
 };

@@ -246,8 +246,9 @@ static void check_op(int u8, int ta, int tb, int m, int n, int k, float alpha, f
 
     record r;
     record_init(&r, m, n, c, ldc, with_bias ? bias : NULL);
-    kiln_gemm_op op = {ta, tb, m, n, k, alpha, beta, af, au, scale, lda, b, ldb, c, ldc,
-                       record_epilogue, &r};
+    kiln_gemm_op op = {.transa = ta, .transb = tb, .m = m, .n = n, .k = k, .alpha = alpha,
+                       .beta = beta, .a = af, .a_u8 = au, .a_scale = scale, .lda = lda, .b = b,
+                       .ldb = ldb, .c = c, .ldc = ldc, .epilogue = record_epilogue, .ctx = &r};
     kiln_gemm(&op);
     kiln_gemm_op op2 = op;
     op2.c = plain;
@@ -314,8 +315,9 @@ static void check_degenerate(int k, float alpha)
     for (int i = 0; i < m * n; i++) want[i] = 0.5f * c[i];
     record r;
     record_init(&r, m, n, c, n, NULL);
-    kiln_gemm_op op = {0, 0, m, n, k, alpha, 0.5f, a, NULL, 1.0f, k > 0 ? k : 1, b, n, c, n,
-                       record_epilogue, &r};
+    kiln_gemm_op op = {.m = m, .n = n, .k = k, .alpha = alpha, .beta = 0.5f, .a = a,
+                       .a_scale = 1.0f, .lda = k > 0 ? k : 1, .b = b, .ldb = n, .c = c, .ldc = n,
+                       .epilogue = record_epilogue, .ctx = &r};
     kiln_gemm(&op);
     char why[200] = "", name[100];
     record_check(&r, want, n, why, sizeof why);
@@ -339,8 +341,9 @@ static void check_sgd(int m, int n, int k)
     double *ref = malloc((size_t)m * n * sizeof *ref), *mag = calloc((size_t)m * n, sizeof *mag);
     for (size_t e = 0; e < (size_t)m * n; e++) ref[e] = w[e];
     for (int step = 0; step < 10; step++) {
-        kiln_gemm_op op = {KILN_TRANS, KILN_NOTRANS, m, n, k, -lr, 1.0f, NULL, x, scale, m,
-                           dz, n, w, n, NULL, NULL};
+        kiln_gemm_op op = {.transa = KILN_TRANS, .m = m, .n = n, .k = k, .alpha = -lr,
+                           .beta = 1.0f, .a_u8 = x, .a_scale = scale, .lda = m, .b = dz, .ldb = n,
+                           .c = w, .ldc = n};
         kiln_gemm(&op);
         for (int i = 0; i < m; i++)
             for (int j = 0; j < n; j++) {
@@ -395,8 +398,10 @@ static operands operands_make(int u8, int ta, int tb, int m, int n, int k, uint6
 
 static kiln_gemm_op operands_op(const operands *o, float alpha, float beta, float *c, record *r)
 {
-    return (kiln_gemm_op){o->ta, o->tb, o->m, o->n, o->k, alpha, beta, o->af, o->au,
-                          1.0f / 255.0f, o->lda, o->b, o->ldb, c, o->n, record_epilogue, r};
+    return (kiln_gemm_op){.transa = o->ta, .transb = o->tb, .m = o->m, .n = o->n, .k = o->k,
+                          .alpha = alpha, .beta = beta, .a = o->af, .a_u8 = o->au,
+                          .a_scale = 1.0f / 255.0f, .lda = o->lda, .b = o->b, .ldb = o->ldb,
+                          .c = c, .ldc = o->n, .epilogue = record_epilogue, .ctx = r};
 }
 
 static void operands_free(operands *o)
