@@ -869,6 +869,23 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
         }
 }
 
+/* A small float A that every thread of a column split reads whole (a
+ * layer's output gradient, 10 columns wide): its rows were written by
+ * several cores, and each line another core holds costs a round trip
+ * between them.  Asking for all its lines at once lets those trips overlap
+ * instead of coming one by one as the packer reaches them. */
+enum { SMALL_A_BYTES = 64 * 1024 };
+static void prefetch_small_a(const kiln_gemm_op *op)
+{
+    if (!op->a || op->a_panel_stride) return;
+    size_t rows = op->transa ? (size_t)op->k : (size_t)op->m;
+    size_t cols = op->transa ? (size_t)op->m : (size_t)op->k;
+    size_t bytes = ((rows - 1) * (size_t)op->lda + cols) * sizeof(float);
+    if (bytes > SMALL_A_BYTES) return;
+    const char *p = (const char *)op->a;
+    for (size_t off = 0; off < bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+}
+
 /* A matrix in column panels is addressed KILN_PANEL floats a row. */
 static void check_panels(const kiln_gemm_op *op)
 {
@@ -975,6 +992,7 @@ static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per,
     }
     g.a_size = round16((size_t)MC * g.kc);
     g.slice = g.a_size + round16((size_t)g.nb * per_sliver);
+    if (g.tn > 1) prefetch_small_a(op);
     gemm_packed(&g, me);
 }
 
