@@ -25,7 +25,14 @@
  * Products with at most 16 columns (n = 10: the classes) and float A take a
  * narrow AVX-512 path instead: 16 × 16 masked tiles reading A in place (A is
  * used once there: packing it would cost as much as the product), split by
- * rows.
+ * rows — or, when A is a hidden layer kept in column panels, split by k:
+ * each thread sums the panels it wrote and a fixed tree adds the parts
+ * (narrow_panels), so the activations stay on their cores.
+ *
+ * Operands may be stored in column panels (kiln_rt.h: 32 columns of all
+ * rows, then the next 32), as the trainer keeps its hidden layers: a
+ * micro-tile never spans two panels, so only where a tile, a packed sliver
+ * or a piece of k starts changes.
  *
  * Inside a training step (kiln_balance_begin), a large product split by
  * columns is shared out while it runs instead: units of a column sliver by
@@ -50,7 +57,8 @@
  * Determinism: every element of C is owned by exactly one micro-tile whose
  * position depends only on (m, n, k), the kernel and the blocking constants,
  * and it is summed over k in increasing order, KC at a time, from the same
- * packed values.  Threads only decide *who* computes a tile, never how, so C
+ * packed values (on the narrow path over panels: each panel in order, then
+ * the panels by a tree fixed by k alone).  Threads only decide *who* computes a tile, never how, so C
  * and the pieces the epilogue sees are bitwise identical for any thread
  * count.  Edge tiles are computed full-size from zero-padded slivers into a
  * scratch tile and then merged with the same formula as full tiles.
@@ -859,6 +867,153 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
 }
 #endif
 
+#if KILN_X86
+/* ---- The narrow path with A in column panels along k: a fixed sum tree -------
+ * C (m × n, n ≤ 16) = alpha·A·B + beta·C with A's k columns in panels: the
+ * product a hidden layer's panels feed into the classes.  The sum over
+ * each TREE_LEAF panels of A's columns is a leaf, and the P leaves are
+ * added in a fixed binary tree (each range [lo, hi) split at its middle).
+ * Thread t of w takes the leaves [P·t/w, P·(t+1)/w) — the columns the split
+ * of the layer before gave it, so the activations it reads are the ones it
+ * wrote — and sums them for all rows, keeping each tree node that lies
+ * wholly in its range.  After
+ * a kiln_sync each thread finishes the tree for its own blocks of rows from
+ * the nodes the threads kept.  The tree does not depend on w, so C is
+ * bitwise the same for any thread count, and only a few KB of partial sums
+ * change cores instead of the activations. */
+enum { TREE_LEAF = 1, TREE_KEPT_MAX = 64 };   /* (1: measured faster at 2 threads than 4) */
+typedef struct { int lo, hi; const float *sum; } tree_node;
+static struct {
+    tree_node node[TREE_KEPT_MAX];
+    int n;
+} tree_kept[MAX_TEAM];
+
+typedef struct {
+    const kiln_gemm_op *op;
+    const float *bp;        /* all of op(B), packed k × 16 */
+    float *scratch;         /* this thread's: a last partial block's rows */
+    float *next;            /* this thread's free node memory */
+    size_t node_floats;     /* m × 16 */
+} tree_job;
+
+static float *tree_buffer(tree_job *t)
+{
+    float *b = t->next;
+    t->next += t->node_floats;
+    return b;
+}
+
+/* dst (m × 16) = the sum of panels [lo, hi), by the tree. */
+static void tree_sum(tree_job *t, int lo, int hi, float *dst)
+{
+    const kiln_gemm_op *op = t->op;
+    if (hi - lo == 1) {   /* a leaf: TREE_LEAF panels' columns of A */
+        int p0 = lo * TREE_LEAF * KILN_PANEL, width = TREE_LEAF * KILN_PANEL;
+        int kc = op->k - p0 < width ? op->k - p0 : width;
+        kiln_gemm_op leaf = {.m = op->m, .n = op->n, .k = kc, .alpha = 1.0f,
+                             .a = op->a + (size_t)lo * TREE_LEAF * op->a_panel_stride,
+                             .lda = KILN_PANEL, .a_panel_stride = op->a_panel_stride,
+                             .c = dst, .ldc = NARROW_N};
+        narrow_rows(&leaf, 0, (op->m + NARROW_MR - 1) / NARROW_MR, t->bp + (size_t)p0 * NARROW_N,
+                    t->scratch);
+        return;
+    }
+    int mid = (lo + hi) / 2;
+    float *right = tree_buffer(t);
+    tree_sum(t, lo, mid, dst);
+    tree_sum(t, mid, hi, right);
+    for (size_t i = 0; i < t->node_floats; i++) dst[i] += right[i];
+    t->next = right;   /* free it again */
+}
+
+/* Keep the nodes of [lo, hi) that lie wholly in [a, b) (the largest ones). */
+static void tree_keep(tree_job *t, int me, int lo, int hi, int a, int b)
+{
+    if (hi <= a || b <= lo) return;
+    if (a <= lo && hi <= b) {
+        float *sum = tree_buffer(t);
+        tree_sum(t, lo, hi, sum);
+        if (tree_kept[me].n == TREE_KEPT_MAX) {
+            fprintf(stderr, "kiln: kiln_gemm: more than %d partial sums per thread\n", TREE_KEPT_MAX);
+            exit(1);
+        }
+        tree_kept[me].node[tree_kept[me].n++] = (tree_node){lo, hi, sum};
+        return;
+    }
+    int mid = (lo + hi) / 2;
+    tree_keep(t, me, lo, mid, a, b);
+    tree_keep(t, me, mid, hi, a, b);
+}
+
+static const float *tree_find(int w, int lo, int hi)
+{
+    for (int t = 0; t < w; t++)
+        for (int i = 0; i < tree_kept[t].n; i++)
+            if (tree_kept[t].node[i].lo == lo && tree_kept[t].node[i].hi == hi)
+                return tree_kept[t].node[i].sum;
+    return NULL;
+}
+
+/* out[i·16 + j] for rows [r0, r1) = node [lo, hi), from the kept nodes. */
+static void tree_finish(tree_job *t, int w, int lo, int hi, int r0, int r1, float *out)
+{
+    const float *kept = tree_find(w, lo, hi);
+    size_t a = (size_t)r0 * NARROW_N, b = (size_t)r1 * NARROW_N;
+    if (kept) {
+        memcpy(out + a, kept + a, (b - a) * sizeof *out);
+        return;
+    }
+    if (hi - lo == 1) {   /* every panel lies in some thread's range: cannot happen */
+        fprintf(stderr, "kiln: internal error: kiln_gemm: no thread summed leaf %d\n", lo);
+        exit(1);
+    }
+    int mid = (lo + hi) / 2;
+    float *right = tree_buffer(t);
+    tree_finish(t, w, lo, mid, r0, r1, out);
+    tree_finish(t, w, mid, hi, r0, r1, right);
+    for (size_t i = a; i < b; i++) out[i] += right[i];
+    t->next = right;
+}
+
+static void narrow_panels(const kiln_gemm_op *op, int me, int nthreads)
+{
+    const int m = op->m, n = op->n, k = op->k;
+    const int panels = (k + TREE_LEAF * KILN_PANEL - 1) / (TREE_LEAF * KILN_PANEL);   /* leaves */
+    int w = nthreads < panels ? nthreads : panels;
+    if (w > MAX_TEAM) w = MAX_TEAM;
+    tree_job t = {op, NULL, NULL, NULL, round16((size_t)m * NARROW_N)};
+    int depth = 1;
+    while ((1 << depth) < panels) depth++;
+    size_t packed = round16((size_t)k * NARROW_N), rows = round16((size_t)k * NARROW_MR);
+    if (me < w) {
+        float *mem = slot(me, packed + rows + (size_t)(3 * depth + 4) * t.node_floats);
+        t.bp = mem, t.scratch = mem + packed, t.next = mem + packed + rows;
+        pack_b_narrow(op, (float *)t.bp);
+        tree_kept[me].n = 0;
+        tree_keep(&t, me, 0, panels, (int)((long)panels * me / w), (int)((long)panels * (me + 1) / w));
+    }
+    kiln_sync();   /* every kept node is written */
+    if (me < w) {
+        int blocks = (m + NARROW_MR - 1) / NARROW_MR;
+        int r0 = (int)((long)blocks * me / w) * NARROW_MR, r1 = (int)((long)blocks * (me + 1) / w) * NARROW_MR;
+        if (r1 > m) r1 = m;
+        float *sum = tree_buffer(&t);
+        tree_finish(&t, w, 0, panels, r0, r1, sum);
+        for (int i = r0; i < r1; i++)
+            for (int j = 0; j < n; j++) {
+                float *cij = c_at(op, i, j), v = op->alpha * sum[(size_t)i * NARROW_N + j];
+                *cij = op->beta == 0.0f ? v : v + op->beta * *cij;
+            }
+        if (op->epilogue)
+            for (int i = r0; i < r1; i += NARROW_MR) {
+                int mr = r1 - i < NARROW_MR ? r1 - i : NARROW_MR;
+                op->epilogue(op, i, 0, mr, n, c_at(op, i, 0), op->ldc);
+            }
+    }
+    kiln_sync();   /* the kept nodes may be overwritten by the next product */
+}
+#endif
+
 /* C = beta·C for the degenerate cases (k == 0 or alpha == 0). */
 static void scale_c(int m, int n, float beta, float *c, int ldc)
 {
@@ -949,6 +1104,12 @@ static void gemm_share(const kiln_gemm_op *op, int me, int nthreads, double per,
     }
     check_panels(op);
     const kernel_desc *kd = kernel();
+#if KILN_X86
+    if (kd->narrow && n <= NARROW_N && op->a && op->a_panel_stride && !op->transa) {
+        narrow_panels(op, me, nthreads);   /* every thread: it waits for the others */
+        return;
+    }
+#endif
     int w = workers((double)m * n * k, nthreads, per);
     if (me >= w) return;
 
