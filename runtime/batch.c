@@ -28,7 +28,7 @@ static void prefetch_row(const char *row, size_t bytes)
  * The rows lie anywhere in a data set far larger than the caches, so each
  * would cost a trip to memory, one after another: the row ROWS_AHEAD on is
  * fetched while this one is copied. */
-enum { ROWS_AHEAD = 6 };
+enum { ROWS_AHEAD = 16 };
 static void copy_rows(const kiln_dataset *d, const uint32_t *idx, int r0, int r1, uint8_t *x,
                       uint8_t *labels, float *xf, float *targets)
 {
