@@ -33,3 +33,14 @@ if [ -n "$arena" ] && [ "$arena" -lt "$unshared" ]; then pass "fusion/plan-reuse
 else fail fusion/plan-reuses "arena $arena, without reuse $unshared: $(head -1 "$TMP/plan.txt")"; fi
 grep -q '^static float arena\[' "$TMP/fusion.c" && [ "$(grep -c '^static float arena\[' "$TMP/fusion.c")" -eq 1 ] \
     && pass fusion/one-arena || fail fusion/one-arena "not exactly one arena"
+
+# column panels: the hidden layer's activations and gradient (split among the
+# threads by columns) are kept in panels; the logits are not (no column
+# split), nor are dropout's buffers (its masks are keyed by memory order)
+"$KILN" graph models/mlp.lua --plan >"$TMP/mlp_plan.txt" 2>&1
+"$KILN" graph models/mlp_dropout.lua --plan >"$TMP/dropout_plan.txt" 2>&1
+has hidden-in-panels "$TMP/mlp_plan.txt" '^  relu1 +\(batch, 256\) +at [0-9]+ +kernels [0-9]+-[0-9]+, in 8 column panels$'
+has hidden-gradient-in-panels "$TMP/mlp_plan.txt" '^  d\.linear1 +\(batch, 256\) +at [0-9]+ +kernels [0-9]+-[0-9]+, in 8 column panels$'
+hasnt logits-row-major "$TMP/mlp_plan.txt" '^  (d\.)?linear2 +\(batch, 10\).*panels'
+hasnt dropout-row-major "$TMP/dropout_plan.txt" 'panels'
+has gemm-writes-panels "$TMP/fusion.c" '\.c = relu1, \.ldc = KILN_PANEL, \.c_panel_stride = PANEL_STRIDE,'
