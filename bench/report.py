@@ -98,6 +98,19 @@ def mb(kb):
     return None if kb is None else kb / 1024
 
 
+def shared_core(meta):
+    """The lower FMA scaling of the two probes when it shows the two vCPUs
+    sharing one core (under 1.5×), else None."""
+    vals = []
+    for key in ("fma_scaling_before", "fma_scaling_after"):
+        try:
+            vals.append(float(meta.get(key, "")))
+        except ValueError:
+            pass
+    low = min(vals) if vals else None
+    return f"{low:.2f}" if low is not None and low < 1.5 else None
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("meta")
@@ -122,6 +135,7 @@ def main():
     p(f"PyTorch   {meta.get('torch', '?')}; its BLAS is libblas.so.3 → {meta.get('torch_blas', '?')}")
     p(f"load      {meta.get('busy_before', '?')}% of the CPUs busy in the second before the bench; "
       f"load average at its end {meta.get('loadavg_end', '?')}; bench took {meta.get('wall_seconds', '?')} s")
+    one_core = shared_core(meta)
     try:
         if int(meta.get("busy_before", "0")) > 10:
             p("WARNING   the machine was busy with other work: timings (2-thread ones most) are slower and noisier")
@@ -135,7 +149,10 @@ def main():
         p("WARNING   some timings were taken while other work ran on the same cores; see 'clean'")
     p(f"cores     a cache line's round trip between the two threads: {meta.get('round_trip_ns_before', '?')} ns "
       f"before the main comparison, {meta.get('round_trip_ns_after', '?')} ns after; FMA work with 2 threads "
-      f"over 1: {meta.get('fma_scaling_before', '?')}×")
+      f"over 1: {meta.get('fma_scaling_before', '?')}× before, {meta.get('fma_scaling_after', '?')}× after")
+    if one_core:
+        p(f"WARNING   FMA work scaled only {one_core}× on 2 threads: for part of this run the host gave both")
+        p("          vCPUs one core, so no 2-thread figure below (kiln, floor or PyTorch) measures anything")
     p(f"          rewriting 128 KB a thread wrote before: {meta.get('rewrite_us_before', '?')} µs, or "
       f"{meta.get('rewrite_read_us_before', '?')} µs once the other thread has read it")
     p("          (bench/core_probe.c; on a VM the host places the vCPUs: a few hundred ns means they sit")
@@ -314,6 +331,8 @@ def main():
     p(f"2 threads ≥ 1.8× faster than 1        {verdict(su is not None and su >= 1.8):>8}: "
       f"{fmt(su, '.2f')}× ({fmt(kiln[1])} s → {fmt(kiln[2])} s; cores' round trip "
       f"{meta.get('round_trip_ns_before', '?')}–{meta.get('round_trip_ns_after', '?')} ns)")
+    if one_core:
+        p(f"   (unreliable: plain FMA work scaled only {one_core}× on 2 threads in this run — rerun)")
     p(f"spec → trainer < 2 s                  {verdict(comp_med is not None and comp_med < 2):>8}: {fmt(comp_med, '.2f')} s")
     shapes_ok = not below[2] and R.median("shapes_kiln", "t2", "fwd1") is not None
     p(f"every GEMM shape ≥ 90% of OpenBLAS    {verdict(shapes_ok):>8}: "
