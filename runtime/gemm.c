@@ -876,11 +876,11 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
  * Thread t of w takes the leaves [P·t/w, P·(t+1)/w) — the columns the split
  * of the layer before gave it, so the activations it reads are the ones it
  * wrote — and sums them for all rows, keeping each tree node that lies
- * wholly in its range.  After
- * a kiln_sync each thread finishes the tree for its own blocks of rows from
- * the nodes the threads kept.  The tree does not depend on w, so C is
- * bitwise the same for any thread count, and only a few KB of partial sums
- * change cores instead of the activations. */
+ * wholly in its range.  After a kiln_sync each thread finishes the tree for
+ * its own blocks of rows from the nodes the threads kept.  The tree does not
+ * depend on w, so C is bitwise the same for any thread count, and only a few
+ * KB of partial sums change cores instead of the activations.  Node memory:
+ * at most 2·depth kept nodes and depth temporaries at once, plus the sum. */
 enum { TREE_LEAF = 1, TREE_KEPT_MAX = 64 };   /* (1: measured faster at 2 threads than 4) */
 typedef struct { int lo, hi; const float *sum; } tree_node;
 static struct {
