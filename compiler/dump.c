@@ -127,10 +127,12 @@ void dump_plan(StrBuf *out, const Graph *g) {
         const Value *v = val(g, i);
         if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0) continue;
         shape_str(&v->shape, shape, sizeof shape);
-        if (v->fused) sb_printf(out, "  %-22s %-16s fused: never stored\n", v->name, shape);
-        else if (v->panels)
-            sb_printf(out, "  %-22s %-16s at %-8ld kernels %d-%d, in %d column panels\n", v->name, shape, v->offset,
-                      v->first, v->last, v->panels);
-        else sb_printf(out, "  %-22s %-16s at %-8ld kernels %d-%d\n", v->name, shape, v->offset, v->first, v->last);
+        if (v->fused) {
+            sb_printf(out, "  %-22s %-16s fused: never stored\n", v->name, shape);
+            continue;
+        }
+        sb_printf(out, "  %-22s %-16s at %-8ld kernels %d-%d", v->name, shape, v->offset, v->first, v->last);
+        if (v->panels) sb_printf(out, ", in %d column panels", v->panels);
+        sb_printf(out, "\n");
     }
 }

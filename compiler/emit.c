@@ -217,12 +217,10 @@ static void emit_buffers(Emit *e, const Graph *g) {
         const Value *v = val(g, i);
         if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0 || v->fused) continue;
         shape_str(&v->shape, shape, sizeof shape);
-        if (v->panels)
-            emit(e, "static float *const %s = arena + %ld;  /* %s in %d column panels, kernels %d–%d */",
-                 v->cname, v->offset, shape, v->panels, v->first, v->last);
-        else
-            emit(e, "static float *const %s = arena + %ld;  /* %s, kernels %d–%d */", v->cname, v->offset,
-                 shape, v->first, v->last);
+        char panels[40] = "";
+        if (v->panels) snprintf(panels, sizeof panels, " in %d column panels", v->panels);
+        emit(e, "static float *const %s = arena + %ld;  /* %s%s, kernels %d–%d */", v->cname, v->offset, shape,
+             panels, v->first, v->last);
     }
     blank(e);
 }

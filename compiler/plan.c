@@ -24,8 +24,6 @@ long value_footprint(const Graph *g, const Value *v) {
     return align16(shape_size(&v->shape) * (v->shape.batched ? g->spec->batch : 1));
 }
 
-static long footprint(const Graph *g, const Value *v) { return value_footprint(g, v); }
-
 /* Whether node j of kernel k may touch batch buffers kept in panels: the
  * head of a GEMM kernel whose op addresses its operands that way, or a
  * pointwise op its epilogue applies (dropout aside: its masks are keyed by
@@ -76,10 +74,10 @@ static void choose_panels(Graph *g) {
             const Kernel *kr = &g->kernels[k];
             const Node *head = node(g, kr->nodes[0]);
             if (!head->op->panels || kr->nnodes < 2) continue;
-            int ids[64], n = 0, any_rowmajor = 0;
+            int ids[8 * 6], n = 0, any_rowmajor = 0;   /* a kernel's nodes × their values */
             for (int j = 1; j < kr->nnodes; j++) {
                 int vs[6], nv = node_values(node(g, kr->nodes[j]), vs);
-                for (int a = 0; a < nv && n < 64; a++) {
+                for (int a = 0; a < nv; a++) {
                     const Value *v = storage_of(g, vs[a]);
                     if (!is_batch_buffer(v)) continue;
                     ids[n++] = v->id;
@@ -135,18 +133,18 @@ void plan(Graph *g) {
         for (int i = 0; i < g->nvals; i++) {
             Value *v = val(g, i);
             if (!stored(v) || v->first != k) continue;
-            long size = footprint(g, v);
+            long size = value_footprint(g, v);
             g->arena_unshared += size;
             /* lowest offset (0 or the end of a placed buffer) clear of every
              * placed buffer alive at the same time */
             long best = -1;
             for (int c = -1; c < nplaced; c++) {
-                long at = c < 0 ? 0 : val(g, placed[c])->offset + footprint(g, val(g, placed[c]));
+                long at = c < 0 ? 0 : val(g, placed[c])->offset + value_footprint(g, val(g, placed[c]));
                 int clash = 0;
                 for (int o = 0; o < nplaced && !clash; o++) {
                     const Value *w = val(g, placed[o]);
                     int alive = !(w->last < v->first || v->last < w->first);
-                    clash = alive && overlaps(at, at + size, w->offset, w->offset + footprint(g, w));
+                    clash = alive && overlaps(at, at + size, w->offset, w->offset + value_footprint(g, w));
                 }
                 if (!clash && (best < 0 || at < best)) best = at;
             }
@@ -160,7 +158,7 @@ void plan(Graph *g) {
         Value *v = val(g, i);
         if (stored(v) && v->first < 0) {
             v->offset = g->arena_size;
-            g->arena_size += footprint(g, v);
+            g->arena_size += value_footprint(g, v);
         }
     }
     free(placed);
@@ -170,7 +168,8 @@ void plan(Graph *g) {
         for (int j = i + 1; j < g->nvals; j++) {
             const Value *a = val(g, i), *b = val(g, j);
             if (!stored(a) || !stored(b) || a->last < b->first || b->last < a->first) continue;
-            if (overlaps(a->offset, a->offset + footprint(g, a), b->offset, b->offset + footprint(g, b)))
+            if (overlaps(a->offset, a->offset + value_footprint(g, a), b->offset,
+                         b->offset + value_footprint(g, b)))
                 fail("internal error: memory plan puts %s and %s in the same place", a->name, b->name);
         }
 }

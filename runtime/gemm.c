@@ -58,9 +58,9 @@
  * position depends only on (m, n, k), the kernel and the blocking constants,
  * and it is summed over k in increasing order, KC at a time, from the same
  * packed values (on the narrow path over panels: each panel in order, then
- * the panels by a tree fixed by k alone).  Threads only decide *who* computes a tile, never how, so C
- * and the pieces the epilogue sees are bitwise identical for any thread
- * count.  Edge tiles are computed full-size from zero-padded slivers into a
+ * the panels by a tree fixed by k alone).  Threads only decide *who*
+ * computes a tile, never how, so C and the pieces the epilogue sees are
+ * bitwise identical for any thread count.  Edge tiles are computed full-size from zero-padded slivers into a
  * scratch tile and then merged with the same formula as full tiles.
  */
 #include "kiln_rt.h"
@@ -870,18 +870,18 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
 #if KILN_X86
 /* ---- The narrow path with A in column panels along k: a fixed sum tree -------
  * C (m × n, n ≤ 16) = alpha·A·B + beta·C with A's k columns in panels: the
- * product a hidden layer's panels feed into the classes.  The sum over
- * each TREE_LEAF panels of A's columns is a leaf, and the P leaves are
- * added in a fixed binary tree (each range [lo, hi) split at its middle).
- * Thread t of w takes the leaves [P·t/w, P·(t+1)/w) — the columns the split
- * of the layer before gave it, so the activations it reads are the ones it
- * wrote — and sums them for all rows, keeping each tree node that lies
- * wholly in its range.  After a kiln_sync each thread finishes the tree for
+ * product a hidden layer's panels feed into the classes.  Each panel's part
+ * of the sum is a leaf (leaves of 4 panels measured slower at 2 threads),
+ * and the P leaves are added in a fixed binary tree (each range [lo, hi)
+ * split at its middle).  Thread t of w takes the panels [P·t/w, P·(t+1)/w)
+ * — the columns the split of the layer before gave it, so the activations
+ * it reads are the ones it wrote — and sums them for all rows, keeping each
+ * tree node that lies wholly in its range.  After a kiln_sync each thread finishes the tree for
  * its own blocks of rows from the nodes the threads kept.  The tree does not
  * depend on w, so C is bitwise the same for any thread count, and only a few
  * KB of partial sums change cores instead of the activations.  Node memory:
  * at most 2·depth kept nodes and depth temporaries at once, plus the sum. */
-enum { TREE_LEAF = 1, TREE_KEPT_MAX = 64 };   /* (1: measured faster at 2 threads than 4) */
+enum { TREE_KEPT_MAX = 64 };
 typedef struct { int lo, hi; const float *sum; } tree_node;
 static struct {
     tree_node node[TREE_KEPT_MAX];
@@ -890,7 +890,7 @@ static struct {
 
 typedef struct {
     const kiln_gemm_op *op;
-    const float *bp;        /* all of op(B), packed k × 16 */
+    float *bp;              /* all of op(B), packed k × 16 */
     float *scratch;         /* this thread's: a last partial block's rows */
     float *next;            /* this thread's free node memory */
     size_t node_floats;     /* m × 16 */
@@ -907,12 +907,10 @@ static float *tree_buffer(tree_job *t)
 static void tree_sum(tree_job *t, int lo, int hi, float *dst)
 {
     const kiln_gemm_op *op = t->op;
-    if (hi - lo == 1) {   /* a leaf: TREE_LEAF panels' columns of A */
-        int p0 = lo * TREE_LEAF * KILN_PANEL, width = TREE_LEAF * KILN_PANEL;
-        int kc = op->k - p0 < width ? op->k - p0 : width;
+    if (hi - lo == 1) {   /* a leaf: one panel's columns of A, row-major with ld KILN_PANEL */
+        int p0 = lo * KILN_PANEL, kc = op->k - p0 < KILN_PANEL ? op->k - p0 : KILN_PANEL;
         kiln_gemm_op leaf = {.m = op->m, .n = op->n, .k = kc, .alpha = 1.0f,
-                             .a = op->a + (size_t)lo * TREE_LEAF * op->a_panel_stride,
-                             .lda = KILN_PANEL, .a_panel_stride = op->a_panel_stride,
+                             .a = op->a + (size_t)lo * op->a_panel_stride, .lda = KILN_PANEL,
                              .c = dst, .ldc = NARROW_N};
         narrow_rows(&leaf, 0, (op->m + NARROW_MR - 1) / NARROW_MR, t->bp + (size_t)p0 * NARROW_N,
                     t->scratch);
@@ -964,7 +962,7 @@ static void tree_finish(tree_job *t, int w, int lo, int hi, int r0, int r1, floa
         return;
     }
     if (hi - lo == 1) {   /* every panel lies in some thread's range: cannot happen */
-        fprintf(stderr, "kiln: internal error: kiln_gemm: no thread summed leaf %d\n", lo);
+        fprintf(stderr, "kiln: internal error: kiln_gemm: no thread summed panel %d\n", lo);
         exit(1);
     }
     int mid = (lo + hi) / 2;
@@ -978,7 +976,7 @@ static void tree_finish(tree_job *t, int w, int lo, int hi, int r0, int r1, floa
 static void narrow_panels(const kiln_gemm_op *op, int me, int nthreads)
 {
     const int m = op->m, n = op->n, k = op->k;
-    const int panels = (k + TREE_LEAF * KILN_PANEL - 1) / (TREE_LEAF * KILN_PANEL);   /* leaves */
+    const int panels = (k + KILN_PANEL - 1) / KILN_PANEL;
     int w = nthreads < panels ? nthreads : panels;
     if (w > MAX_TEAM) w = MAX_TEAM;
     tree_job t = {op, NULL, NULL, NULL, round16((size_t)m * NARROW_N)};
@@ -988,7 +986,7 @@ static void narrow_panels(const kiln_gemm_op *op, int me, int nthreads)
     if (me < w) {
         float *mem = slot(me, packed + rows + (size_t)(3 * depth + 4) * t.node_floats);
         t.bp = mem, t.scratch = mem + packed, t.next = mem + packed + rows;
-        pack_b_narrow(op, (float *)t.bp);
+        pack_b_narrow(op, t.bp);
         tree_kept[me].n = 0;
         tree_keep(&t, me, 0, panels, (int)((long)panels * me / w), (int)((long)panels * (me + 1) / w));
     }
