@@ -66,6 +66,7 @@
 #include "kiln_rt.h"
 #include "claims.h"
 #include "scratch.h"
+#include "team.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -880,16 +881,24 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
  * its own blocks of rows from the nodes the threads kept.  The tree does not
  * depend on w, so C is bitwise the same for any thread count, and only a few
  * KB of partial sums change cores instead of the activations.  Node memory:
- * at most 2·depth kept nodes and depth temporaries at once, plus the sum. */
+ * at most 2·depth kept nodes and depth temporaries at once, plus the sum.
+ *
+ * The kept nodes live in memory of their own, two sets a thread, used in
+ * turn by the parity of the team's barrier count (kiln_sync_round, the same
+ * on every thread between two kiln_syncs): a thread through one product may
+ * start the next while the others still read its nodes of this one, and
+ * cannot reach a third before they have passed the second's kiln_sync. */
 enum { TREE_KEPT_MAX = 64 };
 typedef struct { int lo, hi; const float *sum; } tree_node;
 static struct {
     tree_node node[TREE_KEPT_MAX];
     int n;
-} tree_kept[MAX_TEAM];
+} tree_kept[2][MAX_TEAM];
+static kiln_scratch tree_memory[2][MAX_TEAM];
 
 typedef struct {
     const kiln_gemm_op *op;
+    int set;                /* which of the two sets of kept nodes */
     float *bp;              /* all of op(B), packed k × 16 */
     float *scratch;         /* this thread's: a last partial block's rows */
     float *next;            /* this thread's free node memory */
@@ -931,11 +940,11 @@ static void tree_keep(tree_job *t, int me, int lo, int hi, int a, int b)
     if (a <= lo && hi <= b) {
         float *sum = tree_buffer(t);
         tree_sum(t, lo, hi, sum);
-        if (tree_kept[me].n == TREE_KEPT_MAX) {
+        if (tree_kept[t->set][me].n == TREE_KEPT_MAX) {
             fprintf(stderr, "kiln: kiln_gemm: more than %d partial sums per thread\n", TREE_KEPT_MAX);
             exit(1);
         }
-        tree_kept[me].node[tree_kept[me].n++] = (tree_node){lo, hi, sum};
+        tree_kept[t->set][me].node[tree_kept[t->set][me].n++] = (tree_node){lo, hi, sum};
         return;
     }
     int mid = (lo + hi) / 2;
@@ -943,19 +952,19 @@ static void tree_keep(tree_job *t, int me, int lo, int hi, int a, int b)
     tree_keep(t, me, mid, hi, a, b);
 }
 
-static const float *tree_find(int w, int lo, int hi)
+static const float *tree_find(int set, int w, int lo, int hi)
 {
     for (int t = 0; t < w; t++)
-        for (int i = 0; i < tree_kept[t].n; i++)
-            if (tree_kept[t].node[i].lo == lo && tree_kept[t].node[i].hi == hi)
-                return tree_kept[t].node[i].sum;
+        for (int i = 0; i < tree_kept[set][t].n; i++)
+            if (tree_kept[set][t].node[i].lo == lo && tree_kept[set][t].node[i].hi == hi)
+                return tree_kept[set][t].node[i].sum;
     return NULL;
 }
 
 /* out[i·16 + j] for rows [r0, r1) = node [lo, hi), from the kept nodes. */
 static void tree_finish(tree_job *t, int w, int lo, int hi, int r0, int r1, float *out)
 {
-    const float *kept = tree_find(w, lo, hi);
+    const float *kept = tree_find(t->set, w, lo, hi);
     size_t a = (size_t)r0 * NARROW_N, b = (size_t)r1 * NARROW_N;
     if (kept) {
         memcpy(out + a, kept + a, (b - a) * sizeof *out);
@@ -979,36 +988,37 @@ static void narrow_panels(const kiln_gemm_op *op, int me, int nthreads)
     const int panels = (k + KILN_PANEL - 1) / KILN_PANEL;
     int w = nthreads < panels ? nthreads : panels;
     if (w > MAX_TEAM) w = MAX_TEAM;
-    tree_job t = {op, NULL, NULL, NULL, round16((size_t)m * NARROW_N)};
+    const int set = (int)(kiln_sync_round() & 1);
+    tree_job t = {op, set, NULL, NULL, NULL, round16((size_t)m * NARROW_N)};
     int depth = 1;
     while ((1 << depth) < panels) depth++;
     size_t packed = round16((size_t)k * NARROW_N), rows = round16((size_t)k * NARROW_MR);
     if (me < w) {
-        float *mem = slot(me, packed + rows + (size_t)(3 * depth + 4) * t.node_floats);
-        t.bp = mem, t.scratch = mem + packed, t.next = mem + packed + rows;
+        t.bp = slot(me, packed + rows), t.scratch = t.bp + packed;
+        t.next = kiln_scratch_room(&tree_memory[set][me],
+                                   (size_t)(3 * depth + 4) * t.node_floats * sizeof(float),
+                                   "GEMM partial sums");
         pack_b_narrow(op, t.bp);
-        tree_kept[me].n = 0;
+        tree_kept[set][me].n = 0;
         tree_keep(&t, me, 0, panels, (int)((long)panels * me / w), (int)((long)panels * (me + 1) / w));
     }
     kiln_sync();   /* every kept node is written */
-    if (me < w) {
-        int blocks = (m + NARROW_MR - 1) / NARROW_MR;
-        int r0 = (int)((long)blocks * me / w) * NARROW_MR, r1 = (int)((long)blocks * (me + 1) / w) * NARROW_MR;
-        if (r1 > m) r1 = m;
-        float *sum = tree_buffer(&t);
-        tree_finish(&t, w, 0, panels, r0, r1, sum);
-        for (int i = r0; i < r1; i++)
-            for (int j = 0; j < n; j++) {
-                float *cij = c_at(op, i, j), v = op->alpha * sum[(size_t)i * NARROW_N + j];
-                *cij = op->beta == 0.0f ? v : v + op->beta * *cij;
-            }
-        if (op->epilogue)
-            for (int i = r0; i < r1; i += NARROW_MR) {
-                int mr = r1 - i < NARROW_MR ? r1 - i : NARROW_MR;
-                op->epilogue(op, i, 0, mr, n, c_at(op, i, 0), op->ldc);
-            }
-    }
-    kiln_sync();   /* the kept nodes may be overwritten by the next product */
+    if (me >= w) return;
+    int blocks = (m + NARROW_MR - 1) / NARROW_MR;
+    int r0 = (int)((long)blocks * me / w) * NARROW_MR, r1 = (int)((long)blocks * (me + 1) / w) * NARROW_MR;
+    if (r1 > m) r1 = m;
+    float *sum = tree_buffer(&t);
+    tree_finish(&t, w, 0, panels, r0, r1, sum);
+    for (int i = r0; i < r1; i++)
+        for (int j = 0; j < n; j++) {
+            float *cij = c_at(op, i, j), v = op->alpha * sum[(size_t)i * NARROW_N + j];
+            *cij = op->beta == 0.0f ? v : v + op->beta * *cij;
+        }
+    if (op->epilogue)
+        for (int i = r0; i < r1; i += NARROW_MR) {
+            int mr = r1 - i < NARROW_MR ? r1 - i : NARROW_MR;
+            op->epilogue(op, i, 0, mr, n, c_at(op, i, 0), op->ldc);
+        }
 }
 #endif
 

@@ -11,6 +11,7 @@
  * Only one team at a time may use it (as with kiln_gemm's packing memory):
  * a trainer has one. */
 #include "kiln_rt.h"
+#include "team.h"
 
 #include <sched.h>
 #include <stdatomic.h>
@@ -52,4 +53,9 @@ void kiln_sync(void)
         if (spins < SPINS_BEFORE_YIELD) relax();
         else sched_yield();
     }
+}
+
+unsigned kiln_sync_round(void)
+{
+    return atomic_load_explicit(&team_barrier.generation, memory_order_acquire);
 }

@@ -10,7 +10,8 @@
  * path a panel can reach: packed and balanced products, A along k and A
  * transposed, B as is and transposed, the narrow 10-column products, a C
  * with a partial last panel, k = 0, and an epilogue that must see each
- * piece where it lies.  Re-runs itself for the AVX2 and portable kernels.
+ * piece where it lies; and many narrow products back to back in one team.
+ * Re-runs itself for the AVX2 and portable kernels.
  * Prints PASS/FAIL lines. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
@@ -213,6 +214,47 @@ static void check_sums(int rows, int cols)
     free(a.data), free(ap.data), free(ref), free(got);
 }
 
+/* Many narrow products over A in panels, one after another inside one team
+ * with no kiln_sync between them (as a step may run them), each on its own
+ * A, B and C: each C must be bitwise the C of the same product alone.  A
+ * thread through one product starts the next while the others may still
+ * read its partial sums of this one; with more threads than cores they are
+ * often descheduled mid-read.  Partial sums overwritten too soon change C. */
+static void check_back_to_back(int threads, int calls)
+{
+    enum { M = 256, N = 10, K = 256, AS = 4 };
+    uint64_t s = 99u + (uint64_t)threads;
+    stored a[AS];
+    for (int i = 0; i < AS; i++) a[i] = make(M, K, 1, &s);
+    stored *b = malloc((size_t)calls * sizeof *b), *ref = malloc((size_t)calls * sizeof *ref),
+           *got = malloc((size_t)calls * sizeof *got);
+    kiln_gemm_op *op = malloc((size_t)calls * sizeof *op);
+    for (int c = 0; c < calls; c++) {
+        b[c] = make(K, N, 0, &s);
+        ref[c] = make(M, N, 0, &s);
+        got[c] = same_values(&ref[c], 0);
+        kiln_gemm_op alone = op_for(0, 0, M, N, K, 1.0f, 0.0f, &a[c % AS], &b[c], &ref[c], 1);
+        kiln_gemm(&alone);
+        op[c] = op_for(0, 0, M, N, K, 1.0f, 0.0f, &a[c % AS], &b[c], &got[c], 1);
+    }
+    #pragma omp parallel num_threads(threads)
+    for (int c = 0; c < calls; c++) kiln_gemm(&op[c]);
+    char why[200] = "";
+    int ok = 1;
+    for (int c = 0; c < calls && ok; c++)
+        if (!equal(&ref[c], &got[c], "alone", why, sizeof why)) {
+            ok = 0;
+            size_t used = strlen(why);
+            snprintf(why + used, sizeof why - used, " (product %d of %d)", c + 1, calls);
+        }
+    printf("%s panels%s_narrow_back_to_back_%d_threads_%d_products%s%s\n", ok ? "PASS" : "FAIL",
+           variant, threads, calls, ok ? "" : ": ", why);
+    if (!ok) failures++;
+    for (int i = 0; i < AS; i++) free(a[i].data);
+    for (int c = 0; c < calls; c++) free(b[c].data), free(ref[c].data), free(got[c].data);
+    free(b), free(ref), free(got), free(op);
+}
+
 static void all_cases(void)
 {
     /* the reference MLP's products, with its hidden layer in panels */
@@ -234,6 +276,8 @@ static void all_cases(void)
     check("empty_k", 0, 0, 20, 70, 0, 1.0f, 0.5f, 1, 1, 1, 1);
     check_sums(256, 256);
     check_sums(37, 70);
+    check_back_to_back(2, 400);
+    check_back_to_back(3, 400);
 }
 
 int main(int argc, char **argv)
