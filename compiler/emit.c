@@ -113,7 +113,10 @@ static void kernel_signature(StrBuf *sb, const Graph *g, const Kernel *k, int ca
     else if (u.input) { sb_printf(sb, "%s%s", sep, call ? "rows.xf" : "const float *x"); sep = ", "; }
     if (u.labels) { sb_printf(sb, "%s%s", sep, call ? "rows.labels" : "const uint8_t *labels"); sep = ", "; }
     if (u.targets) { sb_printf(sb, "%s%s", sep, call ? "rows.targets" : "const float *targets"); sep = ", "; }
-    if (k->phase == PHASE_LOSS) { sb_printf(sb, "%s%s", sep, call ? "&loss, correct" : "float *loss, int *correct"); sep = ", "; }
+    if (k->phase == PHASE_LOSS && !node(g, k->nodes[0])->op->emit_total) {
+        sb_printf(sb, "%s%s", sep, call ? "&loss, correct" : "float *loss, int *correct");
+        sep = ", ";
+    }
     if (!*sep && !call) sb_printf(sb, "void");
     sb_printf(sb, ")");
 }
@@ -298,6 +301,12 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
     emit(e, "}");
 }
 
+/* After the team: the batch's loss from the rows' (losses that leave one per row). */
+static void emit_total(Emit *e, const Graph *g) {
+    const Node *loss = node(g, val(g, g->loss)->producer);
+    if (loss->op->emit_total) loss->op->emit_total(e, g);
+}
+
 static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "/* ---- one training step, and evaluation ---- */");
     blank(e);
@@ -310,6 +319,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "float loss = 0.0f;");
     if (has_training_mode(g)) emit(e, "training = 1;");
     emit_calls(e, g, 1, 0);
+    emit_total(e, g);
     emit(e, "steps++;");
     emit(e, "return loss;");
     e->indent--;
@@ -325,6 +335,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     if (has_training_mode(g)) emit(e, "training = mode;");
     else emit(e, "(void)mode;  /* no layer behaves differently in training */");
     emit_calls(e, g, 0, 0);
+    emit_total(e, g);
     emit(e, "return loss;");
     e->indent--;
     emit(e, "}");

@@ -124,6 +124,10 @@ typedef struct OpDef {
     /* Loss: write the statements of predict(): the model's output rows as
      * probabilities over the classes, into out (n × classes). */
     void (*emit_predict)(Emit *e, const Graph *g, const Node *loss);
+    /* Loss whose kernel leaves one result per row: write the statement,
+     * run once the team is done, that sets `loss` to the batch's (and adds
+     * its correct rows to *correct).  NULL: the kernel sets *loss itself. */
+    void (*emit_total)(Emit *e, const Graph *g);
     /* Layers with arguments: the call as written, e.g. "linear(256)" (default: "name()"). */
     void (*describe)(const Layer *l, char buf[64]);
     /* Data: check the data fits the model (fail_at the data's place if not). */

@@ -74,6 +74,17 @@ void kiln_gemm(const kiln_gemm_op *op);
 void kiln_balance_begin(void);
 void kiln_balance_end(void);
 
+/* Softmax cross-entropy for rows [i0, i0 + rows) (rows ≤ KILN_SOFTMAX_ROWS)
+ * of z, n × classes logits, in one pass over each row: row_loss[i] =
+ * logsumexp(z_i) − z_i[labels[i]], row_hit[i] = whether the first largest
+ * logit of the row is its label's, and, unless dz is NULL, dz_i =
+ * (softmax(z_i) − onehot(labels[i])) / count, the row's part of the
+ * gradient of the mean loss over count rows.  A row's results depend on the
+ * row alone, not on the block or the thread it is computed in. */
+enum { KILN_SOFTMAX_ROWS = 16 };
+void kiln_softmax_xent_rows(int i0, int rows, int classes, const float *z, const uint8_t *labels,
+                            float *dz, float count, float *row_loss, uint8_t *row_hit);
+
 /* The plain BLAS-style form: kiln_gemm without bytes or epilogue. */
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,

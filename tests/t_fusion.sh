@@ -1,7 +1,8 @@
 # t_fusion.sh — what the fuse and plan passes promise for the book's MLP,
 # checked on the C kiln emits and on `kiln graph --kernels/--plan`:
 # bias + ReLU in the first GEMM's epilogue, images read as bytes and scaled
-# while packed, softmax/loss/accuracy/gradient in one row loop, ReLU's
+# while packed, softmax/loss/accuracy/gradient in one pass over the rows
+# (the loss summed in row order after the team), ReLU's
 # derivative in the epilogue of the GEMM producing its input gradient, SGD
 # in the weight-gradient GEMMs (no gradient buffers), one arena with reuse.
 "$KILN" compile models/mlp.lua -o "$TMP/fusion.c" 2>/dev/null
@@ -17,6 +18,8 @@ has epilogue-adds-bias-then-relu "$TMP/fusion.c" 'const float v = c\[i \* ldc \+
 has images-scaled-while-packing "$TMP/fusion.c" '\.a_u8 = x, \.a_scale = INPUT_SCALE, \.lda = 784,'
 hasnt no-float-copy-of-images "$TMP/fusion.c" 'x_scaled|\(float\)x\['
 has loss-and-grad-one-loop "$TMP/kernels.txt" 'loss_and_grad_softmax_cross_entropy +train +softmax_cross_entropy, softmax_cross_entropy.grad$'
+has loss-and-grad-one-pass "$TMP/fusion.c" 'kiln_softmax_xent_rows\(i, n - i, 10, linear2, labels, d_linear2, \(float\)n, row_loss, row_hit\);'
+has loss-summed-after-team "$TMP/fusion.c" '^    loss = batch_loss\(n, correct\);$'
 has relu-grad-in-epilogue "$TMP/kernels.txt" 'backward_linear2_grad_input_relu1_grad +train +linear2.grad_input, relu1.grad$'
 has sgd-in-weight-gradient-gemm "$TMP/kernels.txt" 'backward_linear1_grad_params_sgd +train +linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias$'
 has sgd-writes-weights "$TMP/fusion.c" '\.c = linear1_weight, \.ldc = 256,'

@@ -4,9 +4,11 @@
  * also counts correct argmax predictions.  Its gradient,
  * dz = (softmax(z) − onehot(label)) / n, shares the row loop in training
  * (fuse.c puts both nodes in one kernel); evaluation runs the loss alone.
- * The step's team shares the rows; each row's loss and hit go to row_loss
- * and row_hit, and one thread then sums them in row order: the loss has
- * the same bits for any thread count. */
+ * The step's team shares the rows, in blocks of KILN_SOFTMAX_ROWS that the
+ * runtime computes side by side in vector lanes (kiln_softmax_xent_rows);
+ * each row's loss and hit go to row_loss and row_hit, and once the team is
+ * done batch_loss() sums them in row order: the loss has the same bits for
+ * any thread count. */
 #include "ops.h"
 
 static void xent_shape(Graph *g, Node *n) {
@@ -35,61 +37,47 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
     const Node *grad = kernel_node(g, k, &op_softmax_cross_entropy_grad);
     long c = features(g, n->in[0]);
-    const char *z = cname(g, n->in[0]);
     const char *dz = grad ? cname(g, grad->out[0]) : NULL;
     if (!grad) {   /* the evaluation kernel, always emitted first (fuse.c), declares them */
         emit(e, "/* Each row's loss and argmax hit, written by whichever thread had the row. */");
         emit(e, "static float row_loss[BATCH];");
         emit(e, "static uint8_t row_hit[BATCH];");
         emit_blank(e);
+        emit(e, "/* The batch-mean loss, once the team is done: the rows summed in order on");
+        emit(e, " * one thread (the same bits for any thread count); adds the correct rows. */");
+        emit(e, "static float batch_loss(int n, int *correct)");
+        emit(e, "{");
+        emit(e, "    double total = 0.0;");
+        emit(e, "    int hits = 0;");
+        emit(e, "    for (int i = 0; i < n; i++) {");
+        emit(e, "        total += (double)row_loss[i];");
+        emit(e, "        hits += row_hit[i];");
+        emit(e, "    }");
+        emit(e, "    *correct += hits;");
+        emit(e, "    return (float)(total / n);");
+        emit(e, "}");
+        emit_blank(e);
     }
     kernel_begin(e, g, k);
     if (grad) {
         emit(e, "/* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,");
-        emit(e, " * and %s = (softmax(z) − onehot(label)) / n */", dz);
+        emit(e, " * and %s = (softmax(z) − onehot(label)) / n; the team shares the", dz);
+        emit(e, " * blocks of KILN_SOFTMAX_ROWS rows, each computed side by side in vector lanes */");
     } else {
-        emit(e, "/* per row: loss = logsumexp(z) − z[label] and the argmax hit */");
+        emit(e, "/* per row: loss = logsumexp(z) − z[label] and the argmax hit; the team");
+        emit(e, " * shares the blocks of KILN_SOFTMAX_ROWS rows */");
     }
-    emit(e, "#pragma omp for nowait");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    emit(e, "    const float *z = %s + i * %ld;", z, c);
-    if (grad) emit(e, "    float *dz = %s + i * %ld;", dz, c);
-    emit(e, "    int best = 0;");
-    emit(e, "    for (int j = 1; j < %ld; j++)", c);
-    emit(e, "        if (z[j] > z[best]) best = j;");
-    emit(e, "    float sum = 0.0f;");
-    if (grad) {
-        emit(e, "    for (int j = 0; j < %ld; j++) {", c);
-        emit(e, "        dz[j] = expf(z[j] - z[best]);");
-        emit(e, "        sum += dz[j];");
-        emit(e, "    }");
-    } else {
-        emit(e, "    for (int j = 0; j < %ld; j++)", c);
-        emit(e, "        sum += expf(z[j] - z[best]);");
-    }
-    emit(e, "    row_loss[i] = z[best] + logf(sum) - z[labels[i]];");
-    emit(e, "    row_hit[i] = best == labels[i];");
-    if (grad) {
-        emit(e, "    const float scale = 1.0f / (sum * (float)n);");
-        emit(e, "    for (int j = 0; j < %ld; j++)", c);
-        emit(e, "        dz[j] *= scale;");
-        emit(e, "    dz[labels[i]] -= 1.0f / (float)n;");
-    }
-    emit(e, "}");
-    emit(e, "kiln_sync();  /* every row done */");
-    emit(e, "/* the batch: rows summed in order, on one thread */");
-    emit(e, "#pragma omp single nowait");
-    emit(e, "{");
-    emit(e, "    double total = 0.0;");
-    emit(e, "    int hits = 0;");
-    emit(e, "    for (int i = 0; i < n; i++) {");
-    emit(e, "        total += (double)row_loss[i];");
-    emit(e, "        hits += row_hit[i];");
-    emit(e, "    }");
-    emit(e, "    *loss = (float)(total / n);");
-    emit(e, "    *correct += hits;");
-    emit(e, "}");
+    emit(e, "#pragma omp for schedule(static) nowait  /* the rows the logits' product gave each thread */");
+    emit(e, "for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)");
+    emit(e, "    kiln_softmax_xent_rows(i, n - i, %ld, %s, labels, %s, (float)n, row_loss, row_hit);",
+         c, cname(g, n->in[0]), grad ? dz : "NULL");
     kernel_end(e);
+}
+
+/* After the team: the batch's loss and correct rows from the rows'. */
+static void xent_total(Emit *e, const Graph *g) {
+    (void)g;
+    emit(e, "loss = batch_loss(n, correct);");
 }
 
 /* predict(): softmax of each row of logits */
@@ -113,7 +101,7 @@ static void xent_predict(Emit *e, const Graph *g, const Node *n) {
 const OpDef op_softmax_cross_entropy = {
     .name = "softmax_cross_entropy", .kind = OP_LOSS,
     .parse = parse_no_args, .shape = xent_shape, .grad = xent_grad, .emit = xent_emit,
-    .emit_predict = xent_predict,
+    .emit_predict = xent_predict, .emit_total = xent_total,
 };
 /* Emitted only inside the loss's own kernel (see fuse.c). */
 const OpDef op_softmax_cross_entropy_grad = {

@@ -110,74 +110,39 @@ static void forward_linear2(int n)
 static float row_loss[BATCH];
 static uint8_t row_hit[BATCH];
 
-/* loss_softmax_cross_entropy — nodes: softmax_cross_entropy */
-static void loss_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
+/* The batch-mean loss, once the team is done: the rows summed in order on
+ * one thread (the same bits for any thread count); adds the correct rows. */
+static float batch_loss(int n, int *correct)
 {
-    /* per row: loss = logsumexp(z) − z[label] and the argmax hit */
-    #pragma omp for nowait
+    double total = 0.0;
+    int hits = 0;
     for (int i = 0; i < n; i++) {
-        const float *z = linear2 + i * 10;
-        int best = 0;
-        for (int j = 1; j < 10; j++)
-            if (z[j] > z[best]) best = j;
-        float sum = 0.0f;
-        for (int j = 0; j < 10; j++)
-            sum += expf(z[j] - z[best]);
-        row_loss[i] = z[best] + logf(sum) - z[labels[i]];
-        row_hit[i] = best == labels[i];
+        total += (double)row_loss[i];
+        hits += row_hit[i];
     }
-    kiln_sync();  /* every row done */
-    /* the batch: rows summed in order, on one thread */
-    #pragma omp single nowait
-    {
-        double total = 0.0;
-        int hits = 0;
-        for (int i = 0; i < n; i++) {
-            total += (double)row_loss[i];
-            hits += row_hit[i];
-        }
-        *loss = (float)(total / n);
-        *correct += hits;
-    }
+    *correct += hits;
+    return (float)(total / n);
+}
+
+/* loss_softmax_cross_entropy — nodes: softmax_cross_entropy */
+static void loss_softmax_cross_entropy(int n, const uint8_t *labels)
+{
+    /* per row: loss = logsumexp(z) − z[label] and the argmax hit; the team
+     * shares the blocks of KILN_SOFTMAX_ROWS rows */
+    #pragma omp for schedule(static) nowait  /* the rows the logits' product gave each thread */
+    for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)
+        kiln_softmax_xent_rows(i, n - i, 10, linear2, labels, NULL, (float)n, row_loss, row_hit);
 }
 
 /* loss_and_grad_softmax_cross_entropy — nodes: softmax_cross_entropy, softmax_cross_entropy.grad */
-static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels, float *loss, int *correct)
+static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels)
 {
     /* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,
-     * and d_linear2 = (softmax(z) − onehot(label)) / n */
-    #pragma omp for nowait
-    for (int i = 0; i < n; i++) {
-        const float *z = linear2 + i * 10;
-        float *dz = d_linear2 + i * 10;
-        int best = 0;
-        for (int j = 1; j < 10; j++)
-            if (z[j] > z[best]) best = j;
-        float sum = 0.0f;
-        for (int j = 0; j < 10; j++) {
-            dz[j] = expf(z[j] - z[best]);
-            sum += dz[j];
-        }
-        row_loss[i] = z[best] + logf(sum) - z[labels[i]];
-        row_hit[i] = best == labels[i];
-        const float scale = 1.0f / (sum * (float)n);
-        for (int j = 0; j < 10; j++)
-            dz[j] *= scale;
-        dz[labels[i]] -= 1.0f / (float)n;
-    }
-    kiln_sync();  /* every row done */
-    /* the batch: rows summed in order, on one thread */
-    #pragma omp single nowait
-    {
-        double total = 0.0;
-        int hits = 0;
-        for (int i = 0; i < n; i++) {
-            total += (double)row_loss[i];
-            hits += row_hit[i];
-        }
-        *loss = (float)(total / n);
-        *correct += hits;
-    }
+     * and d_linear2 = (softmax(z) − onehot(label)) / n; the team shares the
+     * blocks of KILN_SOFTMAX_ROWS rows, each computed side by side in vector lanes */
+    #pragma omp for schedule(static) nowait  /* the rows the logits' product gave each thread */
+    for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)
+        kiln_softmax_xent_rows(i, n - i, 10, linear2, labels, d_linear2, (float)n, row_loss, row_hit);
 }
 
 /* backward_linear2_grad_input_tanh1_grad_epilogue, on each finished piece of the product: d_linear1 = piece ⊙ tanh'(tanh1) */
@@ -247,13 +212,14 @@ static float train_step(const kiln_batch *b, int *correct)
         kiln_sync();
         forward_linear2(n);
         kiln_sync();
-        loss_and_grad_softmax_cross_entropy(n, rows.labels, &loss, correct);
+        loss_and_grad_softmax_cross_entropy(n, rows.labels);
         kiln_sync();
         backward_linear2_grad_input_tanh1_grad(n);
         kiln_sync();
         backward_linear2_grad_params_sgd(n);
         backward_linear1_grad_params_sgd(n, rows.x);
     }
+    loss = batch_loss(n, correct);
     steps++;
     return loss;
 }
@@ -272,8 +238,9 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
         kiln_sync();
         forward_linear2(n);
         kiln_sync();
-        loss_softmax_cross_entropy(n, rows.labels, &loss, correct);
+        loss_softmax_cross_entropy(n, rows.labels);
     }
+    loss = batch_loss(n, correct);
     return loss;
 }
 
