@@ -222,8 +222,8 @@ def main():
     p(f"{'kiln / OpenBLAS floor, AVX2 kernels (ref.)':44}" +
       "".join(f" {fmt(ratio(kiln[t], floor_h[t]), '.2f'):>12}" for t in (1, 2)))
     p(f"{'speed-up of 2 threads over 1':44} {'':>12}" +
-      f" {'kiln ' + fmt(ratio(kiln[1], kiln[2]), '.2f') + '×':>12}")
-    p(f"{'':44} {'':>12} {'floor ' + fmt(ratio(floor[1], floor[2]), '.2f') + '×':>12}")
+      f" {'kiln ' + fmt(ratio(kiln[1], kiln[2]), '.3f') + '×':>12}")
+    p(f"{'':44} {'':>12} {'floor ' + fmt(ratio(floor[1], floor[2]), '.3f') + '×':>12}")
     p("(PyTorch config names: iXbY = X intra-op threads, Y OpenBLAS threads)")
     p("")
 
@@ -329,7 +329,7 @@ def main():
       f"{fmt(sp, '.2f')}× ({fmt(kiln[2])} s vs {fmt(torch_best[2][0])} s, PyTorch {torch_best[2][1]})")
     su = ratio(kiln[1], kiln[2])
     p(f"2 threads ≥ 1.8× faster than 1        {verdict(su is not None and su >= 1.8):>8}: "
-      f"{fmt(su, '.2f')}× ({fmt(kiln[1])} s → {fmt(kiln[2])} s; cores' round trip "
+      f"{fmt(su, '.3f')}× ({fmt(kiln[1])} s → {fmt(kiln[2])} s; cores' round trip "
       f"{meta.get('round_trip_ns_before', '?')}–{meta.get('round_trip_ns_after', '?')} ns)")
     if one_core:
         p(f"   (unreliable: plain FMA work scaled only {one_core}× on 2 threads in this run — rerun)")
