@@ -67,7 +67,7 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
         emit(e, "/* per row: loss = logsumexp(z) − z[label] and the argmax hit; the team");
         emit(e, " * shares the blocks of KILN_SOFTMAX_ROWS rows */");
     }
-    emit(e, "#pragma omp for schedule(static) nowait  /* the rows the logits' product gave each thread */");
+    emit(e, "#pragma omp for schedule(static) nowait  /* one contiguous share of the blocks a thread */");
     emit(e, "for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)");
     emit(e, "    kiln_softmax_xent_rows(i, n - i, %ld, %s, labels, %s, (float)n, row_loss, row_hit);",
          c, cname(g, n->in[0]), grad ? dz : "NULL");

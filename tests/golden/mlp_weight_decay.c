@@ -129,7 +129,7 @@ static void loss_softmax_cross_entropy(int n, const uint8_t *labels)
 {
     /* per row: loss = logsumexp(z) − z[label] and the argmax hit; the team
      * shares the blocks of KILN_SOFTMAX_ROWS rows */
-    #pragma omp for schedule(static) nowait  /* the rows the logits' product gave each thread */
+    #pragma omp for schedule(static) nowait  /* one contiguous share of the blocks a thread */
     for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)
         kiln_softmax_xent_rows(i, n - i, 10, linear2, labels, NULL, (float)n, row_loss, row_hit);
 }
@@ -140,7 +140,7 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels)
     /* per row, in one pass: loss = logsumexp(z) − z[label], the argmax hit,
      * and d_linear2 = (softmax(z) − onehot(label)) / n; the team shares the
      * blocks of KILN_SOFTMAX_ROWS rows, each computed side by side in vector lanes */
-    #pragma omp for schedule(static) nowait  /* the rows the logits' product gave each thread */
+    #pragma omp for schedule(static) nowait  /* one contiguous share of the blocks a thread */
     for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)
         kiln_softmax_xent_rows(i, n - i, 10, linear2, labels, d_linear2, (float)n, row_loss, row_hit);
 }
