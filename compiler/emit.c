@@ -176,6 +176,9 @@ static void emit_banner(Emit *e, const Graph *g) {
     emit(e, "#define BATCH %ld  /* rows per minibatch; the last one may have fewer (n) */", s->batch);
     emit(e, "#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */");
     if (any_panels(g)) {
+        emit(e, "_Static_assert(KILN_PANEL == %d, \"the memory plan was made for panels of %d columns; "
+                "rebuild this trainer with the kiln that matches its runtime\");", KILN_PANEL_WIDTH,
+             KILN_PANEL_WIDTH);
         emit(e, "/* Hidden layers' buffers are kept in column panels: KILN_PANEL columns of");
         emit(e, " * all BATCH rows, then the next KILN_PANEL columns, so that each thread's");
         emit(e, " * columns are one block of memory.  Element (i, j) of such a buffer: */");

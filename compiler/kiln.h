@@ -295,7 +295,7 @@ void plan(Graph *g);
 /* Floats of the arena a stored value takes: a full batch, 16-float aligned;
  * in column panels, KILN_PANEL columns each (the last one padded). */
 long value_footprint(const Graph *g, const Value *v);
-#define KILN_PANEL_WIDTH 32   /* the runtime's KILN_PANEL */
+#define KILN_PANEL_WIDTH 32   /* the runtime's KILN_PANEL: trainers assert they agree */
 
 /* ---- emit.c ------------------------------------------------------------- */
 struct Emit { StrBuf out; int indent; };

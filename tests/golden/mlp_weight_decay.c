@@ -30,6 +30,7 @@
 
 #define BATCH 256  /* rows per minibatch; the last one may have fewer (n) */
 #define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */
+_Static_assert(KILN_PANEL == 32, "the memory plan was made for panels of 32 columns; rebuild this trainer with the kiln that matches its runtime");
 /* Hidden layers' buffers are kept in column panels: KILN_PANEL columns of
  * all BATCH rows, then the next KILN_PANEL columns, so that each thread's
  * columns are one block of memory.  Element (i, j) of such a buffer: */
