@@ -86,6 +86,23 @@ class Results:
                 v.append(r[f"epoch{epochs[-1] if which == 'last' else epochs[0]}"])
         return (statistics.median(v), len(v), min(v), max(v)) if v else (None, 0, None, None)
 
+    def round_ratios(self, kind, cfg_a, cfg_b):
+        """last-epoch seconds of cfg_a over cfg_b, round by round (the two
+        runs of one round were taken a few seconds apart), for the rounds
+        where both ran and neither failed."""
+        a, b = self.runs.get((kind, cfg_a), {}), self.runs.get((kind, cfg_b), {})
+
+        def last(r):
+            epochs = sorted(int(k[5:]) for k in r if k.startswith("epoch"))
+            return r[f"epoch{epochs[-1]}"] if epochs and "failed" not in r else None
+
+        out = []
+        for rep in sorted(set(a) & set(b), key=int):
+            x, y = last(a[rep]), last(b[rep])
+            if x is not None and y:
+                out.append(x / y)
+        return out
+
     def failures(self, kind, cfg):
         return sum(1 for r in self.runs.get((kind, cfg), {}).values() if "failed" in r)
 
@@ -224,6 +241,10 @@ def main():
     p(f"{'speed-up of 2 threads over 1':44} {'':>12}" +
       f" {'kiln ' + fmt(ratio(kiln[1], kiln[2]), '.3f') + '×':>12}")
     p(f"{'':44} {'':>12} {'floor ' + fmt(ratio(floor[1], floor[2]), '.3f') + '×':>12}")
+    rounds = R.round_ratios("kiln", "t1", "t2")
+    if rounds:
+        p(f"   kiln by round (its 1-thread run over the 2-thread run of that round): "
+          + ", ".join(f"{x:.3f}" for x in rounds))
     p("(PyTorch config names: iXbY = X intra-op threads, Y OpenBLAS threads)")
     p("")
 
