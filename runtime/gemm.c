@@ -449,10 +449,12 @@ static void kernel_avx512_8x32(int kc, const float *a, const float *b,
 }
 
 /* ---- AVX-512F narrow kernels (16 rows × ≤ 16 columns) --------------------------
- * C(i0.., 0..n) = alpha·acc + beta·C over all of k at once, one zmm per row:
- * acc_i += A(i, p) · b_p with b the k × 16 zero-padded packed op(B).  A is
- * read where it lies (16 full rows); the two variants differ only in how
- * A(i, p) is addressed.  Masked stores keep columns ≥ n untouched. */
+ * C(i0.., 0..n) = alpha·acc + beta·C over all of k at once, with b the k × 16
+ * zero-padded packed op(B) and A read where it lies (16 full rows): each
+ * element is one chain of fused multiply-adds, A(i, p)·b_p[j] for p in
+ * order.  narrow_n keeps one zmm per row (acc_i += A(i, p)·b_p); narrow_t,
+ * whose A has the 16 rows side by side, one zmm per column.  Masked stores
+ * keep columns ≥ n untouched. */
 #define NARROW_STORE(i) { float *ci = c + (size_t)(i) * ldc; \
         __m512 v = _mm512_mul_ps(va, acc##i); \
         if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, ci))); \
@@ -461,21 +463,61 @@ static void kernel_avx512_8x32(int kc, const float *a, const float *b,
         X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 #define NARROW_DECL(i) __m512 acc##i = _mm512_setzero_ps();
 
-/* A(i, p) = a[p*lda + i]: each step reads 16 consecutive floats. */
-__attribute__((target("avx512f")))
+/* A(i, p) = a[p*lda + i]: each step's 16 consecutive floats are the 16 rows,
+ * so here the rows lie in the lanes instead: one load of A a step, and one
+ * accumulator a column, col_j += A(·, p) · b_p[j], for the N columns that
+ * exist (N of the 16 lanes of a row would be used the other way round: for
+ * the classes, 10).  Each element is the same chain of fused multiply-adds
+ * in the same order, so C is bitwise what one zmm per row gives.  At the
+ * end the N × 16 sums are turned back into rows and stored as above. */
+__attribute__((always_inline, target("avx512f")))
+static inline void narrow_t_cols(const int N, int k, const float *a, size_t lda, const float *b,
+                                 float *c, int ldc, float alpha, float beta)
+{
+    __m512 col[NARROW_N];
+    for (int j = 0; j < N; j++) col[j] = _mm512_setzero_ps();
+    for (int p = 0; p < k; p++, a += lda, b += NARROW_N) {
+        const __m512 ap = _mm512_loadu_ps(a);
+        for (int j = 0; j < N; j++) col[j] = _mm512_fmadd_ps(ap, _mm512_set1_ps(b[j]), col[j]);
+    }
+    _Alignas(64) float sums[NARROW_N][NARROW_MR];   /* sums[j][i] = C(i, j) before alpha, beta */
+    for (int j = 0; j < N; j++) _mm512_store_ps(sums[j], col[j]);
+    const __mmask16 mask = (__mmask16)((1u << N) - 1u);
+    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+    for (int i = 0; i < NARROW_MR; i++) {
+        _Alignas(64) float row[NARROW_N] = {0};
+        for (int j = 0; j < N; j++) row[j] = sums[j][i];
+        __m512 acc = _mm512_load_ps(row);
+        float *ci = c + (size_t)i * ldc;
+        __m512 v = _mm512_mul_ps(va, acc);
+        if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, ci)));
+        _mm512_mask_storeu_ps(ci, mask, v);
+    }
+}
+
+/* One instance of narrow_t_cols per column count, so that its accumulators
+ * are registers. */
+#define NARROW_T_N(N) \
+    __attribute__((target("avx512f"))) \
+    static void narrow_t_##N(int k, const float *a, size_t lda, const float *b, float *c, int ldc, \
+                             float alpha, float beta) \
+    { narrow_t_cols(N, k, a, lda, b, c, ldc, alpha, beta); }
+NARROW_T_N(1) NARROW_T_N(2) NARROW_T_N(3) NARROW_T_N(4) NARROW_T_N(5) NARROW_T_N(6)
+NARROW_T_N(7) NARROW_T_N(8) NARROW_T_N(9) NARROW_T_N(10) NARROW_T_N(11) NARROW_T_N(12)
+NARROW_T_N(13) NARROW_T_N(14) NARROW_T_N(15) NARROW_T_N(16)
+#undef NARROW_T_N
+
 static void narrow_t(int k, const float *a, size_t lda, const float *b,
                      float *c, int ldc, int n, float alpha, float beta)
 {
-    NARROW_ALL(NARROW_DECL)
-    for (int p = 0; p < k; p++, a += lda, b += 16) {
-        __m512 bp = _mm512_load_ps(b);
-#define NT_STEP(i) acc##i = _mm512_fmadd_ps(_mm512_set1_ps(a[i]), bp, acc##i);
-        NARROW_ALL(NT_STEP)
-#undef NT_STEP
-    }
-    const __mmask16 mask = (__mmask16)((1u << n) - 1u);
-    const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
-    NARROW_ALL(NARROW_STORE)
+    typedef void (*narrow_t_fn)(int, const float *, size_t, const float *, float *, int, float,
+                                float);
+    static const narrow_t_fn by_n[NARROW_N + 1] = {
+        NULL, narrow_t_1, narrow_t_2, narrow_t_3, narrow_t_4, narrow_t_5, narrow_t_6,
+        narrow_t_7, narrow_t_8, narrow_t_9, narrow_t_10, narrow_t_11, narrow_t_12,
+        narrow_t_13, narrow_t_14, narrow_t_15, narrow_t_16,
+    };
+    by_n[n](k, a, lda, b, c, ldc, alpha, beta);
 }
 
 /* A(i, p) = a[i*lda + p]: 16 row streams, addressed from four group
