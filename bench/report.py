@@ -55,6 +55,14 @@ def load(meta_path, raw_path):
     return meta, runs
 
 
+def epoch_seconds(run, which="last"):
+    """One run's seconds of its last (or first) epoch, or None if it has none."""
+    epochs = sorted(int(k[5:]) for k in run if k.startswith("epoch"))
+    if not epochs:
+        return None
+    return run[f"epoch{epochs[-1] if which == 'last' else epochs[0]}"]
+
+
 class Results:
     def __init__(self, runs):
         self.runs = runs
@@ -79,26 +87,23 @@ class Results:
 
     def epoch(self, kind, cfg, which="last"):
         """Median seconds of the last (or first) epoch of each run."""
-        v = []
-        for r in self.good(kind, cfg):
-            epochs = sorted(int(k[5:]) for k in r if k.startswith("epoch"))
-            if epochs:
-                v.append(r[f"epoch{epochs[-1] if which == 'last' else epochs[0]}"])
+        v = [x for x in (epoch_seconds(r, which) for r in self.good(kind, cfg)) if x is not None]
         return (statistics.median(v), len(v), min(v), max(v)) if v else (None, 0, None, None)
 
     def round_ratios(self, kind, cfg_a, cfg_b):
-        """last-epoch seconds of cfg_a over cfg_b, round by round (the two
+        """Last-epoch seconds of cfg_a over cfg_b, round by round (the two
         runs of one round were taken a few seconds apart), for the rounds
-        where both ran and neither failed."""
+        where both ran clean (not failed, not contended)."""
         a, b = self.runs.get((kind, cfg_a), {}), self.runs.get((kind, cfg_b), {})
 
-        def last(r):
-            epochs = sorted(int(k[5:]) for k in r if k.startswith("epoch"))
-            return r[f"epoch{epochs[-1]}"] if epochs and "failed" not in r else None
+        def clean(r):
+            return "failed" not in r and r.get("other_cpu", 0.0) <= CONTENDED
 
         out = []
         for rep in sorted(set(a) & set(b), key=int):
-            x, y = last(a[rep]), last(b[rep])
+            if not (clean(a[rep]) and clean(b[rep])):
+                continue
+            x, y = epoch_seconds(a[rep]), epoch_seconds(b[rep])
             if x is not None and y:
                 out.append(x / y)
         return out

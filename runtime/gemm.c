@@ -60,8 +60,9 @@
  * packed values (on the narrow path over panels: each panel in order, then
  * the panels by a tree fixed by k alone).  Threads only decide *who*
  * computes a tile, never how, so C and the pieces the epilogue sees are
- * bitwise identical for any thread count.  Edge tiles are computed full-size from zero-padded slivers into a
- * scratch tile and then merged with the same formula as full tiles.
+ * bitwise identical for any thread count.  Edge tiles are computed
+ * full-size from zero-padded slivers into a scratch tile and then merged
+ * with the same formula as full tiles.
  */
 #include "kiln_rt.h"
 #include "claims.h"
@@ -455,10 +456,16 @@ static void kernel_avx512_8x32(int kc, const float *a, const float *b,
  * order.  narrow_n keeps one zmm per row (acc_i += A(i, p)·b_p); narrow_t,
  * whose A has the 16 rows side by side, one zmm per column.  Masked stores
  * keep columns ≥ n untouched. */
-#define NARROW_STORE(i) { float *ci = c + (size_t)(i) * ldc; \
-        __m512 v = _mm512_mul_ps(va, acc##i); \
-        if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, ci))); \
-        _mm512_mask_storeu_ps(ci, mask, v); }
+/* One row of C: ci[j] = alpha·acc[j] + beta·ci[j] for the columns in mask. */
+__attribute__((always_inline, target("avx512f")))
+static inline void narrow_store_row(float *ci, __m512 acc, __mmask16 mask, __m512 va, __m512 vb,
+                                    float beta)
+{
+    __m512 v = _mm512_mul_ps(va, acc);
+    if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, ci)));
+    _mm512_mask_storeu_ps(ci, mask, v);
+}
+#define NARROW_STORE(i) narrow_store_row(c + (size_t)(i) * ldc, acc##i, mask, va, vb, beta);
 #define NARROW_ALL(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) \
         X(8) X(9) X(10) X(11) X(12) X(13) X(14) X(15)
 #define NARROW_DECL(i) __m512 acc##i = _mm512_setzero_ps();
@@ -487,11 +494,7 @@ static inline void narrow_t_cols(const int N, int k, const float *a, size_t lda,
     for (int i = 0; i < NARROW_MR; i++) {
         _Alignas(64) float row[NARROW_N] = {0};
         for (int j = 0; j < N; j++) row[j] = sums[j][i];
-        __m512 acc = _mm512_load_ps(row);
-        float *ci = c + (size_t)i * ldc;
-        __m512 v = _mm512_mul_ps(va, acc);
-        if (beta != 0.0f) v = _mm512_add_ps(v, _mm512_mul_ps(vb, _mm512_maskz_loadu_ps(mask, ci)));
-        _mm512_mask_storeu_ps(ci, mask, v);
+        narrow_store_row(c + (size_t)i * ldc, _mm512_load_ps(row), mask, va, vb, beta);
     }
 }
 
@@ -919,11 +922,12 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
  * split at its middle).  Thread t of w takes the panels [P·t/w, P·(t+1)/w)
  * — the columns the split of the layer before gave it, so the activations
  * it reads are the ones it wrote — and sums them for all rows, keeping each
- * tree node that lies wholly in its range.  After a kiln_sync each thread finishes the tree for
- * its own blocks of rows from the nodes the threads kept.  The tree does not
- * depend on w, so C is bitwise the same for any thread count, and only a few
- * KB of partial sums change cores instead of the activations.  Node memory:
- * at most 2·depth kept nodes and depth temporaries at once, plus the sum.
+ * tree node that lies wholly in its range.  After a kiln_sync each thread
+ * finishes the tree for its own blocks of rows from the nodes the threads
+ * kept.  The tree does not depend on w, so C is bitwise the same for any
+ * thread count, and only a few KB of partial sums change cores instead of
+ * the activations.  Node memory: at most 2·depth kept nodes and depth
+ * temporaries at once, plus the sum.
  *
  * The kept nodes live in memory of their own, two sets a thread, used in
  * turn by the parity of the team's barrier count (kiln_sync_round, the same

@@ -32,6 +32,15 @@ static void xent_row(int classes, const float *z, int label, float *dz, float co
     dz[label] -= 1.0f / count;
 }
 
+/* Rows [i0, i0 + rows), one at a time. */
+static void xent_rows_each(int i0, int rows, int classes, const float *z, const uint8_t *labels,
+                           float *dz, float count, float *row_loss, uint8_t *row_hit)
+{
+    for (int i = i0; i < i0 + rows; i++)
+        xent_row(classes, z + (size_t)i * classes, labels[i], dz ? dz + (size_t)i * classes : NULL,
+                 count, &row_loss[i], &row_hit[i]);
+}
+
 #if defined(__AVX512F__)
 #include <immintrin.h>
 
@@ -84,9 +93,7 @@ void kiln_softmax_xent_rows(int i0, int rows, int classes, const float *z, const
     if (rows > KILN_SOFTMAX_ROWS) rows = KILN_SOFTMAX_ROWS;
     if (rows <= 0) return;
     if (classes > LANE_CLASSES_MAX) {
-        for (int i = i0; i < i0 + rows; i++)
-            xent_row(classes, z + (size_t)i * classes, labels[i], dz ? dz + (size_t)i * classes : NULL,
-                     count, &row_loss[i], &row_hit[i]);
+        xent_rows_each(i0, rows, classes, z, labels, dz, count, row_loss, row_hit);
         return;
     }
     const __mmask16 live = (__mmask16)((1u << rows) - 1);
@@ -134,8 +141,6 @@ void kiln_softmax_xent_rows(int i0, int rows, int classes, const float *z, const
                             float *dz, float count, float *row_loss, uint8_t *row_hit)
 {
     if (rows > KILN_SOFTMAX_ROWS) rows = KILN_SOFTMAX_ROWS;
-    for (int i = i0; i < i0 + rows; i++)
-        xent_row(classes, z + (size_t)i * classes, labels[i], dz ? dz + (size_t)i * classes : NULL,
-                 count, &row_loss[i], &row_hit[i]);
+    xent_rows_each(i0, rows, classes, z, labels, dz, count, row_loss, row_hit);
 }
 #endif
