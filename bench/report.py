@@ -63,20 +63,28 @@ def epoch_seconds(run, which="last"):
     return run[f"epoch{epochs[-1] if which == 'last' else epochs[0]}"]
 
 
+def finished(run):
+    """The run did not fail."""
+    return "failed" not in run
+
+
+def clean(run):
+    """The run did not fail, and other processes took ≤ 10% of the CPUs while it ran."""
+    return finished(run) and run.get("other_cpu", 0.0) <= CONTENDED
+
+
 class Results:
     def __init__(self, runs):
         self.runs = runs
 
     def good(self, kind, cfg):
-        """The runs that did not fail; only the clean ones (other processes
-        took ≤ 10% of the CPUs while they ran) when there are any."""
-        ok = [r for r in self.runs.get((kind, cfg), {}).values() if "failed" not in r]
-        clean = [r for r in ok if r.get("other_cpu", 0.0) <= CONTENDED]
-        return clean or ok
+        """The runs that did not fail; only the clean ones when there are any."""
+        ok = [r for r in self.runs.get((kind, cfg), {}).values() if finished(r)]
+        return [r for r in ok if clean(r)] or ok
 
     def clean_count(self, kind, cfg):
-        ok = [r for r in self.runs.get((kind, cfg), {}).values() if "failed" not in r]
-        return sum(1 for r in ok if r.get("other_cpu", 0.0) <= CONTENDED), len(ok)
+        ok = [r for r in self.runs.get((kind, cfg), {}).values() if finished(r)]
+        return sum(1 for r in ok if clean(r)), len(ok)
 
     def values(self, kind, cfg, key):
         return [r[key] for r in self.good(kind, cfg) if key in r]
@@ -95,10 +103,6 @@ class Results:
         runs of one round were taken a few seconds apart), for the rounds
         where both ran clean (not failed, not contended)."""
         a, b = self.runs.get((kind, cfg_a), {}), self.runs.get((kind, cfg_b), {})
-
-        def clean(r):
-            return "failed" not in r and r.get("other_cpu", 0.0) <= CONTENDED
-
         out = []
         for rep in sorted(set(a) & set(b), key=int):
             if not (clean(a[rep]) and clean(b[rep])):
@@ -163,9 +167,8 @@ def main():
             p("WARNING   the machine was busy with other work: timings (2-thread ones most) are slower and noisier")
     except ValueError:
         pass
-    total = sum(1 for runs in R.runs.values() for r in runs.values() if "failed" not in r)
-    dirty = sum(1 for runs in R.runs.values() for r in runs.values()
-                if "failed" not in r and r.get("other_cpu", 0.0) > CONTENDED)
+    total = sum(1 for runs in R.runs.values() for r in runs.values() if finished(r))
+    dirty = sum(1 for runs in R.runs.values() for r in runs.values() if finished(r) and not clean(r))
     p(f"          contended runs (other processes took > 10% of the CPUs, even after retries): {dirty} of {total}")
     if dirty:
         p("WARNING   some timings were taken while other work ran on the same cores; see 'clean'")
