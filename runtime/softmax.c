@@ -46,6 +46,14 @@ static void xent_rows_each(int i0, int rows, int classes, const float *z, const 
 
 enum { LANE_CLASSES_MAX = 24 };   /* more classes than this: row by row (registers run out) */
 
+/* c[0]·x^(n−1) + … + c[n−1], by Horner's rule: one fused multiply-add a term. */
+static inline __m512 horner(__m512 x, const float *c, int n)
+{
+    __m512 p = _mm512_set1_ps(c[0]);
+    for (int i = 1; i < n; i++) p = _mm512_fmadd_ps(p, x, _mm512_set1_ps(c[i]));
+    return p;
+}
+
 /* e^x for x ≤ 0 (a logit less its row's largest): x = n·ln2 + r with
  * |r| ≤ ln2/2, e^r by its Taylor polynomial to r^7, times 2^n.  Below
  * −87.3 it gives 2^−126 rather than less: a class that unlikely changes no
@@ -57,15 +65,9 @@ static __m512 exp_nonpositive(__m512 x)
                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
     __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693359375f), x);   /* ln 2: its high bits */
     r = _mm512_fnmadd_ps(n, _mm512_set1_ps(-2.12194440e-4f), r);       /* and the rest */
-    __m512 p = _mm512_set1_ps(1.0f / 5040);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-    return _mm512_scalef_ps(p, n);
+    static const float taylor[] = {1.0f / 5040, 1.0f / 720, 1.0f / 120, 1.0f / 24,
+                                   1.0f / 6,    0.5f,       1.0f,       1.0f};
+    return _mm512_scalef_ps(horner(r, taylor, sizeof taylor / sizeof *taylor), n);
 }
 
 /* log x for x ≥ 1 (a sum of exponentials, one of them 1): x = m·2^e with m
@@ -78,12 +80,8 @@ static __m512 log_atleast1(__m512 x)
     __m512 t = _mm512_div_ps(_mm512_sub_ps(m, _mm512_set1_ps(1.0f)),
                              _mm512_add_ps(m, _mm512_set1_ps(1.0f)));
     __m512 t2 = _mm512_mul_ps(t, t);
-    __m512 p = _mm512_set1_ps(2.0f / 11);
-    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f / 9));
-    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f / 7));
-    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f / 5));
-    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f / 3));
-    p = _mm512_fmadd_ps(p, t2, _mm512_set1_ps(2.0f));
+    static const float atanh2[] = {2.0f / 11, 2.0f / 9, 2.0f / 7, 2.0f / 5, 2.0f / 3, 2.0f};
+    __m512 p = horner(t2, atanh2, sizeof atanh2 / sizeof *atanh2);
     return _mm512_fmadd_ps(e, _mm512_set1_ps(0.693147180559945309f), _mm512_mul_ps(p, t));
 }
 
