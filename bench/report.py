@@ -137,16 +137,23 @@ def shared_core(meta):
     return f"{low:.2f}" if low is not None and low < 1.5 else None
 
 
-def pinned_speeds(meta):
-    """(when, seconds on vCPU 0, seconds on vCPU 1) of the 1-thread kiln
+def pinned_speeds(R):
+    """(when, seconds on vCPU 0, seconds on vCPU 1): the faster 1-thread kiln
     epoch pinned to each vCPU, for the probes that have both figures."""
     out = []
     for when in ("before", "after"):
-        try:
-            out.append((when, float(meta[f"pinned_cpu0_{when}"]), float(meta[f"pinned_cpu1_{when}"])))
-        except (KeyError, ValueError):
-            pass
+        a, b = (R.epoch("pinned", f"cpu{cpu}_{when}")[2] for cpu in (0, 1))
+        if a and b:
+            out.append((when, a, b))
     return out
+
+
+def vcpu_gap(pinned):
+    """When the pinned runs put the vCPUs ≥ 5% apart in speed: the largest
+    gap in percent, and the best speed-up 2 threads can give over 1 thread
+    on the faster vCPU with the work split perfectly (1 + fast/slow)."""
+    gap = max((max(a, b) / min(a, b) for _, a, b in pinned), default=1.0)
+    return (100 * (gap - 1), 1 + 1 / gap) if gap >= 1.05 else None
 
 
 def main():
@@ -190,16 +197,15 @@ def main():
     if one_core:
         p(f"WARNING   FMA work scaled only {one_core}× on 2 threads: for part of this run the host gave both")
         p("          vCPUs one core, so no 2-thread figure below (kiln, floor or PyTorch) measures anything")
-    pinned = pinned_speeds(meta)
-    gap = max((max(a, b) / min(a, b) for _, a, b in pinned), default=1.0)
+    pinned = pinned_speeds(R)
+    uneven = vcpu_gap(pinned)
     if pinned:
         p("          kiln's 1-thread epoch pinned to vCPU 0 / vCPU 1: "
           + ", ".join(f"{a:.3f} / {b:.3f} s {when}" for when, a, b in pinned))
-        if gap >= 1.05:
-            p(f"          the vCPUs ran up to {100 * (gap - 1):.0f}% apart in speed: a 2-thread step waits for the "
-              "slower, so")
-            p(f"          2 threads give at most {1 + 1 / gap:.2f}× a 1-thread run on the faster, even with the "
-              "work split perfectly")
+    if uneven:
+        p(f"          the vCPUs ran up to {uneven[0]:.0f}% apart in speed: a 2-thread step waits for the slower, so")
+        p(f"          2 threads give at most {uneven[1]:.2f}× a 1-thread run on the faster, even with the work "
+          "split perfectly")
     p(f"          rewriting 128 KB a thread wrote before: {meta.get('rewrite_us_before', '?')} µs, or "
       f"{meta.get('rewrite_read_us_before', '?')} µs once the other thread has read it")
     p("          (bench/core_probe.c; on a VM the host places the vCPUs: a few hundred ns means they sit")
@@ -392,8 +398,8 @@ def main():
       f"{meta.get('round_trip_ns_before', '?')}–{meta.get('round_trip_ns_after', '?')} ns)")
     if one_core:
         p(f"   (unreliable: plain FMA work scaled only {one_core}× on 2 threads in this run — rerun)")
-    if pinned and gap >= 1.05:
-        p(f"   (the vCPUs ran up to {100 * (gap - 1):.0f}% apart in speed: at most {1 + 1 / gap:.2f}× over a "
+    if uneven:
+        p(f"   (the vCPUs ran up to {uneven[0]:.0f}% apart in speed: at most {uneven[1]:.2f}× over a "
           "1-thread run on the faster)")
     p(f"spec → trainer < 2 s                  {verdict(comp_med is not None and comp_med < 2):>8}: {fmt(comp_med, '.2f')} s")
     shapes_ok = not below[2] and R.median("shapes_kiln", "t2", "fwd1") is not None
