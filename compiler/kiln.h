@@ -40,13 +40,17 @@ void sb_join(StrBuf *sb, const char *const *names);
 typedef struct { const char *file; int line; } Loc;   /* a place in a spec */
 
 /* Print "file:line: message" (or "kiln: message" without a place) on one
- * line, remove any half-written output, exit 1. */
+ * line (control characters escaped: \n, \x1b), remove any half-written
+ * output, exit 1. */
 _Noreturn void fail_at(const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Print msg as it is (it already names its place, like Lua's errors). */
-_Noreturn void fail_message(const char *msg);
-/* A temporary output file to unlink if kiln fails before renaming it. */
+/* That line, into out (cap bytes), for text printed where fail cannot run
+ * (a signal handler). */
+void fail_format(char *out, size_t cap, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A temporary output file to unlink, and a temporary directory to remove
+ * after it, if kiln fails before renaming them (NULL: none). */
 void fail_cleanup_file(const char *path);
+void fail_cleanup_dir(const char *dir);
 /* Recovery for an in-process host (the fuzzer, tests/fuzz/); kiln never
  * sets it.  With jb set (NULL: back to print-and-exit), a failure keeps its
  * line for fail_last_message() instead of printing it, unlinks the cleanup

@@ -10,6 +10,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,19 +69,38 @@ static void on_timeout(int sig) {
 
 static char limit_message[512];   /* the first time the limit hit, for pcall to pass on */
 
+/* ---- where the spec is running ----------------------------------------- */
+
+static const char *spec_path;   /* the file being run: every Loc points here */
+
+/* The innermost frame at or above `level` that runs the spec's own code (its
+ * chunk is "@" + its path; the prelude and C functions are not), in *ar;
+ * 0 if there is none.  Safe inside a message handler: it neither allocates
+ * nor pushes. */
+static int spec_frame(lua_State *L, int level, lua_Debug *ar) {
+    for (; lua_getstack(L, level, ar); level++)
+        if (lua_getinfo(L, "Sl", ar) && ar->currentline > 0 && ar->source[0] == '@' &&
+            strcmp(ar->source + 1, spec_path) == 0)
+            return 1;
+    return 0;
+}
+
+/* The spec line running now (inside a DSL function: the line calling it). */
+static Loc caller_loc(lua_State *L) {
+    lua_Debug ar;
+    Loc loc = { spec_path, spec_frame(L, 0, &ar) ? ar.currentline : 0 };
+    return loc;
+}
+
 static void count_hook(lua_State *L, lua_Debug *ar) {
+    (void)ar;
     instructions_run += HOOK_EVERY;
     if (instructions_run > SPEC_INSTRUCTION_LIMIT) {
-        if (!limit_message[0]) {
-            /* name the spec's line, not the prelude's (its pcall wrappers) */
-            lua_Debug up;
-            lua_getinfo(L, "Sl", ar);
-            for (int level = 1; ar->source[0] != '@' && lua_getstack(L, level, &up); level++)
-                if (lua_getinfo(L, "Sl", &up) && up.source[0] == '@') ar = &up;
+        if (!limit_message[0]) {   /* the spec's line, not the prelude's (its pcall wrappers) */
+            Loc loc = caller_loc(L);
             snprintf(limit_message, sizeof limit_message,
                      "%s:%d: spec still running after %d million Lua instructions; does it loop forever?",
-                     ar->source[0] == '@' ? ar->source + 1 : ar->short_src, ar->currentline,
-                     (int)(SPEC_INSTRUCTION_LIMIT / 1000000));
+                     loc.file, loc.line, (int)(SPEC_INSTRUCTION_LIMIT / 1000000));
         }
         luaL_error(L, "%s", limit_message);
     }
@@ -100,20 +120,6 @@ static char **owned; static int nowned;
 static char *spec_strdup(const char *s) {
     owned = xrealloc(owned, sizeof *owned * (size_t)(nowned + 1));
     return owned[nowned++] = xstrdup(s);
-}
-
-/* ---- where a DSL call came from ---------------------------------------- */
-
-static const char *spec_path;   /* the file being run: every Loc points here */
-
-static Loc caller_loc(lua_State *L) {
-    Loc loc = { spec_path, 0 };
-    lua_Debug ar;
-    for (int level = 1; lua_getstack(L, level, &ar); level++) {
-        lua_getinfo(L, "Sl", &ar);
-        if (ar.currentline > 0 && ar.source[0] == '@') { loc.line = ar.currentline; break; }
-    }
-    return loc;
 }
 
 /* ---- argument helpers for the ops' parse hooks ------------------------ */
@@ -513,20 +519,77 @@ static void read_model(lua_State *L, Spec *s) {
     snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", s->optimizer.op->name);
 }
 
-/* "attempt to call a nil value (global 'lineer')" → suggest a DSL name. */
-static void suggest_global(const char *msg, StrBuf *out) {
+/* "attempt to call a nil value (global 'lineer')" → "; did you mean linear()?" in out. */
+static void suggest_global(const char *msg, char *out, size_t n) {
     const char *p = strstr(msg, "(global '");
     if (!p || !strstr(msg, "attempt to call")) return;
     char word[64];
     if (sscanf(p + 9, "%63[A-Za-z0-9_]", word) != 1) return;
     const char *names[64];
-    int n = 0;
-    for (int i = 0; kiln_ops[i] && n < 62; i++)
-        if (kiln_ops[i]->kind != OP_INTERNAL) names[n++] = kiln_ops[i]->name;
-    names[n++] = "model";
-    names[n] = NULL;
+    int k = 0;
+    for (int i = 0; kiln_ops[i] && k < 62; i++)
+        if (kiln_ops[i]->kind != OP_INTERNAL) names[k++] = kiln_ops[i]->name;
+    names[k++] = "model";
+    names[k] = NULL;
     const char *near = nearest_name(word, names);
-    if (near) sb_printf(out, "; did you mean %s()?", near);
+    if (near) snprintf(out, n, "; did you mean %s()?", near);
+}
+
+/* ---- the error a spec ends with ---------------------------------------- */
+
+static int error_line;               /* the spec line the message handler saw; 0: none */
+static char short_src[LUA_IDSIZE];   /* the spec as Lua's own messages name it (the path, cut to fit) */
+
+/* lua_pcall's message handler: note the innermost spec line on the stack
+ * when the error struck, for messages that carry no place of their own
+ * (error("x", 0), error({}), "C stack overflow" raised in C) or carry the
+ * prelude's.  It runs wherever the error struck, at the C stack's or the
+ * memory's limit too, so it allocates nothing and pushes nothing: the error
+ * object goes back as it came. */
+static int on_error(lua_State *L) {
+    error_line = caller_loc(L).line;
+    return 1;
+}
+
+/* If msg begins with "NAME:LINE: ", the LINE in *line and what follows. */
+static const char *after_place(const char *msg, const char *name, int *line) {
+    size_t n = strlen(name);
+    if (n == 0 || strncmp(msg, name, n) != 0 || msg[n] != ':' || !isdigit((unsigned char)msg[n + 1])) return NULL;
+    char *end;
+    long l = strtol(msg + n + 1, &end, 10);
+    if (end[0] != ':' || end[1] != ' ' || l > INT_MAX) return NULL;
+    *line = (int)l;
+    return end + 2;
+}
+
+/* Fail with the error the spec's load or run ended in (on top of the stack,
+ * status its lua_pcall's), on one line naming the spec: Lua's own place
+ * ("short_src:LINE: ") is written with the full path, the prelude's
+ * ("prelude:LINE: ") becomes the spec line that called into the prelude,
+ * and a message without a place gets the line the handler saw (or the file
+ * alone).  Nothing here may raise a Lua error: no pcall is around it. */
+_Noreturn static void fail_spec_error(lua_State *L, int status) {
+    Loc loc = { spec_path, error_line };
+    Loc file = { spec_path, 0 };
+    char text[64], hint[96] = "";
+    const char *msg = NULL, *rest;
+    int line;
+    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
+    else if (lua_isinteger(L, -1)) snprintf(text, sizeof text, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1)), msg = text;
+    else if (lua_type(L, -1) == LUA_TNUMBER) snprintf(text, sizeof text, "%.14g", lua_tonumber(L, -1)), msg = text;
+    if (status == LUA_ERRMEM || (msg && strcmp(msg, "not enough memory") == 0))
+        fail_at(&file, "spec uses more than %u MiB of memory; kiln stops specs there", SPEC_MEMORY_LIMIT >> 20);
+    if (!msg)
+        fail_at(&loc, "the spec raised a %s value as its error; give error() a message string", luaL_typename(L, -1));
+    if ((rest = after_place(msg, short_src, &line)) || (rest = after_place(msg, spec_path, &line))) {
+        msg = rest;
+        loc.line = line;
+    } else if ((rest = after_place(msg, "prelude", &line))) {
+        msg = rest;
+    }
+    if (strcmp(msg, "C stack overflow") == 0) snprintf(hint, sizeof hint, " (calls, tables or parentheses nested too deeply)");
+    else suggest_global(msg, hint, sizeof hint);
+    fail_at(&loc, "%s%s", msg, hint);
 }
 
 static void close_state(void *L) { lua_close(L); }
@@ -582,6 +645,18 @@ void spec_load(const char *path, Spec *s) {
     /* the spec: text only (no precompiled bytecode), run in the sandbox */
     StrBuf chunkname = {0};
     sb_printf(&chunkname, "@%s", path);
+    /* Lua's messages name the spec by its short source (the path, cut to
+     * LUA_IDSIZE behind a "..."): learn it from an empty chunk of the same
+     * name, since the spec itself may not load */
+    short_src[0] = 0;
+    error_line = 0;
+    if (luaL_loadbufferx(L, "", 0, chunkname.data, "t") == LUA_OK) {
+        lua_Debug ar;
+        lua_getinfo(L, ">S", &ar);
+        snprintf(short_src, sizeof short_src, "%s", ar.short_src);
+    } else {
+        lua_pop(L, 1);
+    }
     FILE *f = fopen(path, "rb");
     if (!f) { Loc loc = { path, 0 }; sb_free(&chunkname); fail_at(&loc, "cannot read the spec: %s", strerror(errno)); }
     StrBuf src = {0};
@@ -598,10 +673,7 @@ void spec_load(const char *path, Spec *s) {
     int loaded = luaL_loadbufferx(L, src.data ? src.data : "", src.len, chunkname.data, "t");
     sb_free(&src);
     sb_free(&chunkname);
-    if (loaded != LUA_OK) {
-        const char *msg = lua_tostring(L, -1);
-        fail_message(msg && *msg ? msg : "cannot load the spec");
-    }
+    if (loaded != LUA_OK) fail_spec_error(L, loaded);
     lua_pushvalue(L, env);
     lua_setupvalue(L, -2, 1);   /* _ENV of the chunk = the sandbox */
 
@@ -616,19 +688,10 @@ void spec_load(const char *path, Spec *s) {
         signal(SIGALRM, on_timeout);
         alarm(SPEC_SECONDS_LIMIT);
     }
-    int ran = lua_pcall(L, 0, 1, 0);
-    if (ran != LUA_OK) {
-        const char *msg = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "error object is not a string";
-        if (strcmp(msg, "not enough memory") == 0) {
-            Loc loc = { path, 0 };
-            fail_at(&loc, "spec uses more than %u MiB of memory; kiln stops specs there", SPEC_MEMORY_LIMIT >> 20);
-        }
-        static StrBuf hint;   /* reused: nothing to free when a host recovers from the failure */
-        hint.len = 0;
-        sb_printf(&hint, "%s", msg);
-        suggest_global(msg, &hint);
-        fail_message(hint.data);
-    }
+    lua_pushcfunction(L, on_error);
+    lua_insert(L, -2);
+    int ran = lua_pcall(L, 0, 1, -2);
+    if (ran != LUA_OK) fail_spec_error(L, ran);
     /* read_model runs unprotected, so nothing in it may raise a Lua error:
      * it reads raw (no metamethods), the collector is stopped (no __gc
      * finalizers run) and it gets 1 MiB above the cap (no memory error).
