@@ -35,6 +35,8 @@ void sb_free(StrBuf *sb);
 const char *nearest_name(const char *word, const char *const *names);
 /* Write names as "a, b, c" into sb. */
 void sb_join(StrBuf *sb, const char *const *names);
+/* What a stat mode is, for messages: "a directory", "a FIFO", "a character device", … */
+const char *file_kind(unsigned mode);
 
 /* ---- error.c: the one funnel every user-facing error goes through ------- */
 typedef struct { const char *file; int line; } Loc;   /* a place in a spec */

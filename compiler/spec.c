@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -592,6 +594,41 @@ _Noreturn static void fail_spec_error(lua_State *L, int status) {
     fail_at(&loc, "%s%s", msg, hint);
 }
 
+/* The spec's text into src.  Only a regular file: a directory gets one line
+ * saying so, and a FIFO, socket or device is refused instead of waited on
+ * (opened without blocking, then checked). */
+static void read_spec(const char *path, StrBuf *src) {
+    Loc loc = { path, 0 };
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) fail_at(&loc, "cannot read the spec: %s", strerror(errno));
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        fail_at(&loc, "cannot read the spec: it is %s, not a file; give the path of a spec such as models/mlp.lua",
+                file_kind(st.st_mode));
+    }
+    const char *bad = NULL;
+    char buf[8192];
+    ssize_t got;
+    while (!bad && (got = read(fd, buf, sizeof buf)) != 0) {
+        if (got < 0 && errno == EINTR) continue;
+        if (got < 0) {
+            int err = errno;
+            close(fd);
+            sb_free(src);
+            fail_at(&loc, "cannot read the spec: %s", strerror(err));
+        }
+        if (src->len + (size_t)got > (8u << 20)) bad = "spec is larger than 8 MiB";
+        else if (memchr(buf, 0, (size_t)got)) bad = "spec is not a text file (it holds NUL bytes)";
+        else sb_printf(src, "%.*s", (int)got, buf);
+    }
+    close(fd);
+    if (bad) {
+        sb_free(src);
+        fail_at(&loc, "%s", bad);
+    }
+}
+
 static void close_state(void *L) { lua_close(L); }
 
 void spec_load(const char *path, Spec *s) {
@@ -643,6 +680,8 @@ void spec_load(const char *path, Spec *s) {
     int env = lua_gettop(L);
 
     /* the spec: text only (no precompiled bytecode), run in the sandbox */
+    StrBuf src = {0};
+    read_spec(path, &src);
     StrBuf chunkname = {0};
     sb_printf(&chunkname, "@%s", path);
     /* Lua's messages name the spec by its short source (the path, cut to
@@ -657,19 +696,6 @@ void spec_load(const char *path, Spec *s) {
     } else {
         lua_pop(L, 1);
     }
-    FILE *f = fopen(path, "rb");
-    if (!f) { Loc loc = { path, 0 }; sb_free(&chunkname); fail_at(&loc, "cannot read the spec: %s", strerror(errno)); }
-    StrBuf src = {0};
-    char buf[8192];
-    size_t got;
-    const char *bad = NULL;
-    while (!bad && (got = fread(buf, 1, sizeof buf, f)) > 0) {
-        if (src.len + got > (8u << 20)) bad = "spec is larger than 8 MiB";
-        else if (memchr(buf, 0, got)) bad = "spec is not a text file (it holds NUL bytes)";
-        else sb_printf(&src, "%.*s", (int)got, buf);
-    }
-    fclose(f);
-    if (bad) { Loc loc = { path, 0 }; sb_free(&src); sb_free(&chunkname); fail_at(&loc, "%s", bad); }
     int loaded = luaL_loadbufferx(L, src.data ? src.data : "", src.len, chunkname.data, "t");
     sb_free(&src);
     sb_free(&chunkname);

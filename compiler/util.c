@@ -1,8 +1,11 @@
 /* util.c — allocation that cannot return NULL, the growable text buffer all
- * generated text goes through, and "did you mean" name matching. */
+ * generated text goes through, "did you mean" name matching, and what kind
+ * of file a path names. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "kiln.h"
 
@@ -92,4 +95,15 @@ const char *nearest_name(const char *word, const char *const *names) {
 
 void sb_join(StrBuf *sb, const char *const *names) {
     for (int i = 0; names[i]; i++) sb_printf(sb, "%s%s", i ? ", " : "", names[i]);
+}
+
+const char *file_kind(unsigned mode) {
+    if (S_ISREG(mode)) return "a regular file";
+    if (S_ISDIR(mode)) return "a directory";
+    if (S_ISFIFO(mode)) return "a FIFO";
+    if (S_ISSOCK(mode)) return "a socket";
+    if (S_ISCHR(mode)) return "a character device";
+    if (S_ISBLK(mode)) return "a block device";
+    if (S_ISLNK(mode)) return "a symbolic link";
+    return "not a regular file";
 }

@@ -1,0 +1,40 @@
+# t_hostile_spec.sh — hostile input to the compiler that tests/errors/*.lua
+# cannot express: what the spec path is (a directory, a FIFO, a long path),
+# how kiln was started (SIGALRM blocked or ignored), and where its output
+# goes (devices, FIFOs, symbolic links, names that look like cc options).
+# Each refusal is one line on stderr, exit status 1, nothing left behind.
+HS=$TMP/hostile_spec
+mkdir -p "$HS"
+GOOD='return model { input = {4}, classes = 2, layers = {linear(2)}, loss = softmax_cross_entropy(), optimizer = sgd{lr=1} }'
+echo "$GOOD" >"$HS/good.lua"
+
+# expect_line NAME WANT COMMAND... : exit status 1 and exactly the line WANT
+# on stderr (nothing on stdout); a hang past 60 s counts as a failure.
+expect_line() {
+    local name=$1 want=$2; shift 2
+    timeout 60 "$@" >"$HS/out" 2>"$HS/err"; local rc=$?
+    if [ $rc -ne 1 ]; then fail "hostile_spec/$name" "exit status $rc, want 1: $(head -c 300 "$HS/err")"
+    elif [ "$(cat "$HS/err")" != "$want" ] || [ -s "$HS/out" ]; then
+        fail "hostile_spec/$name" "printed '$(head -c 300 "$HS/err")', want '$want'"
+    else pass "hostile_spec/$name"; fi
+}
+
+# ---- the spec path ----------------------------------------------------------
+expect_line spec-directory \
+    "$HS: cannot read the spec: it is a directory, not a file; give the path of a spec such as models/mlp.lua" \
+    "$KILN" compile "$HS" -o "$HS/dir.c"
+mkfifo "$HS/fifo.lua"
+expect_line spec-fifo \
+    "$HS/fifo.lua: cannot read the spec: it is a FIFO, not a file; give the path of a spec such as models/mlp.lua" \
+    "$KILN" compile "$HS/fifo.lua" -o "$HS/fifo.c"
+[ -e "$HS/dir.c" ] || [ -e "$HS/fifo.c" ] && fail hostile_spec/spec-not-file-output "an output file was written"
+
+# Lua cuts a long chunk name to 60 characters behind "..."; kiln's messages
+# name the spec by its full path all the same.
+long=$HS/a-directory-with-a-rather-long-name/and-another-one-below-it
+mkdir -p "$long"
+printf 'local x = 1\nx = = 2\n' >"$long/syntax.lua"
+expect_line long-path-syntax "$long/syntax.lua:2: unexpected symbol near '='" "$KILN" compile "$long/syntax.lua" -o "$HS/long.c"
+printf 'local x = 1\nlocal y = x.field\n' >"$long/index.lua"
+expect_line long-path-runtime "$long/index.lua:2: attempt to index a number value (local 'x')" \
+    "$KILN" compile "$long/index.lua" -o "$HS/long.c"
