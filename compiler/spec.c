@@ -117,11 +117,35 @@ static int dsl_limit_hit(lua_State *L) {
 
 /* ---- strings that outlive the Lua state -------------------------------- */
 
-static char **owned; static int nowned;
+/* A string option (idx{dir = …}) is copied out of Lua: the Layer holding it
+ * outlives the state.  The copies, and the list of them, come from the
+ * state's own allocator, so they count against the spec's memory cap like
+ * everything else it makes, and stay counted while it runs (a loop making
+ * idx{} values ends at the cap, not gigabytes later).  spec_free frees them
+ * after the state is gone (capped_alloc allocates with realloc). */
+static char **owned;
+static size_t nowned, capowned;
 
-static char *spec_strdup(const char *s) {
-    owned = xrealloc(owned, sizeof *owned * (size_t)(nowned + 1));
-    return owned[nowned++] = xstrdup(s);
+static void *spec_alloc(lua_State *L, void *p, size_t old, size_t n) {
+    void *ud;
+    lua_Alloc alloc = lua_getallocf(L, &ud);
+    void *q = alloc(ud, p, old, n);
+    if (!q) {   /* the message Lua's own allocation failures carry (an interned string: no allocation) */
+        lua_pushliteral(L, "not enough memory");
+        lua_error(L);
+    }
+    return q;
+}
+
+static char *spec_strdup(lua_State *L, const char *s, size_t len) {
+    if (nowned == capowned) {
+        size_t cap = capowned ? capowned * 2 : 16;
+        owned = spec_alloc(L, owned, capowned * sizeof *owned, cap * sizeof *owned);
+        capowned = cap;
+    }
+    char *copy = spec_alloc(L, NULL, 0, len + 1);
+    memcpy(copy, s, len + 1);
+    return owned[nowned++] = copy;
 }
 
 /* ---- argument helpers for the ops' parse hooks ------------------------ */
@@ -255,7 +279,7 @@ int call_opt_string(Call *c, int arg, const char *key, char **out) {
     const char *s = lua_tolstring(c->L, -1, &len);
     if (strlen(s) != len || len == 0 || len > 4000)
         call_fail(c, "option %s must be a non-empty string of at most 4000 bytes without NUL", key);
-    *out = spec_strdup(s);
+    *out = spec_strdup(c->L, s, len);
     lua_pop(c->L, 1);
     return 1;
 }
@@ -735,9 +759,9 @@ void spec_free(Spec *s) {
     free(s->file);
     free(s->name);
     free(s->layers);
-    for (int i = 0; i < nowned; i++) free(owned[i]);
+    for (size_t i = 0; i < nowned; i++) free(owned[i]);
     free(owned);
     owned = NULL;
-    nowned = 0;
+    nowned = capowned = 0;
     memset(s, 0, sizeof *s);
 }
