@@ -10,14 +10,15 @@
 #define _POSIX_C_SOURCE 200809L
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
-#include <fcntl.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <lauxlib.h>
@@ -58,15 +59,47 @@ static long instructions_run;
 
 /* Wall-clock backstop for time spent inside one C library call (a huge
  * string.rep or a pathological pattern match), which the count hook
- * cannot interrupt. */
+ * cannot interrupt.  SIGALRM's disposition and mask pass through exec, so
+ * a kiln started with it ignored or blocked (`trap '' ALRM`, a parent's
+ * sigprocmask) would run such a spec forever: the backstop installs its
+ * handler and unblocks the signal for the spec's run, then puts the
+ * caller's settings back.  A SIGALRM before the deadline (pending from
+ * before, or sent by someone else) is not the alarm's and is let pass. */
 #define SPEC_SECONDS_LIMIT 20
-static char timeout_message[512];
+static char timeout_message[600];
+static time_t deadline;   /* CLOCK_MONOTONIC seconds, give or take the alarm's rounding */
+static struct sigaction caller_action;
+static sigset_t caller_mask;
 
 static void on_timeout(int sig) {
     (void)sig;
+    struct timespec now;
+    if (clock_gettime(CLOCK_MONOTONIC, &now) == 0 && now.tv_sec < deadline) return;
     ssize_t ignored = write(2, timeout_message, strlen(timeout_message));
     (void)ignored;
     _exit(1);
+}
+
+static void backstop_start(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_timeout;
+    sigemptyset(&sa.sa_mask);
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    deadline = now.tv_sec + SPEC_SECONDS_LIMIT - 1;
+    sigaction(SIGALRM, &sa, &caller_action);
+    sigset_t alarm_only;
+    sigemptyset(&alarm_only);
+    sigaddset(&alarm_only, SIGALRM);
+    sigprocmask(SIG_UNBLOCK, &alarm_only, &caller_mask);
+    alarm(SPEC_SECONDS_LIMIT);
+}
+
+static void backstop_stop(void) {
+    alarm(0);
+    sigprocmask(SIG_SETMASK, &caller_mask, NULL);
+    sigaction(SIGALRM, &caller_action, NULL);
 }
 
 static char limit_message[512];   /* the first time the limit hit, for pcall to pass on */
@@ -730,14 +763,13 @@ void spec_load(const char *path, Spec *s) {
     lua_sethook(L, count_hook, LUA_MASKCOUNT, HOOK_EVERY);
     instructions_run = 0;
     limit_message[0] = 0;
-    snprintf(timeout_message, sizeof timeout_message,
-             "%s: spec still running after %d seconds; kiln stops specs there\n", path, SPEC_SECONDS_LIMIT);
+    Loc file = { path, 0 };
+    fail_format(timeout_message, sizeof timeout_message - 1, &file,
+                "spec still running after %d seconds; kiln stops specs there", SPEC_SECONDS_LIMIT);
+    strcat(timeout_message, "\n");
     /* a recovering host (the fuzzer) owns SIGALRM: libFuzzer's -timeout uses it */
     int backstop = !fail_recovering();
-    if (backstop) {
-        signal(SIGALRM, on_timeout);
-        alarm(SPEC_SECONDS_LIMIT);
-    }
+    if (backstop) backstop_start();
     lua_pushcfunction(L, on_error);
     lua_insert(L, -2);
     int ran = lua_pcall(L, 0, 1, -2);
@@ -752,7 +784,7 @@ void spec_load(const char *path, Spec *s) {
     read_model(L, s);
     fail_on_recover(NULL, NULL);
     lua_close(L);
-    if (backstop) alarm(0);
+    if (backstop) backstop_stop();
 }
 
 void spec_free(Spec *s) {

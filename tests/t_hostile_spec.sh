@@ -19,6 +19,36 @@ expect_line() {
     else pass "hostile_spec/$name"; fi
 }
 
+# ---- the 20-second wall clock, however kiln was started -------------------------
+# A pattern match that runs in C for ever (the instruction limit cannot stop
+# it) must be stopped at 20 s even when kiln inherits SIGALRM blocked or
+# ignored.  Both runs start here in the background and are checked at the
+# end, so the group takes ~20 s longer, not 40.
+echo "string.find(('a'):rep(1e5), ('a*'):rep(100) .. 'b')" >"$HS/slow.lua"
+cat >"$HS/sigblock.c" <<'C'
+#include <signal.h>
+#include <unistd.h>
+int main(int argc, char **argv) {   /* exec argv[1..] with SIGALRM blocked */
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGALRM);
+    sigprocmask(SIG_BLOCK, &s, 0);
+    (void)argc;
+    execv(argv[1], argv + 1);
+    return 127;
+}
+C
+slow_want="$HS/slow.lua: spec still running after 20 seconds; kiln stops specs there"
+if cc -o "$HS/sigblock" "$HS/sigblock.c" 2>"$HS/cc.err"; then
+    timeout 60 "$HS/sigblock" "$KILN" compile "$HS/slow.lua" -o "$HS/slow_blocked.c" >"$HS/blocked.out" 2>&1 &
+    blocked_pid=$!
+else
+    blocked_pid=
+    fail hostile_spec/alarm-blocked "cannot build the helper: $(head -c 300 "$HS/cc.err")"
+fi
+(trap '' ALRM; exec timeout 60 "$KILN" compile "$HS/slow.lua" -o "$HS/slow_ignored.c") >"$HS/ignored.out" 2>&1 &
+ignored_pid=$!
+
 # ---- the spec path ----------------------------------------------------------
 expect_line spec-directory \
     "$HS: cannot read the spec: it is a directory, not a file; give the path of a spec such as models/mlp.lua" \
@@ -38,3 +68,15 @@ expect_line long-path-syntax "$long/syntax.lua:2: unexpected symbol near '='" "$
 printf 'local x = 1\nlocal y = x.field\n' >"$long/index.lua"
 expect_line long-path-runtime "$long/index.lua:2: attempt to index a number value (local 'x')" \
     "$KILN" compile "$long/index.lua" -o "$HS/long.c"
+
+# ---- the wall clock's two runs, started at the top ------------------------------
+expect_bg() {  # NAME PID OUT FILE: exit status 1, the one line, no output file
+    local name=$1 pid=$2 out=$3 file=$4
+    wait "$pid"; local rc=$?
+    if [ $rc -ne 1 ]; then fail "hostile_spec/$name" "exit status $rc, want 1 (124: not stopped): $(head -c 300 "$out")"
+    elif [ "$(cat "$out")" != "$slow_want" ]; then fail "hostile_spec/$name" "printed '$(head -c 300 "$out")', want '$slow_want'"
+    elif [ -e "$file" ]; then fail "hostile_spec/$name" "left $file behind"
+    else pass "hostile_spec/$name"; fi
+}
+[ -n "$blocked_pid" ] && expect_bg alarm-blocked "$blocked_pid" "$HS/blocked.out" "$HS/slow_blocked.c"
+expect_bg alarm-ignored "$ignored_pid" "$HS/ignored.out" "$HS/slow_ignored.c"
