@@ -18,8 +18,9 @@ usage: ./build.sh [COMMAND]
                     build/portable without -march=native and runs the suite
                     on the plain-C GEMM kernel (KILN_GEMM_KERNEL=c)
   golden            rewrite tests/golden/*.c from what kiln emits now
-  fuzz [SECONDS]    build the libFuzzer harnesses (tests/fuzz/) with clang into
-                    build/fuzz and run each for SECONDS (default 60)
+  fuzz [SECONDS]    build the libFuzzer harnesses (tests/fuzz/: specs, IDX
+                    files, checkpoints) with clang into build/fuzz and run
+                    each for SECONDS (default 60)
   clean             remove build/
 
 environment: CC (default cc), KILN_PORTABLE=1 builds the runtime and trainers
@@ -110,10 +111,11 @@ build_portable() {
 
 # ---- fuzzing (tests/fuzz/): clang's libFuzzer + ASan + UBSan --------------------
 build_fuzz() {
-    need_packages
+    build   # build/kiln compiles the checkpoint harness's model
     local missing=()
     command -v clang >/dev/null 2>&1 || missing+=(clang)
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
+    ls /usr/lib/llvm-*/lib/libomp.so >/dev/null 2>&1 || missing+=(libomp-14-dev)   # the trainer's OpenMP, for clang
     if [ ${#missing[@]} -gt 0 ]; then
         echo "build.sh: installing ${missing[*]}" >&2
         local sudo=""
@@ -131,6 +133,10 @@ build_fuzz() {
     clang $flags -Icompiler -I"$dir" $(pkg-config --cflags lua5.4) tests/fuzz/fuzz_spec.c \
         $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lm
     clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
+    # checkpoints: the whole trainer (runtime and a generated model) resumes them
+    build/kiln compile tests/fuzz/ckpt_model.lua -o "$dir/ckpt_model.c"
+    clang $flags -fopenmp -Iruntime -I"$dir" -DMODEL_C='"ckpt_model.c"' tests/fuzz/fuzz_ckpt.c runtime/*.c \
+        -o "$dir/fuzz_ckpt" -lz -lm
 }
 
 # run_fuzz NAME SECONDS MAX_LEN [libFuzzer flags]: prints "NAME RUNS CRASHED"
@@ -139,6 +145,9 @@ run_fuzz() {
     local dir=build/fuzz work=build/fuzz/corpus-$name
     rm -rf "$work"; mkdir -p "$work"
     cp tests/fuzz/corpus/"$name"/* "$work"/   # libFuzzer adds to its first directory, never to the checked-in one
+    # checkpoints are seeded by the harness itself, in the format of the day
+    [ "$name" != ckpt ] || KILN_FUZZ_CKPT_SEEDS="$work" "$dir/fuzz_ckpt" 2>>"$dir/$name.seeds.log" \
+        || { echo "fuzz: ckpt: could not write the seeds (see $dir/$name.seeds.log)" >&2; echo "$name 0 1"; return; }
     local rc=0
     "$dir/fuzz_$name" -max_len="$max_len" -timeout=25 -max_total_time="$secs" -print_final_stats=1 \
         -artifact_prefix="$dir/" "$@" "$work" >"$dir/$name.log" 2>&1 || rc=$?
@@ -190,8 +199,10 @@ case "$cmd" in
         build_fuzz
         read -r _ spec_runs spec_crash < <(run_fuzz spec "$secs" 8192 -dict=tests/fuzz/spec.dict)
         read -r _ idx_runs idx_crash < <(run_fuzz idx "$secs" 65536)
-        echo "fuzz: spec $spec_runs runs, idx $idx_runs runs, $((spec_crash + idx_crash)) crashes"
-        [ $((spec_crash + idx_crash)) -eq 0 ]
+        read -r _ ckpt_runs ckpt_crash < <(run_fuzz ckpt "$secs" 8192)
+        crashes=$((spec_crash + idx_crash + ckpt_crash))
+        echo "fuzz: spec $spec_runs runs, idx $idx_runs runs, ckpt $ckpt_runs runs, $crashes crashes"
+        [ $crashes -eq 0 ]
         ;;
     clean) rm -rf build ;;
     -h|--help|help) usage ;;

@@ -413,6 +413,7 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     }
     emit(e, "static const kiln_model model = {");
     emit(e, "    .name = %s,", c_string(s->name));
+    emit(e, "    .file_name = %s,", c_string(s->cname));
     emit(e, "    .spec = %s,", c_string(s->file));
     emit(e, "    .input_size = %ld,", input);
     emit(e, "    .classes = %ld,", s->classes);

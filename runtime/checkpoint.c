@@ -1,11 +1,11 @@
 /* checkpoint.c — saving and loading a model's tensors, optimizer state and
- * step count.
+ * step count, and checking a loaded run before it is resumed.
  *
- * Format version 3 (all integers little-endian, u32 unless marked; floats
+ * Format version 4 (all integers little-endian, u32 unless marked; floats
  * IEEE-754 binary32 little-endian):
  *
  *   "KILNCKPT"                      8 bytes of magic
- *   version                         3
+ *   version                         4
  *   name length, name bytes         the model's name (no terminating 0)
  *   tensor count                    the trainable tensors, then the optimizer
  *                                   state (momentum, Adam's m and v), in the
@@ -18,23 +18,34 @@
  *             rng                   4 × u64, the RNG before the epoch's shuffle
  *             loss sum              f64 (as its u64 bits)
  *             correct               u64
+ *   run:      seed                  u64: the run's --seed
+ *             train count, batch    the training set's size, the batch size
+ *             data CRC              kiln_dataset_crc of the training set
  *   CRC-32 (zlib's) of every byte above
  *
- * Versions 1 (no optimizer state) and 2 (no dropout key or progress) came
- * from older kilns; they are refused with a message saying so.
+ * Versions 1 to 3 came from older kilns (3 had no record of the data and
+ * batch a run trained on); they are refused with a message saying so.
  *
- * Saving writes FILE.tmp.XXXXXX next to FILE, fsyncs it and renames it over
- * FILE, so a crash never leaves a half-written checkpoint.  Loading reads the
- * whole file and checks, in this order: magic, version, structure (a file cut
- * short says "truncated"), checksum, then every tensor's name and shape
- * against the model (the first one that differs, is missing or is extra is
- * named), then the model name.  Only when all of that holds are the data and
- * the step count copied: a refused checkpoint leaves the model untouched. */
-#define _POSIX_C_SOURCE 200809L
+ * Saving writes FILE.tmp next to FILE (the file a symbolic link FILE points
+ * to, for a link), fsyncs it and renames it over FILE, so a crash never
+ * leaves a half-written checkpoint.  FILE.tmp is opened without following
+ * links, must be a regular file of ours with no other name, and is locked
+ * (fcntl) while it is written; a save killed midway leaves it for the next
+ * save to reuse.  Loading reads the whole file and checks, in this order:
+ * magic, version, structure (a file cut short says "truncated"), checksum,
+ * then every tensor's name and shape against the model (the first one that
+ * differs, is missing or is extra is named), then the model name, then that
+ * every float is finite and the step count below KILN_MAX_STEPS.  Only when
+ * all of that holds are the data and the step count copied: a refused
+ * checkpoint leaves the model untouched. */
+#define _XOPEN_SOURCE 700   /* realpath, with everything _POSIX_C_SOURCE 200809 gives */
 #include "kiln_rt.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <inttypes.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,7 +54,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { CKPT_VERSION = 3, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
+enum { CKPT_VERSION = 4, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
 static const char MAGIC[8] = {'K', 'I', 'L', 'N', 'C', 'K', 'P', 'T'};
 
 __attribute__((format(printf, 3, 4)))
@@ -56,14 +67,18 @@ static int fail(char *err, size_t errlen, const char *fmt, ...)
     return -1;
 }
 
-/* zlib's CRC-32 of n bytes (in chunks: crc32 takes a 32-bit length). */
-static uint32_t crc_of(const uint8_t *p, size_t n)
+/* zlib's CRC-32 of n more bytes after those crc covers (in chunks: crc32
+ * takes a 32-bit length). */
+static uint32_t crc_add(uint32_t crc, const void *bytes, size_t n)
 {
-    uLong crc = crc32(0L, Z_NULL, 0);
+    const uint8_t *p = bytes;
+    uLong c = crc;
     for (size_t at = 0; at < n; at += 1u << 30)
-        crc = crc32(crc, p + at, (uInt)(n - at < (1u << 30) ? n - at : (1u << 30)));
-    return (uint32_t)crc;
+        c = crc32(c, p + at, (uInt)(n - at < (1u << 30) ? n - at : (1u << 30)));
+    return (uint32_t)c;
 }
+
+static uint32_t crc_of(const uint8_t *p, size_t n) { return crc_add(0, p, n); }
 
 /* The model's i-th checkpointed tensor: parameters first, then state. */
 static const kiln_tensor *model_tensor(const kiln_model *m, int i)
@@ -105,7 +120,7 @@ static size_t encoded_size(const kiln_model *m)
         const kiln_tensor *x = model_tensor(m, t);
         n += 4 + strlen(x->name) + 4 + 4 * (size_t)x->rank + 4 * x->size;
     }
-    return n + 8 + 8 + 4 + 4 + 32 + 8 + 8 + 4;
+    return n + 8 + 8 + 4 + 4 + 32 + 8 + 8 + 8 + 4 + 4 + 4 + 4;
 }
 
 static void encode(const kiln_model *m, const kiln_progress *pr, wbuf *w)
@@ -137,6 +152,10 @@ static void encode(const kiln_model *m, const kiln_progress *pr, wbuf *w)
     memcpy(&bits, &pr->loss_sum, 8);
     put_u64(w, bits);
     put_u64(w, pr->correct);
+    put_u64(w, pr->seed);
+    put_u32(w, pr->train_count);
+    put_u32(w, pr->batch);
+    put_u32(w, pr->data_crc);
     put_u32(w, crc_of(w->p, w->len));
 }
 
@@ -170,6 +189,123 @@ static void sync_dir(const char *path)
     }
 }
 
+/* What a file's type is, for a refusal: "a directory", "a FIFO"... */
+static const char *file_kind(mode_t mode)
+{
+    return S_ISDIR(mode) ? "a directory" : S_ISFIFO(mode) ? "a FIFO" :
+           S_ISSOCK(mode) ? "a socket" : S_ISCHR(mode) ? "a character device" :
+           S_ISBLK(mode) ? "a block device" : "not a regular file";
+}
+
+/* Where a save to path writes: path itself or, when path is a symbolic
+ * link, the regular file it points to; and the temporary beside it. */
+typedef struct { char file[PATH_MAX], tmp[PATH_MAX + 8]; } target;
+
+static int resolve_target(const char *path, target *t, char *err, size_t errlen)
+{
+    struct stat st;
+    if (!*path) return fail(err, errlen, "checkpoint: the file name is empty");
+    int exists = lstat(path, &st) == 0;
+    if (!exists && errno != ENOENT)
+        return fail(err, errlen, "checkpoint %s: %s", path, strerror(errno));
+    const char *file = path;
+    char *real = NULL;
+    if (exists && S_ISLNK(st.st_mode)) {
+        real = realpath(path, NULL);
+        if (!real || stat(real, &st) != 0) {
+            int e = errno;
+            free(real);
+            return fail(err, errlen, "checkpoint %s: is a symbolic link to a file that cannot "
+                        "be reached (%s); point it at a checkpoint file or remove it", path,
+                        strerror(e));
+        }
+        if (!S_ISREG(st.st_mode)) {
+            fail(err, errlen, "checkpoint %s: is a symbolic link to %s, which is %s; kiln "
+                 "only replaces regular files", path, real, file_kind(st.st_mode));
+            free(real);
+            return -1;
+        }
+        file = real;
+    } else if (exists && !S_ISREG(st.st_mode)) {
+        return fail(err, errlen, "checkpoint %s: is %s, not a checkpoint file; kiln only "
+                    "replaces regular files: give a file name", path, file_kind(st.st_mode));
+    }
+    int too_long = snprintf(t->file, sizeof t->file, "%s", file) >= (int)sizeof t->file;
+    free(real);
+    if (too_long) return fail(err, errlen, "checkpoint %s: the path is too long", path);
+    snprintf(t->tmp, sizeof t->tmp, "%s.tmp", t->file);
+    return 0;
+}
+
+/* Opens t->tmp for writing, empty and locked against other savers: a file of
+ * this user with no other name, never through a link.  Returns its
+ * descriptor (*created: the call made the file), or -1 with err. */
+static int open_tmp(const char *path, const target *t, int *created, char *err, size_t errlen)
+{
+    for (int tries = 0; tries < 100; tries++) {
+        *created = 0;
+        int fd = open(t->tmp, O_WRONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+        if (fd < 0 && errno == ENOENT) {
+            fd = open(t->tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+            if (fd < 0 && errno == EEXIST) continue;   /* another saver made it just now */
+            *created = fd >= 0;
+        }
+        if (fd < 0 && errno == ENAMETOOLONG)
+            return fail(err, errlen, "checkpoint %s: the name is too long for the temporary "
+                        "file %s.tmp that saving writes beside it; use a shorter name", path,
+                        strrchr(t->file, '/') ? strrchr(t->file, '/') + 1 : t->file);
+        if (fd < 0 && errno == ELOOP)
+            return fail(err, errlen, "checkpoint %s: %s is a symbolic link; remove it (saving "
+                        "writes that temporary file beside the checkpoint)", path, t->tmp);
+        if (fd < 0)
+            return fail(err, errlen, "checkpoint %s: cannot create %s beside it: %s; check "
+                        "that the directory exists and is writable", path, t->tmp,
+                        strerror(errno));
+        struct stat st, now;
+        if (fstat(fd, &st) != 0) {
+            int e = errno;
+            close(fd);
+            return fail(err, errlen, "checkpoint %s: cannot write %s: %s", path, t->tmp,
+                        strerror(e));
+        }
+        if (!S_ISREG(st.st_mode) || st.st_uid != geteuid()) {
+            int reg = S_ISREG(st.st_mode);
+            close(fd);
+            return fail(err, errlen, "checkpoint %s: %s is %s; remove it (saving writes that "
+                        "temporary file beside the checkpoint)", path, t->tmp,
+                        reg ? "another user's file" : file_kind(st.st_mode));
+        }
+        struct flock lock = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+        int locked;
+        while ((locked = fcntl(fd, F_SETLKW, &lock)) != 0 && errno == EINTR) {}
+        /* While this waited, another saver may have renamed the file into
+         * place; and a file with a second name would change that one too. */
+        int moved = locked != 0 || lstat(t->tmp, &now) != 0 || now.st_dev != st.st_dev ||
+                    now.st_ino != st.st_ino;
+        if (!moved && now.st_nlink != 1) { unlink(t->tmp); moved = 1; }
+        if (!moved && ftruncate(fd, 0) == 0) return fd;
+        int e = errno;
+        close(fd);
+        if (!moved || locked != 0)
+            return fail(err, errlen, "checkpoint %s: cannot write %s: %s", path, t->tmp,
+                        strerror(e));
+    }
+    return fail(err, errlen, "checkpoint %s: %s keeps changing under another program; "
+                "is something else saving there?", path, t->tmp);
+}
+
+int kiln_checkpoint_check_target(const char *path, char *err, size_t errlen)
+{
+    target t;
+    int created;
+    if (resolve_target(path, &t, err, errlen) != 0) return -1;
+    int fd = open_tmp(path, &t, &created, err, errlen);
+    if (fd < 0) return -1;
+    if (created) unlink(t.tmp);
+    close(fd);
+    return 0;
+}
+
 int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_t errlen)
 {
     return kiln_checkpoint_save_run(m, path, NULL, err, errlen);
@@ -184,35 +320,32 @@ int kiln_checkpoint_save_run(const kiln_model *m, const char *path, const kiln_p
             return fail(err, errlen, "checkpoint %s: tensor %s cannot be saved (rank %d)",
                         path, x->name, x->rank);
     }
+    const char *nonfinite;
+    if (!kiln_model_finite(m, &nonfinite))   /* loading would refuse it */
+        return fail(err, errlen, "checkpoint %s: not saved: tensor %s holds NaN or infinity",
+                    path, nonfinite);
+    target t;
+    int created;
+    if (resolve_target(path, &t, err, errlen) != 0) return -1;
     size_t size = encoded_size(m);
     wbuf w = {malloc(size), 0};
     if (!w.p) return fail(err, errlen, "checkpoint %s: out of memory", path);
     encode(m, pr, &w);
-
-    char tmp[4200];
-    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
-        free(w.p);
-        return fail(err, errlen, "checkpoint %s: path too long", path);
-    }
-    int fd = mkstemp(tmp);
+    int fd = open_tmp(path, &t, &created, err, errlen);
     if (fd < 0) {
         free(w.p);
-        return fail(err, errlen, "checkpoint %s: cannot create a file next to it: %s; "
-                    "check that the directory exists and is writable", path, strerror(errno));
+        return -1;
     }
     mode_t mask = umask(0);
     umask(mask);
-    int bad = fchmod(fd, 0666 & ~mask) != 0 || write_fully(fd, w.p, w.len) != 0 ||
-              fsync(fd) != 0;
+    int bad = write_fully(fd, w.p, w.len) != 0 || fchmod(fd, 0666 & ~mask) != 0 ||
+              fsync(fd) != 0 || rename(t.tmp, t.file) != 0;
     int saved = errno;
-    if (close(fd) != 0 && !bad) { bad = 1; saved = errno; }
-    if (!bad && rename(tmp, path) != 0) { bad = 1; saved = errno; }
+    if (bad) unlink(t.tmp);
+    if (close(fd) != 0 && !bad) { bad = 1; saved = errno; }   /* after the rename: the lock */
     free(w.p);
-    if (bad) {
-        unlink(tmp);
-        return fail(err, errlen, "checkpoint %s: cannot write: %s", path, strerror(saved));
-    }
-    sync_dir(path);
+    if (bad) return fail(err, errlen, "checkpoint %s: cannot write: %s", path, strerror(saved));
+    sync_dir(t.file);
     return 0;
 }
 
@@ -304,6 +437,10 @@ static int parse(const uint8_t *p, size_t len, fckpt *f)
     uint64_t bits = get_u64(&r);
     memcpy(&f->progress.loss_sum, &bits, 8);
     f->progress.correct = get_u64(&r);
+    f->progress.seed = get_u64(&r);
+    f->progress.train_count = get_u32(&r);
+    f->progress.batch = get_u32(&r);
+    f->progress.data_crc = get_u32(&r);
     if (r.short_read) return 1;
     return r.pos == r.len ? 0 : 2;
 }
@@ -332,20 +469,26 @@ static void shape_str(char *buf, size_t len, uint32_t rank, const uint32_t *dims
     if (at < len) snprintf(buf + at, len - at, ")");
 }
 
+/* The whole file at path, which must be a regular file (a FIFO or device is
+ * refused, not waited on). */
 static uint8_t *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "rb");
-    struct stat st;
-    if (!f) { fail(err, errlen, "checkpoint %s: %s", path, strerror(errno)); return NULL; }
-    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-        fail(err, errlen, "checkpoint %s: is a directory, expected a checkpoint file", path);
-        fclose(f);
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st = {0};
+    if (fd < 0) { fail(err, errlen, "checkpoint %s: %s", path, strerror(errno)); return NULL; }
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        fail(err, errlen, "checkpoint %s: is %s, expected a checkpoint file", path,
+             file_kind(st.st_mode));
+        close(fd);
         return NULL;
     }
-    uint8_t *p = malloc((size_t)st.st_size + 1);
+    FILE *f = fdopen(fd, "rb");
+    uint8_t *p = f ? malloc((size_t)st.st_size + 1) : NULL;
     size_t n = p ? fread(p, 1, (size_t)st.st_size + 1, f) : 0;
-    const char *why = !p ? "out of memory" : ferror(f) ? strerror(errno) : NULL;
-    fclose(f);
+    const char *why = !f ? strerror(errno) : !p ? "out of memory" :
+                      ferror(f) ? strerror(errno) : NULL;
+    if (f) fclose(f);
+    else close(fd);
     if (why) {
         free(p);
         fail(err, errlen, "checkpoint %s: cannot read: %s", path, why);
@@ -405,6 +548,33 @@ static int compare(const kiln_model *m, const char *path, const fckpt *f, char *
     return 0;
 }
 
+static float float_at(const uint8_t *b)
+{
+    uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
+                    (uint32_t)b[3] << 24;
+    float v;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+/* Values no training run writes: a float that is not finite (training
+ * stops before it saves one), a step count past KILN_MAX_STEPS.  0, or -1
+ * naming the first. */
+static int plausible(const kiln_model *m, const char *path, const uint8_t *p, const fckpt *f,
+                     char *err, size_t errlen)
+{
+    for (uint32_t i = 0; i < f->count; i++)
+        for (size_t k = 0; k < f->t[i].size; k++)
+            if (!isfinite(float_at(p + f->t[i].data + 4 * k)))
+                return fail(err, errlen, "checkpoint %s: tensor %s holds NaN or infinity "
+                            "(element %zu); no training run saves that", path,
+                            model_tensor(m, (int)i)->name, k);
+    if (f->steps > KILN_MAX_STEPS)
+        return fail(err, errlen, "checkpoint %s: records %" PRIu64 " optimizer steps, more "
+                    "than any run takes (at most 2^53)", path, f->steps);
+    return 0;
+}
+
 int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_t errlen)
 {
     return kiln_checkpoint_load_run(m, path, NULL, err, errlen);
@@ -432,13 +602,13 @@ int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progres
     if (f.version != CKPT_VERSION) {
         fail(err, errlen, "checkpoint %s: format version %u is not supported; this trainer "
              "reads version %d only%s", path, (unsigned)f.version, CKPT_VERSION,
-             f.version == 1 || f.version == 2 ? " (it comes from an older kiln: train again to "
+             f.version >= 1 && f.version < CKPT_VERSION ? " (it comes from an older kiln: train again to "
              "make a new one)" : "");
         goto done;
     }
     /* Structure first (so a cut-off file says "truncated"), then the checksum
      * (so a flipped byte is not reported as a wrong name or shape). */
-    int s = len < 12 + 4 + 4 + 8 + 8 + 56 + 4 ? 1 : parse(p, len, &f);
+    int s = len < 12 + 4 + 4 + 8 + 8 + 56 + 20 + 4 ? 1 : parse(p, len, &f);
     uint32_t stored = len < 16 ? 0 : (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
                                      (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
     if (s == 1) {
@@ -446,15 +616,10 @@ int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progres
              "written or copied", path, len);
     } else if (s != 0 || stored != crc_of(p, len - 4)) {
         fail(err, errlen, "checkpoint %s: checksum mismatch, the file is corrupted", path);
-    } else if (compare(m, path, &f, err, errlen) == 0) {
+    } else if (compare(m, path, &f, err, errlen) == 0 && plausible(m, path, p, &f, err, errlen) == 0) {
         for (uint32_t i = 0; i < f.count; i++) {
             const kiln_tensor *x = model_tensor(m, (int)i);
-            const uint8_t *b = p + f.t[i].data;
-            for (size_t k = 0; k < x->size; k++, b += 4) {
-                uint32_t bits = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-                                (uint32_t)b[3] << 24;
-                memcpy(&x->data[k], &bits, 4);
-            }
+            for (size_t k = 0; k < x->size; k++) x->data[k] = float_at(p + f.t[i].data + 4 * k);
         }
         if (m->steps) *m->steps = f.steps;
         if (m->dropout_key) *m->dropout_key = f.dropout_key;
@@ -465,4 +630,74 @@ done:
     free(f.t);
     free(p);
     return rc;
+}
+
+/* ---- Checking a run before it is resumed ------------------------------------- */
+
+uint32_t kiln_dataset_crc(const kiln_dataset *d)
+{
+    size_t n = (size_t)d->count, row = (size_t)d->sample_size;
+    uint32_t crc = 0;
+    if (d->images) crc = crc_add(crc, d->images, n * row);
+    if (d->labels) crc = crc_add(crc, d->labels, n);
+    if (d->features) crc = crc_add(crc, d->features, sizeof *d->features * n * row);
+    if (d->targets) crc = crc_add(crc, d->targets, sizeof *d->targets * n);
+    return crc;
+}
+
+int kiln_model_finite(const kiln_model *m, const char **bad)
+{
+    for (int t = 0; t < model_count(m); t++) {
+        const kiln_tensor *x = model_tensor(m, t);
+        float acc = 0;   /* 0·x is NaN for x NaN or infinite, else 0: one sum, vectorized */
+        for (size_t i = 0; i < x->size; i++) acc += 0.0f * x->data[i];
+        if (acc != 0) {
+            *bad = x->name;
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int kiln_checkpoint_check_run(const kiln_model *m, const char *path, const kiln_progress *p,
+                              int count, uint32_t crc, char *err, size_t errlen)
+{
+    if (p->epoch == 0)
+        return fail(err, errlen, "checkpoint %s: records no training run to resume; start "
+                    "from it with --load instead", path);
+    if (p->batch != (uint32_t)m->batch)
+        return fail(err, errlen, "checkpoint %s: the run was trained with batch %u, this "
+                    "trainer's batch is %d; resume it with the trainer it was saved by, or "
+                    "start from it with --load", path, (unsigned)p->batch, m->batch);
+    if (p->train_count != (uint32_t)count || p->data_crc != crc)
+        return fail(err, errlen, "checkpoint %s: the run was trained on other data (%u "
+                    "training examples, checksum %08x; these are %d, checksum %08x); resume "
+                    "it with the same --data, or start from it with --load", path,
+                    (unsigned)p->train_count, (unsigned)p->data_crc, count, (unsigned)crc);
+    uint64_t nsteps = ((uint64_t)count + (uint64_t)m->batch - 1) / (uint64_t)m->batch;
+    uint64_t rows = p->step * (uint64_t)m->batch < (uint64_t)count ?
+                    p->step * (uint64_t)m->batch : (uint64_t)count;
+    const char *why = NULL;
+    char what[160];
+    if (p->epoch > (uint32_t)KILN_MAX_EPOCHS + 1)
+        snprintf(what, sizeof what, "epoch %u is past the most a run takes (%d)",
+                 (unsigned)p->epoch, KILN_MAX_EPOCHS), why = what;
+    else if (p->step > nsteps)
+        snprintf(what, sizeof what, "step %u is past the %" PRIu64 " of an epoch", (unsigned)p->step,
+                 nsteps), why = what;
+    else if (!(p->rng[0] | p->rng[1] | p->rng[2] | p->rng[3]))
+        why = "its random number generator state is all zeros, which xoshiro never reaches";
+    else if (!isfinite(p->loss_sum) || p->loss_sum < 0 || (p->step == 0 && p->loss_sum != 0))
+        snprintf(what, sizeof what, "the epoch's loss sum %g cannot come from %u steps",
+                 p->loss_sum, (unsigned)p->step), why = what;
+    else if (p->correct > rows || (m->classes == 0 && p->correct != 0))
+        snprintf(what, sizeof what, "%" PRIu64 " rows counted correct out of the %" PRIu64
+                 " seen", p->correct, rows), why = what;
+    else if (m->steps && *m->steps < (p->epoch - 1) * nsteps + p->step)
+        snprintf(what, sizeof what, "%" PRIu64 " optimizer steps is fewer than the epochs "
+                 "and steps done", *m->steps), why = what;
+    if (why)
+        return fail(err, errlen, "checkpoint %s: %s; the file was not written by a kiln "
+                    "training run", path, why);
+    return 0;
 }

@@ -17,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
 #ifdef __linux__
 #include <sys/mman.h>
@@ -179,16 +181,23 @@ static void prefer_huge_pages(void *p, size_t n)
 int kiln_idx_load(const char *path, kiln_idx *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
-    struct stat st;
-    if (stat(path, &st) != 0)
+    /* without O_NONBLOCK, opening a FIFO would wait for a writer forever */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st = {0};
+    if (fd < 0)
         return fail(err, errlen, path, "%s", strerror(errno));
-    if (S_ISDIR(st.st_mode))
-        return fail(err, errlen, path, "is a directory, expected an IDX file");
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || fcntl(fd, F_SETFL, 0) != 0) {
+        close(fd);
+        return fail(err, errlen, path, "is %s, expected an IDX file",
+                    S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+    }
     errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd);
         return fail(err, errlen, path, "cannot open: %s",
                     errno ? strerror(errno) : "out of memory");
+    }
     size_t total = 0;
     int rc = read_header(f, path, out, &total, err, errlen);
     if (rc == 0) rc = read_items(f, path, out, total, err, errlen);

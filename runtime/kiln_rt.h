@@ -223,6 +223,8 @@ typedef struct {
 
 typedef struct {
     const char *name;             /* the spec's model name */
+    const char *file_name;        /* the name made safe for file names ([A-Za-z0-9_]),
+                                   * as kiln names its outputs; NULL: "model" */
     const char *spec;             /* path of the spec it was compiled from */
     int         input_size;       /* features per example */
     int         classes;          /* 0: regression (mse), outputs compared with targets */
@@ -255,22 +257,47 @@ typedef struct {
 } kiln_model;
 
 /* ---- Checkpoints -----------------------------------------------------------
- * Binary, little-endian: "KILNCKPT", u32 version (3), model name, tensor
+ * Binary, little-endian: "KILNCKPT", u32 version (4), model name, tensor
  * count, then per tensor (the model's tensors, then its optimizer state) its
  * name, rank, dims and float32 data; the u64 step count and dropout key;
- * where the run stands (kiln_progress); a CRC-32 of all preceding bytes
- * ends the file.  Saving is atomic (temporary file, fsync, rename).
- * Loading checks shapes and checksum and refuses a mismatch naming the
- * first tensor that differs. */
+ * where the run stands and what it trains on (kiln_progress); a CRC-32 of
+ * all preceding bytes ends the file.
+ *
+ * Saving is atomic (FILE.tmp beside FILE, fsync, rename) and only ever
+ * replaces a regular file: a target that is a device, FIFO, directory or
+ * socket is refused; a symbolic link is followed, so the file it points to
+ * is replaced and the link stays.  FILE.tmp is reused by the next save to
+ * the same FILE (a save killed midway leaves one temporary, never a pile),
+ * under a lock so that two savers never write it at once.
+ *
+ * A checkpoint is untrusted input even when its CRC is right (anyone can
+ * recompute it).  Loading checks the structure, checksum, every tensor's
+ * name and shape against the model, that every float is finite and the
+ * step count plausible; kiln_checkpoint_check_run then checks, before a
+ * resume, every field that steers the run against the model and the data.
+ * Anything refused leaves the model untouched, with one line in err. */
 
-/* Where a training run stands, so that --resume continues it exactly. */
+/* Where a training run stands, so that --resume continues it exactly, and
+ * what it trains on, so that a resume on other data or another batch size
+ * is refused. */
 typedef struct {
-    uint32_t epoch;      /* the epoch in progress, from 1 (0: nothing recorded) */
-    uint32_t step;       /* its minibatches already done */
-    uint64_t rng[4];     /* the trainer's RNG as it was before this epoch's shuffle */
-    double   loss_sum;   /* this epoch so far: the sum of the batch losses */
-    uint64_t correct;    /* ... and the correctly classified rows */
+    uint32_t epoch;       /* the epoch in progress, from 1 (0: nothing recorded) */
+    uint32_t step;        /* its minibatches already done */
+    uint64_t rng[4];      /* the trainer's RNG as it was before this epoch's shuffle */
+    double   loss_sum;    /* this epoch so far: the sum of the batch losses */
+    uint64_t correct;     /* ... and the correctly classified rows */
+    uint64_t seed;        /* the run's --seed */
+    uint32_t train_count; /* examples in its training set */
+    uint32_t batch;       /* the batch size it was trained with */
+    uint32_t data_crc;    /* kiln_dataset_crc of its training set */
 } kiln_progress;
+
+/* The most epochs a trainer runs (--epochs); a checkpoint's epoch is at most
+ * one more (the run saved after its last epoch). */
+enum { KILN_MAX_EPOCHS = 1000000000 };
+/* Optimizer steps above this are refused in a checkpoint: Adam's step t is a
+ * double, exact up to 2⁵³. */
+#define KILN_MAX_STEPS (UINT64_C(1) << 53)
 
 int kiln_checkpoint_save(const kiln_model *m, const char *path, char *err, size_t errlen);
 int kiln_checkpoint_load(const kiln_model *m, const char *path, char *err, size_t errlen);
@@ -279,6 +306,23 @@ int kiln_checkpoint_save_run(const kiln_model *m, const char *path, const kiln_p
                              char *err, size_t errlen);
 int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progress *p,
                              char *err, size_t errlen);
+/* Before the first epoch: whether a checkpoint could be saved to path (the
+ * target is a regular file, a link to one, or absent; its directory takes
+ * the temporary file).  0, or -1 with one line in err; writes nothing. */
+int kiln_checkpoint_check_target(const char *path, char *err, size_t errlen);
+/* Whether the run p, loaded from path, can be resumed by model m on a
+ * training set of count examples whose kiln_dataset_crc is crc: the same
+ * data and batch size, an epoch and step inside the run, an RNG state
+ * xoshiro can have, sums and counters the steps done can give.  0, or -1
+ * with one line in err naming the field. */
+int kiln_checkpoint_check_run(const kiln_model *m, const char *path, const kiln_progress *p,
+                              int count, uint32_t crc, char *err, size_t errlen);
+/* A data set's identity for checkpoints: CRC-32 of its examples, then its
+ * labels or targets. */
+uint32_t kiln_dataset_crc(const kiln_dataset *d);
+/* Whether every float of the model's tensors and optimizer state is
+ * finite; if not, *bad names the first tensor that is not. */
+int kiln_model_finite(const kiln_model *m, const char **bad);
 
 /* ---- The trainer -----------------------------------------------------------
  * Parses the trainer's flags, loads the data, trains for the given epochs

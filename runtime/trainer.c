@@ -28,6 +28,7 @@ typedef struct {
     int         epochs_set;   /* --epochs given */
     int         threads;      /* 0: OpenMP's default */
     uint64_t    seed;
+    int         seed_set;     /* --seed given */
     const char *data, *save, *load, *resume, *metrics;
     int         eval;
     int         predict;      /* --predict N: N > 0 */
@@ -35,6 +36,29 @@ typedef struct {
 } options;
 
 static const char *prog = "kiln";   /* argv[0]'s basename, for messages */
+
+/* One line on stderr, "PROG: MESSAGE", with every control character in it
+ * escaped (\n, \x1b...): a file name or an error passed on cannot break
+ * the line, forge another or drive the terminal. */
+__attribute__((format(printf, 1, 2)))
+static void say(const char *fmt, ...)
+{
+    char msg[2048], line[4 * sizeof msg + 64];
+    size_t n = (size_t)snprintf(msg, sizeof msg, "%s: ", prog);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n < sizeof msg) vsnprintf(msg + n, sizeof msg - n, fmt, ap);
+    va_end(ap);
+    n = 0;
+    for (const unsigned char *c = (const unsigned char *)msg; *c; c++) {
+        if (*c == '\n') n += (size_t)sprintf(line + n, "\\n");
+        else if (*c == '\t') n += (size_t)sprintf(line + n, "\\t");
+        else if (*c < 0x20 || *c == 0x7f) n += (size_t)sprintf(line + n, "\\x%02x", *c);
+        else line[n++] = (char)*c;
+    }
+    line[n++] = '\n';
+    fwrite(line, 1, n, stderr);
+}
 
 /* Parses a decimal integer in [lo, hi]; 0 on success. */
 static int parse_int(const char *s, long lo, long hi, int *out)
@@ -68,7 +92,9 @@ static void usage(const kiln_model *m)
     printf("  --threads N    OpenMP threads, 1 to 256 (default: OpenMP's choice, here %d)\n",
            omp_get_max_threads());
     printf("  --seed N       seed for initialization and shuffling, 0 to 2^64-1 "
-           "(default %" PRIu64 ")\n", m->seed);
+           "(default %" PRIu64 ";\n"
+           "                 with --resume, the saved run's seed, and only that one is accepted)\n",
+           m->seed);
     if (m->synthetic.dims)
         printf("  --data DIR     (ignored: this model's data are generated from the seed: %d\n"
                "                 training and %d test examples of y = X·w + b + noise)\n",
@@ -78,11 +104,14 @@ static void usage(const kiln_model *m)
                "                 (each may end in .gz; default %s)\n",
                m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
     printf("  --save FILE    after every epoch, and on SIGINT/SIGTERM, write the parameters,\n"
-           "                 optimizer state and the run's position to FILE (atomically)\n");
+           "                 optimizer state and the run's position to FILE (atomically, through\n"
+           "                 FILE.tmp); FILE must be a regular file or new: a device, FIFO or\n"
+           "                 directory is refused before training starts; a symbolic link is\n"
+           "                 followed (the file it points to is replaced, the link stays)\n");
     printf("  --resume FILE  continue the training run saved in FILE (by --save, at the end of\n"
            "                 an epoch or when interrupted) exactly where it stopped: same\n"
-           "                 parameters, optimizer state, RNG and shuffle position; --epochs\n"
-           "                 is the total to reach\n");
+           "                 parameters, optimizer state, RNG and shuffle position, seed; --epochs\n"
+           "                 is the total to reach; the data and batch size must be the run's\n");
     printf("  --load FILE    start from the checkpoint in FILE instead of initializing\n"
            "                 (a checkpoint of another model is refused)\n");
     printf("  --metrics FILE write a CSV to FILE: a header 'epoch,loss,train_acc,test_acc,seconds'\n"
@@ -106,8 +135,7 @@ static int parse_flags(int argc, char **argv, options *o)
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 && strcmp(arg, "-h") != 0) {
-            fprintf(stderr, "%s: unexpected argument '%s'; run %s --help for the flags\n",
-                    prog, arg, prog);
+            say("unexpected argument '%s'; run %s --help for the flags", arg, prog);
             return -1;
         }
         char name[64];
@@ -124,13 +152,12 @@ static int parse_flags(int argc, char **argv, options *o)
                           !strcmp(name, "--seed") || !strcmp(name, "--data") ||
                           !strcmp(name, "--predict");
         if (!is_switch && !takes_value) {
-            fprintf(stderr, "%s: unknown flag '%s'; run %s --help for the list\n",
-                    prog, name, prog);
+            say("unknown flag '%s'; run %s --help for the list", name, prog);
             return -1;
         }
         if (is_switch) {
             if (eq) {
-                fprintf(stderr, "%s: %s takes no value\n", prog, name);
+                say("%s takes no value", name);
                 return -1;
             }
             if (!strcmp(name, "--quiet")) o->quiet = 1;
@@ -141,20 +168,22 @@ static int parse_flags(int argc, char **argv, options *o)
         }
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val || !*val) {
-            fprintf(stderr, "%s: %s needs a value, e.g. %s %s\n", prog, name, name,
+            say("%s needs a value, e.g. %s %s", name, name,
                     !strcmp(name, "--data") ? "DIR" : !strcmp(name, "--metrics") ?
                     "FILE.csv" : is_file ? "FILE" : "5");
             return -1;
         }
         const char *bad = NULL;
         if (!strcmp(name, "--epochs")) {
-            if (parse_int(val, 0, 1000000000, &o->epochs)) bad = "a whole number, 0 or more";
+            _Static_assert(KILN_MAX_EPOCHS == 1000000000, "the message here says 10^9");
+            if (parse_int(val, 0, KILN_MAX_EPOCHS, &o->epochs)) bad = "a whole number from 0 to 10^9";
             o->epochs_set = 1;
         } else if (!strcmp(name, "--threads")) {
             _Static_assert(KILN_MAX_THREADS == 256, "the messages here say 256");
             if (parse_int(val, 1, KILN_MAX_THREADS, &o->threads)) bad = "a whole number from 1 to 256";
         } else if (!strcmp(name, "--seed")) {
             if (parse_u64(val, &o->seed)) bad = "a whole number from 0 to 18446744073709551615";
+            o->seed_set = 1;
         } else if (!strcmp(name, "--predict")) {
             if (parse_int(val, 1, 1000000000, &o->predict)) bad = "a whole number, 1 or more";
         } else if (!strcmp(name, "--data")) {
@@ -169,28 +198,28 @@ static int parse_flags(int argc, char **argv, options *o)
             o->load = val;
         }
         if (bad) {
-            fprintf(stderr, "%s: %s expects %s, got '%s'\n", prog, name, bad, val);
+            say("%s expects %s, got '%s'", name, bad, val);
             return -1;
         }
     }
     if (o->quiet && o->verbose) {
-        fprintf(stderr, "%s: --quiet and --verbose contradict each other; pick one\n", prog);
+        say("--quiet and --verbose contradict each other; pick one");
         return -1;
     }
     const char *mode = o->eval ? "--eval" : o->predict ? "--predict" : NULL;
     if (mode && o->epochs_set && o->epochs > 0) {
-        fprintf(stderr, "%s: %s does not train, so --epochs %d makes no sense with it; "
-                "drop --epochs\n", prog, mode, o->epochs);
+        say("%s does not train, so --epochs %d makes no sense with it; "
+                "drop --epochs", mode, o->epochs);
         return -1;
     }
     if (o->resume && (o->load || mode)) {
-        fprintf(stderr, "%s: --resume continues a training run; it does not go with %s\n", prog,
+        say("--resume continues a training run; it does not go with %s",
                 o->load ? "--load (use one of them)" : mode);
         return -1;
     }
     if (mode && o->metrics) {
-        fprintf(stderr, "%s: %s does not train, so there are no epochs for --metrics to "
-                "record; drop --metrics\n", prog, mode);
+        say("%s does not train, so there are no epochs for --metrics to "
+                "record; drop --metrics", mode);
         return -1;
     }
     return 0;
@@ -221,19 +250,46 @@ static void progress_clear(progress *p)
 
 /* ---- Stopping: signals and divergence -------------------------------------------- */
 
-/* SIGINT/SIGTERM ask the run to stop after the current step, save and exit. */
+/* SIGINT/SIGTERM ask the run to stop after the current step, save and exit.
+ * A second one ends the process at once, by that signal, whatever it is
+ * doing: waiting for a step to finish must never make a run unkillable. */
 static volatile sig_atomic_t stop_signal;
 
-static void on_stop_signal(int sig) { stop_signal = sig; }
+static void on_stop_signal(int sig)
+{
+    if (stop_signal) {
+        static const char now[] = ": a second stop signal; ending now, without saving\n";
+        ssize_t ignored = write(STDERR_FILENO, prog, strlen(prog));
+        ignored = write(STDERR_FILENO, now, sizeof now - 1);
+        (void)ignored;
+        signal(sig, SIG_DFL);
+        raise(sig);   /* delivered as the handler returns: the default action ends the process */
+        return;
+    }
+    stop_signal = sig;
+}
 
+/* Installs the handler, and unblocks both signals in case the trainer was
+ * started with them blocked (a blocked mask is inherited across exec). */
 static void catch_stop_signals(void)
 {
+    stop_signal = 0;   /* a host calling kiln_main again (the fuzzer) starts afresh */
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_stop_signal;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigset_t both;
+    sigemptyset(&both);
+    sigaddset(&both, SIGINT);
+    sigaddset(&both, SIGTERM);
+    sigprocmask(SIG_UNBLOCK, &both, NULL);
+}
+
+static const char *signal_name(int sig)
+{
+    return sig == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)";
 }
 
 /* ---- Training -------------------------------------------------------------------- */
@@ -282,13 +338,13 @@ static const char *class_name(const kiln_model *m, int k, char *buf, size_t len)
 static int predict(const kiln_model *m, const kiln_dataset *te, const uint32_t *order, int n)
 {
     if (!m->predict) {
-        fprintf(stderr, "%s: this trainer was generated without a predict function; rebuild "
-                "it with a newer kiln\n", prog);
+        say("this trainer was generated without a predict function; rebuild "
+                "it with a newer kiln");
         return 1;
     }
     float *probs = malloc((size_t)m->batch * (size_t)(m->classes ? m->classes : 1) * sizeof *probs);
     if (!probs) {
-        fprintf(stderr, "%s: out of memory for the predictions\n", prog);
+        say("out of memory for the predictions");
         return 1;
     }
     for (int start = 0; start < n; start += m->batch) {
@@ -325,7 +381,7 @@ static int metrics_write(FILE *f, const char *path, const char *fmt, ...)
     vfprintf(f, fmt, ap);
     va_end(ap);
     if (fflush(f) != 0 || ferror(f)) {
-        fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, path, strerror(errno));
+        say("cannot write metrics file %s: %s", path, strerror(errno));
         return 1;
     }
     return 0;
@@ -351,7 +407,7 @@ static int save_run(const kiln_model *m, const char *path, const kiln_progress *
 {
     char err[1024];
     if (kiln_checkpoint_save_run(m, path, at, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+        say("%s", err);
         return 1;
     }
     return 0;
@@ -359,10 +415,11 @@ static int save_run(const kiln_model *m, const char *path, const kiln_progress *
 
 /* One training epoch from at->step on (the minibatches before it were done
  * by a run this one resumes), updating *at after every step.  Returns 0
- * when the epoch is done, 3 if the loss stopped being finite, or the
- * signal number that asked the run to stop. */
+ * when the epoch is done, 3 if the loss stopped being finite (saying so in
+ * why), or the signal number that asked the run to stop. */
 static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32_t *perm,
-                       kiln_progress *at, long *correct, double *loss, progress *pr, int epochs)
+                       kiln_progress *at, long *correct, double *loss, progress *pr, int epochs,
+                       char *why, size_t whylen)
 {
     int regression = m->classes == 0;
     int nsteps = (tr->count + m->batch - 1) / m->batch;
@@ -373,10 +430,8 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
         int ok = 0;
         double l = m->train_step(&b, &ok);
         if (!isfinite(l)) {
-            progress_clear(pr);
-            fprintf(stderr, "%s: the loss became %s at epoch %u, step %d of %d; stopping (a smaller "
-                    "learning rate usually helps)\n", prog, isnan(l) ? "NaN" : "infinite",
-                    at->epoch, step + 1, nsteps);
+            snprintf(why, whylen, "the loss became %s at epoch %u, step %d of %d",
+                     isnan(l) ? "NaN" : "infinite", at->epoch, step + 1, nsteps);
             return 3;
         }
         at->step = (uint32_t)step + 1;
@@ -390,79 +445,103 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
     return 0;
 }
 
-static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te)
+/* The name the run is saved under when it is stopped without --save:
+ * NAME-interrupted.ckpt in the working directory, NAME made of safe
+ * characters only (kiln's file name for the model, never the spec's raw
+ * name, which could hold '/' or '..'). */
+static const char *interrupted_path(const kiln_model *m, char *buf, size_t len)
 {
-    char err[1024];
+    snprintf(buf, len, "%s-interrupted.ckpt", m->file_name ? m->file_name : "model");
+    return buf;
+}
+
+/* A run that diverged: what happened, and where its last good state is,
+ * in one line. */
+static void report_divergence(const options *o, const char *why, int saved_epoch)
+{
+    const char *stopping = "stopping (a smaller learning rate usually helps)";
+    if (saved_epoch)
+        say("%s; %s; the last good checkpoint, after epoch %d, is %s", why, stopping,
+            saved_epoch, o->save);
+    else if (!o->save)
+        say("%s; %s; no checkpoint was kept (--save FILE keeps one per epoch)", why, stopping);
+    else
+        say("%s; %s; %s was not written: no epoch finished", why, stopping, o->save);
+}
+
+/* --eval and --predict: no training; --save writes the model as loaded. */
+static int run_without_training(const kiln_model *m, const options *o, kiln_dataset *te,
+                                const kiln_progress *at)
+{
+    if (!o->load) {
+        kiln_rng rng;
+        kiln_rng_seed(&rng, o->seed);
+        m->init(&rng);
+        if (!o->quiet) say("no --load given: using the initial parameters (seed %" PRIu64 ")", o->seed);
+    }
+    uint32_t *order = malloc((size_t)te->count * sizeof *order);
+    if (!order) {
+        say("out of memory for the test set's order");
+        return 1;
+    }
+    for (int i = 0; i < te->count; i++) order[i] = (uint32_t)i;
+    int rc = 0;
+    if (o->predict) rc = predict(m, te, order, o->predict);
+    if (rc == 0 && o->eval) {
+        long ok = 0;
+        progress none = {0, 0};
+        double loss = run_pass(m, te, order, 0, 1, &ok, &none, 0, 0);
+        if (m->classes) printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
+        else printf("test loss %.6f\n", loss / te->count);
+        fflush(stdout);
+    }
+    if (rc == 0 && o->save) rc = save_run(m, o->save, at);
+    kiln_balance_end();
+    free(order);
+    return rc;
+}
+
+/* Trains from at (a resumed run's position, or nothing) to o->epochs; every
+ * checkpoint records the training set's identity, data_crc. */
+static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dataset *te,
+               kiln_progress at, uint32_t data_crc)
+{
     kiln_rng rng;
     kiln_rng_seed(&rng, o->seed);
-    kiln_progress at = {0};      /* where the run stands; saved with every checkpoint */
-    if (o->resume) {
-        if (kiln_checkpoint_load_run(m, o->resume, &at, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", prog, err);
-            return 1;
-        }
-        if (at.epoch == 0) {
-            fprintf(stderr, "%s: checkpoint %s records no training run to resume; start from it "
-                    "with --load instead\n", prog, o->resume);
-            return 1;
-        }
-        memcpy(rng.s, at.rng, sizeof rng.s);
-    } else if (o->load) {
-        if (kiln_checkpoint_load_run(m, o->load, &at, err, sizeof err) != 0) {
-            fprintf(stderr, "%s: %s\n", prog, err);
-            return 1;
-        }
-    } else {
-        m->init(&rng);
-        if ((o->eval || o->predict) && !o->quiet)
-            fprintf(stderr, "%s: no --load given: using the initial parameters (seed %" PRIu64
-                    ")\n", prog, o->seed);
-    }
+    if (o->resume) memcpy(rng.s, at.rng, sizeof rng.s);
+    else if (!o->load) m->init(&rng);
+    /* what every checkpoint of this run records besides its position */
+    const kiln_progress run_of = { .seed = o->seed, .train_count = (uint32_t)tr->count,
+                                   .batch = (uint32_t)m->batch, .data_crc = data_crc };
 
-    int training = !(o->eval || o->predict);
-    uint32_t *perm = training ? malloc((size_t)tr->count * sizeof *perm) : NULL;
+    uint32_t *perm = malloc((size_t)tr->count * sizeof *perm);
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     FILE *metrics = NULL;
     int rc = 0, saved_epoch = 0;
-    if ((training && !perm) || !order) {
-        fprintf(stderr, "%s: out of memory for the training buffers\n", prog);
+    if (!perm || !order) {
+        say("out of memory for the training buffers");
         rc = 1;
         goto done;
     }
     for (int i = 0; i < te->count; i++) order[i] = (uint32_t)i;
 
-    if (!training) {
-        if (o->predict) rc = predict(m, te, order, o->predict);
-        if (rc == 0 && o->eval) {
-            long ok = 0;
-            progress none = {0, 0};
-            double loss = run_pass(m, te, order, 0, 1, &ok, &none, 0, 0);
-            if (m->classes) printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
-            else printf("test loss %.6f\n", loss / te->count);
-            fflush(stdout);
-        }
-        if (rc == 0 && o->save) rc = save_run(m, o->save, &at);
-        goto done;
-    }
-
     if (o->metrics) {
         metrics = fopen(o->metrics, o->resume ? "a" : "w");
         if (!metrics) {
-            fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, o->metrics,
-                    strerror(errno));
+            say("cannot write metrics file %s: %s", o->metrics, strerror(errno));
             rc = 1;
             goto done;
         }
         if (!o->resume && (rc = metrics_write(metrics, o->metrics, "epoch,loss,train_acc,test_acc,seconds\n")))
             goto done;
     }
-    catch_stop_signals();
     progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
     int first = o->resume ? (int)at.epoch : 1;
     for (int epoch = first; epoch <= o->epochs; epoch++) {
         double t0 = omp_get_wtime();
         if (!o->resume || epoch != first) {   /* a resumed epoch keeps its saved position */
-            at = (kiln_progress){ .epoch = (uint32_t)epoch };
+            at = run_of;
+            at.epoch = (uint32_t)epoch;
             memcpy(at.rng, rng.s, sizeof at.rng);
         }
         for (int i = 0; i < tr->count; i++) perm[i] = (uint32_t)i;
@@ -470,27 +549,28 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         long train_ok = 0, test_ok = 0;
         int regression = m->classes == 0;
         double loss = 0;
-        int stop = train_epoch(m, tr, perm, &at, &train_ok, &loss, &pr, o->epochs);
+        char why[300];
+        int stop = train_epoch(m, tr, perm, &at, &train_ok, &loss, &pr, o->epochs, why, sizeof why);
         progress_clear(&pr);
+        /* a weight can become NaN while the loss stays finite (a ReLU turns
+         * NaN into 0): checked once an epoch, and before any save */
+        const char *nonfinite;
+        if (stop != 3 && !kiln_model_finite(m, &nonfinite)) {
+            snprintf(why, sizeof why, "the weights became NaN or infinite in epoch %d, by step "
+                     "%u (%s), though the loss stayed finite", epoch, (unsigned)at.step, nonfinite);
+            stop = 3;
+        }
         if (stop == 3) {
-            if (saved_epoch) fprintf(stderr, "%s: the last good checkpoint, after epoch %d, is %s\n",
-                                     prog, saved_epoch, o->save);
-            else if (!o->save) fprintf(stderr, "%s: no checkpoint was kept (--save FILE keeps one per epoch)\n", prog);
-            else fprintf(stderr, "%s: %s was not written: no epoch finished\n", prog, o->save);
+            report_divergence(o, why, saved_epoch);
             rc = 3;
             goto done;
         }
         if (stop) {
-            const char *path = o->save;
             char fallback[300];
-            if (!path) {
-                snprintf(fallback, sizeof fallback, "%s-interrupted.ckpt", m->name);
-                path = fallback;
-            }
+            const char *path = o->save ? o->save : interrupted_path(m, fallback, sizeof fallback);
             if (save_run(m, path, &at) == 0)
-                fprintf(stderr, "%s: %s at epoch %u after step %u; saved %s; continue with --resume %s\n",
-                        prog, stop == SIGINT ? "interrupted (SIGINT)" : "terminated (SIGTERM)", at.epoch,
-                        at.step, path, path);
+                say("%s at epoch %u after step %u; saved %s; continue with --resume %s",
+                    signal_name(stop), at.epoch, at.step, path, path);
             rc = 128 + stop;
             goto done;
         }
@@ -512,11 +592,26 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
                                            loss / tr->count, train_acc, test_acc, t1 - t0)))
             goto done;
         /* the epoch is done: the next one starts from here */
-        at = (kiln_progress){ .epoch = (uint32_t)epoch + 1 };
+        at = run_of;
+        at.epoch = (uint32_t)epoch + 1;
         memcpy(at.rng, rng.s, sizeof at.rng);
         if (o->save) {
             if ((rc = save_run(m, o->save, &at))) goto done;
             saved_epoch = epoch;
+        }
+        if (stop_signal) {   /* it came during the evaluation: the epoch is complete */
+            char fallback[300];
+            const char *path = o->save ? o->save : interrupted_path(m, fallback, sizeof fallback);
+            if (o->save || save_run(m, path, &at) == 0) {
+                if (epoch == o->epochs)
+                    say("%s while evaluating epoch %d, the last; the run is complete; saved %s",
+                        signal_name(stop_signal), epoch, path);
+                else
+                    say("%s while evaluating epoch %d, which is complete; saved %s; continue "
+                        "with --resume %s", signal_name(stop_signal), epoch, path, path);
+            }
+            rc = 128 + stop_signal;
+            goto done;
         }
     }
     report_synthetic(m);
@@ -526,8 +621,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         int bad = fclose(metrics) != 0;
         metrics = NULL;
         if (bad) {
-            fprintf(stderr, "%s: cannot write metrics file %s: %s\n", prog, o->metrics,
-                    strerror(errno));
+            say("cannot write metrics file %s: %s", o->metrics, strerror(errno));
             rc = 1;
             goto done;
         }
@@ -540,6 +634,52 @@ done:
     return rc;
 }
 
+/* Sets the team size: --threads, or OpenMP's choice up to the runtime's
+ * limit.  0, or 2 after one line when OMP_NUM_THREADS asks for more. */
+static int set_threads(const options *o)
+{
+    if (o->threads > 0) {
+        omp_set_num_threads(o->threads);
+        return 0;
+    }
+    if (omp_get_max_threads() <= KILN_MAX_THREADS) return 0;
+    const char *env = getenv("OMP_NUM_THREADS");
+    if (env && *env) {
+        say("OMP_NUM_THREADS=%s asks for %d threads, more than this trainer's limit of %d; "
+            "set it lower or pass --threads N", env, omp_get_max_threads(), KILN_MAX_THREADS);
+        return 2;
+    }
+    omp_set_num_threads(KILN_MAX_THREADS);   /* a machine with more cores: use the most we can */
+    return 0;
+}
+
+/* --load or --resume: the checkpoint into the model, the run's position into
+ * *at.  For --resume, o->seed becomes the run's own (a different --seed is
+ * refused: the data a seed generates and the shuffle's stream are the
+ * run's).  Returns 0, or the exit status after one line. */
+static int load_checkpoint(const kiln_model *m, options *o, kiln_progress *at)
+{
+    const char *path = o->resume ? o->resume : o->load;
+    char err[1024];
+    if (kiln_checkpoint_load_run(m, path, at, err, sizeof err) != 0) {
+        say("%s", err);
+        return 1;
+    }
+    if (!o->resume) return 0;
+    if (at->epoch == 0) {
+        say("checkpoint %s records no training run to resume; start from it with --load "
+            "instead", path);
+        return 1;
+    }
+    if (o->seed_set && o->seed != at->seed) {
+        say("--seed %" PRIu64 " differs from seed %" PRIu64 " of the run saved in %s; --resume "
+            "continues that run with its own seed; drop --seed", o->seed, at->seed, path);
+        return 2;
+    }
+    o->seed = at->seed;
+    return 0;
+}
+
 int kiln_main(int argc, char **argv, const kiln_model *m)
 {
     if (argc > 0 && argv[0] && *argv[0]) {
@@ -549,17 +689,27 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     options o = {.epochs = m->epochs, .seed = m->seed, .data = m->data_dir};
     if (parse_flags(argc, argv, &o) != 0) return 2;
     if (o.help) { usage(m); return 0; }
-    if (o.threads > 0) omp_set_num_threads(o.threads);
+    int rc = set_threads(&o);
+    if (rc) return rc;
+    int training = !(o.eval || o.predict);
+    if (training) catch_stop_signals();   /* before any thread starts: they inherit the mask */
     if (o.verbose) {
-        fprintf(stderr, "%s: model '%s', %d thread%s, batch %d, arena %.1f KiB\n", prog, m->name,
-                omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", m->batch,
-                m->arena_bytes / 1024.0);
+        say("model '%s', %d thread%s, batch %d, arena %.1f KiB", m->name,
+            omp_get_max_threads(), omp_get_max_threads() == 1 ? "" : "s", m->batch,
+            m->arena_bytes / 1024.0);
         if (m->plan) fputs(m->plan, stderr);
     }
 
-    /* --eval and --predict need only the test set */
-    int training = !(o.eval || o.predict);
+    /* everything that can be refused is, before the data is read */
+    kiln_progress at = {0};
     char err[1024];
+    if ((o.resume || o.load) && (rc = load_checkpoint(m, &o, &at))) return rc;
+    if (o.save && kiln_checkpoint_check_target(o.save, err, sizeof err) != 0) {
+        say("%s", err);
+        return 1;
+    }
+
+    /* --eval and --predict need only the test set */
     kiln_dataset tr = {0}, te = {0};
     if (m->synthetic.dims) {   /* generated from the seed, not read from files */
         kiln_rng data_rng;
@@ -568,22 +718,30 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         kiln_synthetic_make(&te, &m->synthetic, m->synthetic.test, &data_rng);
     } else if (training && kiln_dataset_load(&tr, o.data, m->train_images, m->train_labels,
                                       m->input_size, m->classes, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+        say("%s", err);
         return 1;
     }
     if (!m->synthetic.dims && kiln_dataset_load(&te, o.data, m->test_images, m->test_labels,
                                                 m->input_size, m->classes, err, sizeof err) != 0) {
-        fprintf(stderr, "%s: %s\n", prog, err);
+        say("%s", err);
         kiln_dataset_free(&tr);
         return 1;
     }
-    int rc;
     if (o.predict > te.count) {
-        fprintf(stderr, "%s: --predict %d asks for more images than the %d of the test set in "
-                "%s\n", prog, o.predict, te.count, o.data);
+        say("--predict %d asks for more images than the %d of the test set in %s", o.predict,
+            te.count, o.data);
         rc = 2;
+    } else if (!training) {
+        rc = run_without_training(m, &o, &te, &at);
     } else {
-        rc = run(m, &o, &tr, &te);
+        uint32_t crc = kiln_dataset_crc(&tr);
+        if (o.resume && kiln_checkpoint_check_run(m, o.resume, &at, tr.count, crc, err,
+                                                  sizeof err) != 0) {
+            say("%s", err);
+            rc = 1;
+        } else {
+            rc = run(m, &o, &tr, &te, at, crc);
+        }
     }
     kiln_dataset_free(&tr);
     kiln_dataset_free(&te);

@@ -184,6 +184,7 @@ static const kiln_tensor tensors[] = {
 
 static const kiln_model model = {
     .name = "linear_regression",
+    .file_name = "linear_regression",
     .spec = "models/linear_regression.lua",
     .input_size = 2,
     .classes = 0,

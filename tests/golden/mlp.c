@@ -310,6 +310,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "mlp",
+    .file_name = "mlp",
     .spec = "models/mlp.lua",
     .input_size = 784,
     .classes = 10,

@@ -410,6 +410,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "mlp_adam",
+    .file_name = "mlp_adam",
     .spec = "models/mlp_adam.lua",
     .input_size = 784,
     .classes = 10,

@@ -461,6 +461,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "mlp_dropout",
+    .file_name = "mlp_dropout",
     .spec = "models/mlp_dropout.lua",
     .input_size = 784,
     .classes = 10,

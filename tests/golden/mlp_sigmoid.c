@@ -310,6 +310,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "mlp_sigmoid",
+    .file_name = "mlp_sigmoid",
     .spec = "models/mlp_sigmoid.lua",
     .input_size = 784,
     .classes = 10,

@@ -310,6 +310,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "mlp_tanh",
+    .file_name = "mlp_tanh",
     .spec = "models/mlp_tanh.lua",
     .input_size = 784,
     .classes = 10,

@@ -310,6 +310,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "mlp_weight_decay",
+    .file_name = "mlp_weight_decay",
     .spec = "models/mlp_weight_decay.lua",
     .input_size = 784,
     .classes = 10,

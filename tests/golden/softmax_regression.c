@@ -218,6 +218,7 @@ static const char *const class_names[] = {
 
 static const kiln_model model = {
     .name = "softmax_regression",
+    .file_name = "softmax_regression",
     .spec = "models/softmax_regression.lua",
     .input_size = 784,
     .classes = 10,

@@ -1,13 +1,17 @@
 /* test_rng_ckpt.c — the seeded RNG (known values, reproducibility, rough
- * distribution checks, shuffles) and checkpoints, format version 2 (bitwise
+ * distribution checks, shuffles) and checkpoints, format version 4 (bitwise
  * round trip of tensors, optimizer state and step count; refusal of another
  * model, a wrong shape, a missing, extra or renamed tensor, each named; of
  * every truncation and every flipped byte; of versions 1 and 99).
  * Prints PASS/FAIL/SKIP lines. */
-#define _POSIX_C_SOURCE 200809L
+#define _DEFAULT_SOURCE   /* mknod, makedev, with everything _POSIX_C_SOURCE 200809 gives */
 #include "kiln_rt.h"
 
 #include <dirent.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,10 +175,10 @@ static char dir[64];
 
 static const char *in_dir(const char *name)
 {
-    static char path[2][256];
+    static char path[8][512];   /* the last 8 names stay valid */
     static int next;
-    char *p = path[next++ % 2];
-    snprintf(p, 256, "%s/%s", dir, name);
+    char *p = path[next++ % 8];
+    snprintf(p, 512, "%s/%s", dir, name);
     return p;
 }
 
@@ -295,17 +299,17 @@ static void checkpoints(void)
     if (rc != 0) return;
     /* header 8+4+(4+4)+4; tensors (4+14+4+8+48) + (4+12+4+4+16); state
      * (4+23+4+8+48) + (4+21+4+4+16); steps 8; dropout key 8; progress
-     * 4+4+32+8+8; CRC 4 */
+     * 4+4+32+8+8; run 8+4+4+4; CRC 4 */
     long size = file_size(path);
-    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 4, "unexpected file size");
+    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 20 + 4, "unexpected file size");
 
-    /* the layout: version 3 after the magic, the steps as u64 after the
-     * tensors, then the dropout key and the progress, then the CRC */
+    /* the layout: version 4 after the magic, the steps as u64 after the
+     * tensors, then the dropout key, the progress and the run, then the CRC */
     long n;
     unsigned char *bytes = slurp(path, &n);
     uint64_t st = 0;
-    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 76 + i] << (8 * i);
-    result("ckpt_v3_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 3 &&
+    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 96 + i] << (8 * i);
+    result("ckpt_v4_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 4 &&
            !bytes[9] && !bytes[10] && !bytes[11] && st == 12345678901234ULL &&
            crc32(0, bytes, (uInt)(n - 4)) == ((uint32_t)bytes[n - 4] | (uint32_t)bytes[n - 3] << 8 |
                                               (uint32_t)bytes[n - 2] << 16 |
@@ -383,7 +387,7 @@ static void checkpoints(void)
     expect_refusal("ckpt_corrupted_byte", &model, in_dir("flipped.ckpt"), "checksum");
     copy_file(path, in_dir("flipname.ckpt"), -1, 17);         /* inside the model name */
     expect_refusal("ckpt_corrupted_name_byte", &model, in_dir("flipname.ckpt"), "checksum");
-    copy_file(path, in_dir("flipsteps.ckpt"), -1, size - 6);  /* inside the steps */
+    copy_file(path, in_dir("flipsteps.ckpt"), -1, size - 94);  /* inside the steps */
     expect_refusal("ckpt_corrupted_steps_byte", &model, in_dir("flipsteps.ckpt"), "checksum");
     copy_file(path, in_dir("cut.ckpt"), size - 30, -1);
     expect_refusal("ckpt_truncated", &model, in_dir("cut.ckpt"), "truncated");
@@ -417,7 +421,7 @@ static void checkpoints(void)
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
     spit(in_dir("v99.ckpt"), v, size);
     expect_refusal2("ckpt_unknown_version", &model, in_dir("v99.ckpt"),
-                    "version 99 is not supported", "reads version 3 only");
+                    "version 99 is not supported", "reads version 4 only");
     /* version 1: the tensors without state or steps */
     long v1 = 24 + 78 + 40;
     memcpy(v, bytes, (size_t)v1);
@@ -429,25 +433,217 @@ static void checkpoints(void)
     v1model.nstate = 0;
     v1model.state = NULL;
     expect_refusal2("ckpt_version_1_refused", &v1model, in_dir("v1.ckpt"),
-                    "version 1 is not supported", "reads version 3 only");
+                    "version 1 is not supported", "reads version 4 only");
     free(v);
     free(bytes);
 
     /* the run's progress comes back as it was saved */
-    kiln_progress pr = { 7, 41, { 1, 2, 3, 0xFFFFFFFFFFFFFFFFull }, 123.456789, 98765 }, back;
+    kiln_progress pr = { .epoch = 7, .step = 41, .rng = { 1, 2, 3, 0xFFFFFFFFFFFFFFFFull },
+                         .loss_sum = 123.456789, .correct = 98765, .seed = 0xFEDCBA9876543210ull,
+                         .train_count = 60000, .batch = 256, .data_crc = 0xDEADBEEF }, back;
     memset(&back, 0, sizeof back);
     rc = kiln_checkpoint_save_run(&model, in_dir("run.ckpt"), &pr, err, sizeof err);
     int rc2 = rc ? rc : kiln_checkpoint_load_run(&model, in_dir("run.ckpt"), &back, err, sizeof err);
     result("ckpt_progress_roundtrip", rc == 0 && rc2 == 0 && back.epoch == 7 && back.step == 41 &&
            back.rng[0] == 1 && back.rng[3] == 0xFFFFFFFFFFFFFFFFull && back.loss_sum == 123.456789 &&
-           back.correct == 98765, err);
+           back.correct == 98765 && back.seed == 0xFEDCBA9876543210ull &&
+           back.train_count == 60000 && back.batch == 256 && back.data_crc == 0xDEADBEEF, err);
 
     rc = kiln_checkpoint_save(&model, in_dir("no/such/dir.ckpt"), err, sizeof err);
     result("ckpt_save_unwritable_dir", rc != 0 && strstr(err, "no/such/dir.ckpt"), err);
+    rc = kiln_checkpoint_check_target(in_dir("no/such/dir.ckpt"), err, sizeof err);
+    result("ckpt_check_target_unwritable_dir", rc != 0 && strstr(err, "writable"), err);
+}
 
-    char cmd[128];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    if (system(cmd) != 0) fprintf(stderr, "test_rng_ckpt: could not remove %s\n", dir);
+/* ---- Save targets: only regular files are ever replaced ---------------------- */
+
+/* The target is refused before (check_target) and at saving, and is still
+ * what it was: type `mode` (S_IFIFO...). */
+static void expect_target_refused(const char *name, const char *path, mode_t mode,
+                                  const char *word)
+{
+    char err[512] = "", err2[512] = "";
+    int rc = kiln_checkpoint_check_target(path, err, sizeof err);
+    int rc2 = kiln_checkpoint_save(&model, path, err2, sizeof err2);
+    struct stat st;
+    int kept = lstat(path, &st) == 0 && (st.st_mode & S_IFMT) == mode;
+    char why[1200];
+    snprintf(why, sizeof why, "check %d '%s', save %d '%s', target %s", rc, err, rc2, err2,
+             kept ? "kept" : "REPLACED");
+    result(name, rc != 0 && rc2 != 0 && strstr(err, word) && strstr(err2, word) && kept, why);
+}
+
+static void save_targets(void)
+{
+    char err[512];
+    char fifo[512];
+    snprintf(fifo, sizeof fifo, "%s", in_dir("fifo.ckpt"));
+    if (mkfifo(fifo, 0600) == 0) expect_target_refused("ckpt_target_fifo_refused", fifo, S_IFIFO, "a FIFO");
+    mkdir(in_dir("subdir.ckpt"), 0700);
+    expect_target_refused("ckpt_target_directory_refused", in_dir("subdir.ckpt"), S_IFDIR, "a directory");
+    /* a character device: a /dev/null of our own (needs root) */
+    if (mknod(in_dir("null.ckpt"), S_IFCHR | 0600, makedev(1, 3)) == 0)
+        expect_target_refused("ckpt_target_device_refused", in_dir("null.ckpt"), S_IFCHR,
+                              "a character device");
+    else
+        printf("SKIP ckpt_target_device_refused: mknod needs root\n");
+    int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+    struct sockaddr_un addr = { .sun_family = AF_UNIX };
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s", in_dir("sock.ckpt"));
+    if (sock >= 0 && bind(sock, (struct sockaddr *)&addr, sizeof addr) == 0)
+        expect_target_refused("ckpt_target_socket_refused", in_dir("sock.ckpt"), S_IFSOCK, "a socket");
+    if (sock >= 0) close(sock);
+
+    /* a symbolic link is followed: the file it points to is replaced, the link stays */
+    char real[512];
+    snprintf(real, sizeof real, "%s", in_dir("real.ckpt"));
+    spit(real, (const unsigned char *)"old", 3);
+    if (symlink("real.ckpt", in_dir("link.ckpt")) == 0) {
+        int rc = kiln_checkpoint_save(&model, in_dir("link.ckpt"), err, sizeof err);
+        struct stat st;
+        int link = lstat(in_dir("link.ckpt"), &st) == 0 && S_ISLNK(st.st_mode);
+        int loads = kiln_checkpoint_load(&model, real, err, sizeof err) == 0;
+        result("ckpt_target_symlink_followed", rc == 0 && link && loads,
+               rc ? err : !link ? "the link was replaced" : "the linked file holds no checkpoint");
+    }
+    if (symlink("nowhere.ckpt", in_dir("dangling.ckpt")) == 0)
+        expect_target_refused("ckpt_target_dangling_symlink_refused", in_dir("dangling.ckpt"),
+                              S_IFLNK, "symbolic link");
+
+    /* a save killed midway leaves FILE.tmp: the next save reuses it */
+    char stale[512];
+    snprintf(stale, sizeof stale, "%s", in_dir("again.ckpt.tmp"));
+    spit(stale, (const unsigned char *)"half a checkpoint", 17);
+    int rc = kiln_checkpoint_save(&model, in_dir("again.ckpt"), err, sizeof err);
+    result("ckpt_stale_temporary_reused", rc == 0 && access(stale, F_OK) != 0 &&
+           kiln_checkpoint_load(&model, in_dir("again.ckpt"), err, sizeof err) == 0,
+           rc ? err : "the temporary file is still there, or the checkpoint does not load");
+    /* ...but never through a link, nor into a file with a second name */
+    spit(in_dir("victim"), (const unsigned char *)"victim", 6);
+    if (symlink("victim", in_dir("linked.ckpt.tmp")) == 0) {
+        rc = kiln_checkpoint_save(&model, in_dir("linked.ckpt"), err, sizeof err);
+        long n;
+        unsigned char *v = slurp(in_dir("victim"), &n);
+        result("ckpt_temporary_symlink_not_followed", rc != 0 && strstr(err, "symbolic link") &&
+               n == 6 && !memcmp(v, "victim", 6), rc ? err : "saved through the link");
+        free(v);
+    }
+    if (link(in_dir("victim"), in_dir("hard.ckpt.tmp")) == 0) {
+        rc = kiln_checkpoint_save(&model, in_dir("hard.ckpt"), err, sizeof err);
+        long n;
+        unsigned char *v = slurp(in_dir("victim"), &n);
+        result("ckpt_temporary_hard_link_left_alone", rc == 0 && n == 6 && !memcmp(v, "victim", 6),
+               rc ? err : "the file sharing the temporary's name was overwritten");
+        free(v);
+    }
+
+    /* a name with no room for ".tmp" beside it is refused up front */
+    char longname[300];
+    memset(longname, 'n', 253);
+    snprintf(longname + 253, sizeof longname - 253, ".c");   /* 255 bytes: the longest name */
+    rc = kiln_checkpoint_check_target(in_dir(longname), err, sizeof err);
+    result("ckpt_target_name_too_long_for_temporary", rc != 0 && strstr(err, "too long"), err);
+
+    /* loading from a FIFO is refused, not waited on (the alarm ends a hang) */
+    alarm(10);
+    expect_refusal("ckpt_load_fifo_refused", &model, fifo, "FIFO");
+    alarm(0);
+}
+
+/* ---- Untrusted fields: a right CRC proves nothing --------------------------------- */
+
+/* path's bytes with v (n bytes, little-endian) at offset `at` from the end and
+ * the CRC recomputed, written to out. */
+static void patch(const char *path, const char *out, long from_end, uint64_t v, int n)
+{
+    long size;
+    unsigned char *p = slurp(path, &size);
+    for (int i = 0; i < n; i++) p[size - from_end + i] = (unsigned char)(v >> (8 * i));
+    le32(p + size - 4, (uint32_t)crc32(0, p, (uInt)(size - 4)));
+    spit(out, p, size);
+    free(p);
+}
+
+/* Offsets from the end of a version-4 file. */
+enum { AT_STEPS = 96, AT_EPOCH = 80, AT_STEP = 76, AT_RNG = 72, AT_LOSS = 40, AT_CORRECT = 32,
+       AT_SEED = 24, AT_COUNT = 16, AT_BATCH = 12, AT_DATA = 8 };
+
+static void expect_run_refused(const char *name, const char *good, long at, uint64_t v, int n,
+                               const char *word)
+{
+    char err[512] = "";
+    const char *path = in_dir("run-patched.ckpt");
+    patch(good, path, at, v, n);
+    kiln_progress p;
+    int rc = kiln_checkpoint_load_run(&model, path, &p, err, sizeof err);
+    if (rc == 0) rc = kiln_checkpoint_check_run(&model, path, &p, 10, 0xC0FFEE, err, sizeof err);
+    char why[700];
+    snprintf(why, sizeof why, "rc %d, got '%s', wanted a refusal mentioning '%s'", rc, err, word);
+    result(name, rc != 0 && strstr(err, word) && !strchr(err, '\n'), why);
+}
+
+static void untrusted_fields(void)
+{
+    char err[512];
+    /* a run of model "tiny" (batch 2) on 10 examples: 5 steps an epoch;
+     * epoch 3 after 2 steps: at least 12 optimizer steps */
+    kiln_progress run = { .epoch = 3, .step = 2, .rng = { 1, 2, 3, 4 }, .loss_sum = 2.5,
+                          .correct = 3, .seed = 7, .train_count = 10, .batch = 2,
+                          .data_crc = 0xC0FFEE };
+    steps = 12;
+    char good[512];
+    snprintf(good, sizeof good, "%s", in_dir("run-good.ckpt"));
+    int rc = kiln_checkpoint_save_run(&model, good, &run, err, sizeof err);
+    kiln_progress back;
+    if (rc == 0) rc = kiln_checkpoint_load_run(&model, good, &back, err, sizeof err);
+    if (rc == 0) rc = kiln_checkpoint_check_run(&model, good, &back, 10, 0xC0FFEE, err, sizeof err);
+    result("ckpt_run_valid_accepted", rc == 0, err);
+    if (rc) return;
+
+    expect_run_refused("ckpt_run_epoch_huge", good, AT_EPOCH, 0x80000000u, 4, "epoch 2147483648");
+    expect_run_refused("ckpt_run_epoch_zero", good, AT_EPOCH, 0, 4, "no training run");
+    expect_run_refused("ckpt_run_step_all_ones", good, AT_STEP, 0xFFFFFFFFu, 4, "step 4294967295");
+    expect_run_refused("ckpt_run_step_signed_overflow", good, AT_STEP, 0x80000000u, 4, "step 2147483648");
+    expect_run_refused("ckpt_run_step_one_past", good, AT_STEP, 6, 4, "step 6 is past the 5");
+    for (int i = 0; i < 4; i++)   /* one word at a time: all four must be zero */
+        patch(i ? in_dir("zero-rng.ckpt") : good, in_dir("zero-rng.ckpt"), AT_RNG - 8 * i, 0, 8);
+    kiln_progress zero;
+    rc = kiln_checkpoint_load_run(&model, in_dir("zero-rng.ckpt"), &zero, err, sizeof err);
+    if (rc == 0) rc = kiln_checkpoint_check_run(&model, in_dir("zero-rng.ckpt"), &zero, 10, 0xC0FFEE, err, sizeof err);
+    result("ckpt_run_rng_all_zero", rc != 0 && strstr(err, "all zeros"), err);
+    uint64_t nan_bits = 0x7FF8000000000000ull, minus_one = 0xBFF0000000000000ull;
+    expect_run_refused("ckpt_run_loss_nan", good, AT_LOSS, nan_bits, 8, "loss sum");
+    expect_run_refused("ckpt_run_loss_negative", good, AT_LOSS, minus_one, 8, "loss sum");
+    expect_run_refused("ckpt_run_correct_too_many", good, AT_CORRECT, 5, 8, "5 rows counted correct out of the 4");
+    expect_run_refused("ckpt_run_other_batch", good, AT_BATCH, 4, 4, "batch 4");
+    expect_run_refused("ckpt_run_other_data_size", good, AT_COUNT, 2000, 4, "other data");
+    expect_run_refused("ckpt_run_other_data_checksum", good, AT_DATA, 0xC0FFEF, 4, "other data");
+    expect_run_refused("ckpt_run_fewer_optimizer_steps", good, AT_STEPS, 11, 8, "11 optimizer steps");
+    expect_run_refused("ckpt_optimizer_steps_past_2_53", good, AT_STEPS, 0xFFFFFFFFFFFFFFFFull, 8, "optimizer steps");
+
+    /* a float that no run saves: NaN and infinity, with a right CRC */
+    long size;
+    unsigned char *p = slurp(good, &size);
+    const uint32_t nan = 0x7FC00000u, inf = 0x7F800000u;
+    /* the first weight: after magic, version, name (4+4), count, name (4+14), rank, dims (8) */
+    long w0 = 8 + 4 + 8 + 4 + 18 + 4 + 8;
+    le32(p + w0, nan);
+    le32(p + size - 4, (uint32_t)crc32(0, p, (uInt)(size - 4)));
+    spit(in_dir("nan.ckpt"), p, size);
+    expect_refusal2("ckpt_nan_weight_refused", &model, in_dir("nan.ckpt"), "linear1.weight", "NaN");
+    le32(p + w0, inf);
+    le32(p + size - 4, (uint32_t)crc32(0, p, (uInt)(size - 4)));
+    spit(in_dir("inf.ckpt"), p, size);
+    expect_refusal2("ckpt_infinite_weight_refused", &model, in_dir("inf.ckpt"), "linear1.weight", "infinity");
+    free(p);
+
+    /* and the trainer never writes one */
+    float keep = w_data[3];
+    w_data[3] = NAN;
+    rc = kiln_checkpoint_save(&model, in_dir("nan-saved.ckpt"), err, sizeof err);
+    result("ckpt_save_refuses_nan", rc != 0 && strstr(err, "linear1.weight") &&
+           access(in_dir("nan-saved.ckpt"), F_OK) != 0, rc ? err : "saved");
+    w_data[3] = keep;
 }
 
 int main(void)
@@ -459,5 +655,10 @@ int main(void)
     snprintf(dir, sizeof dir, "/tmp/kiln-test-ckpt-XXXXXX");
     if (!mkdtemp(dir)) { perror("mkdtemp"); return 1; }
     checkpoints();
+    save_targets();
+    untrusted_fields();
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "test_rng_ckpt: could not remove %s\n", dir);
     return failures ? 1 : 0;
 }
