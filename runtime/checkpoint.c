@@ -28,7 +28,8 @@
  *
  * Saving writes FILE.tmp next to FILE (the file a symbolic link FILE points
  * to, for a link), fsyncs it and renames it over FILE, so a crash never
- * leaves a half-written checkpoint.  FILE.tmp is opened without following
+ * leaves a half-written checkpoint; a FILE that is there already must be a
+ * regular file holding a checkpoint (its magic) or nothing.  FILE.tmp is opened without following
  * links, must be a regular file of ours with no other name, and is locked
  * (fcntl) while it is written; a save killed midway leaves it for the next
  * save to reuse.  Loading reads the whole file and checks, in this order:
@@ -233,6 +234,19 @@ static int resolve_target(const char *path, target *t, char *err, size_t errlen)
     int too_long = snprintf(t->file, sizeof t->file, "%s", file) >= (int)sizeof t->file;
     free(real);
     if (too_long) return fail(err, errlen, "checkpoint %s: the path is too long", path);
+    /* a file that is there already must be a checkpoint (or empty): a typo
+     * in --save must not replace a spec, a data file or a report */
+    if (exists && st.st_size > 0) {
+        char magic[sizeof MAGIC];
+        int fd = open(t->file, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+        ssize_t got = fd < 0 ? -1 : read(fd, magic, sizeof magic);
+        if (fd >= 0) close(fd);
+        if (got != (ssize_t)sizeof magic || memcmp(magic, MAGIC, sizeof magic) != 0)
+            return fail(err, errlen, "checkpoint %s: %s; kiln replaces only checkpoints: "
+                        "remove it or pick another name", path,
+                        got < 0 ? "exists and cannot be read" :
+                        "exists and is not a kiln checkpoint (it does not start with KILNCKPT)");
+    }
     snprintf(t->tmp, sizeof t->tmp, "%s.tmp", t->file);
     return 0;
 }

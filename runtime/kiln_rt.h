@@ -264,9 +264,10 @@ typedef struct {
  * all preceding bytes ends the file.
  *
  * Saving is atomic (FILE.tmp beside FILE, fsync, rename) and only ever
- * replaces a regular file: a target that is a device, FIFO, directory or
- * socket is refused; a symbolic link is followed, so the file it points to
- * is replaced and the link stays.  FILE.tmp is reused by the next save to
+ * replaces a checkpoint (or an empty file): a target that is a device,
+ * FIFO, directory or socket, or a file that does not start with the magic,
+ * is refused; a symbolic link is followed, so the file it points to is
+ * replaced and the link stays.  FILE.tmp is reused by the next save to
  * the same FILE (a save killed midway leaves one temporary, never a pile),
  * under a lock so that two savers never write it at once.
  *

@@ -105,9 +105,10 @@ static void usage(const kiln_model *m)
                m->train_images, m->train_labels, m->test_images, m->test_labels, m->data_dir);
     printf("  --save FILE    after every epoch, and on SIGINT/SIGTERM, write the parameters,\n"
            "                 optimizer state and the run's position to FILE (atomically, through\n"
-           "                 FILE.tmp); FILE must be a regular file or new: a device, FIFO or\n"
-           "                 directory is refused before training starts; a symbolic link is\n"
-           "                 followed (the file it points to is replaced, the link stays)\n");
+           "                 FILE.tmp); FILE must be new, empty or a checkpoint: anything else\n"
+           "                 (another file, a device, FIFO or directory) is refused before\n"
+           "                 training starts; a symbolic link is followed (the file it points\n"
+           "                 to is replaced, the link stays)\n");
     printf("  --resume FILE  continue the training run saved in FILE (by --save, at the end of\n"
            "                 an epoch or when interrupted) exactly where it stopped: same\n"
            "                 parameters, optimizer state, RNG and shuffle position, seed; --epochs\n"
@@ -580,6 +581,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
             loss = run_pass(m, tr, perm, 0, 1, &train_ok, &pr, epoch, o->epochs);
+        int in_evaluation = stop_signal;   /* later ones stop the next epoch's first step */
         if (regression)
             printf("epoch %d, loss %.6f, test loss %.6f\n", epoch, loss / tr->count, test_loss / te->count);
         else
@@ -599,18 +601,18 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             if ((rc = save_run(m, o->save, &at))) goto done;
             saved_epoch = epoch;
         }
-        if (stop_signal) {   /* it came during the evaluation: the epoch is complete */
+        if (in_evaluation) {   /* the epoch is complete: stop after it */
             char fallback[300];
             const char *path = o->save ? o->save : interrupted_path(m, fallback, sizeof fallback);
             if (o->save || save_run(m, path, &at) == 0) {
                 if (epoch == o->epochs)
                     say("%s while evaluating epoch %d, the last; the run is complete; saved %s",
-                        signal_name(stop_signal), epoch, path);
+                        signal_name(in_evaluation), epoch, path);
                 else
                     say("%s while evaluating epoch %d, which is complete; saved %s; continue "
-                        "with --resume %s", signal_name(stop_signal), epoch, path, path);
+                        "with --resume %s", signal_name(in_evaluation), epoch, path, path);
             }
-            rc = 128 + stop_signal;
+            rc = 128 + in_evaluation;
             goto done;
         }
     }
@@ -625,6 +627,10 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             rc = 1;
             goto done;
         }
+    }
+    if (stop_signal) {   /* it came after the last evaluation: nothing was lost */
+        say("%s after the last epoch; the run is complete", signal_name(stop_signal));
+        rc = 128 + stop_signal;
     }
 
 done:

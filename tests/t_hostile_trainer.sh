@@ -48,11 +48,20 @@ long=$(printf 'n%.0s' $(seq 1 252))
 hostile_one_line hostile_trainer/save-name-too-long-for-temporary 1 "$R" --epochs 1 --save "$H/$long" &&
     { grep -q "too long for the temporary" "$H/err" && pass hostile_trainer/save-name-too-long/says-so \
       || fail hostile_trainer/save-name-too-long/says-so "$(cat "$H/err")"; }
+# a file that is not a checkpoint is never replaced (a typo in --save must
+# not destroy a spec); an empty one is
+cp tests/hostile/harness.lua "$H/spec.lua"
+hostile_one_line hostile_trainer/save-not-a-checkpoint-refused 1 "$R" --epochs 1 --save "$H/spec.lua" &&
+    { cmp -s tests/hostile/harness.lua "$H/spec.lua" && grep -q "not a kiln checkpoint" "$H/err" \
+      && pass hostile_trainer/save-not-a-checkpoint-kept || fail hostile_trainer/save-not-a-checkpoint-kept "$(cat "$H/err")"; }
+: >"$H/empty.ckpt"
+"$R" --epochs 1 --quiet --save "$H/empty.ckpt" >/dev/null 2>"$H/err" && [ -s "$H/empty.ckpt" ] \
+    && pass hostile_trainer/save-empty-file-replaced || fail hostile_trainer/save-empty-file-replaced "$(cat "$H/err")"
 # a symbolic link is followed: the file it points to gets the checkpoint, the
 # link stays (a link to nothing is refused: kiln does not create files through links)
 ln -s real.ckpt "$H/link.ckpt"
 hostile_one_line hostile_trainer/save-dangling-symlink-refused 1 "$R" --epochs 1 --save "$H/link.ckpt"
-cp "$H/good-seed.ckpt" "$H/real.ckpt" 2>/dev/null || echo old >"$H/real.ckpt"
+"$R" --epochs 0 --quiet --save "$H/real.ckpt" >/dev/null 2>&1   # an earlier checkpoint
 if "$R" --epochs 1 --quiet --save "$H/link.ckpt" >/dev/null 2>"$H/err" && [ -L "$H/link.ckpt" ] &&
    "$R" --eval --quiet --load "$H/real.ckpt" >/dev/null 2>>"$H/err"; then
     pass hostile_trainer/save-symlink-followed
@@ -124,6 +133,19 @@ else
 fi
 
 # ---- 3. no run can be made deaf ----------------------------------------------------
+# hostile_ends NAME PID WANT_STATUS WORD ERRFILE: the process PID (a job of
+# this shell) ends within 5 s, with WANT_STATUS and WORD in ERRFILE
+hostile_ends() {
+    local name=$1 pid=$2 want=$3 word=$4 err=$5 rc
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid"; wait "$pid"
+        fail "$name" "still running 5 s after the signal"
+    else
+        wait "$pid"; rc=$?
+        [ $rc -eq "$want" ] && grep -q "$word" "$err" && pass "$name" || fail "$name" "status $rc: $(cat "$err")"
+    fi
+}
 for sig in TERM INT; do
     want=$([ $sig = INT ] && echo 130 || echo 143)
     KILN_HARNESS=spin "$H/harness" --epochs 1 >/dev/null 2>"$H/spin.err" &
@@ -133,16 +155,8 @@ for sig in TERM INT; do
     sleep 0.5
     if kill -0 $pid 2>/dev/null; then
         kill -$sig $pid
-        for _ in $(seq 1 40); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
-        if kill -0 $pid 2>/dev/null; then
-            kill -KILL $pid; wait $pid
-            fail "hostile_trainer/spinning-step-second-SIG$sig-ends-it" "still running 2 s after the second SIG$sig"
-        else
-            wait $pid; rc=$?
-            [ $rc -eq "$want" ] && grep -q "a second stop signal; ending now" "$H/spin.err" \
-                && pass "hostile_trainer/spinning-step-second-SIG$sig-ends-it" \
-                || fail "hostile_trainer/spinning-step-second-SIG$sig-ends-it" "status $rc: $(cat "$H/spin.err")"
-        fi
+        hostile_ends "hostile_trainer/spinning-step-second-SIG$sig-ends-it" $pid "$want" \
+            "a second stop signal; ending now" "$H/spin.err"
     else
         wait $pid
         fail "hostile_trainer/spinning-step-second-SIG$sig-ends-it" "the first SIG$sig already ended the spinning step: $(cat "$H/spin.err")"
@@ -157,16 +171,7 @@ for how in "block TERM,INT TERM 143" "ignore INT INT 130"; do
     pid=$!
     for _ in $(seq 1 200); do [ -s "$H/sig.out" ] && break; sleep 0.05; done
     kill -"$3" $pid
-    for _ in $(seq 1 100); do kill -0 $pid 2>/dev/null || break; sleep 0.05; done
-    if kill -0 $pid 2>/dev/null; then
-        kill -KILL $pid; wait $pid
-        fail "hostile_trainer/started-with-$1-$2-still-stops" "SIG$3 did not stop it in 5 s"
-    else
-        wait $pid; rc=$?
-        [ $rc -eq "$4" ] && grep -q "saved $H/sig.ckpt" "$H/sig.err" \
-            && pass "hostile_trainer/started-with-$1-$2-still-stops" \
-            || fail "hostile_trainer/started-with-$1-$2-still-stops" "status $rc: $(cat "$H/sig.err")"
-    fi
+    hostile_ends "hostile_trainer/started-with-$1-$2-still-stops" $pid "$4" "saved $H/sig.ckpt" "$H/sig.err"
 done
 # Ctrl-C during the last epoch's evaluation: reported, exit status 130
 KILN_HARNESS=sigint-eval "$H/harness" --epochs 1 --save "$H/eval.ckpt" >"$H/out" 2>"$H/err"; rc=$?
@@ -200,6 +205,7 @@ fi
 # ---- 8. non-finite weights stop the run as divergence does ------------------------------
 KILN_HARNESS=nan "$H/harness" --epochs 2 --save "$H/nan.ckpt" >"$H/out" 2>"$H/err"; rc=$?
 if [ $rc -eq 3 ] && grep -q "the weights became NaN or infinite in epoch 1" "$H/err" && [ ! -e "$H/nan.ckpt" ] &&
+   [ "$(wc -l <"$H/err")" -eq 1 ] &&
    ! grep -q '^epoch' "$H/out"; then
     pass hostile_trainer/nan-weight-stops-run
 else

@@ -497,7 +497,7 @@ static void save_targets(void)
     /* a symbolic link is followed: the file it points to is replaced, the link stays */
     char real[512];
     snprintf(real, sizeof real, "%s", in_dir("real.ckpt"));
-    spit(real, (const unsigned char *)"old", 3);
+    kiln_checkpoint_save(&model, real, err, sizeof err);   /* an earlier checkpoint */
     if (symlink("real.ckpt", in_dir("link.ckpt")) == 0) {
         int rc = kiln_checkpoint_save(&model, in_dir("link.ckpt"), err, sizeof err);
         struct stat st;
@@ -509,6 +509,20 @@ static void save_targets(void)
     if (symlink("nowhere.ckpt", in_dir("dangling.ckpt")) == 0)
         expect_target_refused("ckpt_target_dangling_symlink_refused", in_dir("dangling.ckpt"),
                               S_IFLNK, "symbolic link");
+
+    /* a file that is not a checkpoint is left alone (a typo in --save must
+     * not replace a spec); an empty one may be replaced */
+    spit(in_dir("spec.lua"), (const unsigned char *)"return model {}", 15);
+    expect_target_refused("ckpt_target_not_a_checkpoint_refused", in_dir("spec.lua"), S_IFREG,
+                          "not a kiln checkpoint");
+    long n0;
+    unsigned char *kept = slurp(in_dir("spec.lua"), &n0);
+    result("ckpt_target_not_a_checkpoint_kept", n0 == 15 && !memcmp(kept, "return model {}", 15),
+           "the file was changed");
+    free(kept);
+    spit(in_dir("empty.ckpt"), (const unsigned char *)"", 0);
+    int rc0 = kiln_checkpoint_save(&model, in_dir("empty.ckpt"), err, sizeof err);
+    result("ckpt_target_empty_file_replaced", rc0 == 0, err);
 
     /* a save killed midway leaves FILE.tmp: the next save reuses it */
     char stale[512];
