@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <float.h>
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
@@ -228,6 +229,20 @@ long call_size(Call *c, int arg, const char *what) {
     return check_size(c, arg, what);
 }
 
+/* Every number a spec gives reaches the trainer as a 32-bit float (a rate,
+ * a moment, an initializer's parameters, a dropout probability, the
+ * synthetic data's weights) or goes into its arithmetic: a nonzero
+ * magnitude below FLT_MIN would become 0 (or a subnormal) and one above
+ * FLT_MAX infinity.  Each reader below refuses them where the spec wrote
+ * them.  What kiln derives from accepted values stays in range (−lr,
+ * 1 − lr·wd, 1 − β, 1/(1 − p), the inits' bounds), so nothing nonzero is
+ * emitted as 0. */
+static void check_float(Call *c, const char *what, double v) {
+    if (v == 0 || (fabs(v) >= FLT_MIN && fabs(v) <= FLT_MAX)) return;
+    call_fail(c, "%s is %g, outside what a 32-bit float holds (it would become %s); use a magnitude from %.2g to %.2g",
+              what, v, fabs(v) < FLT_MIN ? "0" : "infinite", FLT_MIN, FLT_MAX);
+}
+
 double call_number(Call *c, int arg, const char *what) {
     lua_State *L = c->L;
     char buf[80];
@@ -236,6 +251,7 @@ double call_number(Call *c, int arg, const char *what) {
         call_fail(c, "%s must be a number, got %s", what, lua_show(L, arg, buf, sizeof buf));
     double v = lua_tonumber(L, arg);
     if (!isfinite(v)) call_fail(c, "%s must be finite, got %g", what, v);
+    check_float(c, what, v);
     return v;
 }
 
@@ -289,6 +305,8 @@ int call_opt_number(Call *c, int arg, const char *key, double *out) {
     if (lua_type(c->L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(c->L, -1)))
         call_fail(c, "option %s must be a finite number, got %s", key, lua_show(c->L, -1, buf, sizeof buf));
     *out = lua_tonumber(c->L, -1);
+    snprintf(buf, sizeof buf, "option %s", key);
+    check_float(c, buf, *out);
     lua_pop(c->L, 1);
     return 1;
 }
@@ -328,6 +346,8 @@ int call_opt_numbers(Call *c, int arg, const char *key, double *out, int max, in
         if (lua_type(c->L, -1) != LUA_TNUMBER || !isfinite(lua_tonumber(c->L, -1)))
             call_fail(c, "option %s[%d] must be a finite number, got %s", key, i + 1, lua_show(c->L, -1, buf, sizeof buf));
         out[i] = lua_tonumber(c->L, -1);
+        snprintf(buf, sizeof buf, "option %s[%d]", key, i + 1);
+        check_float(c, buf, out[i]);
         lua_pop(c->L, 1);
     }
     lua_pop(c->L, 1);
