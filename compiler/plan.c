@@ -12,6 +12,18 @@
 #include <stdlib.h>
 
 #include "kiln.h"
+#include "ops/ops.h"
+
+/* The bytes of static arrays (params, state and arena together) a trainer
+ * can hold.  Under the x86-64 small code model that gcc and ld use by
+ * default, a program's code and static data must fit in 2 GiB.  Measured
+ * with gcc 12 -O3 (PIE, the Debian default): a trainer links while its
+ * text + data + bss stay under 2^31 bytes, 64 KiB more and ld fails with
+ * "relocation truncated to fit"; the runtime's own code and data take
+ * about 0.75 MiB of it.  The 16 MiB of margin covers that, the per-row
+ * arrays of the loss (a few bytes × the batch), the runtime growing, a
+ * non-PIE build (loaded at 4 MiB) and sanitizers' redzones. */
+#define KILN_MAX_STATIC_BYTES ((2L << 30) - (16L << 20))
 
 static long align16(long n) { return (n + 15) & ~15L; }
 
@@ -119,6 +131,54 @@ static long lay_out(Graph *g, const int *ids, int n) {
     return at;
 }
 
+/* Floats that parameter p takes with its optimizer state (*state) and its
+ * gradient's buffer, when it has one (*grad: an update fused into the
+ * product that computes the gradient needs none); *user becomes the
+ * forward node (the layer) that reads p. */
+static long param_floats(const Graph *g, int p, long *state, long *grad, const Node **user) {
+    const Value *dp = val(g, p)->grad >= 0 ? storage_of(g, val(g, p)->grad) : NULL;
+    *grad = dp && stored(dp) ? value_footprint(g, dp) : 0;
+    *state = 0;
+    for (int i = 0; i < g->nnodes; i++) {
+        const Node *n = node(g, i);
+        if (n->phase == PHASE_FORWARD && !*user)
+            for (int j = 0; j < n->nin; j++) *user = n->in[j] == p ? n : *user;
+        if (n->phase == PHASE_UPDATE && n->in[0] == p)   /* inputs: param, grad, then its state */
+            for (int j = 2; j < n->nin; j++) *state += align16(shape_size(&val(g, n->in[j])->shape));
+    }
+    return align16(shape_size(&val(g, p)->shape));
+}
+
+/* What passes kiln's checks must build: a model whose static arrays
+ * (parameters, optimizer state, arena) would not link is refused here.
+ * The layer is named whose parameters — with what grows with them: their
+ * gradients' buffers and the optimizer's state — cross the limit; else the
+ * model's line, for the arena its batch sizes. */
+static void check_static_size(const Graph *g) {
+    const double mib = 1 << 20;
+    const long limit = KILN_MAX_STATIC_BYTES / (long)sizeof(float);
+    if (g->params_size + g->state_size + g->arena_size <= limit) return;
+    char call[64];
+    long with_grads = 0, state = 0, grad = 0, any_grad = 0;
+    for (int i = 0; i < g->nparams; i++) {
+        const Node *user = NULL;
+        with_grads += param_floats(g, g->params[i], &state, &grad, &user) + state + grad;
+        any_grad |= grad;
+        const char *also = any_grad && g->nstate ? ", their gradients and optimizer state"
+                           : any_grad            ? " and their gradients"
+                           : g->nstate           ? " and their optimizer state" : "";
+        if (with_grads > limit && user)
+            fail_at(&user->layer->loc, "%s: with this layer the parameters%s take %.1f MiB, above the %.0f MiB a "
+                    "trainer's static arrays can hold; use fewer or smaller layers", layer_call(user, call), also,
+                    (double)with_grads * sizeof(float) / mib, KILN_MAX_STATIC_BYTES / mib);
+    }
+    fail_at(&g->spec->loc, "model: batch %ld needs %.1f MiB of buffers besides %.1f MiB of parameters%s, above the "
+            "%.0f MiB a trainer's static arrays can hold; use %s", g->spec->batch,
+            (double)g->arena_size * sizeof(float) / mib, (double)(g->params_size + g->state_size) * sizeof(float) / mib,
+            g->nstate ? " and their optimizer state" : "", KILN_MAX_STATIC_BYTES / mib,
+            g->spec->batch > 1 ? "a smaller batch" : "fewer or smaller layers");
+}
+
 void plan(Graph *g) {
     g->params_size = lay_out(g, g->params, g->nparams);
     g->state_size = lay_out(g, g->state, g->nstate);
@@ -172,4 +232,5 @@ void plan(Graph *g) {
                          b->offset + value_footprint(g, b)))
                 fail("internal error: memory plan puts %s and %s in the same place", a->name, b->name);
         }
+    check_static_size(g);
 }

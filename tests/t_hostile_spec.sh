@@ -69,6 +69,29 @@ printf 'local x = 1\nlocal y = x.field\n' >"$long/index.lua"
 expect_line long-path-runtime "$long/index.lua:2: attempt to index a number value (local 'x')" \
     "$KILN" compile "$long/index.lua" -o "$HS/long.c"
 
+# ---- the largest static arrays kiln accepts still link -------------------------
+# tests/errors/static_*.lua are refused; 16120 units are the most the middle
+# layer may have here (2031.9 MiB of parameters), and that trainer links.
+cat >"$HS/largest.lua" <<'LUA'
+return model {
+  input = {16384}, classes = 2, batch = 1,
+  layers = { linear(16384), linear(16120), linear(2) },
+  loss = softmax_cross_entropy(), optimizer = sgd {lr = 0.1},
+}
+LUA
+sed 's/linear(16120)/linear(16121)/' "$HS/largest.lua" >"$HS/too_large.lua"
+if ! "$KILN" compile "$HS/too_large.lua" -o "$HS/too_large.c" >/dev/null 2>&1; then
+    pass hostile_spec/static-limit-refuses
+else
+    fail hostile_spec/static-limit-refuses "one unit more than the largest model was accepted"
+fi
+if "$KILN" build "$HS/largest.lua" -o "$HS/largest" >"$HS/largest.out" 2>&1 && [ -x "$HS/largest" ]; then
+    pass hostile_spec/static-limit-links
+else
+    fail hostile_spec/static-limit-links "$(grep -m 3 -v '^ ' "$HS/largest.out" | tr '\n' ' ')"
+fi
+rm -f "$HS/largest" "$HS/largest.c"
+
 # ---- the wall clock's two runs, started at the top ------------------------------
 expect_bg() {  # NAME PID OUT FILE: exit status 1, the one line, no output file
     local name=$1 pid=$2 out=$3 file=$4
