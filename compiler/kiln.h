@@ -334,9 +334,13 @@ void dump_kernels(StrBuf *out, const Graph *g);
 void dump_plan(StrBuf *out, const Graph *g);
 
 /* ---- build.c: files and the C compiler ------------------------------- */
+/* Where an output at path really goes, into out: path, or the file a
+ * symbolic link at path points to.  Fails (one line) when the target exists
+ * and is not a regular file, or is a dangling link: call it before the work. */
+void output_target(const char *path, char *out, size_t n);
 void write_file_atomic(const char *path, const char *data, size_t len);
 int  build_trainer(const char *c_file, const char *exe, int verbose);
-/* The same for any program: sources (and -D flags) before the runtime. */
+/* The same for any program: its C sources (file paths) before the runtime. */
 int  build_program(const char *const *sources, int nsources, const char *exe, int verbose);
 const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.h */
 

@@ -3,6 +3,7 @@
  * differ only in what they do with the result. */
 #define _POSIX_C_SOURCE 200809L
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,7 +38,9 @@ static const char compile_help[] =
     "Run SPEC, infer every shape, differentiate, plan memory and write one C file\n"
     "specialized to the model: the trainer's whole source apart from kiln's runtime.\n"
     "\n"
-    "  -o FILE.c   where to write it (default build/NAME.c; '-' for stdout)\n"
+    "  -o FILE.c   where to write it (default build/NAME.c; '-' for stdout); a symbolic\n"
+    "              link is followed and the file it points to replaced; a device,\n"
+    "              FIFO or directory there is refused\n"
     "  -v, --verbose  print the memory plan (arena size, buffers, lifetimes) on stderr\n";
 
 static const char build_help[] =
@@ -46,7 +49,9 @@ static const char build_help[] =
     "Compile SPEC to C (next to EXE, as EXE.c) and build the trainer with the C\n"
     "compiler, linking kiln's runtime, zlib, libm and OpenMP.\n"
     "\n"
-    "  -o EXE      the trainer to write (default build/NAME)\n"
+    "  -o EXE      the trainer to write (default build/NAME); EXE and EXE.c may be\n"
+    "              symbolic links (the files they point to are replaced) but not\n"
+    "              devices, FIFOs or directories\n"
     "  -v          show the memory plan and the C compiler's command line\n"
     "\n"
     "environment:\n"
@@ -130,14 +135,16 @@ static void default_path(char *buf, size_t n, const Spec *s, const char *ext) {
 static int cmd_compile(int argc, char **argv) {
     if (wants_help(argc, argv)) { fputs(compile_help, stdout); return 0; }
     Args a = parse_args("compile", argc, argv, 0);
+    int to_stdout = a.out && strcmp(a.out, "-") == 0;
+    char path[PATH_MAX];
+    if (a.out && !to_stdout) output_target(a.out, path, sizeof path);   /* refused before the work */
     Spec spec;
     Graph g;
     compile_spec(a.spec, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
     if (a.verbose) print_plan(&g);
-    char path[PATH_MAX];
-    if (a.out && strcmp(a.out, "-") == 0) {
+    if (to_stdout) {
         fwrite(c.data, 1, c.len, stdout);
     } else {
         if (a.out) snprintf(path, sizeof path, "%s", a.out);
@@ -150,14 +157,23 @@ static int cmd_compile(int argc, char **argv) {
     return 0;
 }
 
-/* Is path's content exactly data? */
+/* Is path a regular file whose content is exactly data?  (Opened without
+ * blocking: a FIFO put there is not waited on.) */
 static int same_content(const char *path, const StrBuf *data) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return 0;
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0) return 0;
+    int same = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && (size_t)st.st_size == data->len;
     char *buf = xmalloc(data->len + 1);
-    size_t got = fread(buf, 1, data->len + 1, f);
-    fclose(f);
-    int same = got == data->len && memcmp(buf, data->data, data->len) == 0;
+    size_t got = 0;
+    while (same && got <= data->len) {
+        ssize_t n = read(fd, buf + got, data->len + 1 - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
+        got += (size_t)n;
+    }
+    close(fd);
+    same = same && got == data->len && memcmp(buf, data->data, data->len) == 0;
     free(buf);
     return same;
 }
@@ -172,6 +188,12 @@ static int newer_or_same(const char *a, const char *b) {
 /* Compile spec into exe (with exe.c beside it); skip cc when exe is newer
  * than an identical C file and the runtime. */
 static void build_exe(const char *spec_path, const char *out, int verbose, char *exe, size_t n) {
+    char c_path[PATH_MAX], lib[PATH_MAX], real[PATH_MAX];
+    if (out) {   /* refused before the work */
+        snprintf(c_path, sizeof c_path, "%s.c", out);
+        output_target(out, real, sizeof real);
+        output_target(c_path, real, sizeof real);
+    }
     Spec spec;
     Graph g;
     compile_spec(spec_path, &spec, &g);
@@ -180,8 +202,9 @@ static void build_exe(const char *spec_path, const char *out, int verbose, char 
     if (verbose) print_plan(&g);
     if (out) snprintf(exe, n, "%s", out);
     else default_path(exe, n, &spec, "");
-    char c_path[PATH_MAX], lib[PATH_MAX];
     snprintf(c_path, sizeof c_path, "%s.c", exe);
+    output_target(exe, real, sizeof real);
+    output_target(c_path, real, sizeof real);
     snprintf(lib, sizeof lib, "%s/libkiln_rt.a", kiln_home());
     int fresh = same_content(c_path, &c) && newer_or_same(exe, c_path) && newer_or_same(exe, lib);
     if (!fresh) {
