@@ -62,26 +62,32 @@ static int utf8_length(const unsigned char *s) {
     return n;
 }
 
-/* Copy text into out (cap bytes with the NUL), every byte that is neither
- * printable ASCII nor part of well-formed UTF-8 text written as an escape
- * (a newline as the two characters \n, ESC as \x1b).  Backslashes stay as
- * they are.  A line too long for out ends in "...". */
+int escape_piece(const char *text, char piece[8], int keep_lines) {
+    const unsigned char *s = (const unsigned char *)text;
+    int n = *s >= 0x80 ? utf8_length(s) : 0;
+    memset(piece, 0, 8);
+    if (n) memcpy(piece, s, (size_t)n);
+    else if (keep_lines && (*s == '\n' || *s == '\t')) piece[0] = (char)*s;
+    else if (*s == '\n') strcpy(piece, "\\n");
+    else if (*s == '\r') strcpy(piece, "\\r");
+    else if (*s == '\t') strcpy(piece, "\\t");
+    else if (*s < 0x20 || *s >= 0x7f) snprintf(piece, 8, "\\x%02x", *s);
+    else piece[0] = (char)*s;
+    return n ? n : 1;
+}
+
+/* Copy text into out (cap bytes with the NUL), escaped as escape_piece
+ * says.  A line too long for out ends in "...". */
 static void escape_line(char *out, size_t cap, const char *text, int truncated) {
     size_t at = 0;
-    for (const unsigned char *s = (const unsigned char *)text; *s;) {
-        char piece[8] = { 0 };
-        int n = *s >= 0x80 ? utf8_length(s) : 0;
-        if (n) memcpy(piece, s, (size_t)n);
-        else if (*s == '\n') strcpy(piece, "\\n");
-        else if (*s == '\r') strcpy(piece, "\\r");
-        else if (*s == '\t') strcpy(piece, "\\t");
-        else if (*s < 0x20 || *s >= 0x7f) snprintf(piece, sizeof piece, "\\x%02x", *s);
-        else piece[0] = (char)*s;
+    for (const char *s = text; *s;) {
+        char piece[8];
+        int n = escape_piece(s, piece, 0);
         size_t len = strlen(piece);
         if (at + len + 4 > cap) { truncated = 1; break; }   /* room for "..." and the NUL */
         memcpy(out + at, piece, len);
         at += len;
-        s += n ? n : 1;
+        s += n;
     }
     if (truncated && at + 4 <= cap) {
         memcpy(out + at, "...", 3);

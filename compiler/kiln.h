@@ -46,8 +46,14 @@ typedef struct { const char *file; int line; } Loc;   /* a place in a spec */
  * output, exit 1. */
 _Noreturn void fail_at(const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* That line, into out (cap bytes), for text printed where fail cannot run
- * (a signal handler). */
+/* The text at s as it may reach a terminal, into piece (NUL-terminated):
+ * printable ASCII and well-formed UTF-8 as they are, any other byte (a
+ * control character, a C1 control, a stray byte) as an escape: \n, \t, \r,
+ * \x1b.  keep_lines: newlines and tabs as they are.  Returns the bytes of s
+ * it covers. */
+int escape_piece(const char *s, char piece[8], int keep_lines);
+/* The line fail prints, into out (cap bytes), for text printed where fail
+ * cannot run (a signal handler). */
 void fail_format(char *out, size_t cap, const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 /* A temporary output file to unlink, and a temporary directory to remove
  * after it, if kiln fails before renaming them (NULL: none). */

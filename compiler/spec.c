@@ -405,12 +405,18 @@ static int dsl_model(lua_State *L) {
     return 1;
 }
 
-/* print goes to stderr: stdout may carry generated C. */
+/* print goes to stderr: stdout may carry generated C.  Lines and tabs as
+ * they are, other control characters escaped (error.c's escape_piece): a
+ * spec cannot drive the terminal through it. */
 static int dsl_print(lua_State *L) {
     int n = lua_gettop(L);
     for (int i = 1; i <= n; i++) {
         if (i > 1) fputc('\t', stderr);
-        fputs(luaL_tolstring(L, i, NULL), stderr);
+        char piece[8];
+        for (const char *s = luaL_tolstring(L, i, NULL); *s;) {
+            s += escape_piece(s, piece, 1);
+            fputs(piece, stderr);
+        }
         lua_pop(L, 1);
     }
     fputc('\n', stderr);
@@ -653,9 +659,13 @@ _Noreturn static void fail_spec_error(lua_State *L, int status) {
     char text[64], hint[96] = "";
     const char *msg = NULL, *rest;
     int line;
-    if (lua_type(L, -1) == LUA_TSTRING) msg = lua_tostring(L, -1);
-    else if (lua_isinteger(L, -1)) snprintf(text, sizeof text, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1)), msg = text;
-    else if (lua_type(L, -1) == LUA_TNUMBER) snprintf(text, sizeof text, "%.14g", lua_tonumber(L, -1)), msg = text;
+    if (lua_type(L, -1) == LUA_TSTRING) {
+        msg = lua_tostring(L, -1);
+    } else if (lua_type(L, -1) == LUA_TNUMBER) {   /* error(42): formatted here, lua_tostring would allocate */
+        if (lua_isinteger(L, -1)) snprintf(text, sizeof text, LUA_INTEGER_FMT, (LUAI_UACINT)lua_tointeger(L, -1));
+        else snprintf(text, sizeof text, LUA_NUMBER_FMT, (LUAI_UACNUMBER)lua_tonumber(L, -1));
+        msg = text;
+    }
     if (status == LUA_ERRMEM || (msg && strcmp(msg, "not enough memory") == 0))
         fail_at(&file, "spec uses more than %u MiB of memory; kiln stops specs there", SPEC_MEMORY_LIMIT >> 20);
     if (!msg)

@@ -69,6 +69,12 @@ printf 'local x = 1\nlocal y = x.field\n' >"$long/index.lua"
 expect_line long-path-runtime "$long/index.lua:2: attempt to index a number value (local 'x')" \
     "$KILN" compile "$long/index.lua" -o "$HS/long.c"
 
+# print (to stderr) keeps its lines and tabs but not a terminal's escape codes
+printf 'print("red \\27[31mtext\\7", "tab")\nprint("two\\nlines")\nerror("stop")\n' >"$HS/print.lua"
+"$KILN" compile "$HS/print.lua" -o "$HS/print.c" 2>"$HS/err"
+want=$(printf 'red \\x1b[31mtext\\x07\ttab\ntwo\nlines\n%s:3: stop' "$HS/print.lua")
+[ "$(cat "$HS/err")" = "$want" ] && pass hostile_spec/print-escaped || fail hostile_spec/print-escaped "printed '$(cat -A "$HS/err")'"
+
 # ---- the largest static arrays kiln accepts still link -------------------------
 # tests/errors/static_*.lua are refused; 16120 units are the most the middle
 # layer may have here (2031.9 MiB of parameters), and that trainer links.
