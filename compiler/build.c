@@ -47,6 +47,7 @@ static void make_parent_dir(const char *path) {
 void output_target(const char *path, char *out, size_t n) {
     struct stat st;
     char link[PATH_MAX + 40] = "";   /* "a symbolic link to TARGET, " when it is one */
+    if (!*path) fail("cannot write to an empty path; give -o the path of a file");
     if (snprintf(out, n, "%s", path) >= (int)n) fail("cannot write %s: the path is too long", path);
     if (lstat(path, &st) != 0) {
         if (errno == ENOENT) return;   /* a new file */

@@ -112,6 +112,18 @@ static void vformat_line(char *out, size_t cap, const Loc *loc, const char *fmt,
     escape_line(out, cap, raw, (size_t)n >= sizeof raw);
 }
 
+void fail_usage(const char *fmt, ...) {
+    char raw[4096];
+    static char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(raw, sizeof raw, fmt, ap);
+    va_end(ap);
+    escape_line(line, sizeof line, n < 0 ? "" : raw, n >= (int)sizeof raw);
+    fprintf(stderr, "%s\n", line);
+    exit(2);
+}
+
 void fail_format(char *out, size_t cap, const Loc *loc, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

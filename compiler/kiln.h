@@ -46,6 +46,8 @@ typedef struct { const char *file; int line; } Loc;   /* a place in a spec */
  * output, exit 1. */
 _Noreturn void fail_at(const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* A command-line mistake: the line as formatted (escaped the same way), exit status 2. */
+_Noreturn void fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The text at s as it may reach a terminal, into piece (NUL-terminated):
  * printable ASCII and well-formed UTF-8 as they are, any other byte (a
  * control character, a C1 control, a stray byte) as an escape: \n, \t, \r,

@@ -84,11 +84,11 @@ static int wants_help(int argc, char **argv) {
     return 0;
 }
 
+/* Through fail_usage: an argument's control characters are escaped. */
 _Noreturn static void usage_fail(const char *cmd, const char *fmt, const char *arg) {
-    fprintf(stderr, "kiln %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "; run 'kiln %s --help'\n", cmd);
-    exit(2);
+    char what[1024];
+    snprintf(what, sizeof what, fmt, arg);
+    fail_usage("kiln %s: %s; run 'kiln %s --help'", cmd, what, cmd);
 }
 
 /* Parse "SPEC [-o PATH] [flags]" for compile/build/graph. */
@@ -270,7 +270,6 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 2, argv + 2);
     static const char *const cmds[] = { "compile", "build", "train", "graph", "plot", NULL };
     const char *near = nearest_name(cmd, cmds);
-    if (near) fprintf(stderr, "kiln: unknown command '%s'; did you mean '%s'? run 'kiln --help'\n", cmd, near);
-    else fprintf(stderr, "kiln: unknown command '%s'; run 'kiln --help' for the list\n", cmd);
-    return 2;
+    if (near) fail_usage("kiln: unknown command '%s'; did you mean '%s'? run 'kiln --help'", cmd, near);
+    fail_usage("kiln: unknown command '%s'; run 'kiln --help' for the list", cmd);
 }

@@ -75,6 +75,12 @@ printf 'print("red \\27[31mtext\\7", "tab")\nprint("two\\nlines")\nerror("stop")
 want=$(printf 'red \\x1b[31mtext\\x07\ttab\ntwo\nlines\n%s:3: stop' "$HS/print.lua")
 [ "$(cat "$HS/err")" = "$want" ] && pass hostile_spec/print-escaped || fail hostile_spec/print-escaped "printed '$(cat -A "$HS/err")'"
 
+# a command-line mistake quotes the argument escaped too (exit status 2)
+"$KILN" compile "$HS/good.lua" $'--fast\e[2J\nkiln: ok' >"$HS/out" 2>"$HS/err"; rc=$?
+want="kiln compile: unknown option '--fast\\x1b[2J\\nkiln: ok'; run 'kiln compile --help'"
+[ $rc -eq 2 ] && [ "$(cat "$HS/err")" = "$want" ] && pass hostile_spec/usage-escaped \
+    || fail hostile_spec/usage-escaped "exit status $rc, printed '$(cat -A "$HS/err")', want '$want'"
+
 # ---- the largest static arrays kiln accepts still link -------------------------
 # tests/errors/static_*.lua are refused; 16120 units are the most the middle
 # layer may have here (2031.9 MiB of parameters), and that trainer links.
@@ -110,6 +116,7 @@ expect_line out-fifo "kiln: cannot write $OUT/fifo: it is a FIFO, not a regular 
 [ -p "$OUT/fifo" ] || fail hostile_spec/out-fifo-kept "the FIFO was replaced"
 expect_line out-directory "kiln: cannot write $OUT/dir: it is a directory, not a regular file; give -o the path of a file" \
     "$KILN" compile "$HS/good.lua" -o "$OUT/dir"
+expect_line out-empty "kiln: cannot write to an empty path; give -o the path of a file" "$KILN" compile "$HS/good.lua" -o ""
 ln -s missing.c "$OUT/dangling.c"
 expect_line out-dangling-link \
     "kiln: cannot write $OUT/dangling.c: it is a symbolic link to missing.c, which does not exist; give -o the path of a file" \
