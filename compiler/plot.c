@@ -422,7 +422,16 @@ static int parse_row(const char *line, double v[5]) {
 }
 
 static void plot_metrics(const char *csv, const char *out) {
-    FILE *f = fopen(csv, "r");
+    /* opened without blocking and checked: a FIFO is refused, not waited on */
+    int fd = open(csv, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) plot_fail("cannot read %s: %s", csv, strerror(errno));
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        plot_fail("cannot read %s: it is %s, not a file; give the CSV a trainer's --metrics wrote",
+                  csv, file_kind(st.st_mode));
+    }
+    FILE *f = fdopen(fd, "r");
     if (!f) plot_fail("cannot read %s: %s", csv, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
@@ -519,11 +528,15 @@ int cmd_plot(int argc, char **argv) {
             plot_usage("unexpected argument '%s'", s);
         }
     }
+    if (metrics && !csv) plot_usage("%s", "metrics needs the CSV a trainer's --metrics FILE wrote");
+    if (!out) out = metrics ? "metrics.png" : "activations.png";
+    char target[PATH_MAX];   /* the outputs are checked before the work: a device or FIFO is refused */
+    output_target(out, target, sizeof target);
+    if (data) output_target(data, target, sizeof target);
     if (metrics) {
-        if (!csv) plot_usage("%s", "metrics needs the CSV a trainer's --metrics FILE wrote");
-        plot_metrics(csv, out ? out : "metrics.png");
+        plot_metrics(csv, out);
     } else {
-        plot_activations(out ? out : "activations.png", data, verbose);
+        plot_activations(out, data, verbose);
     }
     return 0;
 }

@@ -24,6 +24,12 @@ plot_status plot/no-picture 2 "$KILN" plot
 plot_status plot/unknown-picture 2 "$KILN" plot activation
 one_line plot/unknown-picture/suggest "^kiln plot: unknown picture 'activation'; did you mean 'activations'\?"
 plot_status plot/metrics-needs-csv 2 "$KILN" plot metrics
+mkfifo "$TMP/metrics.fifo"   # refused, not waited on
+plot_status plot/metrics-fifo-refused 1 timeout 10 "$KILN" plot metrics "$TMP/metrics.fifo" -o "$TMP/fifo.png"
+one_line plot/metrics-fifo-refused/message "^kiln plot: cannot read $TMP/metrics.fifo: it is a FIFO, not a file"
+mkdir -p "$TMP/picture.png"   # an output that is not a file: refused before gnuplot runs
+plot_status plot/output-directory-refused 1 "$KILN" plot activations -o "$TMP/picture.png"
+one_line plot/output-directory-refused/message "cannot write $TMP/picture.png: it is a directory"
 plot_status plot/unknown-option 2 "$KILN" plot activations --fast
 
 # without gnuplot: one line saying how to get it (PATH without gnuplot)
