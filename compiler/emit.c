@@ -384,13 +384,13 @@ static void emit_init(Emit *e, const Graph *g) {
 /* A kiln_tensor table: each value's name, shape and place in its block. */
 static void emit_tensor_table(Emit *e, const Graph *g, const char *table, const int *ids, int n,
                               const char *block) {
-    emit(e, "static const kiln_tensor %s[] = {", table);
+    emit(e, "static const kiln_tensor %s[] = {  /* name, rank, dims, elements, data, never below 0 */", table);
     for (int i = 0; i < n; i++) {
         const Value *v = val(g, ids[i]);
         StrBuf dims = {0};
         for (int d = 0; d < v->shape.rank; d++) sb_printf(&dims, "%s%ld", d ? ", " : "", v->shape.dim[d]);
-        emit(e, "    { %s, %d, { %s }, %ld, %s + %ld },", c_string(v->name), v->shape.rank, dims.data,
-             shape_size(&v->shape), block, v->offset);
+        emit(e, "    { %s, %d, { %s }, %ld, %s + %ld, %d },", c_string(v->name), v->shape.rank, dims.data,
+             shape_size(&v->shape), block, v->offset, v->nonnegative);
         sb_free(&dims);
     }
     emit(e, "};");

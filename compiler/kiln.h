@@ -240,6 +240,7 @@ typedef struct {
     int     bytes;           /* the input batch as raw bytes (scaled when read), not floats */
     long    offset;          /* plan: offset in params[] or arena[] */
     int     panels;          /* plan: stored in this many column panels (0: row-major) */
+    int     nonnegative;     /* state that is never below 0 (Adam's v): checkpoints are checked */
     int     first, last;     /* plan: kernels that write it first and read it last */
 } Value;
 

@@ -572,17 +572,22 @@ static float float_at(const uint8_t *b)
 }
 
 /* Values no training run writes: a float that is not finite (training
- * stops before it saves one), a step count past KILN_MAX_STEPS.  0, or -1
+ * stops before it saves one), a negative one in a tensor that is never
+ * below 0 (Adam's v), a step count past KILN_MAX_STEPS.  0, or -1
  * naming the first. */
 static int plausible(const kiln_model *m, const char *path, const uint8_t *p, const fckpt *f,
                      char *err, size_t errlen)
 {
-    for (uint32_t i = 0; i < f->count; i++)
-        for (size_t k = 0; k < f->t[i].size; k++)
-            if (!isfinite(float_at(p + f->t[i].data + 4 * k)))
-                return fail(err, errlen, "checkpoint %s: tensor %s holds NaN or infinity "
-                            "(element %zu); no training run saves that", path,
-                            model_tensor(m, (int)i)->name, k);
+    for (uint32_t i = 0; i < f->count; i++) {
+        const kiln_tensor *x = model_tensor(m, (int)i);
+        for (size_t k = 0; k < f->t[i].size; k++) {
+            float v = float_at(p + f->t[i].data + 4 * k);
+            if (!isfinite(v) || (x->nonnegative && v < 0))
+                return fail(err, errlen, "checkpoint %s: tensor %s holds %s (element %zu); no "
+                            "training run saves that", path, x->name,
+                            isfinite(v) ? "a value below 0" : "NaN or infinity", k);
+        }
+    }
     if (f->steps > KILN_MAX_STEPS)
         return fail(err, errlen, "checkpoint %s: records %" PRIu64 " optimizer steps, more "
                     "than any run takes (at most 2^53)", path, f->steps);

@@ -219,6 +219,8 @@ typedef struct {
     int         dims[4];
     size_t      size;       /* product of dims */
     float      *data;       /* points into the model's parameter block */
+    int         nonnegative;  /* 1: no value is below 0 (Adam's v, a mean of squares):
+                               * a checkpoint holding one is refused */
 } kiln_tensor;
 
 typedef struct {

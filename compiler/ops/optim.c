@@ -50,15 +50,18 @@ static void adam_parse(Call *c, Layer *out) {
     check_range(c, "weight_decay", out->weight_decay, 0, 1e3, 0);
 }
 
-/* One update node: inputs param, grad, then its state tensors. */
+/* One update node: inputs param, grad, then its state tensors; a state
+ * whose name starts with '+' is never below 0 (the '+' is not part of it). */
 static void add_update(Graph *g, const OpDef *step, const Layer *opt, int param, int grad,
                        const char *const *state_names) {
     char label[96];
     snprintf(label, sizeof label, "%s.%s", opt->op->name, val(g, param)->name);
     int st[2], nst = 0;
     for (; state_names[nst]; nst++) {
-        snprintf(label, sizeof label, "%s.%s", val(g, param)->name, state_names[nst]);
+        const char *name = state_names[nst] + (state_names[nst][0] == '+');
+        snprintf(label, sizeof label, "%s.%s", val(g, param)->name, name);
         st[nst] = graph_state(g, label, val(g, param)->shape);
+        val(g, st[nst])->nonnegative = state_names[nst][0] == '+';
     }
     snprintf(label, sizeof label, "%s.%s", opt->op->name, val(g, param)->name);
     Node *n = graph_node(g, step, opt, PHASE_UPDATE, label);
@@ -73,7 +76,7 @@ static void sgd_update(Graph *g, const Layer *opt, int param, int grad) {
 }
 
 static void adam_update(Graph *g, const Layer *opt, int param, int grad) {
-    static const char *const moments[] = { "adam_m", "adam_v", NULL };
+    static const char *const moments[] = { "adam_m", "+adam_v", NULL };   /* v: a mean of squares */
     add_update(g, &op_adam_step, opt, param, grad, moments);
 }
 

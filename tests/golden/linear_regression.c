@@ -177,9 +177,9 @@ static void init(kiln_rng *rng)
 }
 
 /* ---- the model, as the runtime sees it ---- */
-static const kiln_tensor tensors[] = {
-    { "linear1.weight", 2, { 2, 1 }, 2, params + 0 },
-    { "linear1.bias", 1, { 1 }, 1, params + 16 },
+static const kiln_tensor tensors[] = {  /* name, rank, dims, elements, data, never below 0 */
+    { "linear1.weight", 2, { 2, 1 }, 2, params + 0, 0 },
+    { "linear1.bias", 1, { 1 }, 1, params + 16, 0 },
 };
 
 static const kiln_model model = {

@@ -376,22 +376,22 @@ static void init(kiln_rng *rng)
 }
 
 /* ---- the model, as the runtime sees it ---- */
-static const kiln_tensor tensors[] = {
-    { "linear1.weight", 2, { 784, 256 }, 200704, params + 0 },
-    { "linear1.bias", 1, { 256 }, 256, params + 200704 },
-    { "linear2.weight", 2, { 256, 10 }, 2560, params + 200960 },
-    { "linear2.bias", 1, { 10 }, 10, params + 203520 },
+static const kiln_tensor tensors[] = {  /* name, rank, dims, elements, data, never below 0 */
+    { "linear1.weight", 2, { 784, 256 }, 200704, params + 0, 0 },
+    { "linear1.bias", 1, { 256 }, 256, params + 200704, 0 },
+    { "linear2.weight", 2, { 256, 10 }, 2560, params + 200960, 0 },
+    { "linear2.bias", 1, { 10 }, 10, params + 203520, 0 },
 };
 
-static const kiln_tensor state_tensors[] = {
-    { "linear1.weight.adam_m", 2, { 784, 256 }, 200704, state + 0 },
-    { "linear1.weight.adam_v", 2, { 784, 256 }, 200704, state + 200704 },
-    { "linear1.bias.adam_m", 1, { 256 }, 256, state + 401408 },
-    { "linear1.bias.adam_v", 1, { 256 }, 256, state + 401664 },
-    { "linear2.weight.adam_m", 2, { 256, 10 }, 2560, state + 401920 },
-    { "linear2.weight.adam_v", 2, { 256, 10 }, 2560, state + 404480 },
-    { "linear2.bias.adam_m", 1, { 10 }, 10, state + 407040 },
-    { "linear2.bias.adam_v", 1, { 10 }, 10, state + 407056 },
+static const kiln_tensor state_tensors[] = {  /* name, rank, dims, elements, data, never below 0 */
+    { "linear1.weight.adam_m", 2, { 784, 256 }, 200704, state + 0, 0 },
+    { "linear1.weight.adam_v", 2, { 784, 256 }, 200704, state + 200704, 1 },
+    { "linear1.bias.adam_m", 1, { 256 }, 256, state + 401408, 0 },
+    { "linear1.bias.adam_v", 1, { 256 }, 256, state + 401664, 1 },
+    { "linear2.weight.adam_m", 2, { 256, 10 }, 2560, state + 401920, 0 },
+    { "linear2.weight.adam_v", 2, { 256, 10 }, 2560, state + 404480, 1 },
+    { "linear2.bias.adam_m", 1, { 10 }, 10, state + 407040, 0 },
+    { "linear2.bias.adam_v", 1, { 10 }, 10, state + 407056, 1 },
 };
 
 static const char *const class_names[] = {

@@ -436,13 +436,13 @@ static void init(kiln_rng *rng)
 }
 
 /* ---- the model, as the runtime sees it ---- */
-static const kiln_tensor tensors[] = {
-    { "linear1.weight", 2, { 784, 256 }, 200704, params + 0 },
-    { "linear1.bias", 1, { 256 }, 256, params + 200704 },
-    { "linear2.weight", 2, { 256, 256 }, 65536, params + 200960 },
-    { "linear2.bias", 1, { 256 }, 256, params + 266496 },
-    { "linear3.weight", 2, { 256, 10 }, 2560, params + 266752 },
-    { "linear3.bias", 1, { 10 }, 10, params + 269312 },
+static const kiln_tensor tensors[] = {  /* name, rank, dims, elements, data, never below 0 */
+    { "linear1.weight", 2, { 784, 256 }, 200704, params + 0, 0 },
+    { "linear1.bias", 1, { 256 }, 256, params + 200704, 0 },
+    { "linear2.weight", 2, { 256, 256 }, 65536, params + 200960, 0 },
+    { "linear2.bias", 1, { 256 }, 256, params + 266496, 0 },
+    { "linear3.weight", 2, { 256, 10 }, 2560, params + 266752, 0 },
+    { "linear3.bias", 1, { 10 }, 10, params + 269312, 0 },
 };
 
 static const char *const class_names[] = {

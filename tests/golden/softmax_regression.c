@@ -197,9 +197,9 @@ static void init(kiln_rng *rng)
 }
 
 /* ---- the model, as the runtime sees it ---- */
-static const kiln_tensor tensors[] = {
-    { "linear1.weight", 2, { 784, 10 }, 7840, params + 0 },
-    { "linear1.bias", 1, { 10 }, 10, params + 7840 },
+static const kiln_tensor tensors[] = {  /* name, rank, dims, elements, data, never below 0 */
+    { "linear1.weight", 2, { 784, 10 }, 7840, params + 0, 0 },
+    { "linear1.bias", 1, { 10 }, 10, params + 7840, 0 },
 };
 
 static const char *const class_names[] = {

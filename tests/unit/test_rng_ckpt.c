@@ -150,21 +150,21 @@ static float w_data[3 * 4], b_data[4], mw_data[3 * 4], mb_data[4], w2_data[3 * 4
              extra_data[2];
 static uint64_t steps;
 static const kiln_tensor tensors[2] = {
-    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w_data},
-    {"linear1.bias", 1, {4, 0, 0, 0}, 4, b_data},
+    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w_data, 0},
+    {"linear1.bias", 1, {4, 0, 0, 0}, 4, b_data, 0},
 };
 static const kiln_tensor state[3] = {   /* the third only for the "more state" model */
-    {"linear1.weight.momentum", 2, {3, 4, 0, 0}, 12, mw_data},
-    {"linear1.bias.momentum", 1, {4, 0, 0, 0}, 4, mb_data},
-    {"extra.state", 1, {2, 0, 0, 0}, 2, extra_data},
+    {"linear1.weight.momentum", 2, {3, 4, 0, 0}, 12, mw_data, 0},
+    {"linear1.bias.momentum", 1, {4, 0, 0, 0}, 4, mb_data, 0},
+    {"extra.state", 1, {2, 0, 0, 0}, 2, extra_data, 0},
 };
 static const kiln_tensor other_shape[2] = {
-    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w2_data},
-    {"linear1.bias", 1, {5, 0, 0, 0}, 5, b5_data},
+    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w2_data, 0},
+    {"linear1.bias", 1, {5, 0, 0, 0}, 5, b5_data, 0},
 };
 static const kiln_tensor other_name[2] = {
-    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w2_data},
-    {"linear1.b", 1, {4, 0, 0, 0}, 4, b5_data},
+    {"linear1.weight", 2, {3, 4, 0, 0}, 12, w2_data, 0},
+    {"linear1.b", 1, {4, 0, 0, 0}, 4, b5_data, 0},
 };
 static const kiln_model model = {
     .name = "tiny", .spec = "test", .input_size = 3, .classes = 4, .batch = 2,
@@ -650,6 +650,15 @@ static void untrusted_fields(void)
     spit(in_dir("inf.ckpt"), p, size);
     expect_refusal2("ckpt_infinite_weight_refused", &model, in_dir("inf.ckpt"), "linear1.weight", "infinity");
     free(p);
+
+    /* a mean of squares (Adam's v) below zero: refused, the model untouched */
+    kiln_tensor squares[2] = { state[0], state[1] };
+    squares[1].nonnegative = 1;   /* mb_data[1] is -1e-40 */
+    kiln_model adam = model;
+    adam.state = squares;
+    rc = kiln_checkpoint_save(&model, in_dir("negative.ckpt"), err, sizeof err);
+    if (rc == 0) expect_refusal2("ckpt_negative_mean_of_squares_refused", &adam, in_dir("negative.ckpt"),
+                                 "linear1.bias.momentum", "below 0");
 
     /* and the trainer never writes one */
     float keep = w_data[3];
