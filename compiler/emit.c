@@ -4,6 +4,7 @@
  * comment lists the graph nodes it holds), then train_step / eval_batch /
  * init and the kiln_model that hands them to the runtime.  Sizes are
  * constants; the only run-time size is n, the rows in this minibatch. */
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,9 @@ const char *cname(const Graph *g, int value) {
 
 const char *float_literal(char buf[40], double v) {
     float f = (float)v;
+    /* the ops' parse hooks refuse numbers a float cannot hold, and what is
+     * derived from them stays in range: a constant lost here is kiln's bug */
+    if (!isfinite(f) || (v != 0 && f == 0)) fail("internal error: the constant %g does not fit a float", v);
     for (int prec = 1; prec <= 9; prec++) {
         snprintf(buf, 36, "%.*g", prec, (double)f);
         if (strtof(buf, NULL) == f) break;
