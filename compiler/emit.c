@@ -178,7 +178,8 @@ static void emit_banner(Emit *e, const Graph *g) {
     emit(e, "#include \"kiln_rt.h\"");
     blank(e);
     emit(e, "#define BATCH %ld  /* rows per minibatch; the last one may have fewer (n) */", s->batch);
-    emit(e, "#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */");
+    if (val(g, g->input)->bytes)
+        emit(e, "#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */");
     if (any_panels(g)) {
         emit(e, "_Static_assert(KILN_PANEL == %d, \"the memory plan was made for panels of %d columns; "
                 "rebuild this trainer with the kiln that matches its runtime\");", KILN_PANEL_WIDTH,

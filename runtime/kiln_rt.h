@@ -165,14 +165,14 @@ int  kiln_dataset_load(kiln_dataset *d, const char *dir, const char *images_name
                        char *err, size_t errlen);
 void kiln_dataset_free(kiln_dataset *d);
 
-/* One minibatch as the generated step functions see it: n ≤ batch rows of
- * raw bytes (x, n × input_size; the model scales them, 1/255 for images,
- * as it reads them) and their labels. */
+/* One minibatch as the generated step functions see it: n ≤ batch rows,
+ * either raw bytes (x, n × input_size, which the generated code scales as it
+ * reads them) and their labels, or floats and their targets. */
 typedef struct {
     int            n;
-    const uint8_t *x;         /* image data: n × input_size bytes */
+    const uint8_t *x;         /* byte data: n × input_size bytes */
     const uint8_t *labels;    /* ...and their classes */
-    const float   *xf;        /* regression data: n × input_size floats */
+    const float   *xf;        /* float data: n × input_size floats */
     const float   *targets;   /* ...and n × outputs float targets */
     /* Or, when from is set (the trainer's batches), rows idx[0..n) of from,
      * which each thread of the step copies for itself (kiln_fill_batch);

@@ -22,7 +22,6 @@
 #include "kiln_rt.h"
 
 #define BATCH 10  /* rows per minibatch; the last one may have fewer (n) */
-#define INPUT_SCALE (1.0f / 255.0f)  /* input bytes → [0, 1], applied as they are read */
 
 /* ---- parameters: one block, in checkpoint order ---- */
 static float params[32];
