@@ -2,8 +2,10 @@
  * graph: a banner stating what the file is, the parameter block and the
  * arena with one named pointer per buffer, one function per kernel (its
  * comment lists the graph nodes it holds), then train_step / eval_batch /
- * init and the kiln_model that hands them to the runtime.  Sizes are
- * constants; the only run-time size is n, the rows in this minibatch. */
+ * init, what is particular to the data (class names, synthetic data's
+ * weights, a report after training) and the kiln_model that hands them all
+ * to the runtime.  Sizes are constants; the only run-time size is n, the
+ * rows in this minibatch. */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -144,6 +146,22 @@ static int any_panels(const Graph *g) {
     return 0;
 }
 
+/* The linear node whose weight and bias the trainer prints beside the true
+ * w and b after training: the data are synthetic_regression's y = X·w + b +
+ * noise and the model is y = X·W + b itself (one linear layer with a bias
+ * and one output, reading the input and giving the prediction, and no
+ * other parameters).  NULL: the trainer has no report. */
+static const Node *learns_synthetic(const Graph *g) {
+    if (!g->spec->data.synth_dims || g->nparams != 2) return NULL;
+    int producer = val(g, g->logits)->producer;
+    if (producer < 0) return NULL;
+    const Node *n = node(g, producer);
+    if (n->op != op_find("linear") || n->nin != 3 || storage_of(g, n->in[0]) != storage_of(g, g->input))
+        return NULL;
+    const Shape *w = &val(g, n->in[1])->shape;   /* linear's inputs: x, W (in, units), b */
+    return w->rank == 2 && w->dim[0] == g->spec->data.synth_dims && w->dim[1] == 1 ? n : NULL;
+}
+
 static void emit_banner(Emit *e, const Graph *g) {
     const Spec *s = g->spec;
     char shape[96];
@@ -174,6 +192,7 @@ static void emit_banner(Emit *e, const Graph *g) {
     emit(e, " */");
     emit(e, "#include <math.h>");
     emit(e, "#include <stdint.h>");
+    if (learns_synthetic(g)) emit(e, "#include <stdio.h>");
     blank(e);
     emit(e, "#include \"kiln_rt.h\"");
     blank(e);
@@ -416,6 +435,33 @@ static void emit_model_struct(Emit *e, const Graph *g) {
         emit(e, "};");
         blank(e);
     }
+    if (s->data.synth_dims) {
+        StrBuf w = {0};
+        for (int i = 0; i < s->data.synth_dims; i++) sb_printf(&w, "%s%.17g", i ? ", " : "", s->data.synth_w[i]);
+        emit(e, "/* The data's true weights: the runtime generates y = X·w + b + noise (synthetic_regression). */");
+        emit(e, "static const double synthetic_w[%d] = { %s };", s->data.synth_dims, w.data);
+        blank(e);
+        sb_free(&w);
+    }
+    const Node *learner = learns_synthetic(g);
+    if (learner) {
+        char b[40];
+        snprintf(b, 36, "%.17g", s->data.synth_b);
+        if (!strpbrk(b, ".e")) strcat(b, ".0");   /* a double for printf's %f */
+        emit(e, "/* After training: %s's weight and bias beside the w and b the data were", learner->label);
+        emit(e, " * generated from. */");
+        emit(e, "static void report(void)");
+        emit(e, "{");
+        emit(e, "    printf(\"w: learned [\");");
+        emit(e, "    for (int j = 0; j < %d; j++) printf(\"%%s%%.4f\", j ? \", \" : \"\", %s[j]);",
+             s->data.synth_dims, cname(g, learner->in[1]));
+        emit(e, "    printf(\"], true [\");");
+        emit(e, "    for (int j = 0; j < %d; j++) printf(\"%%s%%.4f\", j ? \", \" : \"\", synthetic_w[j]);",
+             s->data.synth_dims);
+        emit(e, "    printf(\"]\\nb: learned %%.4f, true %%.4f\\n\", %s[0], %s);", cname(g, learner->in[2]), b);
+        emit(e, "}");
+        blank(e);
+    }
     emit(e, "static const kiln_model model = {");
     emit(e, "    .name = %s,", c_string(s->name));
     emit(e, "    .file_name = %s,", c_string(s->cname));
@@ -432,13 +478,9 @@ static void emit_model_struct(Emit *e, const Graph *g) {
         emit(e, "    .test_images = %s,", c_string(s->data.files[2]));
         emit(e, "    .test_labels = %s,", c_string(s->data.files[3]));
     }
-    if (s->data.synth_dims) {
-        StrBuf w = {0};
-        for (int i = 0; i < s->data.synth_dims; i++) sb_printf(&w, "%s%.17g", i ? ", " : "", s->data.synth_w[i]);
-        emit(e, "    .synthetic = { .dims = %d, .w = { %s }, .b = %.17g, .noise = %.17g, .train = %ld, .test = %ld },",
-             s->data.synth_dims, w.data, s->data.synth_b, s->data.synth_noise, s->data.synth_train, s->data.synth_test);
-        sb_free(&w);
-    }
+    if (s->data.synth_dims)
+        emit(e, "    .synthetic = { .dims = %d, .w = synthetic_w, .b = %.17g, .noise = %.17g, .train = %ld, .test = %ld },",
+             s->data.synth_dims, s->data.synth_b, s->data.synth_noise, s->data.synth_train, s->data.synth_test);
     emit(e, "    .ntensors = %d,", g->nparams);
     emit(e, "    .tensors = tensors,");
     if (g->nstate > 0) {
@@ -452,6 +494,7 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .train_step = train_step,");
     emit(e, "    .eval_batch = eval_batch,");
     emit(e, "    .predict = predict,");
+    if (learner) emit(e, "    .report = report,");
     emit(e, "    .arena_bytes = sizeof arena,");
     StrBuf plan_text = {0};
     dump_plan(&plan_text, g);

@@ -202,12 +202,16 @@ kiln_rows kiln_fill_batch(const kiln_batch *b);
 void kiln_gather(const kiln_dataset *d, const uint32_t *idx, int n,
                  uint8_t *x, uint8_t *labels);
 
-/* The book's synthetic regression data: y = X·w + b + noise, X ~ N(0, 1),
- * noise ~ N(0, noise²), drawn from r (features row by row, then targets). */
+/* Synthetic regression data (the book's linear-regression chapter): count
+ * examples of y = X·w + b + noise, X ~ N(0, 1), noise ~ N(0, noise²), drawn
+ * from r row by row: a row's dims features, then its noise.  The generated
+ * trainer holds w, as many weights as the spec gave. */
 typedef struct {
-    int    dims;            /* 0: the model reads a data set from files */
-    double w[16], b, noise;
-    int    train, test;     /* examples in each split */
+    int           dims;     /* features per example, the length of w; 0: the
+                             * model reads a data set from files */
+    const double *w;        /* dims true weights (an array of the trainer's) */
+    double        b, noise;
+    int           train, test;   /* examples in each split */
 } kiln_synthetic;
 void kiln_synthetic_make(kiln_dataset *d, const kiln_synthetic *s, int count, kiln_rng *r);
 void kiln_gather_float(const kiln_dataset *d, const uint32_t *idx, int n, float *x, float *targets);
@@ -243,7 +247,7 @@ typedef struct {
     uint64_t          *steps;     /* optimizer steps taken (Adam's t, dropout's
                                    * stream); saved in checkpoints */
     uint64_t          *dropout_key;  /* the seed of dropout's masks, or NULL; saved */
-    const char *const *class_names;  /* classes names for --predict, or NULL */
+    const char *const *class_names;  /* the classes' names for --predict, or NULL */
     /* Draw initial parameters (spec's inits) from rng. */
     void  (*init)(kiln_rng *rng);
     /* One optimizer step on b; returns the batch-mean loss, adds the number
@@ -254,6 +258,11 @@ typedef struct {
     /* Forward only: the model's output for each row, as probabilities over
      * the classes (n × classes floats into out). */
     void  (*predict)(const kiln_batch *b, float *out);
+    /* After the epochs of a training run, when set: the model's own lines on
+     * stdout (the compiler emits one where the spec makes it meaningful,
+     * e.g. learned weights beside the true ones of synthetic data).  NULL:
+     * nothing. */
+    void  (*report)(void);
     size_t      arena_bytes;      /* activations and gradients, all in one block */
     const char *plan;             /* the memory plan as text, for --verbose */
 } kiln_model;
@@ -329,8 +338,9 @@ int kiln_model_finite(const kiln_model *m, const char **bad);
 
 /* ---- The trainer -----------------------------------------------------------
  * Parses the trainer's flags, loads the data, trains for the given epochs
- * printing "epoch N, loss X, train acc X, test acc X", saves if asked.
- * Returns the process exit status. */
+ * printing "epoch N, loss X, train acc X, test acc X" (for regression,
+ * "epoch N, loss X, test loss X"), runs the model's report if it has one,
+ * saves if asked.  Returns the process exit status. */
 int kiln_main(int argc, char **argv, const kiln_model *m);
 
 #endif

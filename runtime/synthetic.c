@@ -1,6 +1,7 @@
-/* synthetic.c — the data set of the book's linear-regression chapter,
- * y = X·w + b + ε with X ~ N(0, 1) and ε ~ N(0, noise²), generated from a
- * seeded RNG: a regression example that needs no files. */
+/* synthetic.c — generated regression data, y = X·w + b + ε with X ~ N(0, 1)
+ * and ε ~ N(0, noise²), from a seeded RNG: data that need no files (the
+ * book's linear-regression chapter uses it).  w, b and the noise come from
+ * the trainer (kiln_synthetic), as many features as w has weights. */
 #include "kiln_rt.h"
 
 #include <stdio.h>

@@ -1,9 +1,13 @@
 /* trainer.c — kiln_main, the generic part of every generated trainer:
  * command-line flags, data loading, the epoch loop (shuffle, minibatches,
- * evaluation), the d2l-style report, progress and timings, the metrics CSV,
- * checkpoints, and the two modes that do not train: --eval and --predict.
+ * evaluation), the d2l-style epoch lines, progress and timings, the metrics
+ * CSV, checkpoints, and the two modes that do not train: --eval and
+ * --predict.  What is particular to one model (its shapes, its data files or
+ * generated data, its class names, a report after training) comes from the
+ * kiln_model the generated file hands over.
  *
- * stdout carries exactly one line per epoch (or, for --eval, one line; for
+ * stdout carries exactly one line per epoch, then what the model's report
+ * prints, if the generated code gave it one (or, for --eval, one line; for
  * --predict N, N lines); everything else goes to stderr.
  * Exit status: 0 success, 1 runtime error (data, checkpoint, metrics file),
  * 2 bad usage. */
@@ -117,11 +121,18 @@ static void usage(const kiln_model *m)
            "                 (a checkpoint of another model is refused)\n");
     printf("  --metrics FILE write a CSV to FILE: a header 'epoch,loss,train_acc,test_acc,seconds'\n"
            "                 and one row per epoch (loss as on the epoch line, seconds of training)\n");
-    printf("  --eval         do not train: evaluate the model (usually --load-ed) on the test set\n"
-           "                 and print 'test loss X, test acc X', where the loss is the mean\n"
-           "                 per-image loss over the test set\n");
-    printf("  --predict N    do not train: for the first N test images, in file order, print\n"
-           "                 'image I: predicted CLASS (PROBABILITY), true CLASS' (I from 1)\n");
+    if (m->classes) {
+        printf("  --eval         do not train: evaluate the model (usually --load-ed) on the test set\n"
+               "                 and print 'test loss X, test acc X', where the loss is the mean\n"
+               "                 per-image loss over the test set\n");
+        printf("  --predict N    do not train: for the first N test images, in file order, print\n"
+               "                 'image I: predicted CLASS (PROBABILITY), true CLASS' (I from 1)\n");
+    } else {   /* regression: no classes, one value per example */
+        printf("  --eval         do not train: evaluate the model (usually --load-ed) on the test set\n"
+               "                 and print 'test loss X', the mean per-example loss over the test set\n");
+        printf("  --predict N    do not train: for the first N test examples, in order, print\n"
+               "                 'example I: predicted Y, true Y' (I from 1)\n");
+    }
     printf("  --quiet        print nothing on stderr except errors\n");
     printf("  --verbose      print the thread count, the memory plan and per-epoch timings on stderr\n");
     printf("  --help         print this help and exit\n\n");
@@ -325,7 +336,8 @@ static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_
     return loss;
 }
 
-/* The name of class k ("Trouser"), or its number when the model has none. */
+/* The name of class k (from the model's class_names, e.g. "Trouser"), or its
+ * number when the model has none. */
 static const char *class_name(const kiln_model *m, int k, char *buf, size_t len)
 {
     if (m->class_names)
@@ -386,21 +398,6 @@ static int metrics_write(FILE *f, const char *path, const char *fmt, ...)
         return 1;
     }
     return 0;
-}
-
-/* After training on synthetic data with one linear layer (weight dims × 1,
- * bias 1): the learned w and b next to the true ones. */
-static void report_synthetic(const kiln_model *m)
-{
-    const kiln_synthetic *s = &m->synthetic;
-    if (!s->dims || m->ntensors != 2 || m->tensors[0].size != (size_t)s->dims || m->tensors[1].size != 1)
-        return;
-    printf("w: learned [");
-    for (int j = 0; j < s->dims; j++) printf("%s%.4f", j ? ", " : "", m->tensors[0].data[j]);
-    printf("], true [");
-    for (int j = 0; j < s->dims; j++) printf("%s%.4f", j ? ", " : "", s->w[j]);
-    printf("]\nb: learned %.4f, true %.4f\n", m->tensors[1].data[0], s->b);
-    fflush(stdout);
 }
 
 /* Saves the run to path; prints one line and returns 1 on failure. */
@@ -616,7 +613,10 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
         }
     }
-    report_synthetic(m);
+    if (m->report) {   /* the model's own lines, after the epoch lines (kiln_rt.h) */
+        m->report();
+        fflush(stdout);
+    }
     if (o->save && first > o->epochs && (rc = save_run(m, o->save, &at))) goto done;   /* nothing trained */
     if (o->save && !o->quiet) fprintf(stderr, "saved %s\n", o->save);
     if (metrics) {
@@ -734,8 +734,12 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         return 1;
     }
     if (o.predict > te.count) {
-        say("--predict %d asks for more images than the %d of the test set in %s", o.predict,
-            te.count, o.data);
+        if (m->synthetic.dims)
+            say("--predict %d asks for more examples than the %d of the generated test set",
+                o.predict, te.count);
+        else
+            say("--predict %d asks for more images than the %d of the test set in %s", o.predict,
+                te.count, o.data);
         rc = 2;
     } else if (!training) {
         rc = run_without_training(m, &o, &te, &at);

@@ -18,6 +18,7 @@
  */
 #include <math.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "kiln_rt.h"
 
@@ -181,6 +182,20 @@ static const kiln_tensor tensors[] = {  /* name, rank, dims, elements, data, nev
     { "linear1.bias", 1, { 1 }, 1, params + 16, 0 },
 };
 
+/* The data's true weights: the runtime generates y = X·w + b + noise (synthetic_regression). */
+static const double synthetic_w[2] = { 2, -3.3999999999999999 };
+
+/* After training: linear1's weight and bias beside the w and b the data were
+ * generated from. */
+static void report(void)
+{
+    printf("w: learned [");
+    for (int j = 0; j < 2; j++) printf("%s%.4f", j ? ", " : "", linear1_weight[j]);
+    printf("], true [");
+    for (int j = 0; j < 2; j++) printf("%s%.4f", j ? ", " : "", synthetic_w[j]);
+    printf("]\nb: learned %.4f, true %.4f\n", linear1_bias[0], 4.2000000000000002);
+}
+
 static const kiln_model model = {
     .name = "linear_regression",
     .file_name = "linear_regression",
@@ -190,7 +205,7 @@ static const kiln_model model = {
     .batch = BATCH,
     .epochs = 3,
     .seed = 0,
-    .synthetic = { .dims = 2, .w = { 2, -3.3999999999999999 }, .b = 4.2000000000000002, .noise = 0.01, .train = 1000, .test = 100 },
+    .synthetic = { .dims = 2, .w = synthetic_w, .b = 4.2000000000000002, .noise = 0.01, .train = 1000, .test = 100 },
     .ntensors = 2,
     .tensors = tensors,
     .steps = &steps,
@@ -198,6 +213,7 @@ static const kiln_model model = {
     .train_step = train_step,
     .eval_batch = eval_batch,
     .predict = predict,
+    .report = report,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 32 floats (0.1 KiB; 32 without reuse), parameters 32 floats\012"

@@ -1,7 +1,8 @@
 /* test_data.c — IDX/gzip loading: the real Fashion-MNIST files (SKIP when
  * the dataset is not installed), then deliberately broken copies made in a
  * temporary directory, each of which must be refused with a one-line message
- * naming the file, never a crash.  Prints PASS/FAIL/SKIP lines. */
+ * naming the file, never a crash; and the generated regression data
+ * (kiln_synthetic_make).  Prints PASS/FAIL/SKIP lines. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
 
@@ -316,6 +317,39 @@ static void synthetic(void)
     free(lb);
 }
 
+/* ---- Generated regression data ----------------------------------------------------- */
+
+/* kiln_synthetic_make with more weights than the compiler takes today (16):
+ * the runtime has no cap of its own, and the RNG is drawn in the order
+ * kiln_rt.h states (a row's features, then its noise), so a seed's data
+ * stay the same. */
+static void generated_regression(void)
+{
+    enum { DIMS = 40, COUNT = 9 };
+    double w[DIMS];
+    for (int j = 0; j < DIMS; j++) w[j] = 0.25 * j - 2;
+    const kiln_synthetic s = { .dims = DIMS, .w = w, .b = 4.2, .noise = 0.01, .train = COUNT, .test = 1 };
+    kiln_rng r, ref;
+    kiln_rng_seed(&r, 42);
+    kiln_rng_seed(&ref, 42);
+    kiln_dataset d;
+    kiln_synthetic_make(&d, &s, COUNT, &r);
+    int bad = d.count != COUNT || d.sample_size != DIMS || d.images || d.labels;
+    for (int i = 0; i < COUNT && !bad; i++) {
+        double y = s.b;
+        for (int j = 0; j < DIMS; j++) {
+            double x = kiln_rng_normal(&ref);
+            bad |= d.features[i * DIMS + j] != (float)x;
+            y += x * w[j];
+        }
+        bad |= d.targets[i] != (float)(y + s.noise * kiln_rng_normal(&ref));
+    }
+    bad |= memcmp(r.s, ref.s, sizeof r.s) != 0;   /* not one draw more or fewer */
+    if (bad) failf("data_synthetic_40_weights", "features, targets or draws differ from y = X·w + b + noise", NULL);
+    else pass("data_synthetic_40_weights");
+    kiln_dataset_free(&d);
+}
+
 static void cleanup(void)
 {
     char cmd[128];
@@ -329,6 +363,7 @@ int main(void)
     if (!mkdtemp(tmpdir)) { perror("mkdtemp"); return 1; }
     real_data();
     synthetic();
+    generated_regression();
     cleanup();
     return failures ? 1 : 0;
 }
