@@ -4,9 +4,10 @@
  * gives each thread of the step its own copy of the whole batch (the
  * kernels split their work by output columns, so every thread reads every
  * row; on a machine whose cores sit far apart, reading rows another core
- * just wrote cost more than copying them twice: on the 2-vCPU EPYC, with
- * each thread copying half into one shared batch, packing the forward
- * product's A took 45–52 µs a step instead of 17–20). */
+ * just wrote can cost more than copying them twice — for example, measured
+ * with models/mlp.lua on a 2-vCPU EPYC, with each thread copying half into
+ * one shared batch, packing the first product's A took 45–52 µs a step
+ * instead of 17–20). */
 #include "kiln_rt.h"
 #include "scratch.h"
 
@@ -30,8 +31,9 @@ static void prefetch_row(const char *row, size_t bytes)
  * The rows lie anywhere in a data set far larger than the caches, so each
  * would cost a trip to memory, one after another: the row ROWS_AHEAD on is
  * fetched while this one is copied.  (Fetching the next batch's rows ahead,
- * a few lines per micro-tile of the step's big products, cut this copy by
- * 12–20 µs but slowed the product that issued them by 50–100 µs.) */
+ * a few lines per micro-tile of the step's big products, was tried and
+ * lost: with models/mlp.lua it cut this copy by 12–20 µs but slowed the
+ * product that issued them by 50–100 µs.) */
 enum { ROWS_AHEAD = 16 };
 static void copy_rows(const kiln_dataset *d, const uint32_t *idx, int r0, int r1, uint8_t *x,
                       uint8_t *labels, float *xf, float *targets)

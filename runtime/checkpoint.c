@@ -474,7 +474,7 @@ static int same(const char *s, uint32_t n, const char *want)
     return strlen(want) == n && memcmp(s, want, n) == 0;
 }
 
-/* "(784, 256)", "(10)", "()" */
+/* A shape as text, e.g. "(784, 256)", "(10)", "()" */
 static void shape_str(char *buf, size_t len, uint32_t rank, const uint32_t *dims)
 {
     size_t at = (size_t)snprintf(buf, len, "(");

@@ -22,10 +22,11 @@
  * the input gradient to the weight update, so its weights and activations
  * never move between caches — and otherwise by the cheaper grid of a small
  * cost model (by rows: every thread packs all of B; by columns: all of A).
- * Products with at most 16 columns (n = 10: the classes) and float A take a
- * narrow AVX-512 path instead: 16 × 16 masked tiles reading A in place (A is
- * used once there: packing it would cost as much as the product), split by
- * rows — or, when A is a hidden layer kept in column panels, split by k:
+ * Products with at most 16 columns (a layer with few outputs, such as a
+ * classifier's last over a few classes) and float A take a narrow AVX-512
+ * path instead: 16 × 16 masked tiles reading A in place (A is used once
+ * there: packing it would cost as much as the product), split by rows —
+ * or, when A is a hidden layer kept in column panels, split by k:
  * each thread sums the panels it wrote and a fixed tree adds the parts
  * (narrow_panels), so the activations stay on their cores.
  *
@@ -89,12 +90,12 @@ static int omp_get_level(void) { return 0; }
 #define KILN_X86 0
 #endif
 
-/* Cache blocking (Zen 5: 48 KiB L1d, 1 MiB L2 per core).  A B sliver
- * (KC × NR floats, ≤ 32 KiB) stays in L1 while the A slivers of an MC × KC
- * block (≤ 264 KiB) stream from L2.  k is cut into ⌈k/KC⌉ equal steps
- * (784 → 4 × 196, not 3 × 256 + 16).  MC is a multiple of every kernel's MR
- * (8, 6, 4).  At most B_BUDGET floats of packed B (one k step × some columns) are
- * held at once. */
+/* Cache blocking (sized for 48 KiB of L1d and 1 MiB of L2 per core, as on
+ * Zen 5).  A B sliver (KC × NR floats, ≤ 32 KiB) stays in L1 while the A
+ * slivers of an MC × KC block (≤ 264 KiB) stream from L2.  k is cut into
+ * ⌈k/KC⌉ equal steps (for example k = 784 → 4 × 196, not 3 × 256 + 16).
+ * MC is a multiple of every kernel's MR (8, 6, 4).  At most B_BUDGET floats
+ * of packed B (one k step × some columns) are held at once. */
 enum { KC = 256, MC = 264 };
 enum { MR_MAX = 8, NR_MAX = 32 };
 enum { NARROW_N = 16, NARROW_MR = 16 };
@@ -473,10 +474,10 @@ static inline void narrow_store_row(float *ci, __m512 acc, __mmask16 mask, __m51
 /* A(i, p) = a[p*lda + i]: each step's 16 consecutive floats are the 16 rows,
  * so here the rows lie in the lanes instead: one load of A a step, and one
  * accumulator a column, col_j += A(·, p) · b_p[j], for the N columns that
- * exist (N of the 16 lanes of a row would be used the other way round: for
- * the classes, 10).  Each element is the same chain of fused multiply-adds
- * in the same order, so C is bitwise what one zmm per row gives.  At the
- * end the N × 16 sums are turned back into rows and stored as above. */
+ * exist (the other way round, only N of a row's 16 lanes would be used).
+ * Each element is the same chain of fused multiply-adds in the same order,
+ * so C is bitwise what one zmm per row gives.  At the end the N × 16 sums
+ * are turned back into rows and stored as above. */
 __attribute__((always_inline, target("avx512f")))
 static inline void narrow_t_cols(const int N, int k, const float *a, size_t lda, const float *b,
                                  float *c, int ldc, float alpha, float beta)
@@ -864,7 +865,7 @@ static double grid_cost(const gemm_job *g, int tm, int tn)
 /* ---- The narrow path (n ≤ 16, A as floats, AVX-512) ------------------------------ */
 #if KILN_X86
 /* op(B), k × n with n ≤ 16, packed k × 16 zero-padded: one masked load per
- * row (a plain copy loop would become a memcpy call per 40-byte row). */
+ * row (a plain copy loop would become a memcpy call per row of n floats). */
 __attribute__((target("avx512f")))
 static void pack_b_narrow(const kiln_gemm_op *op, float *dst)
 {
@@ -915,14 +916,15 @@ static void narrow_rows(const kiln_gemm_op *op, int b0, int b1, const float *bp,
 
 #if KILN_X86
 /* ---- The narrow path with A in column panels along k: a fixed sum tree -------
- * C (m × n, n ≤ 16) = alpha·A·B + beta·C with A's k columns in panels: the
- * product a hidden layer's panels feed into the classes.  Each panel's part
- * of the sum is a leaf (leaves of 4 panels measured slower at 2 threads),
- * and the P leaves are added in a fixed binary tree (each range [lo, hi)
- * split at its middle).  Thread t of w takes the panels [P·t/w, P·(t+1)/w)
- * — the columns the split of the layer before gave it, so the activations
- * it reads are the ones it wrote — and sums them for all rows, keeping each
- * tree node that lies wholly in its range.  After a kiln_sync each thread
+ * C (m × n, n ≤ 16) = alpha·A·B + beta·C with A's k columns in panels: a
+ * hidden layer's panels feeding a layer with few outputs (a classifier's
+ * last, over its classes).  Each panel's part of the sum is a leaf (leaves
+ * of 4 panels measured slower at 2 threads), and the P leaves are added in
+ * a fixed binary tree (each range [lo, hi) split at its middle).  Thread t
+ * of w takes the panels [P·t/w, P·(t+1)/w) — the columns the split of the
+ * layer before gave it, so the activations it reads are the ones it wrote —
+ * and sums them for all rows, keeping each tree node that lies wholly in
+ * its range.  After a kiln_sync each thread
  * finishes the tree for its own blocks of rows from the nodes the threads
  * kept.  The tree does not depend on w, so C is bitwise the same for any
  * thread count, and only a few KB of partial sums change cores instead of
@@ -1078,8 +1080,8 @@ static void scale_c(int m, int n, float beta, float *c, int ldc)
         }
 }
 
-/* A small float A that every thread of a column split reads whole (a
- * layer's output gradient, 10 columns wide): its rows were written by
+/* A small float A that every thread of a column split reads whole (such as
+ * the output gradient of a layer with few outputs): its rows were written by
  * several cores, and each line another core holds costs a round trip
  * between them.  Asking for all its lines at once lets those trips overlap
  * instead of coming one by one as the packer reaches them. */

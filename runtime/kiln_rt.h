@@ -148,16 +148,17 @@ typedef struct {
 int  kiln_idx_load(const char *path, kiln_idx *out, char *err, size_t errlen);
 void kiln_idx_free(kiln_idx *x);
 
-/* One split of a classification set: images as uint8 rows, labels < classes.
- * The loader tries NAME and then NAME.gz inside dir, checks that the image
- * size equals sample_size, that both files hold the same count and that every
- * label is below classes. */
+/* One split of a data set: count examples of sample_size values each, either
+ * bytes with class labels (loaded from IDX files) or floats with float
+ * targets (generated: kiln_synthetic).  kiln_dataset_load tries NAME and then
+ * NAME.gz inside dir, checks that an image holds sample_size bytes, that both
+ * files hold the same count and that every label is below classes. */
 typedef struct {
     int      count;
-    int      sample_size;   /* bytes per image (floats per example for features) */
+    int      sample_size;   /* values per example: bytes, or floats for features */
     uint8_t *images;        /* count * sample_size */
     uint8_t *labels;        /* count */
-    float   *features;      /* regression data instead: count * sample_size */
+    float   *features;      /* float data instead: count * sample_size */
     float   *targets;       /* count (one output) */
 } kiln_dataset;
 int  kiln_dataset_load(kiln_dataset *d, const char *dir, const char *images_name,
