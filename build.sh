@@ -87,7 +87,7 @@ build_all() {
             compiler/prelude.lua >"$dir/prelude.inc"
         $CC $warn -O2 $extra -I"$dir" $(pkg-config --cflags lua5.4) \
             -DKILN_TRAINER_CFLAGS="\"$trainer\"" \
-            compiler/*.c compiler/ops/*.c -o "$dir/kiln" $(pkg-config --libs lua5.4) -lm
+            compiler/*.c compiler/ops/*.c compiler/lower/*.c -o "$dir/kiln" $(pkg-config --libs lua5.4) -lm
     fi
 }
 
@@ -131,7 +131,7 @@ build_fuzz() {
     awk 'BEGIN { q = sprintf("%c", 34) }
          { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' compiler/prelude.lua >"$dir/prelude.inc"
     clang $flags -Icompiler -I"$dir" $(pkg-config --cflags lua5.4) tests/fuzz/fuzz_spec.c \
-        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lm
+        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c compiler/lower/*.c -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lm
     clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
     # checkpoints: the whole trainer (runtime and a generated model) resumes them
     build/kiln compile tests/fuzz/ckpt_model.lua -o "$dir/ckpt_model.c"

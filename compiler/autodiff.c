@@ -49,7 +49,7 @@ void autodiff(Graph *g) {
         int param = g->params[p];
         if (val(g, param)->grad < 0) continue;   /* does not affect the loss */
         int first = g->nnodes;
-        opt->op->update(g, opt, param, val(g, param)->grad);
+        opt->op->optim->update(g, opt, param, val(g, param)->grad);
         for (int k = first; k < g->nnodes; k++) node(g, k)->phase = PHASE_UPDATE;
     }
 }

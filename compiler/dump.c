@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "kiln.h"
+#include "ops/ops.h"
 
 static const char *const phase_name[] = { "forward", "loss", "backward", "update" };
 
@@ -17,7 +18,7 @@ static void value_ref(StrBuf *sb, const Graph *g, int id) {
 
 static void init_str(StrBuf *sb, const Init *in) {
     if (!in->op) sb_printf(sb, "-");
-    else if (strcmp(in->op->name, "zeros") == 0) sb_printf(sb, "zeros()");
+    else if (in->op == &op_zeros) sb_printf(sb, "zeros()");
     else sb_printf(sb, "%s(%g, %g)", in->op->name, in->a, in->b);
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "kiln.h"
+#include "ops/ops.h"
 
 void emit(Emit *e, const char *fmt, ...) {
     for (int i = 0; i < e->indent; i++) sb_printf(&e->out, "    ");
@@ -119,7 +120,7 @@ static void kernel_signature(StrBuf *sb, const Graph *g, const Kernel *k, int ca
     else if (u.input) { sb_printf(sb, "%s%s", sep, call ? "rows.xf" : "const float *x"); sep = ", "; }
     if (u.labels) { sb_printf(sb, "%s%s", sep, call ? "rows.labels" : "const uint8_t *labels"); sep = ", "; }
     if (u.targets) { sb_printf(sb, "%s%s", sep, call ? "rows.targets" : "const float *targets"); sep = ", "; }
-    if (k->phase == PHASE_LOSS && !node(g, k->nodes[0])->op->emit_total) {
+    if (k->phase == PHASE_LOSS && !g->spec->loss.op->loss->emit_total) {
         sb_printf(sb, "%s%s", sep, call ? "&loss, correct" : "float *loss, int *correct");
         sep = ", ";
     }
@@ -152,14 +153,15 @@ static int any_panels(const Graph *g) {
  * and one output, reading the input and giving the prediction, and no
  * other parameters).  NULL: the trainer has no report. */
 static const Node *learns_synthetic(const Graph *g) {
-    if (!g->spec->data.synth_dims || g->nparams != 2) return NULL;
+    const DataAttr *d = g->spec->data.attr;
+    if (!d->synth_dims || g->nparams != 2) return NULL;
     int producer = val(g, g->logits)->producer;
     if (producer < 0) return NULL;
     const Node *n = node(g, producer);
-    if (n->op != op_find("linear") || n->nin != 3 || storage_of(g, n->in[0]) != storage_of(g, g->input))
+    if (n->layer->op != &op_linear || n->nin != 3 || storage_of(g, n->in[LINEAR_X]) != storage_of(g, g->input))
         return NULL;
-    const Shape *w = &val(g, n->in[1])->shape;   /* linear's inputs: x, W (in, units), b */
-    return w->rank == 2 && w->dim[0] == g->spec->data.synth_dims && w->dim[1] == 1 ? n : NULL;
+    const Shape *w = &val(g, n->in[LINEAR_W])->shape;   /* (in, units) */
+    return w->rank == 2 && w->dim[0] == d->synth_dims && w->dim[1] == 1 ? n : NULL;
 }
 
 static void emit_banner(Emit *e, const Graph *g) {
@@ -181,7 +183,8 @@ static void emit_banner(Emit *e, const Graph *g) {
     if (s->classes) emit(e, " *   %-12s %ld classes", s->loss.op->name, s->classes);
     else emit(e, " *   %-12s", s->loss.op->name);
     char lr[40];
-    emit(e, " *   %-12s lr %s", s->optimizer.op->name, float_literal(lr, s->optimizer.lr));
+    emit(e, " *   %-12s lr %s", s->optimizer.op->name,
+         float_literal(lr, s->optimizer.op->optim->learning_rate(&s->optimizer)));
     emit(e, " *");
     emit(e, " * One training step runs these kernels, in order:");
     for (int i = 0; i < g->nkernels; i++)
@@ -255,7 +258,7 @@ static void emit_buffers(Emit *e, const Graph *g) {
     blank(e);
 }
 
-const Node *kernel_node(const Graph *g, const Kernel *k, const OpDef *op) {
+const Node *kernel_node(const Graph *g, const Kernel *k, const NodeOp *op) {
     for (int i = 0; i < k->nnodes; i++)
         if (node(g, k->nodes[i])->op == op) return node(g, k->nodes[i]);
     return NULL;
@@ -330,8 +333,8 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
 
 /* After the team: the batch's loss from the rows' (losses that leave one per row). */
 static void emit_total(Emit *e, const Graph *g) {
-    const Node *loss = node(g, val(g, g->loss)->producer);
-    if (loss->op->emit_total) loss->op->emit_total(e, g);
+    const LossOp *loss = g->spec->loss.op->loss;
+    if (loss->emit_total) loss->emit_total(e, g);
 }
 
 static void emit_steps(Emit *e, const Graph *g) {
@@ -379,8 +382,7 @@ static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "const int n = b->n;");
     if (has_training_mode(g)) emit(e, "training = 0;");
     emit_calls(e, g, 0, 1);
-    const Node *loss = node(g, val(g, g->loss)->producer);
-    loss->op->emit_predict(e, g, loss);
+    g->spec->loss.op->loss->emit_predict(e, g, node(g, val(g, g->loss)->producer));
     e->indent--;
     emit(e, "}");
     blank(e);
@@ -391,15 +393,16 @@ static void emit_init(Emit *e, const Graph *g) {
     emit(e, "static void init(kiln_rng *rng)");
     emit(e, "{");
     e->indent++;
-    size_t start = e->out.len;
+    int draws = 0;
     for (int i = 0; i < g->nparams; i++) {
         const Value *v = val(g, g->params[i]);
-        v->init.op->emit_init(e, &v->init, v->cname, shape_size(&v->shape));
+        v->init.op->init->emit_init(e, &v->init, v->cname, shape_size(&v->shape));
+        draws |= v->init.op->init->draws;
     }
     if (has_training_mode(g)) emit(e, "dropout_key = kiln_rng_next(rng);");
     if (g->nstate > 0) emit(e, "kiln_fill_constant(state, %ld, 0.0f);  /* optimizer state starts at zero */", g->state_size);
     emit(e, "steps = 0;");
-    if (!strstr(e->out.data + start, "rng)")) emit(e, "(void)rng;  /* every initializer here is a constant */");
+    if (!draws && !has_training_mode(g)) emit(e, "(void)rng;  /* every initializer here is a constant */");
     e->indent--;
     emit(e, "}");
     blank(e);
@@ -423,30 +426,31 @@ static void emit_tensor_table(Emit *e, const Graph *g, const char *table, const 
 
 static void emit_model_struct(Emit *e, const Graph *g) {
     const Spec *s = g->spec;
+    const DataAttr *d = s->data.attr;
     emit(e, "/* ---- the model, as the runtime sees it ---- */");
     emit_tensor_table(e, g, "tensors", g->params, g->nparams, "params");
     if (g->nstate > 0) emit_tensor_table(e, g, "state_tensors", g->state, g->nstate, "state");
     long input = 1;
     for (int i = 0; i < s->input_rank; i++) input *= s->input[i];
-    if (s->data.class_names) {
+    if (d->class_names) {
         emit(e, "static const char *const class_names[] = {");
-        for (int i = 0; s->data.class_names[i]; i++) emit(e, "    %s,", c_string(s->data.class_names[i]));
+        for (int i = 0; d->class_names[i]; i++) emit(e, "    %s,", c_string(d->class_names[i]));
         emit(e, "    0,");
         emit(e, "};");
         blank(e);
     }
-    if (s->data.synth_dims) {
+    if (d->synth_dims) {
         StrBuf w = {0};
-        for (int i = 0; i < s->data.synth_dims; i++) sb_printf(&w, "%s%.17g", i ? ", " : "", s->data.synth_w[i]);
+        for (int i = 0; i < d->synth_dims; i++) sb_printf(&w, "%s%.17g", i ? ", " : "", d->synth_w[i]);
         emit(e, "/* The data's true weights: the runtime generates y = X·w + b + noise (synthetic_regression). */");
-        emit(e, "static const double synthetic_w[%d] = { %s };", s->data.synth_dims, w.data);
+        emit(e, "static const double synthetic_w[%d] = { %s };", d->synth_dims, w.data);
         blank(e);
         sb_free(&w);
     }
     const Node *learner = learns_synthetic(g);
     if (learner) {
         char b[40];
-        snprintf(b, 36, "%.17g", s->data.synth_b);
+        snprintf(b, 36, "%.17g", d->synth_b);
         if (!strpbrk(b, ".e")) strcat(b, ".0");   /* a double for printf's %f */
         emit(e, "/* After training: %s's weight and bias beside the w and b the data were", learner->label);
         emit(e, " * generated from. */");
@@ -454,11 +458,11 @@ static void emit_model_struct(Emit *e, const Graph *g) {
         emit(e, "{");
         emit(e, "    printf(\"w: learned [\");");
         emit(e, "    for (int j = 0; j < %d; j++) printf(\"%%s%%.4f\", j ? \", \" : \"\", %s[j]);",
-             s->data.synth_dims, cname(g, learner->in[1]));
+             d->synth_dims, cname(g, learner->in[LINEAR_W]));
         emit(e, "    printf(\"], true [\");");
         emit(e, "    for (int j = 0; j < %d; j++) printf(\"%%s%%.4f\", j ? \", \" : \"\", synthetic_w[j]);",
-             s->data.synth_dims);
-        emit(e, "    printf(\"]\\nb: learned %%.4f, true %%.4f\\n\", %s[0], %s);", cname(g, learner->in[2]), b);
+             d->synth_dims);
+        emit(e, "    printf(\"]\\nb: learned %%.4f, true %%.4f\\n\", %s[0], %s);", cname(g, learner->in[LINEAR_B]), b);
         emit(e, "}");
         blank(e);
     }
@@ -471,16 +475,16 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .batch = BATCH,");
     emit(e, "    .epochs = %ld,", s->epochs);
     emit(e, "    .seed = %llu,", (unsigned long long)s->seed);
-    if (s->data.dir) {
-        emit(e, "    .data_dir = %s,", c_string(s->data.dir));
-        emit(e, "    .train_images = %s,", c_string(s->data.files[0]));
-        emit(e, "    .train_labels = %s,", c_string(s->data.files[1]));
-        emit(e, "    .test_images = %s,", c_string(s->data.files[2]));
-        emit(e, "    .test_labels = %s,", c_string(s->data.files[3]));
+    if (d->dir) {
+        emit(e, "    .data_dir = %s,", c_string(d->dir));
+        emit(e, "    .train_images = %s,", c_string(d->files[0]));
+        emit(e, "    .train_labels = %s,", c_string(d->files[1]));
+        emit(e, "    .test_images = %s,", c_string(d->files[2]));
+        emit(e, "    .test_labels = %s,", c_string(d->files[3]));
     }
-    if (s->data.synth_dims)
+    if (d->synth_dims)
         emit(e, "    .synthetic = { .dims = %d, .w = synthetic_w, .b = %.17g, .noise = %.17g, .train = %ld, .test = %ld },",
-             s->data.synth_dims, s->data.synth_b, s->data.synth_noise, s->data.synth_train, s->data.synth_test);
+             d->synth_dims, d->synth_b, d->synth_noise, d->synth_train, d->synth_test);
     emit(e, "    .ntensors = %d,", g->nparams);
     emit(e, "    .tensors = tensors,");
     if (g->nstate > 0) {
@@ -489,7 +493,7 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     }
     emit(e, "    .steps = &steps,");
     if (has_training_mode(g)) emit(e, "    .dropout_key = &dropout_key,");
-    if (s->data.class_names) emit(e, "    .class_names = class_names,");
+    if (d->class_names) emit(e, "    .class_names = class_names,");
     emit(e, "    .init = init,");
     emit(e, "    .train_step = train_step,");
     emit(e, "    .eval_batch = eval_batch,");

@@ -77,13 +77,13 @@ static void fuse_updates(Graph *g, Kernel *k, int *claimed) {
         if (readers(g, h->out[o], r, 2) != 1) return;
         const Node *u = node(g, r[0]);
         double alpha, beta;
-        if (u->phase != PHASE_UPDATE || u->in[1] != h->out[o] || !u->op->gemm_update ||
+        if (u->phase != PHASE_UPDATE || u->in[UPDATE_GRAD] != h->out[o] || !u->op->gemm_update ||
             !u->op->gemm_update(u, &alpha, &beta))
             return;
         ups[o] = r[0];
     }
     for (int o = 0; o < h->nout; o++) {
-        int param = node(g, ups[o])->in[0];
+        int param = node(g, ups[o])->in[UPDATE_PARAM];
         for (int i = h->id + 1; i < g->nnodes; i++) {
             if (i == ups[0] || (h->nout > 1 && i == ups[1])) continue;
             const Node *nd = node(g, i);
@@ -126,7 +126,7 @@ void fuse(Graph *g) {
             Kernel *ev = new_kernel(g, i);
             ev->train = 0;
             name_kernel(g, ev, "loss", 1);
-            int r[4], nr = readers(g, n->in[0], r, 4);
+            int r[4], nr = readers(g, n->in[LOSS_OUTPUT], r, 4);
             for (int j = 0; j < nr && j < 4; j++) {
                 const Node *gr = node(g, r[j]);
                 if (gr->phase != PHASE_BACKWARD || gr->fwd != i) continue;

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "kiln.h"
+#include "ops/ops.h"
 
 Value *val(const Graph *g, int id) { return &g->vals[id]; }
 Node *node(const Graph *g, int id) { return &g->nodes[id]; }
@@ -37,7 +38,7 @@ int graph_value(Graph *g, ValKind kind, const char *name) {
     return v->id;
 }
 
-Node *graph_node(Graph *g, const OpDef *op, const Layer *l, Phase phase, const char *label) {
+Node *graph_node(Graph *g, const NodeOp *op, const Layer *l, Phase phase, const char *label) {
     if (g->nnodes == g->capnodes) {
         g->capnodes = g->capnodes ? 2 * g->capnodes : 64;
         g->nodes = xrealloc(g->nodes, sizeof *g->nodes * (size_t)g->capnodes);
@@ -120,8 +121,8 @@ void graph_build(Graph *g, const Spec *s) {
     x->shape.batched = 1;
     x->shape.rank = s->input_rank;
     memcpy(x->shape.dim, s->input, sizeof s->input);
-    x->bytes = !s->data.float_data;
-    if (s->loss.op->float_targets) g->labels = graph_value(g, VAL_TARGETS, "targets");
+    x->bytes = !s->data.op->data->float_data;
+    if (s->loss.op->loss->float_targets) g->labels = graph_value(g, VAL_TARGETS, "targets");
     else g->labels = graph_value(g, VAL_LABELS, "labels");
     val(g, g->labels)->shape.batched = 1;
 
@@ -129,22 +130,22 @@ void graph_build(Graph *g, const Spec *s) {
      * it packs them); if that layer cannot read bytes, convert them first. */
     int cur = g->input;
     int first = 0;
-    while (first < s->nlayers && s->layers[first].op->view) first++;
-    if (x->bytes && first < s->nlayers && !s->layers[first].op->reads_bytes) {
-        Node *n = graph_node(g, op_find("input.scale"), &s->layers[first], PHASE_FORWARD, "x.scaled");
+    while (first < s->nlayers && s->layers[first].op->node->view) first++;
+    if (x->bytes && first < s->nlayers && !s->layers[first].op->node->reads_bytes) {
+        Node *n = graph_node(g, &node_input_scale, &s->layers[first], PHASE_FORWARD, "x.scaled");
         node_input(g, n, cur);
         cur = node_output(g, n, VAL_ACT, "x.scaled");
     }
     for (int i = 0; i < s->nlayers; i++) {
         const Layer *l = &s->layers[i];
-        Node *n = graph_node(g, l->op, l, PHASE_FORWARD, l->label);
+        Node *n = graph_node(g, l->op->node, l, PHASE_FORWARD, l->label);
         node_input(g, n, cur);
         cur = node_output(g, n, VAL_ACT, l->label);
     }
     g->logits = cur;
-    Node *n = graph_node(g, s->loss.op, &s->loss, PHASE_LOSS, s->loss.label);
-    node_input(g, n, g->logits);
-    node_input(g, n, g->labels);
+    Node *n = graph_node(g, s->loss.op->node, &s->loss, PHASE_LOSS, s->loss.label);
+    node_input(g, n, g->logits);   /* LOSS_OUTPUT */
+    node_input(g, n, g->labels);   /* LOSS_TARGET */
     g->loss = node_output(g, n, VAL_LOSS, "loss");
 }
 

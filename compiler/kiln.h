@@ -72,47 +72,53 @@ int  fail_recovering(void);
 const char *fail_last_message(void);
 void fail_on_recover(void (*fn)(void *), void *arg);
 
-/* ---- the op table ------------------------------------------------------- */
+/* ---- the op tables -----------------------------------------------------
+ * An op is what a spec can call: an OpDef gives its DSL name, its kind, how
+ * it reads its arguments into attributes of its own (Layer.attr) and, by
+ * kind, the hooks that kind uses.  Layers and losses make graph nodes
+ * (NodeOp: shape, gradient, emission, fusion); a loss also predicts and
+ * totals (LossOp); an optimizer appends update nodes (OptimOp); an
+ * initializer fills a tensor (InitOp); a data source checks the model and
+ * says what the trainer reads (DataOp).  The nodes autodiff makes (a
+ * gradient, an update step) have a NodeOp and no OpDef. */
 typedef struct Graph Graph;
 typedef struct Node Node;
 typedef struct Layer Layer;
 typedef struct Emit Emit;
 typedef struct Call Call;
 typedef struct Spec Spec;
+typedef struct Kernel Kernel;
+typedef struct OpDef OpDef;
 
 typedef enum {
-    OP_LAYER,      /* DSL: a layer in model.layers */
-    OP_LOSS,       /* DSL: model.loss */
-    OP_OPTIM,      /* DSL: model.optimizer */
-    OP_INIT,       /* DSL: an initializer, e.g. normal(0, 0.01) */
-    OP_DATA,       /* DSL: model.data */
-    OP_INTERNAL,   /* a node only autodiff creates (a gradient or an update) */
+    OP_LAYER,      /* a layer: in model.layers, or called on a value in forward */
+    OP_LOSS,       /* model.loss */
+    OP_OPTIM,      /* model.optimizer */
+    OP_INIT,       /* an initializer, e.g. normal(0, 0.01) */
+    OP_DATA,       /* model.data */
 } OpKind;
 
-/* A parameter initializer, as written in the spec. */
+/* A parameter initializer, as written in the spec: the init op's own
+ * attributes. */
 typedef struct {
-    const struct OpDef *op;   /* NULL: the layer's default */
+    const OpDef *op;          /* NULL: the layer's default */
     double a, b;              /* normal: mean, std; uniform: lo, hi */
     Loc    loc;
 } Init;
 
-typedef struct Kernel Kernel;
-
-typedef struct OpDef {
-    const char *name;    /* DSL name (or internal name like "linear.grad") */
-    OpKind      kind;
-    /* DSL: validate the call's arguments into its Layer (errors at c->loc). */
-    void (*parse)(Call *c, Layer *out);
+/* What a graph node does in each pass. */
+typedef struct NodeOp {
+    const char *name;    /* "linear", "linear.grad_input": in kiln graph and error messages */
     /* Shape rule: given the node's input shapes, set its output shapes and
      * create any parameters; fail_at the layer's place when they don't fit. */
     void (*shape)(Graph *g, Node *n);
     /* Gradient rule: given the gradients of n's outputs, append the nodes
      * that compute the gradients of n's inputs (those that need one). */
     void (*grad)(Graph *g, Node *n);
-    /* Optimizer: append the node(s) that update param with its gradient. */
-    void (*update)(Graph *g, const Layer *opt, int param, int grad);
     /* Write the kernel k, whose first node has this op, as a C function
-     * (kernel_begin … kernel_end), fusing k's other nodes as fuse.c chose. */
+     * (kernel_begin … kernel_end), fusing k's other nodes as fuse.c chose.
+     * NULL: the node has no code of its own (a view; a gradient its
+     * forward's kernel computes). */
     void (*emit)(Emit *e, const Graph *g, const Kernel *k);
     /* Elementwise ops: the C expression of one output element, given the
      * expression of the main input's element (in) and the flat index of
@@ -120,6 +126,7 @@ typedef struct OpDef {
      * the op into its epilogue. */
     void (*pointwise)(StrBuf *sb, const Graph *g, const Node *n, const char *in, const char *at);
     int main_input;      /* pointwise: which input is the elementwise one */
+    int reads_index;     /* pointwise: its expression reads `at` (another buffer, or a mask) */
     int gemm_epilogue;   /* its kernel is a GEMM that can absorb a pointwise successor */
     int fuses_update;    /* produces parameter gradients an update can consume in-kernel */
     int panels;          /* its kernels can read and write batch buffers kept in column
@@ -127,30 +134,68 @@ typedef struct OpDef {
     int reads_bytes;     /* accepts the raw uint8 input batch (scaled while packing) */
     int view;            /* its output is its input seen with another shape */
     int training_mode;   /* behaves differently in training (reads `training`, `dropout_key`) */
-    int float_targets;   /* loss: compares with float targets (regression), not class labels */
-    /* Updates of the form p ← β·p + α·∇p: return 1 and set α and β, so the
-     * kernel that computes ∇p can apply the update itself (a GEMM with
+    /* Update steps of the form p ← β·p + α·∇p: return 1 and set α and β, so
+     * the kernel that computes ∇p can apply the update itself (a GEMM with
      * alpha = α, beta = β, C = p).  0 if the update is not of that form. */
     int (*gemm_update)(const Node *update, double *alpha, double *beta);
-    /* Initializer: turn a rule like xavier() into a concrete uniform/normal
-     * for a weight of fan_in × fan_out. */
-    void (*resolve)(Init *init, long fan_in, long fan_out);
-    /* Loss: write the statements of predict(): the model's output rows as
-     * probabilities over the classes, into out (n × classes). */
+} NodeOp;
+
+/* A loss node's inputs, by position: the model's output and what it is
+ * compared with (labels or targets).  ORDER LOSS: graph.c makes them so. */
+enum { LOSS_OUTPUT, LOSS_TARGET };
+
+/* An update node's inputs, by position.  ORDER UPDATE: optim.c makes them
+ * so; fuse.c, plan.c and sync.c read them so. */
+enum { UPDATE_PARAM, UPDATE_GRAD, UPDATE_STATE };
+
+typedef struct {
+    /* Write the statements of predict(): the model's output rows as
+     * probabilities over the classes (or the outputs), into out. */
     void (*emit_predict)(Emit *e, const Graph *g, const Node *loss);
-    /* Loss whose kernel leaves one result per row: write the statement,
+    /* A loss whose kernel leaves one result per row: write the statement,
      * run once the team is done, that sets `loss` to the batch's (and adds
      * its correct rows to *correct).  NULL: the kernel sets *loss itself. */
     void (*emit_total)(Emit *e, const Graph *g);
-    /* Layers with arguments: the call as written, e.g. "linear(256)" (default: "name()"). */
-    void (*describe)(const Layer *l, char buf[64]);
-    /* Data: check the data fits the model (fail_at the data's place if not). */
-    void (*check)(const Spec *s, const Layer *data);
-    /* Initializer: write the C statement that fills a tensor. */
-    void (*emit_init)(Emit *e, const Init *init, const char *tensor, long size);
-} OpDef;
+    int float_targets;   /* compares with float targets (regression), not class labels */
+} LossOp;
 
-/* ops/registry.c */
+typedef struct {
+    /* Append the node(s) that update param with its gradient grad. */
+    void (*update)(Graph *g, const Layer *opt, int param, int grad);
+    double (*learning_rate)(const Layer *opt);   /* for the trainer's banner */
+} OptimOp;
+
+typedef struct {
+    /* A rule like xavier(): turn it into a concrete uniform or normal for a
+     * weight of fan_in × fan_out.  NULL: the init is concrete. */
+    void (*resolve)(Init *init, long fan_in, long fan_out);
+    /* Write the C statement that fills a tensor of size floats. */
+    void (*emit_init)(Emit *e, const Init *init, const char *tensor, long size);
+    int draws;           /* its fill draws from the trainer's RNG */
+} InitOp;
+
+typedef struct {
+    /* Check the data fits the model (fail_at the data's place if not). */
+    void (*check)(const Spec *s, const Layer *data);
+    int float_data;      /* features and targets are floats (no bytes, no labels) */
+} DataOp;
+
+struct OpDef {
+    const char *name;    /* the DSL name */
+    OpKind      kind;
+    size_t      attr_size;   /* its attributes' struct (Layer.attr), zeroed before parse; 0: none */
+    /* Check the call's arguments into out->attr (errors at c->loc). */
+    void (*parse)(Call *c, Layer *out);
+    /* The call as written, e.g. "linear(256)"; NULL: "name()". */
+    void (*describe)(const Layer *l, char buf[64]);
+    const NodeOp  *node;     /* OP_LAYER, OP_LOSS: the node it makes */
+    const LossOp  *loss;     /* OP_LOSS */
+    const OptimOp *optim;    /* OP_OPTIM */
+    const InitOp  *init;     /* OP_INIT */
+    const DataOp  *data;     /* OP_DATA */
+};
+
+/* ops/registry.c: the ops a spec can call */
 extern const OpDef *const kiln_ops[];
 const OpDef *op_find(const char *name);
 
@@ -161,23 +206,8 @@ struct Layer {
     const OpDef *op;
     Loc          loc;         /* where the spec called it */
     char         label[32];   /* "linear2": op name + its count in the model */
-    /* op attributes (each op uses the ones it needs) */
-    long   units;             /* linear: output features */
-    int    bias;              /* linear: has a bias (default 1) */
-    Init   init, bias_init;   /* linear */
-    double lr;                /* sgd, adam */
-    double momentum, weight_decay;   /* sgd, adam (weight_decay) */
-    double beta1, beta2, eps;        /* adam */
-    double p;                 /* dropout */
-    int    index;             /* position in the model's layers (dropout streams) */
-    char  *dir;               /* data: directory */
-    char  *files[4];          /* data: train images, train labels, test images, test labels */
-    const char *const *class_names;  /* data: names of the classes, or NULL */
-    int    float_data;        /* data: features and targets are floats (no bytes, no labels) */
-    double synth_w[16];       /* synthetic_regression: true weights, bias, noise, sizes */
-    int    synth_dims;
-    double synth_b, synth_noise;
-    long   synth_train, synth_test;
+    int          index;       /* position in the model's layers (dropout's streams) */
+    void        *attr;        /* the op's own attributes (op->attr_size bytes), or NULL */
 };
 
 struct Spec {
@@ -247,8 +277,8 @@ typedef struct {
 typedef enum { PHASE_FORWARD, PHASE_LOSS, PHASE_BACKWARD, PHASE_UPDATE } Phase;
 
 struct Node {
-    int          id;
-    const OpDef *op;
+    int           id;
+    const NodeOp *op;
     const Layer *layer;      /* the DSL call it comes from (loc, attrs) */
     Phase        phase;
     char         label[64];  /* e.g. "linear1", "linear1.grad_weight" */
@@ -281,7 +311,7 @@ struct Graph {
 void  graph_build(Graph *g, const Spec *s);          /* layers → forward nodes */
 void  graph_free(Graph *g);
 int   graph_value(Graph *g, ValKind kind, const char *name);
-Node *graph_node(Graph *g, const OpDef *op, const Layer *l, Phase phase, const char *label);
+Node *graph_node(Graph *g, const NodeOp *op, const Layer *l, Phase phase, const char *label);
 void  node_input(Graph *g, Node *n, int value);
 int   node_output(Graph *g, Node *n, ValKind kind, const char *name);
 void  node_result(Graph *g, Node *n, int value);   /* an existing value becomes n's output */
@@ -323,7 +353,7 @@ void kernel_end(Emit *e);
 /* The name of k's epilogue function, "<kernel>_epilogue". */
 const char *epilogue_name(const Kernel *k, char buf[128]);
 /* The node of k with this op (or NULL). */
-const Node *kernel_node(const Graph *g, const Kernel *k, const OpDef *op);
+const Node *kernel_node(const Graph *g, const Kernel *k, const NodeOp *op);
 const char *cname(const Graph *g, int value);        /* C expression for a value's data */
 /* The shortest C float literal that reads back as (float)v, e.g. "0.1f". */
 const char *float_literal(char buf[40], double v);

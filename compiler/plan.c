@@ -143,8 +143,8 @@ static long param_floats(const Graph *g, int p, long *state, long *grad, const N
         const Node *n = node(g, i);
         if (n->phase == PHASE_FORWARD && !*user)
             for (int j = 0; j < n->nin; j++) *user = n->in[j] == p ? n : *user;
-        if (n->phase == PHASE_UPDATE && n->in[0] == p)   /* inputs: param, grad, then its state */
-            for (int j = 2; j < n->nin; j++) *state += align16(shape_size(&val(g, n->in[j])->shape));
+        if (n->phase == PHASE_UPDATE && n->in[UPDATE_PARAM] == p)
+            for (int j = UPDATE_STATE; j < n->nin; j++) *state += align16(shape_size(&val(g, n->in[j])->shape));
     }
     return align16(shape_size(&val(g, p)->shape));
 }

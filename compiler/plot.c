@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "kiln.h"
+#include "ops/ops.h"
 
 extern char **environ;
 
@@ -247,11 +248,19 @@ static char plot_spec_file[] = "<kiln plot>";
 /* The probe model for one activation: x (1) → linear(1), weight and bias
  * zeros → act → probe.sum, sgd { lr = 1 }, batch 1. */
 static void probe_spec(Spec *s, Layer layers[2], char *name, size_t namelen, const char *act) {
-    const OpDef *lin = op_find("linear"), *fn = op_find(act), *zeros = op_find("zeros"), *loss = op_find("probe.sum"),
-                *sgd = op_find("sgd"), *data = op_find("fashion_mnist");
-    if (!lin || !fn || !zeros || !loss || !sgd || !data) fail("internal error: kiln plot: an op is missing");
+    const OpDef *fn = op_find(act);   /* the activation by its DSL name */
+    if (!fn || fn->kind != OP_LAYER) fail("internal error: kiln plot: no activation %s", act);
     Loc loc = { plot_spec_file, 0 };
-    Init zero = { zeros, 0, 0, loc };
+    Init zero = { &op_zeros, 0, 0, loc };
+    /* the ops' attributes: static, as the Spec is, for one probe at a time */
+    static LinearAttr linear;
+    static ActivationAttr activation;
+    static OptimAttr sgd;
+    static DataAttr data;
+    linear = (LinearAttr){ .units = 1, .bias = 1, .init = zero, .bias_init = zero };
+    activation = (ActivationAttr){ 0 };
+    sgd = (OptimAttr){ .lr = 1.0 };
+    data = (DataAttr){ 0 };
     memset(s, 0, sizeof *s);
     snprintf(name, namelen, "kiln plot %s", act);
     s->file = plot_spec_file;
@@ -263,19 +272,19 @@ static void probe_spec(Spec *s, Layer layers[2], char *name, size_t namelen, con
     s->batch = 1;
     s->epochs = 1;
     s->loc = loc;
-    layers[0] = (Layer){ .op = lin, .loc = loc, .units = 1, .bias = 1, .init = zero, .bias_init = zero, .index = 0 };
+    layers[0] = (Layer){ .op = &op_linear, .loc = loc, .index = 0, .attr = &linear };
     snprintf(layers[0].label, sizeof layers[0].label, "linear1");
-    layers[1] = (Layer){ .op = fn, .loc = loc, .index = 1 };
+    layers[1] = (Layer){ .op = fn, .loc = loc, .index = 1, .attr = &activation };
     snprintf(layers[1].label, sizeof layers[1].label, "%s1", act);
     s->layers = layers;
     s->nlayers = 2;
-    s->loss = (Layer){ .op = loss, .loc = loc };
-    snprintf(s->loss.label, sizeof s->loss.label, "%s", loss->name);
-    s->optimizer = (Layer){ .op = sgd, .loc = loc, .lr = 1.0 };
-    snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", sgd->name);
-    s->data = (Layer){ .op = data, .loc = loc };   /* never read: the harness makes its batch */
-    Call c = { NULL, 0, data->name, loc };
-    data->parse(&c, &s->data);
+    s->loss = (Layer){ .op = &op_probe_sum, .loc = loc };
+    snprintf(s->loss.label, sizeof s->loss.label, "%s", op_probe_sum.name);
+    s->optimizer = (Layer){ .op = &op_sgd, .loc = loc, .attr = &sgd };
+    snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", op_sgd.name);
+    s->data = (Layer){ .op = &op_fashion_mnist, .loc = loc, .attr = &data };   /* never read: the harness makes its batch */
+    Call c = { NULL, 0, op_fashion_mnist.name, loc };
+    op_fashion_mnist.parse(&c, &s->data);
 }
 
 /* Compile, build and run the probe for one activation: its table of

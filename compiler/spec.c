@@ -27,6 +27,7 @@
 #include <lualib.h>
 
 #include "kiln.h"
+#include "ops/ops.h"
 
 #define SPEC_MEMORY_LIMIT (64u << 20)   /* bytes a spec's Lua state may hold */
 #ifndef SPEC_INSTRUCTION_LIMIT   /* the fuzzer builds with less: its units must stay fast under ASan */
@@ -171,15 +172,22 @@ static void *spec_alloc(lua_State *L, void *p, size_t old, size_t n) {
     return q;
 }
 
-static char *spec_strdup(lua_State *L, const char *s, size_t len) {
+/* n zeroed bytes that outlive the state (an op's attributes, a string). */
+static void *spec_keep(lua_State *L, size_t n) {
     if (nowned == capowned) {
         size_t cap = capowned ? capowned * 2 : 16;
         owned = spec_alloc(L, owned, capowned * sizeof *owned, cap * sizeof *owned);
         capowned = cap;
     }
-    char *copy = spec_alloc(L, NULL, 0, len + 1);
+    char *p = spec_alloc(L, NULL, 0, n);
+    memset(p, 0, n);
+    return owned[nowned++] = p;
+}
+
+static char *spec_strdup(lua_State *L, const char *s, size_t len) {
+    char *copy = spec_keep(L, len + 1);
     memcpy(copy, s, len + 1);
-    return owned[nowned++] = copy;
+    return copy;
 }
 
 /* ---- argument helpers for the ops' parse hooks ------------------------ */
@@ -362,14 +370,15 @@ int call_opt_init(Call *c, int arg, const char *key, Init *out) {
     if (!v || v->op->kind != OP_INIT)
         call_fail(c, "option %s must be an initializer like normal(0, 0.01) or zeros(), got %s", key,
                   lua_show(c->L, -1, buf, sizeof buf));
-    *out = v->init;
+    *out = *(const Init *)v->attr;
     lua_pop(c->L, 1);
     return 1;
 }
 
 /* ---- DSL constructors ---------------------------------------------------- */
 
-/* Upvalue 1: the OpDef.  Returns a kiln.value holding the parsed Layer. */
+/* Upvalue 1: the OpDef.  Returns a kiln.value holding the parsed Layer
+ * (its attributes kept beside it, outside the state). */
 static int dsl_construct(lua_State *L) {
     const OpDef *op = lua_touserdata(L, lua_upvalueindex(1));
     Call c = { L, lua_gettop(L), op->name, caller_loc(L) };
@@ -377,6 +386,7 @@ static int dsl_construct(lua_State *L) {
     memset(l, 0, sizeof *l);
     l->op = op;
     l->loc = c.loc;
+    l->attr = op->attr_size ? spec_keep(L, op->attr_size) : NULL;
     luaL_setmetatable(L, "kiln.value");
     op->parse(&c, l);
     return 1;
@@ -584,14 +594,15 @@ static void read_model(lua_State *L, Spec *s) {
     field_value(L, s, "loss", OP_LOSS, "softmax_cross_entropy()", &s->loss, 1);
     field_value(L, s, "optimizer", OP_OPTIM, "sgd { lr = 0.1 }", &s->optimizer, 1);
     field_value(L, s, "data", OP_DATA, "fashion_mnist()", &s->data, 0);
-    if (!s->data.op) {   /* default data set: Fashion-MNIST */
-        s->data.op = op_find("fashion_mnist");
+    if (!s->data.op) {   /* default data set: Fashion-MNIST (the 1 MiB above the cap holds it) */
+        s->data.op = &op_fashion_mnist;
         s->data.loc = s->loc;
+        s->data.attr = spec_keep(L, op_fashion_mnist.attr_size);
         Call c = { L, 0, "fashion_mnist", s->loc };
         s->data.op->parse(&c, &s->data);
     }
     lua_pop(L, 1);
-    if (s->data.op->check) s->data.op->check(s, &s->data);
+    s->data.op->data->check(s, &s->data);
 
     /* labels: op name + its count, e.g. linear1, relu1, linear2 */
     for (int i = 0; i < s->nlayers; i++) {
@@ -612,8 +623,7 @@ static void suggest_global(const char *msg, char *out, size_t n) {
     if (sscanf(p + 9, "%63[A-Za-z0-9_]", word) != 1) return;
     const char *names[64];
     int k = 0;
-    for (int i = 0; kiln_ops[i] && k < 62; i++)
-        if (kiln_ops[i]->kind != OP_INTERNAL) names[k++] = kiln_ops[i]->name;
+    for (int i = 0; kiln_ops[i] && k < 62; i++) names[k++] = kiln_ops[i]->name;
     names[k++] = "model";
     names[k] = NULL;
     const char *near = nearest_name(word, names);
@@ -752,7 +762,6 @@ void spec_load(const char *path, Spec *s) {
         fail("internal error: prelude: %s", lua_tostring(L, -1));
     lua_newtable(L);
     for (int i = 0; kiln_ops[i]; i++) {
-        if (kiln_ops[i]->kind == OP_INTERNAL) continue;
         lua_pushlightuserdata(L, (void *)kiln_ops[i]);
         lua_pushcclosure(L, dsl_construct, 1);
         lua_setfield(L, -2, kiln_ops[i]->name);

@@ -36,7 +36,7 @@ static int kernel_accesses(const Graph *g, const Kernel *k, Access *out, int max
         const Node *nd = node(g, k->nodes[i]);
         for (int j = 0; j < nd->nin + nd->nout; j++) {
             int id = j < nd->nin ? nd->in[j] : nd->out[j - nd->nin];
-            int write = j >= nd->nin || (nd->phase == PHASE_UPDATE && j != 1);   /* in[1]: the gradient */
+            int write = j >= nd->nin || (nd->phase == PHASE_UPDATE && j != UPDATE_GRAD);   /* an update changes all but ∇p */
             if (storage_of(g, id)->fused) continue;
             if (n == max) fail("internal error: kernel %s touches more than %d buffers", k->name, max);
             out[n++] = access_of(g, id, write);

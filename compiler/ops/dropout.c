@@ -10,11 +10,16 @@
 
 #include "ops.h"
 
+static const NodeOp node_dropout_grad;
+
 static void dropout_parse(Call *c, Layer *out) {
+    DropoutAttr *a = out->attr;
     call_max_args(c, 1);
-    out->p = call_number(c, 1, "the drop probability p");
-    if (out->p < 0 || out->p >= 1) call_fail(c, "p must be from 0 to 1 (not included), got %g", out->p);
+    a->p = call_number(c, 1, "the drop probability p");
+    if (a->p < 0 || a->p >= 1) call_fail(c, "p must be from 0 to 1 (not included), got %g", a->p);
 }
+
+static double drop_p(const Node *n) { return ((const DropoutAttr *)n->layer->attr)->p; }
 
 static void dropout_shape(Graph *g, Node *n) {
     val(g, n->out[0])->shape = val(g, n->in[0])->shape;
@@ -24,7 +29,7 @@ static void dropout_grad(Graph *g, Node *n) {
     char label[80];
     snprintf(label, sizeof label, "%s.grad", n->label);
     int dy = val(g, n->out[0])->grad;
-    Node *b = graph_node(g, &op_dropout_grad, n->layer, PHASE_BACKWARD, label);
+    Node *b = graph_node(g, &node_dropout_grad, n->layer, PHASE_BACKWARD, label);
     node_input(g, b, dy);
     node_result(g, b, grad_of(g, n->in[0]));
 }
@@ -32,12 +37,12 @@ static void dropout_grad(Graph *g, Node *n) {
 /* training ? (kept ? in · scale : 0) : in — the same mask both ways */
 static void dropout_pointwise(StrBuf *sb, const Graph *g, const Node *n, const char *in, const char *at) {
     (void)g;
-    const Layer *l = n->layer;
     char scale[40];
-    uint32_t drop = (uint32_t)fmin(4294967295.0, floor(l->p * 4294967296.0 + 0.5));
-    float_literal(scale, 1.0 / (1.0 - l->p));
+    double p = drop_p(n);
+    uint32_t drop = (uint32_t)fmin(4294967295.0, floor(p * 4294967296.0 + 0.5));
+    float_literal(scale, 1.0 / (1.0 - p));
     sb_printf(sb, "!training ? %s : kiln_keep(dropout_key + %d, steps, (uint64_t)(%s), %uu) ? %s * %s : 0.0f",
-              in, l->index, at, drop, in, scale);
+              in, n->layer->index, at, drop, in, scale);
 }
 
 static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
@@ -49,7 +54,7 @@ static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
     n->op->pointwise(&body, g, n, elem, "i");
     kernel_begin(e, g, k);
     emit(e, "/* %s = %s with each element dropped with probability %g and the rest scaled, in training */",
-         cname(g, n->out[0]), cname(g, in), n->layer->p);
+         cname(g, n->out[0]), cname(g, in), drop_p(n));
     emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
     emit(e, "    %s[i] = %s;", cname(g, n->out[0]), body.data);
@@ -57,14 +62,20 @@ static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
     sb_free(&body);
 }
 
-static void dropout_describe(const Layer *l, char buf[64]) { snprintf(buf, 64, "dropout(%g)", l->p); }
+static void dropout_describe(const Layer *l, char buf[64]) {
+    snprintf(buf, 64, "dropout(%g)", ((const DropoutAttr *)l->attr)->p);
+}
 
-const OpDef op_dropout = {
-    .name = "dropout", .kind = OP_LAYER, .parse = dropout_parse, .shape = dropout_shape, .describe = dropout_describe,
-    .grad = dropout_grad, .emit = dropout_emit, .pointwise = dropout_pointwise, .training_mode = 1,
+static const NodeOp node_dropout = {
+    .name = "dropout", .shape = dropout_shape, .grad = dropout_grad, .emit = dropout_emit,
+    .pointwise = dropout_pointwise, .reads_index = 1, .training_mode = 1,
 };
 /* dx = dy · mask / (1 − p): the forward's pointwise rule applied to dy */
-const OpDef op_dropout_grad = {
-    .name = "dropout.grad", .kind = OP_INTERNAL, .emit = dropout_emit, .pointwise = dropout_pointwise,
+static const NodeOp node_dropout_grad = {
+    .name = "dropout.grad", .emit = dropout_emit, .pointwise = dropout_pointwise, .reads_index = 1,
     .training_mode = 1,
+};
+const OpDef op_dropout = {
+    .name = "dropout", .kind = OP_LAYER, .attr_size = sizeof(DropoutAttr), .parse = dropout_parse,
+    .describe = dropout_describe, .node = &node_dropout,
 };

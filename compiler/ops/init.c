@@ -8,31 +8,26 @@
 
 #include "ops.h"
 
+/* An initializer's attributes are an Init: the op, its two numbers and
+ * where the spec wrote it. */
 static void normal_parse(Call *c, Layer *out) {
+    Init *in = out->attr;
     call_max_args(c, 2);
-    out->init = (Init){ &op_normal, call_number(c, 1, "mean"), call_number(c, 2, "std"), c->loc };
-    if (out->init.b < 0) call_fail(c, "std must be 0 or more, got %g", out->init.b);
+    *in = (Init){ &op_normal, call_number(c, 1, "mean"), call_number(c, 2, "std"), c->loc };
+    if (in->b < 0) call_fail(c, "std must be 0 or more, got %g", in->b);
 }
 
 static void uniform_parse(Call *c, Layer *out) {
+    Init *in = out->attr;
     call_max_args(c, 2);
-    out->init = (Init){ &op_uniform, call_number(c, 1, "lo"), call_number(c, 2, "hi"), c->loc };
-    if (out->init.a > out->init.b) call_fail(c, "lo (%g) is above hi (%g)", out->init.a, out->init.b);
+    *in = (Init){ &op_uniform, call_number(c, 1, "lo"), call_number(c, 2, "hi"), c->loc };
+    if (in->a > in->b) call_fail(c, "lo (%g) is above hi (%g)", in->a, in->b);
 }
 
-static void zeros_parse(Call *c, Layer *out) {
+/* zeros(), xavier(), kaiming(): no arguments */
+static void rule_parse(Call *c, Layer *out) {
     call_max_args(c, 0);
-    out->init = (Init){ &op_zeros, 0, 0, c->loc };
-}
-
-static void xavier_parse(Call *c, Layer *out) {
-    call_max_args(c, 0);
-    out->init = (Init){ &op_xavier, 0, 0, c->loc };
-}
-
-static void kaiming_parse(Call *c, Layer *out) {
-    call_max_args(c, 0);
-    out->init = (Init){ &op_kaiming, 0, 0, c->loc };
+    *(Init *)out->attr = (Init){ out->op, 0, 0, c->loc };
 }
 
 static void xavier_resolve(Init *in, long fan_in, long fan_out) {
@@ -58,8 +53,16 @@ static void zeros_emit(Emit *e, const Init *in, const char *t, long size) {
     emit(e, "kiln_fill_constant(%s, %ld, 0.0f);", t, size);
 }
 
-const OpDef op_normal = { .name = "normal", .kind = OP_INIT, .parse = normal_parse, .emit_init = normal_emit };
-const OpDef op_uniform = { .name = "uniform", .kind = OP_INIT, .parse = uniform_parse, .emit_init = uniform_emit };
-const OpDef op_xavier = { .name = "xavier", .kind = OP_INIT, .parse = xavier_parse, .resolve = xavier_resolve };
-const OpDef op_kaiming = { .name = "kaiming", .kind = OP_INIT, .parse = kaiming_parse, .resolve = kaiming_resolve };
-const OpDef op_zeros = { .name = "zeros", .kind = OP_INIT, .parse = zeros_parse, .emit_init = zeros_emit };
+static const InitOp init_normal = { .emit_init = normal_emit, .draws = 1 };
+static const InitOp init_uniform = { .emit_init = uniform_emit, .draws = 1 };
+static const InitOp init_zeros = { .emit_init = zeros_emit };
+static const InitOp init_xavier = { .resolve = xavier_resolve };
+static const InitOp init_kaiming = { .resolve = kaiming_resolve };
+
+#define INIT_OP(NAME, PARSE) \
+    const OpDef op_##NAME = { .name = #NAME, .kind = OP_INIT, .attr_size = sizeof(Init), .parse = PARSE, .init = &init_##NAME };
+INIT_OP(normal, normal_parse)
+INIT_OP(uniform, uniform_parse)
+INIT_OP(zeros, rule_parse)
+INIT_OP(xavier, rule_parse)
+INIT_OP(kaiming, rule_parse)

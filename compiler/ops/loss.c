@@ -12,7 +12,7 @@
 #include "ops.h"
 
 static void xent_shape(Graph *g, Node *n) {
-    const Value *z = val(g, n->in[0]);
+    const Value *z = val(g, n->in[LOSS_OUTPUT]);
     long classes = g->spec->classes;
     if (classes == 0)
         fail_at(&n->layer->loc, "softmax_cross_entropy(): the model has no classes; set classes = N in model{}");
@@ -27,16 +27,16 @@ static void xent_shape(Graph *g, Node *n) {
 }
 
 static void xent_grad(Graph *g, Node *n) {
-    Node *b = graph_node(g, &op_softmax_cross_entropy_grad, n->layer, PHASE_BACKWARD, "softmax_cross_entropy.grad");
-    node_input(g, b, n->in[0]);
-    node_input(g, b, n->in[1]);
-    node_result(g, b, grad_of(g, n->in[0]));
+    Node *b = graph_node(g, &node_softmax_cross_entropy_grad, n->layer, PHASE_BACKWARD, "softmax_cross_entropy.grad");
+    node_input(g, b, n->in[LOSS_OUTPUT]);
+    node_input(g, b, n->in[LOSS_TARGET]);
+    node_result(g, b, grad_of(g, n->in[LOSS_OUTPUT]));
 }
 
 static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    const Node *grad = kernel_node(g, k, &op_softmax_cross_entropy_grad);
-    long c = features(g, n->in[0]);
+    const Node *grad = kernel_node(g, k, &node_softmax_cross_entropy_grad);
+    long c = features(g, n->in[LOSS_OUTPUT]);
     const char *dz = grad ? cname(g, grad->out[0]) : NULL;
     if (!grad) {   /* the evaluation kernel, always emitted first (fuse.c), declares them */
         emit(e, "/* Each row's loss and argmax hit, written by whichever thread had the row. */");
@@ -70,7 +70,7 @@ static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {
     emit(e, "#pragma omp for schedule(static) nowait  /* one contiguous share of the blocks a thread */");
     emit(e, "for (int i = 0; i < n; i += KILN_SOFTMAX_ROWS)");
     emit(e, "    kiln_softmax_xent_rows(i, n - i, %ld, %s, labels, %s, (float)n, row_loss, row_hit);",
-         c, cname(g, n->in[0]), grad ? dz : "NULL");
+         c, cname(g, n->in[LOSS_OUTPUT]), grad ? dz : "NULL");
     kernel_end(e);
 }
 
@@ -82,9 +82,9 @@ static void xent_total(Emit *e, const Graph *g) {
 
 /* predict(): softmax of each row of logits */
 static void xent_predict(Emit *e, const Graph *g, const Node *n) {
-    long c = features(g, n->in[0]);
+    long c = features(g, n->in[LOSS_OUTPUT]);
     emit(e, "for (int i = 0; i < n; i++) {");
-    emit(e, "    const float *z = %s + i * %ld;", cname(g, n->in[0]), c);
+    emit(e, "    const float *z = %s + i * %ld;", cname(g, n->in[LOSS_OUTPUT]), c);
     emit(e, "    float *p = out + i * %ld;", c);
     emit(e, "    float max = z[0], sum = 0.0f;");
     emit(e, "    for (int j = 1; j < %ld; j++)", c);
@@ -98,12 +98,13 @@ static void xent_predict(Emit *e, const Graph *g, const Node *n) {
     emit(e, "}");
 }
 
+static const NodeOp node_softmax_cross_entropy = {
+    .name = "softmax_cross_entropy", .shape = xent_shape, .grad = xent_grad, .emit = xent_emit,
+};
+static const LossOp loss_softmax_cross_entropy = { .emit_predict = xent_predict, .emit_total = xent_total };
 const OpDef op_softmax_cross_entropy = {
-    .name = "softmax_cross_entropy", .kind = OP_LOSS,
-    .parse = parse_no_args, .shape = xent_shape, .grad = xent_grad, .emit = xent_emit,
-    .emit_predict = xent_predict, .emit_total = xent_total,
+    .name = "softmax_cross_entropy", .kind = OP_LOSS, .parse = parse_no_args,
+    .node = &node_softmax_cross_entropy, .loss = &loss_softmax_cross_entropy,
 };
 /* Emitted only inside the loss's own kernel (see fuse.c). */
-const OpDef op_softmax_cross_entropy_grad = {
-    .name = "softmax_cross_entropy.grad", .kind = OP_INTERNAL,
-};
+const NodeOp node_softmax_cross_entropy_grad = { .name = "softmax_cross_entropy.grad" };

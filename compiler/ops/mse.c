@@ -5,28 +5,28 @@
 #include "ops.h"
 
 static void mse_shape(Graph *g, Node *n) {
-    const Value *y = val(g, n->in[0]);
+    const Value *y = val(g, n->in[LOSS_OUTPUT]);
     if (!y->shape.batched || y->shape.rank != 1) {
         char got[96];
         shape_str(&y->shape, got, sizeof got);
         fail_at(&n->layer->loc, "mse(): expects outputs (batch, k), got %s; end the layers with linear(k)", got);
     }
-    val(g, n->in[1])->shape = y->shape;   /* the targets: one row of k per example */
+    val(g, n->in[LOSS_TARGET])->shape = y->shape;   /* the targets: one row of k per example */
     val(g, n->out[0])->shape = (Shape){ 0 };
 }
 
 static void mse_grad(Graph *g, Node *n) {
-    Node *b = graph_node(g, &op_mse_grad, n->layer, PHASE_BACKWARD, "mse.grad");
-    node_input(g, b, n->in[0]);
-    node_input(g, b, n->in[1]);
-    node_result(g, b, grad_of(g, n->in[0]));
+    Node *b = graph_node(g, &node_mse_grad, n->layer, PHASE_BACKWARD, "mse.grad");
+    node_input(g, b, n->in[LOSS_OUTPUT]);
+    node_input(g, b, n->in[LOSS_TARGET]);
+    node_result(g, b, grad_of(g, n->in[LOSS_OUTPUT]));
 }
 
 static void mse_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    const Node *grad = kernel_node(g, k, &op_mse_grad);
-    long c = features(g, n->in[0]);
-    const char *y = cname(g, n->in[0]);
+    const Node *grad = kernel_node(g, k, &node_mse_grad);
+    long c = features(g, n->in[LOSS_OUTPUT]);
+    const char *y = cname(g, n->in[LOSS_OUTPUT]);
     kernel_begin(e, g, k);
     if (grad) emit(e, "/* loss = mean of (y − target)², and %s = 2·(y − target) / (n·%ld), in one pass */",
                    cname(g, grad->out[0]), c);
@@ -49,13 +49,12 @@ static void mse_emit(Emit *e, const Graph *g, const Kernel *k) {
 
 /* predict(): the outputs themselves */
 static void mse_predict(Emit *e, const Graph *g, const Node *n) {
-    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->in[0]));
-    emit(e, "    out[i] = %s[i];", cname(g, n->in[0]));
+    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->in[LOSS_OUTPUT]));
+    emit(e, "    out[i] = %s[i];", cname(g, n->in[LOSS_OUTPUT]));
 }
 
-const OpDef op_mse = {
-    .name = "mse", .kind = OP_LOSS, .parse = parse_no_args, .shape = mse_shape, .grad = mse_grad,
-    .emit = mse_emit, .emit_predict = mse_predict, .float_targets = 1,
-};
+static const NodeOp node_mse = { .name = "mse", .shape = mse_shape, .grad = mse_grad, .emit = mse_emit };
+static const LossOp loss_mse = { .emit_predict = mse_predict, .float_targets = 1 };
+const OpDef op_mse = { .name = "mse", .kind = OP_LOSS, .parse = parse_no_args, .node = &node_mse, .loss = &loss_mse };
 /* Emitted only inside the loss's own kernel (see fuse.c). */
-const OpDef op_mse_grad = { .name = "mse.grad", .kind = OP_INTERNAL };
+const NodeOp node_mse_grad = { .name = "mse.grad" };

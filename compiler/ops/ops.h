@@ -1,31 +1,65 @@
-/* ops.h — the OpDefs each file under ops/ defines, for the registry, and
- * the small helpers the ops share. */
+/* ops.h — what the files under ops/ share: each op's attributes (the
+ * struct its parse hook fills, Layer.attr), the ops and node kinds each file
+ * defines, and the small helpers the ops use.  registry.c lists the ops a
+ * spec can call. */
 #ifndef KILN_OPS_H
 #define KILN_OPS_H
 
 #include "../kiln.h"
 
-/* reshape.c */
-extern const OpDef op_flatten, op_input_scale;
-/* linear.c */
-extern const OpDef op_linear, op_linear_grad_params, op_linear_grad_input;
-/* activation.c */
-extern const OpDef op_relu, op_relu_grad, op_sigmoid, op_sigmoid_grad, op_tanh, op_tanh_grad;
-/* loss.c */
-extern const OpDef op_softmax_cross_entropy, op_softmax_cross_entropy_grad;
-/* mse.c */
-extern const OpDef op_mse, op_mse_grad;
-/* probe.c (kiln plot) */
-extern const OpDef op_probe_sum, op_probe_sum_grad;
-/* optim.c */
-extern const OpDef op_sgd, op_sgd_step, op_adam, op_adam_step;
-/* init.c */
+/* ---- reshape.c ---- */
+extern const OpDef op_flatten;
+extern const NodeOp node_input_scale;   /* the input bytes as floats, for a layer that cannot read bytes */
+
+/* ---- linear.c ---- */
+typedef struct {
+    long units;               /* output features */
+    int  bias;                /* has a bias (default 1) */
+    Init init, bias_init;     /* .op NULL: PyTorch's default (or zeros for the bias, with init) */
+} LinearAttr;
+/* A linear node's inputs and its gradient node's outputs, by position.
+ * ORDER LINEAR: linear.c makes them so. */
+enum { LINEAR_X, LINEAR_W, LINEAR_B };
+enum { GRAD_PARAMS_DW, GRAD_PARAMS_DB };
+extern const OpDef op_linear;
+extern const NodeOp node_linear_grad_params, node_linear_grad_input;
+
+/* ---- activation.c ---- */
+typedef struct { double slope; } ActivationAttr;   /* leaky_relu: the slope below 0 */
+
+/* ---- dropout.c ---- */
+typedef struct { double p; } DropoutAttr;
+extern const OpDef op_dropout;
+
+/* ---- loss.c, mse.c, probe.c ---- */
+extern const OpDef op_softmax_cross_entropy, op_mse;
+extern const OpDef op_probe_sum;   /* kiln plot's loss: not in the DSL */
+extern const NodeOp node_softmax_cross_entropy_grad, node_mse_grad, node_probe_sum_grad;
+
+/* ---- optim.c ---- */
+typedef struct {
+    double lr;
+    double momentum, weight_decay;   /* sgd; adam: weight_decay */
+    double beta1, beta2, eps;        /* adam */
+} OptimAttr;
+extern const OpDef op_sgd, op_adam;
+
+/* ---- init.c: Init (kiln.h) is an initializer's attributes ---- */
 extern const OpDef op_normal, op_uniform, op_zeros, op_xavier, op_kaiming;
-/* dropout.c */
-extern const OpDef op_dropout, op_dropout_grad;
-/* data.c */
+
+/* ---- data.c ---- */
+typedef struct {
+    char  *dir;                      /* directory of the IDX files (--data overrides it) */
+    char  *files[4];                 /* train images, train labels, test images, test labels */
+    const char *const *class_names;  /* the classes' names, or NULL */
+    double synth_w[16];              /* synthetic_regression: true weights, bias, noise, sizes */
+    int    synth_dims;
+    double synth_b, synth_noise;
+    long   synth_train, synth_test;
+} DataAttr;
 extern const OpDef op_fashion_mnist, op_idx, op_synthetic_regression;
 
+/* ---- registry.c: helpers ---- */
 /* A layer with no arguments: relu(), flatten(), ... */
 void parse_no_args(Call *c, Layer *out);
 /* The node's layer as written, e.g. "linear(256)" or "relu()". */

@@ -21,7 +21,8 @@ static void check_range(Call *c, const char *what, double v, double lo, double h
 
 static const char *const sgd_opts[] = { "lr", "momentum", "weight_decay", NULL };
 
-static void sgd_parse(Call *c, Layer *out) {
+static void sgd_parse(Call *c, Layer *l) {
+    OptimAttr *out = l->attr;
     call_max_args(c, 1);
     if (!call_opts(c, 1, sgd_opts) || !call_opt_number(c, 1, "lr", &out->lr))
         call_fail(c, "needs a learning rate, e.g. sgd { lr = 0.1 }");
@@ -33,7 +34,8 @@ static void sgd_parse(Call *c, Layer *out) {
 
 static const char *const adam_opts[] = { "lr", "beta1", "beta2", "eps", "weight_decay", NULL };
 
-static void adam_parse(Call *c, Layer *out) {
+static void adam_parse(Call *c, Layer *l) {
+    OptimAttr *out = l->attr;
     call_max_args(c, 1);
     out->lr = 0.001, out->beta1 = 0.9, out->beta2 = 0.999, out->eps = 1e-8;
     if (call_opts(c, 1, adam_opts)) {
@@ -50,9 +52,12 @@ static void adam_parse(Call *c, Layer *out) {
     check_range(c, "weight_decay", out->weight_decay, 0, 1e3, 0);
 }
 
-/* One update node: inputs param, grad, then its state tensors; a state
- * whose name starts with '+' is never below 0 (the '+' is not part of it). */
-static void add_update(Graph *g, const OpDef *step, const Layer *opt, int param, int grad,
+static const OptimAttr *attr_of(const Layer *opt) { return opt->attr; }
+
+/* One update node: inputs param, grad, then its state tensors (ORDER
+ * UPDATE); a state whose name starts with '+' is never below 0 (the '+' is
+ * not part of it). */
+static void add_update(Graph *g, const NodeOp *step, const Layer *opt, int param, int grad,
                        const char *const *state_names) {
     char label[96];
     snprintf(label, sizeof label, "%s.%s", opt->op->name, val(g, param)->name);
@@ -65,24 +70,26 @@ static void add_update(Graph *g, const OpDef *step, const Layer *opt, int param,
     }
     snprintf(label, sizeof label, "%s.%s", opt->op->name, val(g, param)->name);
     Node *n = graph_node(g, step, opt, PHASE_UPDATE, label);
-    node_input(g, n, param);
-    node_input(g, n, grad);
-    for (int i = 0; i < nst; i++) node_input(g, n, st[i]);
+    node_input(g, n, param);   /* UPDATE_PARAM */
+    node_input(g, n, grad);    /* UPDATE_GRAD */
+    for (int i = 0; i < nst; i++) node_input(g, n, st[i]);   /* UPDATE_STATE, ... */
 }
+
+static const NodeOp node_sgd_step, node_adam_step;
 
 static void sgd_update(Graph *g, const Layer *opt, int param, int grad) {
     static const char *const none[] = { NULL }, *const velocity[] = { "momentum", NULL };
-    add_update(g, &op_sgd_step, opt, param, grad, opt->momentum > 0 ? velocity : none);
+    add_update(g, &node_sgd_step, opt, param, grad, attr_of(opt)->momentum > 0 ? velocity : none);
 }
 
 static void adam_update(Graph *g, const Layer *opt, int param, int grad) {
     static const char *const moments[] = { "adam_m", "+adam_v", NULL };   /* v: a mean of squares */
-    add_update(g, &op_adam_step, opt, param, grad, moments);
+    add_update(g, &node_adam_step, opt, param, grad, moments);
 }
 
 /* Plain SGD with or without weight decay is p ← (1 − lr·wd)·p − lr·∇p. */
 static int sgd_gemm_update(const Node *n, double *alpha, double *beta) {
-    const Layer *l = n->layer;
+    const OptimAttr *l = attr_of(n->layer);
     if (l->momentum > 0) return 0;
     *alpha = -l->lr;
     *beta = 1.0 - l->lr * l->weight_decay;
@@ -90,7 +97,7 @@ static int sgd_gemm_update(const Node *n, double *alpha, double *beta) {
 }
 
 /* The gradient as the update sees it: with weight decay, g = ∇p + wd·p. */
-static void emit_decayed_grad(Emit *e, const Layer *l, const char *p, const char *dp) {
+static void emit_decayed_grad(Emit *e, const OptimAttr *l, const char *p, const char *dp) {
     char wd[40];
     if (l->weight_decay > 0) emit(e, "    const float g = %s[i] + %s * %s[i];", dp, float_literal(wd, l->weight_decay), p);
     else emit(e, "    const float g = %s[i];", dp);
@@ -98,23 +105,24 @@ static void emit_decayed_grad(Emit *e, const Layer *l, const char *p, const char
 
 static void sgd_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    const Layer *l = n->layer;
+    const OptimAttr *l = attr_of(n->layer);
+    const char *name = n->layer->op->name;
     char lr[40], mu[40];
-    const char *p = cname(g, n->in[0]), *dp = cname(g, n->in[1]);
+    const char *p = cname(g, n->in[UPDATE_PARAM]), *dp = cname(g, n->in[UPDATE_GRAD]);
     kernel_begin(e, g, k);
     if (l->momentum > 0) {
-        const char *v = cname(g, n->in[2]);
-        emit(e, "/* %s: g = %s%s; %s = μ·%s + g; %s -= lr·%s */", l->op->name, dp,
+        const char *v = cname(g, n->in[UPDATE_STATE]);
+        emit(e, "/* %s: g = %s%s; %s = μ·%s + g; %s -= lr·%s */", name, dp,
              l->weight_decay > 0 ? " + wd·p" : "", v, v, p, v);
     } else {
-        emit(e, "/* %s: %s -= lr · (%s%s) */", l->op->name, p, dp, l->weight_decay > 0 ? " + wd·p" : "");
+        emit(e, "/* %s: %s -= lr · (%s%s) */", name, p, dp, l->weight_decay > 0 ? " + wd·p" : "");
     }
     emit(e, "#pragma omp for nowait");
-    emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[0]));
+    emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[UPDATE_PARAM]));
     emit_decayed_grad(e, l, p, dp);
     float_literal(lr, l->lr);
     if (l->momentum > 0) {
-        const char *v = cname(g, n->in[2]);
+        const char *v = cname(g, n->in[UPDATE_STATE]);
         emit(e, "    %s[i] = %s * %s[i] + g;", v, float_literal(mu, l->momentum), v);
         emit(e, "    %s[i] -= %s * %s[i];", p, lr, v);
     } else {
@@ -126,17 +134,17 @@ static void sgd_step_emit(Emit *e, const Graph *g, const Kernel *k) {
 
 static void adam_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    const Layer *l = n->layer;
+    const OptimAttr *l = attr_of(n->layer);
     char b1[40], b2[40], c1[40], c2[40], eps[40];
-    const char *p = cname(g, n->in[0]), *dp = cname(g, n->in[1]);
-    const char *m = cname(g, n->in[2]), *v = cname(g, n->in[3]);
+    const char *p = cname(g, n->in[UPDATE_PARAM]), *dp = cname(g, n->in[UPDATE_GRAD]);
+    const char *m = cname(g, n->in[UPDATE_STATE]), *v = cname(g, n->in[UPDATE_STATE + 1]);
     kernel_begin(e, g, k);
     emit(e, "/* adam, step t = steps + 1, with bias correction */");
     emit(e, "const double t = (double)(steps + 1);");
     emit(e, "const float step = (float)(%.17g / (1.0 - pow(%.17g, t)));", l->lr, l->beta1);
     emit(e, "const float root = (float)sqrt(1.0 - pow(%.17g, t));", l->beta2);
     emit(e, "#pragma omp for nowait");
-    emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[0]));
+    emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[UPDATE_PARAM]));
     emit_decayed_grad(e, l, p, dp);
     emit(e, "    %s[i] = %s * %s[i] + %s * g;", m, float_literal(b1, l->beta1), m, float_literal(c1, 1 - l->beta1));
     emit(e, "    %s[i] = %s * %s[i] + %s * g * g;", v, float_literal(b2, l->beta2), v, float_literal(c2, 1 - l->beta2));
@@ -145,9 +153,17 @@ static void adam_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_end(e);
 }
 
-const OpDef op_sgd = { .name = "sgd", .kind = OP_OPTIM, .parse = sgd_parse, .update = sgd_update };
-const OpDef op_sgd_step = {
-    .name = "sgd.step", .kind = OP_INTERNAL, .emit = sgd_step_emit, .gemm_update = sgd_gemm_update, .main_input = 1,
+static double learning_rate(const Layer *opt) { return attr_of(opt)->lr; }
+
+static const NodeOp node_sgd_step = {
+    .name = "sgd.step", .emit = sgd_step_emit, .gemm_update = sgd_gemm_update, .main_input = UPDATE_GRAD,
 };
-const OpDef op_adam = { .name = "adam", .kind = OP_OPTIM, .parse = adam_parse, .update = adam_update };
-const OpDef op_adam_step = { .name = "adam.step", .kind = OP_INTERNAL, .emit = adam_step_emit, .main_input = 1 };
+static const NodeOp node_adam_step = { .name = "adam.step", .emit = adam_step_emit, .main_input = UPDATE_GRAD };
+static const OptimOp optim_sgd = { .update = sgd_update, .learning_rate = learning_rate };
+static const OptimOp optim_adam = { .update = adam_update, .learning_rate = learning_rate };
+const OpDef op_sgd = {
+    .name = "sgd", .kind = OP_OPTIM, .attr_size = sizeof(OptimAttr), .parse = sgd_parse, .optim = &optim_sgd,
+};
+const OpDef op_adam = {
+    .name = "adam", .kind = OP_OPTIM, .attr_size = sizeof(OptimAttr), .parse = adam_parse, .optim = &optim_adam,
+};

@@ -5,13 +5,13 @@
  *   loss = Σ_i Σ_j z[i][j]   (a sum over the rows, not a mean)
  *   dz   = 1 everywhere
  *
- * Not reachable from the DSL (OP_INTERNAL): kiln plot builds its Spec in C.
+ * Not reachable from the DSL (not in registry.c): kiln plot builds its Spec in C.
  * Like softmax_cross_entropy, the loss and its gradient share one kernel in
  * training (fuse.c); evaluation runs the loss alone.  Labels are ignored. */
 #include "ops.h"
 
 static void probe_shape(Graph *g, Node *n) {
-    const Value *z = val(g, n->in[0]);
+    const Value *z = val(g, n->in[LOSS_OUTPUT]);
     if (!z->shape.batched || z->shape.rank != 1) {
         char got[96];
         shape_str(&z->shape, got, sizeof got);
@@ -21,16 +21,16 @@ static void probe_shape(Graph *g, Node *n) {
 }
 
 static void probe_grad(Graph *g, Node *n) {
-    Node *b = graph_node(g, &op_probe_sum_grad, n->layer, PHASE_BACKWARD, "probe.sum.grad");
-    node_input(g, b, n->in[0]);   /* read only so that fuse.c finds it beside the loss */
-    node_result(g, b, grad_of(g, n->in[0]));
+    Node *b = graph_node(g, &node_probe_sum_grad, n->layer, PHASE_BACKWARD, "probe.sum.grad");
+    node_input(g, b, n->in[LOSS_OUTPUT]);   /* read only so that fuse.c finds it beside the loss */
+    node_result(g, b, grad_of(g, n->in[LOSS_OUTPUT]));
 }
 
 static void probe_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    const Node *grad = kernel_node(g, k, &op_probe_sum_grad);
-    long c = features(g, n->in[0]);
-    const char *z = cname(g, n->in[0]);
+    const Node *grad = kernel_node(g, k, &node_probe_sum_grad);
+    long c = features(g, n->in[LOSS_OUTPUT]);
+    const char *z = cname(g, n->in[LOSS_OUTPUT]);
     kernel_begin(e, g, k);
     if (grad) emit(e, "/* loss = the sum of every output; %s = 1 */", cname(g, grad->out[0]));
     else emit(e, "/* loss = the sum of every output */");
@@ -58,13 +58,13 @@ static void probe_emit(Emit *e, const Graph *g, const Kernel *k) {
 
 /* predict(): the outputs as they are */
 static void probe_predict(Emit *e, const Graph *g, const Node *n) {
-    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->in[0]));
-    emit(e, "    out[i] = %s[i];", cname(g, n->in[0]));
+    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->in[LOSS_OUTPUT]));
+    emit(e, "    out[i] = %s[i];", cname(g, n->in[LOSS_OUTPUT]));
 }
 
-const OpDef op_probe_sum = {
-    .name = "probe.sum", .kind = OP_INTERNAL,
-    .shape = probe_shape, .grad = probe_grad, .emit = probe_emit, .emit_predict = probe_predict,
-};
+static const NodeOp node_probe_sum = { .name = "probe.sum", .shape = probe_shape, .grad = probe_grad, .emit = probe_emit };
+static const LossOp loss_probe_sum = { .emit_predict = probe_predict };
+/* Not in registry.c: a spec cannot call it. */
+const OpDef op_probe_sum = { .name = "probe.sum", .kind = OP_LOSS, .node = &node_probe_sum, .loss = &loss_probe_sum };
 /* Emitted only inside the loss's own kernel (see fuse.c). */
-const OpDef op_probe_sum_grad = { .name = "probe.sum.grad", .kind = OP_INTERNAL };
+const NodeOp node_probe_sum_grad = { .name = "probe.sum.grad" };

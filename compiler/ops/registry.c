@@ -1,29 +1,30 @@
-/* registry.c — every op kiln knows, in one table.  Adding an op is one
- * file under ops/ (its parse, shape, gradient and emit code) plus its
- * lines here and in ops.h.  DSL names come from this table too: each
- * non-internal entry becomes a function a spec can call. */
+/* registry.c — every op a spec can call, one line each in KILN_DSL_OPS:
+ * each becomes a function of the DSL with that name.  Adding a layer is its
+ * file under ops/ (defining op_NAME) and its line here.  The nodes autodiff
+ * makes (gradients, update steps) and kiln plot's loss are not here: a spec
+ * cannot call them. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ops.h"
 
-const OpDef *const kiln_ops[] = {
-    /* layers */
-    &op_flatten, &op_linear, &op_relu, &op_sigmoid, &op_tanh, &op_dropout,
-    /* losses */
-    &op_softmax_cross_entropy, &op_mse,
-    /* optimizers */
-    &op_sgd, &op_adam,
-    /* initializers */
-    &op_normal, &op_uniform, &op_zeros, &op_xavier, &op_kaiming,
-    /* data */
-    &op_fashion_mnist, &op_idx, &op_synthetic_regression,
-    /* internal: gradients and updates */
-    &op_linear_grad_params, &op_linear_grad_input, &op_relu_grad, &op_sigmoid_grad, &op_tanh_grad,
-    &op_softmax_cross_entropy_grad, &op_sgd_step, &op_adam_step, &op_input_scale, &op_dropout_grad,
-    &op_mse_grad, &op_probe_sum, &op_probe_sum_grad,
-    NULL,
-};
+#define KILN_DSL_OPS(X)                                                                    \
+    /* layers */                                                                           \
+    X(flatten) X(linear) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(dropout)               \
+    /* losses */                                                                           \
+    X(softmax_cross_entropy) X(mse)                                                        \
+    /* optimizers */                                                                       \
+    X(sgd) X(adam)                                                                         \
+    /* initializers */                                                                     \
+    X(normal) X(uniform) X(zeros) X(xavier) X(kaiming)                                     \
+    /* data */                                                                             \
+    X(fashion_mnist) X(idx) X(synthetic_regression)
+
+#define DECLARE(NAME) extern const OpDef op_##NAME;
+KILN_DSL_OPS(DECLARE)
+
+#define ENTRY(NAME) &op_##NAME,
+const OpDef *const kiln_ops[] = { KILN_DSL_OPS(ENTRY) NULL };
 
 const OpDef *op_find(const char *name) {
     for (int i = 0; kiln_ops[i]; i++)

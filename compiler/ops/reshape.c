@@ -20,10 +20,10 @@ static void flatten_grad(Graph *g, Node *n) {
     val(g, dx)->alias = val(g, n->out[0])->grad;
 }
 
-const OpDef op_flatten = {
-    .name = "flatten", .kind = OP_LAYER,
-    .parse = parse_no_args, .shape = flatten_shape, .grad = flatten_grad, .view = 1, .reads_bytes = 1,
+static const NodeOp node_flatten = {
+    .name = "flatten", .shape = flatten_shape, .grad = flatten_grad, .view = 1, .reads_bytes = 1,
 };
+const OpDef op_flatten = { .name = "flatten", .kind = OP_LAYER, .parse = parse_no_args, .node = &node_flatten };
 
 static void scale_shape(Graph *g, Node *n) {
     val(g, n->out[0])->shape = val(g, n->in[0])->shape;
@@ -40,4 +40,4 @@ static void scale_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_end(e);
 }
 
-const OpDef op_input_scale = { .name = "input.scale", .kind = OP_INTERNAL, .shape = scale_shape, .emit = scale_emit };
+const NodeOp node_input_scale = { .name = "input.scale", .shape = scale_shape, .emit = scale_emit };
