@@ -56,6 +56,7 @@ void dump_graph(StrBuf *out, const Graph *g) {
         for (int k = 0; k < n->nout; k++) {
             if (k) sb_printf(out, ", ");
             value_ref(out, g, n->out[k]);
+            if (n->acc[k]) sb_printf(out, " (added to)");
         }
         sb_printf(out, "\n");
     }

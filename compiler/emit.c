@@ -27,6 +27,8 @@ void emit(Emit *e, const char *fmt, ...) {
 void emit_blank(Emit *e) { sb_printf(&e->out, "\n"); }
 static void blank(Emit *e) { emit_blank(e); }
 
+const char *assign_op(const Node *n, int k) { return n->acc[k] ? "+=" : "="; }
+
 const char *cname(const Graph *g, int value) {
     const Value *v = storage_of(g, value);
     return v->cname;
@@ -98,7 +100,7 @@ static Uses kernel_uses(const Graph *g, const Kernel *k) {
     Uses u = { 0, 0, 0, 0, 0 };
     for (int i = 0; i < k->nnodes; i++) {
         const Node *n = node(g, k->nodes[i]);
-        int vs[6], nv = node_values(n, vs);
+        int vs[KILN_NODE_VALUES], nv = node_values(n, vs);
         for (int j = 0; j < nv; j++) {
             const Value *v = storage_of(g, vs[j]);
             u.batched |= v->shape.batched;

@@ -53,16 +53,82 @@ static void add(Kernel *k, int n, int *claimed) {
     claimed[n] = 1;
 }
 
-/* Rule "epilogue": the single reader of head's result, if elementwise. */
+/* The one node after `after` that reads value v's storage (through any of
+ * its names), or -1 when none or several do. */
+static int only_reader_after(const Graph *g, int v, int after) {
+    const Value *s = storage_of(g, v);
+    int found = -1;
+    for (int i = after + 1; i < g->nnodes; i++) {
+        const Node *nd = node(g, i);
+        for (int k = 0; k < nd->nin; k++)
+            if (storage_of(g, nd->in[k]) == s) {
+                if (found >= 0) return -1;
+                found = i;
+                break;
+            }
+    }
+    return found;
+}
+
+/* Whether a node after `after` writes v's storage (adds to it). */
+static int written_after(const Graph *g, int v, int after) {
+    const Value *s = storage_of(g, v);
+    for (int i = after + 1; i < g->nnodes; i++)
+        for (int k = 0; k < node(g, i)->nout; k++)
+            if (storage_of(g, node(g, i)->out[k]) == s) return 1;
+    return 0;
+}
+
+/* Whether no node after `after` touches v's storage but to read it as y. */
+static int quiet_after(const Graph *g, int v, int after, int y) {
+    const Value *s = storage_of(g, v);
+    for (int i = after + 1; i < g->nnodes; i++) {
+        int vs[KILN_NODE_VALUES], nv = node_values(node(g, i), vs);
+        for (int k = 0; k < nv; k++)
+            if (storage_of(g, vs[k]) == s && (vs[k] != y || k >= node(g, i)->nin)) return 0;
+    }
+    return 1;
+}
+
+/* Rule "epilogue": the elementwise ops that alone consume head's result,
+ * one after another (relu after add after the product), while each reads
+ * its predecessor's result as its main input and its other inputs are
+ * ready before head runs.  A result added to later (another contribution
+ * to a gradient) ends the chain: it must be stored.  A head that adds to a
+ * gradient others wrote first (beta = 1) takes one op, when it is the last
+ * contribution: the op's result is then stored where the sum was. */
 static void fuse_epilogue(Graph *g, Kernel *k, int *claimed) {
     const Node *h = node(g, k->nodes[0]);
     if (!h->op->gemm_epilogue || h->nout != 1) return;
-    int r[2];
-    if (readers(g, h->out[0], r, 2) != 1) return;
-    const Node *p = node(g, r[0]);
-    if (!p->op->pointwise || p->phase != h->phase || p->in[p->op->main_input] != h->out[0]) return;
-    add(k, r[0], claimed);
-    val(g, h->out[0])->fused = 1;
+    int x = h->out[0], last = h->id, adds = h->acc[0];
+    if (!adds && val(g, x)->contributions > 1) return;
+    if (adds && written_after(g, x, h->id)) return;   /* not the last contribution */
+    while (k->nnodes < 8) {
+        int r = only_reader_after(g, x, last);
+        if (r < 0) return;
+        Node *p = node(g, r);
+        if (!p->op->pointwise || p->phase != h->phase || p->acc[0]) return;
+        if (p->op->commutative && p->in[1] == x) {   /* the product's value becomes the main input */
+            p->in[1] = p->in[0];
+            p->in[0] = x;
+        }
+        if (p->in[p->op->main_input] != x) return;
+        for (int j = 0; j < p->nin; j++) {
+            if (j == p->op->main_input) continue;
+            if (storage_of(g, p->in[j]) == storage_of(g, x)) return;   /* x is read only as the main input */
+            if (storage_of(g, p->in[j])->producer > h->id) return;   /* ready before the epilogue runs */
+        }
+        if (adds && (val(g, p->out[0])->contributions > 1 || !quiet_after(g, x, r, p->out[0]))) return;
+        add(k, r, claimed);
+        if (adds) {   /* stored where the sum is: the chain ends here */
+            val(g, p->out[0])->alias = x;
+            return;
+        }
+        val(g, x)->fused = 1;
+        if (val(g, p->out[0])->contributions > 1) return;   /* added to later: stored */
+        x = p->out[0];
+        last = r;
+    }
 }
 
 /* Rule "update": every gradient head produces goes only to an update node

@@ -1,6 +1,7 @@
 /* graph.c — pass 2: the IR.  Values (tensors with shapes) and nodes (ops
- * reading and writing values), plus the builder that turns the spec's layer
- * list into the forward graph: x → layer₁ → … → layerₙ → loss. */
+ * reading and writing values), plus the builder that turns the layers the
+ * spec applies into the forward graph: x → … → loss, a chain for a layers
+ * list, any DAG for forward. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,7 @@ int graph_value(Graph *g, ValKind kind, const char *name) {
     memset(v, 0, sizeof *v);
     v->id = g->nvals++;
     v->kind = kind;
-    v->producer = v->grad = v->alias = -1;
+    v->producer = v->grad = v->alias = v->of = -1;
     snprintf(v->name, sizeof v->name, "%s", name);
     c_identifier(name, v->cname, sizeof v->cname);
     return v->id;
@@ -56,17 +57,22 @@ Node *graph_node(Graph *g, const NodeOp *op, const Layer *l, Phase phase, const 
 
 void node_input(Graph *g, Node *n, int value) {
     (void)g;
-    if (n->nin == 4) fail("internal error: node %s has too many inputs", n->label);
+    if (n->nin == KILN_MAX_INPUTS) fail("internal error: node %s has too many inputs", n->label);
     n->in[n->nin++] = value;
 }
 
 void node_result(Graph *g, Node *n, int value) {
     if (n->nout == 2) fail("internal error: node %s has too many outputs", n->label);
-    if (g->vals[value].producer >= 0)
-        fail("internal error: %s is computed twice (a value used by two nodes needs gradient accumulation, "
-             "which kiln does not do yet)", g->vals[value].name);
+    if (g->vals[value].producer >= 0) fail("internal error: %s is computed twice", g->vals[value].name);
     g->vals[value].producer = n->id;
     n->out[n->nout++] = value;
+}
+
+void node_accumulate(Graph *g, Node *n, int value) {
+    if (n->nout == 2) fail("internal error: node %s has too many outputs", n->label);
+    n->acc[n->nout] = 1;
+    n->out[n->nout++] = value;
+    (void)g;
 }
 
 int node_output(Graph *g, Node *n, ValKind kind, const char *name) {
@@ -93,7 +99,7 @@ int graph_state(Graph *g, const char *name, Shape shape) {
     return v;
 }
 
-int node_values(const Node *n, int out[6]) {
+int node_values(const Node *n, int out[KILN_NODE_VALUES]) {
     int nv = 0;
     for (int a = 0; a < n->nin; a++) out[nv++] = n->in[a];
     for (int a = 0; a < n->nout; a++) out[nv++] = n->out[a];
@@ -126,22 +132,35 @@ void graph_build(Graph *g, const Spec *s) {
     else g->labels = graph_value(g, VAL_LABELS, "labels");
     val(g, g->labels)->shape.batched = 1;
 
-    /* Input bytes are scaled by the first layer that reads them (linear, as
-     * it packs them); if that layer cannot read bytes, convert them first. */
-    int cur = g->input;
-    int first = 0;
-    while (first < s->nlayers && s->layers[first].op->node->view) first++;
-    if (x->bytes && first < s->nlayers && !s->layers[first].op->node->reads_bytes) {
-        Node *n = graph_node(g, &node_input_scale, &s->layers[first], PHASE_FORWARD, "x.scaled");
-        node_input(g, n, cur);
-        cur = node_output(g, n, VAL_ACT, "x.scaled");
+    /* Input bytes are scaled by the layers that read them (linear, as it
+     * packs them), views passing them on; if any reader cannot read bytes,
+     * the input is converted to floats once, first, for all of them. */
+    int *bytes = xcalloc((size_t)s->napps + 1, sizeof *bytes);   /* bytes[i + 1]: Apply i's output is bytes */
+    bytes[0] = x->bytes;
+    int scale = 0;
+    for (int i = 0; i < s->napps; i++) {
+        const Apply *a = &s->apps[i];
+        int reads = 0;
+        for (int k = 0; k < a->nin; k++) reads |= bytes[a->in[k] + 1];
+        if (reads && a->layer.op->node->view) bytes[i + 1] = 1;
+        else if (reads && !a->layer.op->node->reads_bytes) scale = 1;
     }
-    for (int i = 0; i < s->nlayers; i++) {
-        const Layer *l = &s->layers[i];
+    free(bytes);
+    int input = g->input;
+    if (scale) {
+        Node *n = graph_node(g, &node_input_scale, &s->apps[0].layer, PHASE_FORWARD, "x.scaled");
+        node_input(g, n, input);
+        input = node_output(g, n, VAL_ACT, "x.scaled");
+    }
+    int *out = xcalloc((size_t)s->napps, sizeof *out);   /* the value each Apply makes */
+    for (int i = 0; i < s->napps; i++) {
+        const Layer *l = &s->apps[i].layer;
         Node *n = graph_node(g, l->op->node, l, PHASE_FORWARD, l->label);
-        node_input(g, n, cur);
-        cur = node_output(g, n, VAL_ACT, l->label);
+        for (int k = 0; k < s->apps[i].nin; k++) node_input(g, n, s->apps[i].in[k] < 0 ? input : out[s->apps[i].in[k]]);
+        out[i] = node_output(g, n, VAL_ACT, l->label);
     }
+    int cur = out[s->napps - 1];
+    free(out);
     g->logits = cur;
     Node *n = graph_node(g, s->loss.op->node, &s->loss, PHASE_LOSS, s->loss.label);
     node_input(g, n, g->logits);   /* LOSS_OUTPUT */

@@ -16,7 +16,9 @@
 #define KILN_MAX_DIM     (1 << 24)   /* any one dimension (units, features) */
 #define KILN_MAX_TENSOR  (1L << 28)  /* elements in one tensor (1 GiB of floats) */
 #define KILN_MAX_BATCH   65536
-#define KILN_MAX_LAYERS  256
+#define KILN_MAX_LAYERS  256         /* layers applied in one model */
+#define KILN_MAX_INPUTS  8           /* values one layer reads (concat {a, b, ...}) */
+#define KILN_NODE_VALUES (KILN_MAX_INPUTS + 2)   /* a node's inputs and outputs */
 #define KILN_MAX_RANK    4
 
 /* ---- util.c ------------------------------------------------------------ */
@@ -133,6 +135,10 @@ typedef struct NodeOp {
                             panels (plan.c): GEMMs and what their epilogues fuse */
     int reads_bytes;     /* accepts the raw uint8 input batch (scaled while packing) */
     int view;            /* its output is its input seen with another shape */
+    int commutative;     /* a binary op whose two inputs may trade places (fuse.c makes the
+                            one a GEMM produces in[0], its main input) */
+    int inplace;         /* element i of its output reads only element i of its inputs: the
+                            output may share storage with an input (autodiff.c) */
     int training_mode;   /* behaves differently in training (reads `training`, `dropout_key`) */
     /* Update steps of the form p ← β·p + α·∇p: return 1 and set α and β, so
      * the kernel that computes ∇p can apply the update itself (a GEMM with
@@ -184,6 +190,10 @@ struct OpDef {
     const char *name;    /* the DSL name */
     OpKind      kind;
     size_t      attr_size;   /* its attributes' struct (Layer.attr), zeroed before parse; 0: none */
+    int         params;      /* a layer that makes parameters: one layer object, one use */
+    /* A layer called on values directly, add(a, b) or concat {a, b}: 1 when
+     * its arguments are the values, 2 when its first is a list of them. */
+    int         values_args;
     /* Check the call's arguments into out->attr (errors at c->loc). */
     void (*parse)(Call *c, Layer *out);
     /* The call as written, e.g. "linear(256)"; NULL: "name()". */
@@ -210,6 +220,13 @@ struct Layer {
     void        *attr;        /* the op's own attributes (op->attr_size bytes), or NULL */
 };
 
+/* One layer applied to values: a node of the model's forward graph, as the
+ * spec made it (from the layers list, or in forward). */
+typedef struct {
+    Layer layer;                     /* its op, attributes and label; loc: where it was applied */
+    int   in[KILN_MAX_INPUTS], nin;  /* what it reads: -1 the model's input, else an earlier Apply */
+} Apply;
+
 struct Spec {
     char   *file;            /* the spec's path, as given */
     char   *name;            /* model name, as written */
@@ -219,7 +236,7 @@ struct Spec {
     long    classes;
     long    batch, epochs;
     uint64_t seed;
-    Layer  *layers; int nlayers;
+    Apply  *apps; int napps;         /* in order: each reads earlier ones; the last is the output */
     Layer   loss, optimizer, data;
     Loc     loc;             /* where model{...} was called */
 };
@@ -229,10 +246,11 @@ void spec_free(Spec *s);
 
 /* Helpers the ops' parse hooks use to read their DSL arguments. */
 struct Call {
-    void       *L;          /* lua_State*, arguments at stack slots 1..nargs */
-    int         nargs;
-    const char *name;
-    Loc         loc;
+    void        *L;          /* lua_State*, arguments at stack slots 1..nargs */
+    int          nargs;
+    const char  *name;
+    Loc          loc;
+    const OpDef *op;         /* the op being called */
 };
 long   call_size(Call *c, int arg, const char *what);            /* a positive integer ≤ KILN_MAX_DIM */
 double call_number(Call *c, int arg, const char *what);          /* any finite number */
@@ -264,6 +282,8 @@ typedef struct {
     int     producer;        /* node id, -1 for inputs and parameters */
     int     needs_grad;      /* a parameter depends on... / it feeds one */
     int     grad;            /* value id of its gradient, -1 if none */
+    int     of;              /* a gradient: the value it is the gradient of */
+    int     contributions;   /* a gradient: the nodes (or aliases) that add to it so far */
     int     alias;           /* value whose storage this one shares, -1 */
     Init    init;            /* parameters */
     int     fused;           /* computed and consumed inside one kernel: no buffer */
@@ -282,8 +302,10 @@ struct Node {
     const Layer *layer;      /* the DSL call it comes from (loc, attrs) */
     Phase        phase;
     char         label[64];  /* e.g. "linear1", "linear1.grad_weight" */
-    int          in[4], nin;
+    int          in[KILN_MAX_INPUTS], nin;
     int          out[2], nout;
+    int          acc[2];     /* out[k] is added to (a gradient's later contribution), not written */
+    int          aux;        /* op-specific: concat.grad's input number */
     int          fwd;        /* backward nodes: the forward node they differentiate */
 };
 
@@ -315,10 +337,11 @@ Node *graph_node(Graph *g, const NodeOp *op, const Layer *l, Phase phase, const 
 void  node_input(Graph *g, Node *n, int value);
 int   node_output(Graph *g, Node *n, ValKind kind, const char *name);
 void  node_result(Graph *g, Node *n, int value);   /* an existing value becomes n's output */
+void  node_accumulate(Graph *g, Node *n, int value);   /* n adds to an existing value */
 int   graph_param(Graph *g, const char *name, Shape shape, Init init);
 int   graph_state(Graph *g, const char *name, Shape shape);   /* optimizer state, starts at 0 */
 Value *val(const Graph *g, int id);
-int   node_values(const Node *n, int out[6]);      /* its inputs, then its outputs */
+int   node_values(const Node *n, int out[KILN_NODE_VALUES]);   /* its inputs, then its outputs */
 Node  *node(const Graph *g, int id);
 const Value *storage_of(const Graph *g, int id);   /* follows aliases */
 long  shape_size(const Shape *s);                  /* elements per example (or in total) */
@@ -331,6 +354,12 @@ void shape_infer(Graph *g);
 void autodiff(Graph *g);
 /* For gradient rules: the gradient value of v, created on first use. */
 int  grad_of(Graph *g, int v);
+/* n's contribution to the gradient of x, as n's next output: the first
+ * contribution writes it, later ones (other readers of x) add to it. */
+void grad_result(Graph *g, Node *n, int x);
+/* An identity contribution (flatten, add): x's gradient gets dy — the same
+ * storage as dy where that is safe, else a copy or an added pass. */
+void grad_pass(Graph *g, const Node *fwd, int x, int dy);
 
 /* ---- fuse.c ------------------------------------------------------------- */
 void fuse(Graph *g);
@@ -355,6 +384,8 @@ const char *epilogue_name(const Kernel *k, char buf[128]);
 /* The node of k with this op (or NULL). */
 const Node *kernel_node(const Graph *g, const Kernel *k, const NodeOp *op);
 const char *cname(const Graph *g, int value);        /* C expression for a value's data */
+/* How node n stores its output k: "+=" when it adds to a gradient, else "=". */
+const char *assign_op(const Node *n, int k);
 /* The shortest C float literal that reads back as (float)v, e.g. "0.1f". */
 const char *float_literal(char buf[40], double v);
 /* Text made safe to sit inside a C block comment or a C string literal. */

@@ -76,7 +76,7 @@ static void choose_panels(Graph *g) {
         const Kernel *kr = &g->kernels[k];
         for (int j = 0; j < kr->nnodes; j++) {
             if (panels_ok(g, kr, j)) continue;
-            int vs[6], nv = node_values(node(g, kr->nodes[j]), vs);
+            int vs[KILN_NODE_VALUES], nv = node_values(node(g, kr->nodes[j]), vs);
             for (int a = 0; a < nv; a++) unpanel((Value *)storage_of(g, vs[a]));
         }
     }
@@ -86,9 +86,9 @@ static void choose_panels(Graph *g) {
             const Kernel *kr = &g->kernels[k];
             const Node *head = node(g, kr->nodes[0]);
             if (!head->op->panels || kr->nnodes < 2) continue;
-            int ids[8 * 6], n = 0, any_rowmajor = 0;   /* a kernel's nodes × their values */
+            int ids[8 * KILN_NODE_VALUES], n = 0, any_rowmajor = 0;   /* a kernel's nodes × their values */
             for (int j = 1; j < kr->nnodes; j++) {
-                int vs[6], nv = node_values(node(g, kr->nodes[j]), vs);
+                int vs[KILN_NODE_VALUES], nv = node_values(node(g, kr->nodes[j]), vs);
                 for (int a = 0; a < nv; a++) {
                     const Value *v = storage_of(g, vs[a]);
                     if (!is_batch_buffer(v)) continue;
@@ -108,7 +108,7 @@ static void lifetimes(Graph *g) {
         const Kernel *kr = &g->kernels[k];
         for (int j = 0; j < kr->nnodes; j++) {
             const Node *n = node(g, kr->nodes[j]);
-            int vs[6], nv = node_values(n, vs);
+            int vs[KILN_NODE_VALUES], nv = node_values(n, vs);
             for (int a = 0; a < nv; a++) {
                 Value *v = (Value *)storage_of(g, vs[a]);
                 if (v->first < 0) v->first = k;

@@ -247,7 +247,7 @@ static char plot_spec_file[] = "<kiln plot>";
 
 /* The probe model for one activation: x (1) → linear(1), weight and bias
  * zeros → act → probe.sum, sgd { lr = 1 }, batch 1. */
-static void probe_spec(Spec *s, Layer layers[2], char *name, size_t namelen, const char *act) {
+static void probe_spec(Spec *s, Apply apps[2], char *name, size_t namelen, const char *act) {
     const OpDef *fn = op_find(act);   /* the activation by its DSL name */
     if (!fn || fn->kind != OP_LAYER) fail("internal error: kiln plot: no activation %s", act);
     Loc loc = { plot_spec_file, 0 };
@@ -272,18 +272,18 @@ static void probe_spec(Spec *s, Layer layers[2], char *name, size_t namelen, con
     s->batch = 1;
     s->epochs = 1;
     s->loc = loc;
-    layers[0] = (Layer){ .op = &op_linear, .loc = loc, .index = 0, .attr = &linear };
-    snprintf(layers[0].label, sizeof layers[0].label, "linear1");
-    layers[1] = (Layer){ .op = fn, .loc = loc, .index = 1, .attr = &activation };
-    snprintf(layers[1].label, sizeof layers[1].label, "%s1", act);
-    s->layers = layers;
-    s->nlayers = 2;
+    apps[0] = (Apply){ .layer = { .op = &op_linear, .loc = loc, .index = 0, .attr = &linear }, .in = { -1 }, .nin = 1 };
+    snprintf(apps[0].layer.label, sizeof apps[0].layer.label, "linear1");
+    apps[1] = (Apply){ .layer = { .op = fn, .loc = loc, .index = 1, .attr = &activation }, .in = { 0 }, .nin = 1 };
+    snprintf(apps[1].layer.label, sizeof apps[1].layer.label, "%s1", act);
+    s->apps = apps;
+    s->napps = 2;
     s->loss = (Layer){ .op = &op_probe_sum, .loc = loc };
     snprintf(s->loss.label, sizeof s->loss.label, "%s", op_probe_sum.name);
     s->optimizer = (Layer){ .op = &op_sgd, .loc = loc, .attr = &sgd };
     snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", op_sgd.name);
     s->data = (Layer){ .op = &op_fashion_mnist, .loc = loc, .attr = &data };   /* never read: the harness makes its batch */
-    Call c = { NULL, 0, op_fashion_mnist.name, loc };
+    Call c = { NULL, 0, op_fashion_mnist.name, loc, &op_fashion_mnist };
     op_fashion_mnist.parse(&c, &s->data);
 }
 
@@ -291,9 +291,9 @@ static void probe_spec(Spec *s, Layer layers[2], char *name, size_t namelen, con
  * "x f f'" lines goes to tmpdir/probe_ACT.dat. */
 static void sweep(const char *act, int verbose) {
     Spec s;
-    Layer layers[2];
+    Apply apps[2];
     char name[64];
-    probe_spec(&s, layers, name, sizeof name, act);
+    probe_spec(&s, apps, name, sizeof name, act);
     Graph g;
     compile_graph(&s, &g);
     StrBuf c = { 0 };

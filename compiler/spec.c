@@ -190,6 +190,35 @@ static char *spec_strdup(lua_State *L, const char *s, size_t len) {
     return copy;
 }
 
+/* ---- the DSL's objects ----------------------------------------------- */
+
+/* A kiln.value userdata: a DSL call's Layer, and how often forward applied
+ * it.  User value 1: sequential's list of layers. */
+typedef struct {
+    Layer l;
+    int   applied;     /* a layer with parameters is applied once */
+    int   first_line;  /* ... at this line */
+} LayerBox;
+
+/* A kiln.tensor userdata: a value of the model's forward graph, the input x
+ * or a layer applied to values.  Its pointers are to userdata its user
+ * values keep alive (1: the layer's box, 2…: the inputs), so read_model can
+ * walk them in C. */
+typedef struct Tensor {
+    int            seq;      /* order of creation: x is 0 */
+    Loc            loc;      /* where it was made */
+    LayerBox      *layer;    /* NULL: the model's input */
+    struct Tensor *in[KILN_MAX_INPUTS];
+    int            nin;
+    int            app;      /* read_model: its Apply, or -1 */
+} Tensor;
+
+static int tensors_made;
+
+/* sequential {layers...}: a block of layers, itself a layer (user value 1
+ * of its box is the list).  Known to spec.c only: no node of its own. */
+static const OpDef op_sequential = { .name = "sequential", .kind = OP_LAYER };
+
 /* ---- argument helpers for the ops' parse hooks ------------------------ */
 
 void call_fail(Call *c, const char *fmt, ...) {
@@ -214,6 +243,9 @@ static const char *lua_show(lua_State *L, int idx, char *buf, size_t n) {
     default: {
         Layer *l = luaL_testudata(L, idx, "kiln.value");
         if (l) { snprintf(buf, n, "%s()", l->op->name); return buf; }
+        Tensor *t = luaL_testudata(L, idx, "kiln.tensor");
+        if (t && !t->layer) { snprintf(buf, n, "the model's input x"); return buf; }
+        if (t) { snprintf(buf, n, "the value made at line %d", t->loc.line); return buf; }
         return luaL_typename(L, idx);
     }
     }
@@ -377,18 +409,166 @@ int call_opt_init(Call *c, int arg, const char *key, Init *out) {
 
 /* ---- DSL constructors ---------------------------------------------------- */
 
+/* Pushes a new box for op, made at loc; returns its Layer. */
+static Layer *push_box(lua_State *L, const OpDef *op, Loc loc) {
+    LayerBox *b = lua_newuserdatauv(L, sizeof *b, 1);
+    memset(b, 0, sizeof *b);
+    b->l.op = op;
+    b->l.loc = loc;
+    b->l.attr = op->attr_size ? spec_keep(L, op->attr_size) : NULL;
+    luaL_setmetatable(L, "kiln.value");
+    return &b->l;
+}
+
+/* Pushes the value the layer in the box at stack index bi makes of the
+ * values at stack indices vi[0..nin) (bi 0: the model's input x). */
+static Tensor *push_tensor(lua_State *L, int bi, const int *vi, int nin, Loc loc) {
+    Tensor *t = lua_newuserdatauv(L, sizeof *t, nin + 1);
+    memset(t, 0, sizeof *t);
+    t->seq = bi ? ++tensors_made : 0;
+    t->loc = loc;
+    t->app = -1;
+    luaL_setmetatable(L, "kiln.tensor");
+    if (bi) {
+        t->layer = lua_touserdata(L, bi);
+        lua_pushvalue(L, bi);
+        lua_setiuservalue(L, -2, 1);
+    }
+    for (int k = 0; k < nin; k++) {
+        t->in[t->nin++] = lua_touserdata(L, vi[k]);
+        lua_pushvalue(L, vi[k]);
+        lua_setiuservalue(L, -2, k + 2);
+    }
+    return t;
+}
+
+/* Pushes what the layer (or block) in the box at bi makes of the value at
+ * vi, applied at loc. */
+static void apply_layer(lua_State *L, int bi, int vi, Loc loc, int depth) {
+    bi = lua_absindex(L, bi), vi = lua_absindex(L, vi);
+    LayerBox *b = lua_touserdata(L, bi);
+    char name[64];
+    if (b->l.op->describe) b->l.op->describe(&b->l, name);
+    else snprintf(name, sizeof name, "%s()", b->l.op->name);
+    Call c = { L, 0, name, loc, b->l.op };
+    if (b->l.op == &op_sequential) {   /* each layer of the block in turn */
+        if (depth > 32 || !lua_checkstack(L, 8)) call_fail(&c, "blocks nested more than 32 deep");
+        lua_getiuservalue(L, bi, 1);
+        int list = lua_gettop(L);
+        lua_pushvalue(L, vi);
+        for (int i = 1; i <= (int)lua_rawlen(L, list); i++) {
+            lua_rawgeti(L, list, i);
+            apply_layer(L, -1, -2, loc, depth + 1);
+            lua_replace(L, -3);   /* the result takes the current value's place */
+            lua_pop(L, 1);
+        }
+        lua_remove(L, list);
+        return;
+    }
+    if (b->l.op->params) {
+        if (b->applied)
+            call_fail(&c, "this layer is already applied at line %d; kiln does not share weights between two "
+                      "uses: make another layer for this one (call %s again)", b->first_line, name);
+        b->applied = 1;
+        b->first_line = loc.line;
+    }
+    push_tensor(L, bi, &vi, 1, loc);
+}
+
+/* A value argument at stack index i, or a one-line error. */
+static void check_value(Call *c, int i, const char *what) {
+    char buf[80];
+    if (!luaL_testudata(c->L, i, "kiln.tensor"))
+        call_fail(c, "%s must be a value (x, or what a layer made of it), got %s", what,
+                  lua_show(c->L, i, buf, sizeof buf));
+}
+
+/* add(a, b), concat {a, b, ...}: a layer applied to values as it is made.
+ * The box sits at the top of the stack; pushes the value. */
+static void apply_to_args(Call *c, int bi) {
+    lua_State *L = c->L;
+    int vi[KILN_MAX_INPUTS], n = 0;
+    char what[32];
+    if (c->op->values_args == 1) {   /* two values */
+        if (c->nargs != 2) call_fail(c, "takes two values, as in %s(a, b), got %d argument%s", c->name, c->nargs,
+                                     c->nargs == 1 ? "" : "s");
+        for (int i = 1; i <= 2; i++) {
+            snprintf(what, sizeof what, "argument %d", i);
+            check_value(c, i, what);
+            vi[n++] = i;
+        }
+    } else {   /* a list of values */
+        char buf[80];
+        if (c->nargs != 1 || !lua_istable(L, 1))
+            call_fail(c, "takes a list of values, as in %s {a, b}, got %s", c->name, lua_show(L, 1, buf, sizeof buf));
+        n = (int)lua_rawlen(L, 1);
+        if (n < 2 || n > KILN_MAX_INPUTS)
+            call_fail(c, "joins 2 to %d values, got %d", KILN_MAX_INPUTS, n);
+        if (!lua_checkstack(L, n + 4)) call_fail(c, "out of stack");
+        for (int i = 0; i < n; i++) {
+            lua_rawgeti(L, 1, i + 1);
+            vi[i] = lua_gettop(L);
+            snprintf(what, sizeof what, "value %d", i + 1);
+            check_value(c, vi[i], what);
+        }
+    }
+    push_tensor(L, bi, vi, n, c->loc);
+}
+
 /* Upvalue 1: the OpDef.  Returns a kiln.value holding the parsed Layer
- * (its attributes kept beside it, outside the state). */
+ * (its attributes kept beside it, outside the state) — or, for a layer
+ * called on values directly (add, concat), the value it makes. */
 static int dsl_construct(lua_State *L) {
     const OpDef *op = lua_touserdata(L, lua_upvalueindex(1));
-    Call c = { L, lua_gettop(L), op->name, caller_loc(L) };
-    Layer *l = lua_newuserdatauv(L, sizeof *l, 0);
-    memset(l, 0, sizeof *l);
-    l->op = op;
-    l->loc = c.loc;
-    l->attr = op->attr_size ? spec_keep(L, op->attr_size) : NULL;
-    luaL_setmetatable(L, "kiln.value");
+    Call c = { L, lua_gettop(L), op->name, caller_loc(L), op };
+    Layer *l = push_box(L, op, c.loc);
+    if (op->values_args) {
+        apply_to_args(&c, lua_gettop(L));
+        return 1;
+    }
     op->parse(&c, l);
+    return 1;
+}
+
+/* a layer called on a value: relu()(h), linear(10)(h), a block(h) */
+static int dsl_apply(lua_State *L) {
+    Layer *l = luaL_checkudata(L, 1, "kiln.value");
+    char buf[80];
+    Call c = { L, lua_gettop(L) - 1, l->op->name, caller_loc(L), l->op };
+    if (l->op->kind != OP_LAYER)
+        call_fail(&c, "is not a layer: only layers such as linear(10) or relu() are called on a value");
+    if (c.nargs != 1 || !luaL_testudata(L, 2, "kiln.tensor")) {
+        char call[64];
+        if (l->op->describe) l->op->describe(l, call);
+        else snprintf(call, sizeof call, "%s()", l->op->name);
+        call_fail(&c, "a layer is called on one value, as in %s(h), got %s", call,
+                  c.nargs == 1 ? lua_show(L, 2, buf, sizeof buf) : c.nargs ? "several arguments" : "nothing");
+    }
+    apply_layer(L, 1, 2, c.loc, 0);
+    return 1;
+}
+
+/* sequential {layer, ...}: a block of layers, applied in order. */
+static int dsl_sequential(lua_State *L) {
+    char buf[80];
+    Call c = { L, lua_gettop(L), "sequential", caller_loc(L), &op_sequential };
+    if (c.nargs != 1 || !lua_istable(L, 1))
+        call_fail(&c, "takes a list of layers, as in sequential { linear(256), relu() }, got %s",
+                  lua_show(L, 1, buf, sizeof buf));
+    int n = (int)lua_rawlen(L, 1);
+    if (n < 1 || n > KILN_MAX_LAYERS) call_fail(&c, "takes 1 to %d layers, got %d", KILN_MAX_LAYERS, n);
+    lua_createtable(L, n, 0);
+    for (int i = 1; i <= n; i++) {
+        lua_rawgeti(L, 1, i);
+        Layer *l = luaL_testudata(L, -1, "kiln.value");
+        if (!l || l->op->kind != OP_LAYER || l->op->values_args)
+            call_fail(&c, "element %d must be a layer like linear(10) or relu(), got %s", i,
+                      lua_show(L, -1, buf, sizeof buf));
+        lua_rawseti(L, -2, i);
+    }
+    push_box(L, &op_sequential, c.loc);
+    lua_insert(L, -2);
+    lua_setiuservalue(L, -2, 1);
     return 1;
 }
 
@@ -398,16 +578,26 @@ static int value_tostring(lua_State *L) {
     return 1;
 }
 
+static int tensor_tostring(lua_State *L) {
+    Tensor *t = luaL_checkudata(L, 1, "kiln.tensor");
+    if (!t->layer) lua_pushliteral(L, "the model's input x");
+    else lua_pushfstring(L, "value of %s() at %s:%d", t->layer->l.op->name, t->loc.file, t->loc.line);
+    return 1;
+}
+
 /* model{...}: the spec's result.  A userdata carrying the table and the
  * place of the call (user value 1 is the table). */
-typedef struct { Loc loc; } ModelDecl;
+typedef struct {
+    Loc loc;
+    Loc forward;   /* where forward is defined (its first line) */
+} ModelDecl;
 
 static int dsl_model(lua_State *L) {
     Loc loc = caller_loc(L);
     if (lua_gettop(L) != 1 || !lua_istable(L, 1))
         return luaL_error(L, "%s:%d: model: expects one table, as in model { name = \"mlp\", layers = {...}, ... }",
                           loc.file, loc.line);
-    ModelDecl *m = lua_newuserdatauv(L, sizeof *m, 1);
+    ModelDecl *m = lua_newuserdatauv(L, sizeof *m, 2);   /* 2: what forward returns */
     m->loc = loc;
     luaL_setmetatable(L, "kiln.model");
     lua_pushvalue(L, 1);
@@ -436,7 +626,7 @@ static int dsl_print(lua_State *L) {
 /* ---- reading model{...} into a Spec ------------------------------------- */
 
 static const char *const model_fields[] = {
-    "name", "input", "classes", "layers", "loss", "optimizer", "data", "batch", "epochs", "seed", NULL,
+    "name", "input", "classes", "layers", "forward", "loss", "optimizer", "data", "batch", "epochs", "seed", NULL,
 };
 
 _Noreturn static void field_fail(const Spec *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -498,6 +688,95 @@ static void safe_name(const char *in, char *out, size_t n) {
         out[j++] = isalnum((unsigned char)in[i]) ? in[i] : '_';
     out[j] = 0;
     if (j == 0) snprintf(out, n, "model");
+}
+
+/* Appends an Apply of layer l, applied at `at`, reading in[0..nin). */
+static void add_app(Spec *s, const Layer *l, Loc at, const int *in, int nin) {
+    if (s->napps == KILN_MAX_LAYERS)
+        fail_at(&at, "%s: the model applies more than %d layers, kiln's limit", l->op->name, KILN_MAX_LAYERS);
+    Apply *a = &s->apps[s->napps++];
+    a->layer = *l;
+    a->layer.loc = at;
+    a->nin = nin;
+    memcpy(a->in, in, sizeof *in * (size_t)nin);
+}
+
+/* The layers list at the top of the stack, as a chain after the last Apply
+ * (blocks expanded in place).  A layer with parameters appears once. */
+static void read_list(lua_State *L, Spec *s, int depth) {
+    char buf[80];
+    int n = (int)lua_rawlen(L, -1);
+    for (int i = 0; i < n; i++) {
+        lua_rawgeti(L, -1, i + 1);
+        LayerBox *b = luaL_testudata(L, -1, "kiln.value");
+        if (!b || b->l.op->kind != OP_LAYER || b->l.op->values_args)
+            field_fail(s, "layers[%d] must be a layer like linear(10) or relu(), got %s", i + 1,
+                       lua_show(L, -1, buf, sizeof buf));
+        if (b->l.op == &op_sequential) {
+            if (depth > 32) field_fail(s, "layers: blocks nested more than 32 deep");
+            lua_getiuservalue(L, -1, 1);
+            read_list(L, s, depth + 1);
+            lua_pop(L, 2);
+            continue;
+        }
+        for (int j = 0; b->l.op->params && j < s->napps; j++)
+            if (s->apps[j].layer.attr == b->l.attr)
+                fail_at(&b->l.loc, "%s: this layer is already in the model's layers (layer %d); kiln does not "
+                        "share weights between two uses: make another layer for this one", b->l.op->name, j + 1);
+        int prev = s->napps - 1;   /* -1: the model's input */
+        add_app(s, &b->l, b->l.loc, &prev, 1);
+        lua_pop(L, 1);
+    }
+}
+
+/* What forward returned, at the top of the stack: the values it depends
+ * on, in the order the spec made them, become the Applys. */
+static void read_forward(lua_State *L, Spec *s, Loc at) {
+    char buf[80];
+    Tensor *out = luaL_testudata(L, -1, "kiln.tensor");
+    if (!out)
+        fail_at(&at, "forward: must return the model's output, a value made from x (as in return linear(10)(h)), "
+                "got %s", lua_show(L, -1, buf, sizeof buf));
+    if (!out->layer) fail_at(&at, "forward: returns x itself; apply at least one layer to it");
+    /* every value the output depends on, depth first with a stack of our own */
+    Tensor **found = xcalloc(KILN_MAX_LAYERS + 1, sizeof *found), **todo = xcalloc(KILN_MAX_LAYERS + 1, sizeof *todo);
+    int nfound = 0, ntodo = 0, from_x = 0;
+    out->app = -2;   /* -2: found */
+    todo[ntodo++] = out;
+    while (ntodo > 0) {
+        Tensor *t = todo[--ntodo];
+        if (!t->layer) { from_x = 1; continue; }
+        if (nfound == KILN_MAX_LAYERS) {
+            free(found), free(todo);
+            fail_at(&t->loc, "the model applies more than %d layers, kiln's limit", KILN_MAX_LAYERS);
+        }
+        found[nfound++] = t;
+        for (int k = 0; k < t->nin; k++)
+            if (t->in[k]->app != -2) {
+                t->in[k]->app = -2;
+                todo[ntodo++] = t->in[k];
+            }
+    }
+    free(todo);
+    if (!from_x) {
+        free(found);
+        fail_at(&at, "forward: its result does not depend on x; make it from the x forward is given");
+    }
+    /* in the order they were made: inputs before the values made of them */
+    for (int i = 1; i < nfound; i++)
+        for (int j = i; j > 0 && found[j - 1]->seq > found[j]->seq; j--) {
+            Tensor *t = found[j];
+            found[j] = found[j - 1];
+            found[j - 1] = t;
+        }
+    for (int i = 0; i < nfound; i++) {
+        Tensor *t = found[i];
+        int in[KILN_MAX_INPUTS];
+        for (int k = 0; k < t->nin; k++) in[k] = t->in[k]->layer ? t->in[k]->app : -1;
+        t->app = s->napps;
+        add_app(s, &t->layer->l, t->loc, in, t->nin);
+    }
+    free(found);
 }
 
 static void read_model(lua_State *L, Spec *s) {
@@ -573,23 +852,26 @@ static void read_model(lua_State *L, Spec *s) {
     s->epochs = field_int(L, s, "epochs", 0, 1000000, 10);
     s->seed = (uint64_t)field_int(L, s, "seed", 0, (1L << 53), 0);
 
-    /* layers */
-    if (raw_field(L, "layers") != LUA_TTABLE)
-        field_fail(s, "layers must be a list like { flatten(), linear(10) }, got %s", lua_show(L, -1, buf, sizeof buf));
-    int n = (int)lua_rawlen(L, -1);
-    if (n < 1) field_fail(s, "layers is empty; list at least one layer, e.g. { flatten(), linear(10) }");
-    if (n > KILN_MAX_LAYERS) field_fail(s, "%d layers is more than kiln's limit of %d", n, KILN_MAX_LAYERS);
-    s->layers = xcalloc((size_t)n, sizeof *s->layers);
-    for (int i = 0; i < n; i++) {
-        lua_rawgeti(L, -1, i + 1);
-        Layer *l = luaL_testudata(L, -1, "kiln.value");
-        if (!l || l->op->kind != OP_LAYER)
-            field_fail(s, "layers[%d] must be a layer like linear(10) or relu(), got %s", i + 1,
-                       lua_show(L, -1, buf, sizeof buf));
-        s->layers[s->nlayers++] = *l;
+    /* layers, or forward: the graph the model applies to its input */
+    s->apps = xcalloc(KILN_MAX_LAYERS, sizeof *s->apps);
+    int has_layers = raw_field(L, "layers") != LUA_TNIL;
+    lua_pop(L, 1);
+    int has_forward = raw_field(L, "forward") != LUA_TNIL;
+    lua_pop(L, 1);
+    if (has_layers && has_forward)
+        field_fail(s, "gives both layers and forward; give one: layers for a chain, forward for a graph");
+    if (has_forward) {
+        lua_getiuservalue(L, -2, 2);   /* what forward returned (spec_load called it) */
+        read_forward(L, s, m->forward);
+        lua_pop(L, 1);
+    } else {
+        if (raw_field(L, "layers") != LUA_TTABLE)
+            field_fail(s, "layers must be a list like { flatten(), linear(10) } (or give forward = "
+                       "function(x) ... end), got %s", lua_show(L, -1, buf, sizeof buf));
+        if (lua_rawlen(L, -1) < 1) field_fail(s, "layers is empty; list at least one layer, e.g. { flatten(), linear(10) }");
+        read_list(L, s, 0);
         lua_pop(L, 1);
     }
-    lua_pop(L, 1);
 
     field_value(L, s, "loss", OP_LOSS, "softmax_cross_entropy()", &s->loss, 1);
     field_value(L, s, "optimizer", OP_OPTIM, "sgd { lr = 0.1 }", &s->optimizer, 1);
@@ -598,18 +880,19 @@ static void read_model(lua_State *L, Spec *s) {
         s->data.op = &op_fashion_mnist;
         s->data.loc = s->loc;
         s->data.attr = spec_keep(L, op_fashion_mnist.attr_size);
-        Call c = { L, 0, "fashion_mnist", s->loc };
+        Call c = { L, 0, "fashion_mnist", s->loc, &op_fashion_mnist };
         s->data.op->parse(&c, &s->data);
     }
     lua_pop(L, 1);
     s->data.op->data->check(s, &s->data);
 
     /* labels: op name + its count, e.g. linear1, relu1, linear2 */
-    for (int i = 0; i < s->nlayers; i++) {
+    for (int i = 0; i < s->napps; i++) {
+        Layer *l = &s->apps[i].layer;
         int k = 1;
-        for (int j = 0; j < i; j++) k += s->layers[j].op == s->layers[i].op;
-        snprintf(s->layers[i].label, sizeof s->layers[i].label, "%s%d", s->layers[i].op->name, k);
-        s->layers[i].index = i;
+        for (int j = 0; j < i; j++) k += s->apps[j].layer.op == l->op;
+        snprintf(l->label, sizeof l->label, "%s%d", l->op->name, k);
+        l->index = i;
     }
     snprintf(s->loss.label, sizeof s->loss.label, "%s", s->loss.op->name);
     snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", s->optimizer.op->name);
@@ -728,6 +1011,33 @@ static void read_spec(const char *path, StrBuf *src) {
 
 static void close_state(void *L) { lua_close(L); }
 
+/* model { forward = function(x) ... end }: call it on the model's input,
+ * in the sandbox (protected, under the same limits as the spec), and keep
+ * what it returns as the model's user value 2.  The model is at the top of
+ * the stack, the message handler below it. */
+static void call_forward(lua_State *L) {
+    int handler = lua_absindex(L, -2);
+    ModelDecl *m = luaL_testudata(L, -1, "kiln.model");
+    if (!m) return;   /* read_model says what is wrong */
+    lua_getiuservalue(L, -1, 1);
+    lua_pushliteral(L, "forward");
+    int type = lua_rawget(L, -2);
+    lua_remove(L, -2);
+    if (type == LUA_TNIL) { lua_pop(L, 1); return; }
+    if (type != LUA_TFUNCTION)
+        fail_at(&m->loc, "model: forward must be a function, as in forward = function(x) return linear(10)(x) end, "
+                "got %s", lua_typename(L, type));
+    lua_Debug ar;
+    lua_pushvalue(L, -1);
+    lua_getinfo(L, ">S", &ar);
+    m->forward = (Loc){ m->loc.file, ar.linedefined > 0 ? ar.linedefined : m->loc.line };
+    tensors_made = 0;
+    push_tensor(L, 0, NULL, 0, m->loc);   /* x */
+    int ran = lua_pcall(L, 1, 1, handler);
+    if (ran != LUA_OK) fail_spec_error(L, ran);
+    lua_setiuservalue(L, -2, 2);
+}
+
 void spec_load(const char *path, Spec *s) {
     memset(s, 0, sizeof *s);
     s->file = xstrdup(path);
@@ -749,7 +1059,15 @@ void spec_load(const char *path, Spec *s) {
     luaL_newmetatable(L, "kiln.value");
     lua_pushcfunction(L, value_tostring);
     lua_setfield(L, -2, "__tostring");
+    lua_pushcfunction(L, dsl_apply);
+    lua_setfield(L, -2, "__call");
     lua_pushliteral(L, "kiln.value");
+    lua_setfield(L, -2, "__metatable");
+    lua_pop(L, 1);
+    luaL_newmetatable(L, "kiln.tensor");
+    lua_pushcfunction(L, tensor_tostring);
+    lua_setfield(L, -2, "__tostring");
+    lua_pushliteral(L, "kiln.tensor");
     lua_setfield(L, -2, "__metatable");
     lua_pop(L, 1);
     luaL_newmetatable(L, "kiln.model");
@@ -768,6 +1086,8 @@ void spec_load(const char *path, Spec *s) {
     }
     lua_pushcfunction(L, dsl_model);
     lua_setfield(L, -2, "model");
+    lua_pushcfunction(L, dsl_sequential);
+    lua_setfield(L, -2, "sequential");
     lua_pushcfunction(L, dsl_print);
     lua_setfield(L, -2, "print");
     lua_pushcfunction(L, dsl_limit_hit);
@@ -813,6 +1133,7 @@ void spec_load(const char *path, Spec *s) {
     lua_insert(L, -2);
     int ran = lua_pcall(L, 0, 1, -2);
     if (ran != LUA_OK) fail_spec_error(L, ran);
+    call_forward(L);
     /* read_model runs unprotected, so nothing in it may raise a Lua error:
      * it reads raw (no metamethods), the collector is stopped (no __gc
      * finalizers run) and it gets 1 MiB above the cap (no memory error).
@@ -829,7 +1150,7 @@ void spec_load(const char *path, Spec *s) {
 void spec_free(Spec *s) {
     free(s->file);
     free(s->name);
-    free(s->layers);
+    free(s->apps);
     for (size_t i = 0; i < nowned; i++) free(owned[i]);
     free(owned);
     owned = NULL;

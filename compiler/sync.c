@@ -46,8 +46,8 @@ static int kernel_accesses(const Graph *g, const Kernel *k, Access *out, int max
 }
 
 int kernels_conflict(const Graph *g, const Kernel *a, const Kernel *b) {
-    Access x[64], y[64];
-    int nx = kernel_accesses(g, a, x, 64), ny = kernel_accesses(g, b, y, 64);
+    Access x[8 * KILN_NODE_VALUES], y[8 * KILN_NODE_VALUES];   /* a kernel's nodes × their values */
+    int nx = kernel_accesses(g, a, x, 8 * KILN_NODE_VALUES), ny = kernel_accesses(g, b, y, 8 * KILN_NODE_VALUES);
     for (int i = 0; i < nx; i++)
         for (int j = 0; j < ny; j++)
             if (x[i].block == y[j].block && (x[i].write || y[j].write) && x[i].at < y[j].at + y[j].size &&

@@ -6,6 +6,8 @@
 # test accuracy on so little data swings by 10 points from epoch to epoch
 # (0.44–0.66 over seeds 1–8), so the bound is on the better of the two
 # epochs, ≥ 0.5; train accuracy after epoch 2 is steadier (0.66–0.70): ≥ 0.6.
+# The MLP and the graph models (residual, concat) give the same lines and
+# weights, bit for bit, with 1, 2 and 3 threads.
 if ! make_subset "$SMALL" 10000 2000; then
     skip e2e "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 else
@@ -41,4 +43,20 @@ else
     if [ -s "$TMP/det1.ckpt" ] && cmp -s "$TMP/det1.ckpt" "$TMP/det2.ckpt" && cmp -s "$TMP/det1.ckpt" "$TMP/det3.ckpt"; then
         pass e2e/threads-1-2-3-same-weights
     else fail e2e/threads-1-2-3-same-weights "the saved checkpoints differ"; fi
+
+    # the same for graphs: gradients summed where a value fans out (the
+    # residual MLP's) and joined values (the concat MLP's)
+    for m in mlp_residual mlp_concat; do
+        "$KILN" build "models/$m.lua" -o "$TMP/e2e_$m" >/dev/null 2>&1 || { fail "e2e/$m/build" "kiln build failed"; continue; }
+        for t in 1 2 3; do
+            "$TMP/e2e_$m" --data "$SMALL" --epochs 1 --quiet --seed 5 --threads $t --save "$TMP/det_$m$t.ckpt" \
+                >"$TMP/det_$m$t.out" 2>&1
+        done
+        if [ -s "$TMP/det_${m}1.ckpt" ] && cmp -s "$TMP/det_${m}1.ckpt" "$TMP/det_${m}2.ckpt" &&
+           cmp -s "$TMP/det_${m}1.ckpt" "$TMP/det_${m}3.ckpt" && cmp -s "$TMP/det_${m}1.out" "$TMP/det_${m}3.out"; then
+            pass "e2e/$m/threads-1-2-3-same-lines-and-weights ($(cat "$TMP/det_${m}1.out"))"
+        else
+            fail "e2e/$m/threads-1-2-3-same-lines-and-weights" "$(cat "$TMP"/det_${m}[123].out | tr '\n' ' ')"
+        fi
+    done
 fi

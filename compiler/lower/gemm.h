@@ -15,12 +15,15 @@ void gemm_operand(Emit *e, const Graph *g, char x, int v, long ld);
 /* Operand A reading value v: the raw input bytes (scaled as they are
  * packed) or floats, as gemm_operand. */
 void gemm_a_operand(Emit *e, const Graph *g, int v, long ld);
-/* An epilogue function for kernel k that adds `bias` (a per-column vector,
- * or NULL) and then applies the pointwise op p (or NULL) to each finished
- * piece of the product.  p indexes its other buffers as (batch, width), or
- * in column panels like C (a piece never spans two panels).  `what` is the
- * comment's formula. */
-void gemm_epilogue(Emit *e, const Graph *g, const Kernel *k, const char *bias, const Node *p, long width,
-                   const char *what);
+/* An epilogue function for kernel k (a product, then the elementwise ops
+ * fuse.c put after it, k->nodes[1…], each on its predecessor's result)
+ * that adds `bias` (a per-column vector, or NULL) and applies the ops to
+ * each finished piece of the product.  The ops index their other buffers
+ * as (batch, width), or in column panels like C (a piece never spans two
+ * panels).  `what` is the comment's formula. */
+void gemm_epilogue(Emit *e, const Graph *g, const Kernel *k, const char *bias, long width, const char *what);
+/* The formula of k's elementwise ops applied to inner, e.g.
+ * "relu(add(inner, relu1))", into sb. */
+void epilogue_formula(StrBuf *sb, const Graph *g, const Kernel *k, const char *inner);
 
 #endif

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "../lower/loop.h"
 #include "ops.h"
 
 /* name, forward (X: the input element), backward (Y: the output element,
@@ -96,7 +97,7 @@ static void act_grad(Graph *g, Node *n) {
     Node *b = graph_node(g, find_node(n->op)->bwd, n->layer, PHASE_BACKWARD, label);
     node_input(g, b, y);
     node_input(g, b, dy);
-    node_result(g, b, grad_of(g, x));
+    grad_result(g, b, x);
 }
 
 /* forward: in is the input element */
@@ -116,20 +117,12 @@ static void act_grad_pointwise(StrBuf *sb, const Graph *g, const Node *n, const 
 /* Standalone: one parallel loop over the (n, features) elements. */
 static void act_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    int in = n->in[n->op->main_input];
-    const char *x = cname(g, in), *y = cname(g, n->out[0]);
-    char elem[96];
-    snprintf(elem, sizeof elem, "%s[i]", x);
-    StrBuf body = {0};
-    n->op->pointwise(&body, g, n, elem, "i");
-    kernel_begin(e, g, k);
-    if (n->phase == PHASE_FORWARD) emit(e, "/* %s = %s(%s) */", y, n->op->name, x);
-    else emit(e, "/* %s = %s ⊙ %s'(…), from the output %s */", y, x, n->layer->op->name, cname(g, n->in[0]));
-    emit(e, "#pragma omp for nowait");
-    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
-    emit(e, "    %s[i] = %s;", y, body.data);
-    kernel_end(e);
-    sb_free(&body);
+    const char *x = cname(g, n->in[n->op->main_input]), *y = cname(g, n->out[0]);
+    char what[256];
+    if (n->phase == PHASE_FORWARD) snprintf(what, sizeof what, "%s = %s(%s)", y, n->op->name, x);
+    else snprintf(what, sizeof what, "%s %s %s ⊙ %s'(…), from the output %s", y, assign_op(n, 0), x,
+                  n->layer->op->name, cname(g, n->in[0]));
+    pointwise_kernel(e, g, k, what);
 }
 
 #define DEFINE(NAME, F, B, ARG, DFLT, LO, HI)                                                                  \

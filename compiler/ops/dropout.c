@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
+#include "../lower/loop.h"
 #include "ops.h"
 
 static const NodeOp node_dropout_grad;
@@ -31,7 +32,7 @@ static void dropout_grad(Graph *g, Node *n) {
     int dy = val(g, n->out[0])->grad;
     Node *b = graph_node(g, &node_dropout_grad, n->layer, PHASE_BACKWARD, label);
     node_input(g, b, dy);
-    node_result(g, b, grad_of(g, n->in[0]));
+    grad_result(g, b, n->in[0]);
 }
 
 /* training ? (kept ? in · scale : 0) : in — the same mask both ways */
@@ -47,19 +48,10 @@ static void dropout_pointwise(StrBuf *sb, const Graph *g, const Node *n, const c
 
 static void dropout_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    int in = n->in[n->op->main_input];
-    char elem[96];
-    snprintf(elem, sizeof elem, "%s[i]", cname(g, in));
-    StrBuf body = {0};
-    n->op->pointwise(&body, g, n, elem, "i");
-    kernel_begin(e, g, k);
-    emit(e, "/* %s = %s with each element dropped with probability %g and the rest scaled, in training */",
-         cname(g, n->out[0]), cname(g, in), drop_p(n));
-    emit(e, "#pragma omp for nowait");
-    emit(e, "for (int i = 0; i < n * %ld; i++)", features(g, n->out[0]));
-    emit(e, "    %s[i] = %s;", cname(g, n->out[0]), body.data);
-    kernel_end(e);
-    sb_free(&body);
+    char what[256];
+    snprintf(what, sizeof what, "%s %s %s with each element dropped with probability %g and the rest scaled, in training",
+             cname(g, n->out[0]), assign_op(n, 0), cname(g, n->in[n->op->main_input]), drop_p(n));
+    pointwise_kernel(e, g, k, what);
 }
 
 static void dropout_describe(const Layer *l, char buf[64]) {

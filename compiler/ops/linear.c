@@ -80,39 +80,44 @@ static void linear_grad(Graph *g, Node *n) {
         Node *q = graph_node(g, &node_linear_grad_input, n->layer, PHASE_BACKWARD, label);
         node_input(g, q, dy);
         node_input(g, q, w);
-        node_result(g, q, grad_of(g, x));
+        grad_result(g, q, x);
     }
 
     snprintf(label, sizeof label, "%s.grad_params", n->label);
     Node *p = graph_node(g, &node_linear_grad_params, n->layer, PHASE_BACKWARD, label);
     node_input(g, p, x);
     node_input(g, p, dy);
-    node_result(g, p, grad_of(g, w));                 /* GRAD_PARAMS_DW */
-    if (b >= 0) node_result(g, p, grad_of(g, b));     /* GRAD_PARAMS_DB */
+    grad_result(g, p, w);                 /* GRAD_PARAMS_DW */
+    if (b >= 0) grad_result(g, p, b);     /* GRAD_PARAMS_DB */
 }
 
-/* forward: y = x·W + b, then the fused activation if any, in the epilogue */
+/* forward: y = x·W + b, then the fused elementwise ops if any (an
+ * activation, add), in the epilogue */
 static void linear_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
-    const Node *act = k->nnodes > 1 ? node(g, k->nodes[1]) : NULL;
     long in = features(g, n->in[LINEAR_X]), out = features(g, n->out[0]);
     const char *x = cname(g, n->in[LINEAR_X]), *w = cname(g, n->in[LINEAR_W]);
     const char *bias = n->nin > LINEAR_B ? cname(g, n->in[LINEAR_B]) : NULL;
-    int y = act ? act->out[0] : n->out[0];
-    char what[256], name[128];
-    if (act) snprintf(what, sizeof what, "%s = %s(piece%s%s)", cname(g, y), act->op->name, bias ? " + " : "", bias ? bias : "");
-    else snprintf(what, sizeof what, "%s = piece + %s", cname(g, y), bias ? bias : "");
-    if (bias || act) gemm_epilogue(e, g, k, bias, act, out, what);
+    int y = node(g, k->nodes[k->nnodes - 1])->out[0];
+    char piece[160], product[256], name[128];
+    snprintf(piece, sizeof piece, "piece%s%s", bias ? " + " : "", bias ? bias : "");
+    snprintf(product, sizeof product, "%s · %s%s%s", x, w, bias ? " + " : "", bias ? bias : "");
+    StrBuf what = {0}, formula = {0};
+    sb_printf(&what, "%s = ", cname(g, y));
+    epilogue_formula(&what, g, k, piece);
+    epilogue_formula(&formula, g, k, product);
+    if (bias || k->nnodes > 1) gemm_epilogue(e, g, k, bias, out, what.data);
 
     kernel_begin(e, g, k);
-    emit(e, "/* %s = %s%s%s · %s%s%s%s: (n, %ld) · (%ld, %ld) */", cname(g, y), act ? act->op->name : "",
-         act ? "(" : "", x, w, bias ? " + " : "", bias ? bias : "", act ? ")" : "", in, in, out);
+    emit(e, "/* %s = %s: (n, %ld) · (%ld, %ld) */", cname(g, y), formula.data, in, in, out);
+    sb_free(&what);
+    sb_free(&formula);
     emit(e, "kiln_gemm(&(const kiln_gemm_op){");
     emit(e, "    .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,", out, in);
     gemm_a_operand(e, g, n->in[LINEAR_X], in);
     emit(e, "    .b = %s, .ldb = %ld,", w, out);
     gemm_operand(e, g, 'c', y, out);
-    if (bias || act) emit(e, "    .epilogue = %s,", epilogue_name(k, name));
+    if (bias || k->nnodes > 1) emit(e, "    .epilogue = %s,", epilogue_name(k, name));
     emit(e, "});");
     kernel_end(e);
 }
@@ -121,6 +126,8 @@ static void linear_emit(Emit *e, const Graph *g, const Kernel *k) {
  * W += α·xᵀ·dy and b += α·Σ_rows dy, with no gradient buffers. */
 static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
+    if (n->acc[GRAD_PARAMS_DW] || (n->nout > 1 && n->acc[GRAD_PARAMS_DB]))   /* one layer object, one use */
+        fail("internal error: %s: a parameter's gradient has two contributions", n->label);
     long in = features(g, n->in[0]), out = features(g, n->in[1]);
     const char *x = cname(g, n->in[0]), *dy = cname(g, n->in[1]);
     kernel_begin(e, g, k);
@@ -164,26 +171,42 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_end(e);
 }
 
-/* dx = dy·Wᵀ, then the fused activation derivative if any, in the epilogue */
+/* dx = dy·Wᵀ, then the fused elementwise ops if any (an activation's
+ * derivative), in the epilogue; dx += dy·Wᵀ (beta = 1) where x's gradient
+ * has other contributions, the epilogue then seeing their sum */
 static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
     const Node *act = k->nnodes > 1 ? node(g, k->nodes[1]) : NULL;
     long out = features(g, n->in[0]), in = features(g, n->out[0]);
     const char *dy = cname(g, n->in[0]), *w = cname(g, n->in[1]);
-    int dx = act ? act->out[0] : n->out[0];
-    char what[256], name[128];
-    if (act) {
+    int dx = node(g, k->nodes[k->nnodes - 1])->out[0];
+    char what[256], name[128], sum[256];
+    if (n->acc[0]) snprintf(sum, sizeof sum, "(%s + %s · %sᵀ)", cname(g, n->out[0]), dy, w);
+    else snprintf(sum, sizeof sum, "(%s · %sᵀ)", dy, w);
+    if (k->nnodes > 2) {   /* several ops: their formula */
+        StrBuf chain = {0};
+        sb_printf(&chain, "%s = ", cname(g, dx));
+        epilogue_formula(&chain, g, k, "piece");
+        gemm_epilogue(e, g, k, NULL, in, chain.data);
+        sb_free(&chain);
+    } else if (act) {
         snprintf(what, sizeof what, "%s = piece ⊙ %s'(%s)", cname(g, dx), act->layer->op->name, cname(g, act->in[0]));
-        gemm_epilogue(e, g, k, NULL, act, in, what);
+        gemm_epilogue(e, g, k, NULL, in, what);
     }
     kernel_begin(e, g, k);
-    if (act)
-        emit(e, "/* %s = (%s · %sᵀ) ⊙ %s'(%s): (n, %ld) · (%ld, %ld) */", cname(g, dx), dy, w,
+    if (k->nnodes > 2) {
+        StrBuf chain = {0};
+        epilogue_formula(&chain, g, k, sum);
+        emit(e, "/* %s = %s: (n, %ld) · (%ld, %ld) */", cname(g, dx), chain.data, out, out, in);
+        sb_free(&chain);
+    } else if (act)
+        emit(e, "/* %s = %s ⊙ %s'(%s): (n, %ld) · (%ld, %ld) */", cname(g, dx), sum,
              act->layer->op->name, cname(g, act->in[0]), out, out, in);
     else
-        emit(e, "/* %s = %s · %sᵀ: (n, %ld) · (%ld, %ld) */", cname(g, dx), dy, w, out, out, in);
+        emit(e, "/* %s %s %s · %sᵀ: (n, %ld) · (%ld, %ld) */", cname(g, dx), assign_op(n, 0), dy, w, out, out, in);
     emit(e, "kiln_gemm(&(const kiln_gemm_op){");
-    emit(e, "    .transb = KILN_TRANS, .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,", in, out);
+    emit(e, "    .transb = KILN_TRANS, .m = n, .n = %ld, .k = %ld, .alpha = 1.0f,%s", in, out,
+         n->acc[0] ? " .beta = 1.0f,  /* added to the gradient's other contributions */" : "");
     gemm_operand(e, g, 'a', n->in[0], out);
     emit(e, "    .b = %s, .ldb = %ld,", w, out);
     gemm_operand(e, g, 'c', dx, in);
@@ -201,7 +224,7 @@ static const NodeOp node_linear = {
     .gemm_epilogue = 1, .reads_bytes = 1, .panels = 1,
 };
 const OpDef op_linear = {
-    .name = "linear", .kind = OP_LAYER, .attr_size = sizeof(LinearAttr), .parse = linear_parse,
+    .name = "linear", .kind = OP_LAYER, .attr_size = sizeof(LinearAttr), .params = 1, .parse = linear_parse,
     .describe = linear_describe, .node = &node_linear,
 };
 const NodeOp node_linear_grad_params = {

@@ -30,7 +30,7 @@ static void xent_grad(Graph *g, Node *n) {
     Node *b = graph_node(g, &node_softmax_cross_entropy_grad, n->layer, PHASE_BACKWARD, "softmax_cross_entropy.grad");
     node_input(g, b, n->in[LOSS_OUTPUT]);
     node_input(g, b, n->in[LOSS_TARGET]);
-    node_result(g, b, grad_of(g, n->in[LOSS_OUTPUT]));
+    grad_result(g, b, n->in[LOSS_OUTPUT]);
 }
 
 static void xent_emit(Emit *e, const Graph *g, const Kernel *k) {

@@ -19,7 +19,7 @@ static void mse_grad(Graph *g, Node *n) {
     Node *b = graph_node(g, &node_mse_grad, n->layer, PHASE_BACKWARD, "mse.grad");
     node_input(g, b, n->in[LOSS_OUTPUT]);
     node_input(g, b, n->in[LOSS_TARGET]);
-    node_result(g, b, grad_of(g, n->in[LOSS_OUTPUT]));
+    grad_result(g, b, n->in[LOSS_OUTPUT]);
 }
 
 static void mse_emit(Emit *e, const Graph *g, const Kernel *k) {

@@ -24,6 +24,11 @@ enum { GRAD_PARAMS_DW, GRAD_PARAMS_DB };
 extern const OpDef op_linear;
 extern const NodeOp node_linear_grad_params, node_linear_grad_input;
 
+/* ---- merge.c ---- */
+extern const OpDef op_add, op_concat;
+/* dx (+)= dy, element by element: an identity gradient that cannot share storage */
+extern const NodeOp node_grad_pass;
+
 /* ---- activation.c ---- */
 typedef struct { double slope; } ActivationAttr;   /* leaky_relu: the slope below 0 */
 

@@ -23,7 +23,7 @@ static void probe_shape(Graph *g, Node *n) {
 static void probe_grad(Graph *g, Node *n) {
     Node *b = graph_node(g, &node_probe_sum_grad, n->layer, PHASE_BACKWARD, "probe.sum.grad");
     node_input(g, b, n->in[LOSS_OUTPUT]);   /* read only so that fuse.c finds it beside the loss */
-    node_result(g, b, grad_of(g, n->in[LOSS_OUTPUT]));
+    grad_result(g, b, n->in[LOSS_OUTPUT]);
 }
 
 static void probe_emit(Emit *e, const Graph *g, const Kernel *k) {

@@ -11,6 +11,7 @@
 #define KILN_DSL_OPS(X)                                                                    \
     /* layers */                                                                           \
     X(flatten) X(linear) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(dropout)               \
+    X(add) X(concat)                                                                       \
     /* losses */                                                                           \
     X(softmax_cross_entropy) X(mse)                                                        \
     /* optimizers */                                                                       \

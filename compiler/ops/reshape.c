@@ -1,7 +1,8 @@
 /* reshape.c — ops that change how values are seen, not what they hold.
  * flatten(): (batch, c, h, w) → (batch, c·h·w).  A view: its output shares
  * its input's storage, so it emits no code, and its gradient is the
- * output's gradient seen with the input's shape.
+ * output's gradient seen with the input's shape (a copy, or an added pass,
+ * only where the input's gradient has other contributions).
  * input.scale (internal): the raw input bytes as floats, for models whose
  * first layer cannot read bytes itself (linear scales them while packing). */
 #include "ops.h"
@@ -15,9 +16,9 @@ static void flatten_shape(Graph *g, Node *n) {
     y->alias = n->in[0];
 }
 
+/* dx is dy seen with x's shape (autodiff.c shares the storage when it can) */
 static void flatten_grad(Graph *g, Node *n) {
-    int dx = grad_of(g, n->in[0]);
-    val(g, dx)->alias = val(g, n->out[0])->grad;
+    grad_pass(g, n, n->in[0], val(g, n->out[0])->grad);
 }
 
 static const NodeOp node_flatten = {

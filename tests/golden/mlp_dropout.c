@@ -22,13 +22,11 @@
  *   3 forward_dropout2
  *   4 forward_linear3
  *   6 loss_and_grad_softmax_cross_entropy
- *   7 backward_linear3_grad_input_dropout2_grad
+ *   7 backward_linear3_grad_input_dropout2_grad_relu2_grad
  *   8 backward_linear3_grad_params_sgd
- *   9 backward_relu2_grad
- *   10 backward_linear2_grad_input_dropout1_grad
- *   11 backward_linear2_grad_params_sgd
- *   12 backward_relu1_grad
- *   13 backward_linear1_grad_params_sgd
+ *   9 backward_linear2_grad_input_dropout1_grad_relu1_grad
+ *   10 backward_linear2_grad_params_sgd
+ *   11 backward_linear1_grad_params_sgd
  * Evaluation runs:
  *   0 forward_linear1_relu1
  *   1 forward_dropout1
@@ -61,18 +59,16 @@ static uint64_t dropout_key;  /* drawn by init(): dropout masks depend on the se
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
  * first write to last read) do not overlap share memory: 332800 floats
- * instead of 529408. */
+ * instead of 398336. */
 static float arena[332800];
-static float *const relu1 = arena + 0;  /* (batch, 256), kernels 0–12 */
-static float *const dropout1 = arena + 65536;  /* (batch, 256), kernels 1–11 */
-static float *const relu2 = arena + 131072;  /* (batch, 256), kernels 2–9 */
+static float *const relu1 = arena + 0;  /* (batch, 256), kernels 0–9 */
+static float *const dropout1 = arena + 65536;  /* (batch, 256), kernels 1–10 */
+static float *const relu2 = arena + 131072;  /* (batch, 256), kernels 2–7 */
 static float *const dropout2 = arena + 196608;  /* (batch, 256), kernels 3–8 */
 static float *const linear3 = arena + 262144;  /* (batch, 10), kernels 4–6 */
 static float *const d_linear3 = arena + 264704;  /* (batch, 10), kernels 6–8 */
-static float *const d_relu2 = arena + 267264;  /* (batch, 256), kernels 7–9 */
-static float *const d_linear2 = arena + 196608;  /* (batch, 256), kernels 9–11 */
-static float *const d_relu1 = arena + 131072;  /* (batch, 256), kernels 10–12 */
-static float *const d_linear1 = arena + 65536;  /* (batch, 256), kernels 12–13 */
+static float *const d_linear2 = arena + 267264;  /* (batch, 256), kernels 7–10 */
+static float *const d_linear1 = arena + 131072;  /* (batch, 256), kernels 9–11 */
 
 /* ---- kernels ---- */
 
@@ -207,27 +203,28 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels)
         kiln_softmax_xent_rows(i, n - i, 10, linear3, labels, d_linear3, (float)n, row_loss, row_hit);
 }
 
-/* backward_linear3_grad_input_dropout2_grad_epilogue, on each finished piece of the product: d_relu2 = piece ⊙ dropout'(d_dropout2) */
-static void backward_linear3_grad_input_dropout2_grad_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
+/* backward_linear3_grad_input_dropout2_grad_relu2_grad_epilogue, on each finished piece of the product: d_linear2 = relu.grad(dropout.grad(piece), relu2) */
+static void backward_linear3_grad_input_dropout2_grad_relu2_grad_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
 {
     (void)op;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             const float v = c[i * ldc + j];
-            c[i * ldc + j] = !training ? v : kiln_keep(dropout_key + 6, steps, (uint64_t)((i0 + i) * 256 + j0 + j), 2147483648u) ? v * 2.0f : 0.0f;
+            const float v1 = !training ? v : kiln_keep(dropout_key + 6, steps, (uint64_t)((i0 + i) * 256 + j0 + j), 2147483648u) ? v * 2.0f : 0.0f;
+            c[i * ldc + j] = relu2[(i0 + i) * 256 + j0 + j] > 0.0f ? v1 : 0.0f;
         }
 }
 
-/* backward_linear3_grad_input_dropout2_grad — nodes: linear3.grad_input, dropout2.grad */
-static void backward_linear3_grad_input_dropout2_grad(int n)
+/* backward_linear3_grad_input_dropout2_grad_relu2_grad — nodes: linear3.grad_input, dropout2.grad, relu2.grad */
+static void backward_linear3_grad_input_dropout2_grad_relu2_grad(int n)
 {
-    /* d_relu2 = (d_linear3 · linear3_weightᵀ) ⊙ dropout'(d_dropout2): (n, 10) · (10, 256) */
+    /* d_linear2 = relu.grad(dropout.grad((d_linear3 · linear3_weightᵀ)), relu2): (n, 10) · (10, 256) */
     kiln_gemm(&(const kiln_gemm_op){
         .transb = KILN_TRANS, .m = n, .n = 256, .k = 10, .alpha = 1.0f,
         .a = d_linear3, .lda = 10,
         .b = linear3_weight, .ldb = 10,
-        .c = d_relu2, .ldc = 256,
-        .epilogue = backward_linear3_grad_input_dropout2_grad_epilogue,
+        .c = d_linear2, .ldc = 256,
+        .epilogue = backward_linear3_grad_input_dropout2_grad_relu2_grad_epilogue,
     });
 }
 
@@ -245,36 +242,28 @@ static void backward_linear3_grad_params_sgd(int n)
     kiln_column_sums(n, 10, d_linear3, 10, -0.5f, 1.0f, linear3_bias);
 }
 
-/* backward_relu2_grad — nodes: relu2.grad */
-static void backward_relu2_grad(int n)
-{
-    /* d_linear2 = d_relu2 ⊙ relu'(…), from the output relu2 */
-    #pragma omp for nowait
-    for (int i = 0; i < n * 256; i++)
-        d_linear2[i] = relu2[i] > 0.0f ? d_relu2[i] : 0.0f;
-}
-
-/* backward_linear2_grad_input_dropout1_grad_epilogue, on each finished piece of the product: d_relu1 = piece ⊙ dropout'(d_dropout1) */
-static void backward_linear2_grad_input_dropout1_grad_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
+/* backward_linear2_grad_input_dropout1_grad_relu1_grad_epilogue, on each finished piece of the product: d_linear1 = relu.grad(dropout.grad(piece), relu1) */
+static void backward_linear2_grad_input_dropout1_grad_relu1_grad_epilogue(const kiln_gemm_op *op, int i0, int j0, int rows, int cols, float *c, int ldc)
 {
     (void)op;
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             const float v = c[i * ldc + j];
-            c[i * ldc + j] = !training ? v : kiln_keep(dropout_key + 3, steps, (uint64_t)((i0 + i) * 256 + j0 + j), 858993459u) ? v * 1.25f : 0.0f;
+            const float v1 = !training ? v : kiln_keep(dropout_key + 3, steps, (uint64_t)((i0 + i) * 256 + j0 + j), 858993459u) ? v * 1.25f : 0.0f;
+            c[i * ldc + j] = relu1[(i0 + i) * 256 + j0 + j] > 0.0f ? v1 : 0.0f;
         }
 }
 
-/* backward_linear2_grad_input_dropout1_grad — nodes: linear2.grad_input, dropout1.grad */
-static void backward_linear2_grad_input_dropout1_grad(int n)
+/* backward_linear2_grad_input_dropout1_grad_relu1_grad — nodes: linear2.grad_input, dropout1.grad, relu1.grad */
+static void backward_linear2_grad_input_dropout1_grad_relu1_grad(int n)
 {
-    /* d_relu1 = (d_linear2 · linear2_weightᵀ) ⊙ dropout'(d_dropout1): (n, 256) · (256, 256) */
+    /* d_linear1 = relu.grad(dropout.grad((d_linear2 · linear2_weightᵀ)), relu1): (n, 256) · (256, 256) */
     kiln_gemm(&(const kiln_gemm_op){
         .transb = KILN_TRANS, .m = n, .n = 256, .k = 256, .alpha = 1.0f,
         .a = d_linear2, .lda = 256,
         .b = linear2_weight, .ldb = 256,
-        .c = d_relu1, .ldc = 256,
-        .epilogue = backward_linear2_grad_input_dropout1_grad_epilogue,
+        .c = d_linear1, .ldc = 256,
+        .epilogue = backward_linear2_grad_input_dropout1_grad_relu1_grad_epilogue,
     });
 }
 
@@ -290,15 +279,6 @@ static void backward_linear2_grad_params_sgd(int n)
     });
     /* linear2_bias += -0.5f · column sums of d_linear2: sgd, fused */
     kiln_column_sums(n, 256, d_linear2, 256, -0.5f, 1.0f, linear2_bias);
-}
-
-/* backward_relu1_grad — nodes: relu1.grad */
-static void backward_relu1_grad(int n)
-{
-    /* d_linear1 = d_relu1 ⊙ relu'(…), from the output relu1 */
-    #pragma omp for nowait
-    for (int i = 0; i < n * 256; i++)
-        d_linear1[i] = relu1[i] > 0.0f ? d_relu1[i] : 0.0f;
 }
 
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
@@ -339,18 +319,12 @@ static float train_step(const kiln_batch *b, int *correct)
         kiln_sync();
         loss_and_grad_softmax_cross_entropy(n, rows.labels);
         kiln_sync();
-        backward_linear3_grad_input_dropout2_grad(n);
+        backward_linear3_grad_input_dropout2_grad_relu2_grad(n);
         kiln_sync();
         backward_linear3_grad_params_sgd(n);
-        kiln_sync();
-        backward_relu2_grad(n);
-        kiln_sync();
-        backward_linear2_grad_input_dropout1_grad(n);
+        backward_linear2_grad_input_dropout1_grad_relu1_grad(n);
         kiln_sync();
         backward_linear2_grad_params_sgd(n);
-        kiln_sync();
-        backward_relu1_grad(n);
-        kiln_sync();
         backward_linear1_grad_params_sgd(n, rows.x);
     }
     loss = batch_loss(n, correct);
@@ -484,25 +458,25 @@ static const kiln_model model = {
     .predict = predict,
     .arena_bytes = sizeof arena,
     .plan =
-        "memory plan: arena of 332800 floats (1300.0 KiB; 529408 without reuse), parameters 269328 floats\012"
+        "memory plan: arena of 332800 floats (1300.0 KiB; 398336 without reuse), parameters 269328 floats\012"
         "  linear1                (batch, 256)     fused: never stored\012"
-        "  relu1                  (batch, 256)     at 0        kernels 0-12\012"
-        "  dropout1               (batch, 256)     at 65536    kernels 1-11\012"
+        "  relu1                  (batch, 256)     at 0        kernels 0-9\012"
+        "  dropout1               (batch, 256)     at 65536    kernels 1-10\012"
         "  linear2                (batch, 256)     fused: never stored\012"
-        "  relu2                  (batch, 256)     at 131072   kernels 2-9\012"
+        "  relu2                  (batch, 256)     at 131072   kernels 2-7\012"
         "  dropout2               (batch, 256)     at 196608   kernels 3-8\012"
         "  linear3                (batch, 10)      at 262144   kernels 4-6\012"
         "  d.linear3              (batch, 10)      at 264704   kernels 6-8\012"
         "  d.dropout2             (batch, 256)     fused: never stored\012"
         "  d.linear3.weight       (256, 10)        fused: never stored\012"
         "  d.linear3.bias         (10)             fused: never stored\012"
-        "  d.relu2                (batch, 256)     at 267264   kernels 7-9\012"
-        "  d.linear2              (batch, 256)     at 196608   kernels 9-11\012"
+        "  d.relu2                (batch, 256)     fused: never stored\012"
+        "  d.linear2              (batch, 256)     at 267264   kernels 7-10\012"
         "  d.dropout1             (batch, 256)     fused: never stored\012"
         "  d.linear2.weight       (256, 256)       fused: never stored\012"
         "  d.linear2.bias         (256)            fused: never stored\012"
-        "  d.relu1                (batch, 256)     at 131072   kernels 10-12\012"
-        "  d.linear1              (batch, 256)     at 65536    kernels 12-13\012"
+        "  d.relu1                (batch, 256)     fused: never stored\012"
+        "  d.linear1              (batch, 256)     at 131072   kernels 9-11\012"
         "  d.linear1.weight       (784, 256)       fused: never stored\012"
         "  d.linear1.bias         (256)            fused: never stored\012",
 };

@@ -103,32 +103,44 @@ def read_manifest(d, np):
 
 
 def build(torch, layers, params, dtype):
-    """The PyTorch model from the layer list and kiln's initial tensors."""
+    """The PyTorch model from the layer list and kiln's initial tensors.  An
+    item res(a;b;...) is a residual block: x + Sequential(a, b, ...)(x)."""
     nn = torch.nn
-    mods, lin = [], 0
-    for l in layers:
-        if l == 'linear':
-            lin += 1
-            w = params['linear%d.weight' % lin]      # kiln: (in, out)
-            b = params.get('linear%d.bias' % lin)
-            m = nn.Linear(w.shape[0], w.shape[1], bias=b is not None).to(dtype)
-            with torch.no_grad():
-                m.weight.copy_(torch.from_numpy(w.T.copy()).to(dtype))
+
+    class Residual(nn.Module):
+        def __init__(self, body):
+            super().__init__()
+            self.body = body
+
+        def forward(self, x):
+            return x + self.body(x)
+
+    lin = [0]
+    named = {}   # kiln's tensor name → the torch parameter, in kiln's order
+
+    def sequence(items):
+        mods = []
+        for l in items:
+            if l.startswith('res(') and l.endswith(')'):
+                mods.append(Residual(sequence(l[4:-1].split(';'))))
+            elif l == 'linear':
+                lin[0] += 1
+                w = params['linear%d.weight' % lin[0]]      # kiln: (in, out)
+                b = params.get('linear%d.bias' % lin[0])
+                m = nn.Linear(w.shape[0], w.shape[1], bias=b is not None).to(dtype)
+                with torch.no_grad():
+                    m.weight.copy_(torch.from_numpy(w.T.copy()).to(dtype))
+                    if b is not None:
+                        m.bias.copy_(torch.from_numpy(b.copy()).to(dtype))
+                named['linear%d.weight' % lin[0]] = m.weight
                 if b is not None:
-                    m.bias.copy_(torch.from_numpy(b.copy()).to(dtype))
-            mods.append(m)
-        else:
-            mods.append({'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'tanh': nn.Tanh}[l]())
-    model = nn.Sequential(*mods)
-    # kiln's tensor name → the torch parameter, in kiln's order
-    named, lin = {}, 0
-    for m in mods:
-        if isinstance(m, nn.Linear):
-            lin += 1
-            named['linear%d.weight' % lin] = m.weight
-            if m.bias is not None:
-                named['linear%d.bias' % lin] = m.bias
-    return model, named
+                    named['linear%d.bias' % lin[0]] = m.bias
+                mods.append(m)
+            else:
+                mods.append({'relu': nn.ReLU, 'sigmoid': nn.Sigmoid, 'tanh': nn.Tanh}[l]())
+        return nn.Sequential(*mods)
+
+    return sequence(layers), named
 
 
 def make_optimizer(torch, opt, kw, params):

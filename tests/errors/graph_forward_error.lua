@@ -1,0 +1,9 @@
+-- expect: tests/errors/graph_forward_error.lua:6: attempt to call a nil value (global 'lineer'); did you mean linear()?
+return model {
+  input = {4}, classes = 3,
+  forward = function(x)
+    local h = relu()(x)
+    return lineer(3)(h)
+  end,
+  loss = softmax_cross_entropy(), optimizer = sgd {lr = 0.1},
+}
