@@ -284,6 +284,30 @@ def main():
     p("(PyTorch config names: iXbY = X intra-op threads, Y OpenBLAS threads)")
     p("")
 
+    # ---- the residual MLP
+    p("The residual MLP (models/mlp_residual.lua: 784→256, two residual blocks of 256, →10; SGD lr 0.1,")
+    p("batch 256), the same way: median of the 2nd epochs' training time")
+    res_rows = [("kiln trainer", "kiln_residual", "t1", 1), ("kiln trainer", "kiln_residual", "t2", 2),
+                ("PyTorch intra-op 1, OpenBLAS 1", "torch_residual", "i1b1", 1),
+                ("PyTorch intra-op 2, OpenBLAS 2", "torch_residual", "i2b2", 2),
+                ("PyTorch intra-op 1, OpenBLAS 2", "torch_residual", "i1b2", 2)]
+    p(f"{'':37} {'threads':>7} {'s/epoch':>8} {'(range)':>15} {'test acc':>8} {'clean':>6}")
+    for label, kind, cfg, t in res_rows:
+        med, n, lo, hi = R.epoch(kind, cfg)
+        rng = f"{lo:.3f}–{hi:.3f}" if n else ""
+        p(f"{label:37} {t:>7} {fmt(med):>8} {rng:>15} {fmt(R.median(kind, cfg, 'test_acc'), '.3f', ''):>8} "
+          f"{'%d/%d' % R.clean_count(kind, cfg):>6}")
+    res_torch = {1: ["i1b1"], 2: ["i1b1", "i2b2", "i1b2"]}
+    line = f"{'   kiln is N× faster than PyTorch best':44}"
+    for t in (1, 2):
+        cands = [R.epoch("torch_residual", c)[0] for c in res_torch[t]]
+        cands = [c for c in cands if c is not None]
+        kr = R.epoch("kiln_residual", f"t{t}")[0]
+        line += f" {fmt(ratio(min(cands) if cands else None, kr), '.2f'):>11}×"
+    p(f"{'':44} {'1 thread':>12} {'2 threads':>12}")
+    p(line)
+    p("")
+
     # ---- GEMM shapes
     p("GEMM shapes alone (n = 256 batch rows), GFLOP/s, median of 3 runs of 5 trials each;")
     p("kiln through kiln_sgemm (floats, no epilogue); 'share' = the shape's part of an epoch's FLOP")

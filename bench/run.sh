@@ -12,7 +12,8 @@
 #       (bench/torch_mlp.py), with every intra-op / OpenBLAS thread mix;
 #   (c) the GEMM-only floor: the epoch's matrix products alone with OpenBLAS
 #       (bench/gemm_floor.c);
-# then each GEMM shape alone with OpenBLAS and with kiln's GEMM
+# then the residual MLP (models/mlp_residual.lua) with kiln and PyTorch,
+# each GEMM shape alone with OpenBLAS and with kiln's GEMM
 # (bench/gemm_shapes.c), spec-to-trainer compile time, and a scaling table
 # (hidden 256/1024/4096 × batch 64/256/1024).  Prints a report on stdout,
 # ending with the targets of issue 3 marked met / NOT met.
@@ -20,11 +21,13 @@
 #
 # usage: bench/run.sh            (about 5–8 minutes on a 2-core machine)
 # environment: BENCH_REPS (default 5) runs per configuration of the main
-# comparison, BENCH_SCALE_REPS (default 3) for the scaling table.
+# comparison, BENCH_RES_REPS (default 3) of the residual MLP's,
+# BENCH_SCALE_REPS (default 3) for the scaling table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS=${BENCH_REPS:-5}
+RES_REPS=${BENCH_RES_REPS:-3}   # rounds of the residual MLP
 SCALE_REPS=${BENCH_SCALE_REPS:-3}
 PY=/usr/bin/python3              # Debian's python, the one python3-torch is for
 DATA=/usr/share/datasets/fashion-mnist
@@ -78,8 +81,10 @@ record() { printf '%s\t%s\t%s\t%s\t%s\n' "$@" >>"$raw"; }  # kind config rep key
 # ---- build ---------------------------------------------------------------------
 log "building kiln (./build.sh)"
 ./build.sh >"$work/build.log" 2>&1 || { cat "$work/build.log" >&2; log "./build.sh failed"; exit 1; }
-build/kiln build models/mlp.lua -o "$work/mlp" >"$work/kiln.log" 2>&1 \
-    || { cat "$work/kiln.log" >&2; log "build/kiln build models/mlp.lua failed"; exit 1; }
+for m in mlp mlp_residual; do
+    build/kiln build "models/$m.lua" -o "$work/$m" >"$work/kiln.log" 2>&1 \
+        || { cat "$work/kiln.log" >&2; log "build/kiln build models/$m.lua failed"; exit 1; }
+done
 BLAS_FLAGS=$(pkg-config --cflags --libs openblas)
 cc -O2 -o "$work/gemm_floor" bench/gemm_floor.c $BLAS_FLAGS
 cc -O2 -DUSE_OPENBLAS -o "$work/shapes_openblas" bench/gemm_shapes.c $BLAS_FLAGS
@@ -186,6 +191,19 @@ done
 
 probe after
 pinned after
+
+# ---- the residual MLP (models/mlp_residual.lua): kiln / PyTorch ------------------------
+log "residual MLP: $RES_REPS rounds of kiln / PyTorch, 1 and 2 threads"
+for rep in $(seq 1 "$RES_REPS"); do
+    for t in 1 2; do
+        run_case kiln_residual "t$t" "$rep" env OMP_NUM_THREADS=$t \
+            "$work/mlp_residual" --epochs 2 --threads $t --seed 0 --data "$DATA" --verbose
+        run_case torch_residual "i${t}b$t" "$rep" env OMP_NUM_THREADS=$t OPENBLAS_NUM_THREADS=$t \
+            $PY bench/torch_mlp.py --model residual --threads $t --epochs 2 --seed 0 --data "$DATA"
+    done
+    run_case torch_residual i1b2 "$rep" env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 \
+        $PY bench/torch_mlp.py --model residual --threads 1 --epochs 2 --seed 0 --data "$DATA"
+done
 
 # ---- GEMM shapes: OpenBLAS vs kiln ----------------------------------------------------
 log "GEMM shapes: OpenBLAS and kiln, 3 rounds"

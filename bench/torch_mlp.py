@@ -1,11 +1,15 @@
 #!/usr/bin/python3
 """torch_mlp.py — PyTorch baseline for bench/run.sh: the reference MLP of
-models/mlp.lua, trained the same way kiln's trainer trains it.
+models/mlp.lua (or, with --model residual, models/mlp_residual.lua),
+trained the same way kiln's trainer trains it.
 
-Flatten → Linear(784, 256) → ReLU → Linear(256, 10); weights normal(0, 0.01),
-biases zero; CrossEntropyLoss (batch mean); SGD lr = 100/256; batch 256,
-reshuffled every epoch, the last partial batch (96 samples) kept.  Like kiln,
-every step also accumulates the loss and the number of correct predictions.
+mlp: Flatten → Linear(784, 256) → ReLU → Linear(256, 10); weights
+normal(0, 0.01), biases zero; SGD lr = 100/256.  residual: Flatten →
+Linear(784, 256) → ReLU, then twice h ← ReLU(h + Linear(ReLU(Linear(h)))) of
+width 256, → Linear(256, 10); PyTorch's default initialization; SGD lr 0.1.
+Both: CrossEntropyLoss (batch mean); batch 256, reshuffled every epoch, the
+last partial batch (96 samples) kept.  Like kiln, every step also
+accumulates the loss and the number of correct predictions.
 
 The whole data set is read once and preloaded as tensors (uint8 → float/255,
 once, outside the timed loop), so the timing is of the training loop only:
@@ -17,7 +21,7 @@ Output matches a kiln trainer run with --verbose:
   stderr  epoch 1: train 0.712 s, test 0.031 s
 
 usage: /usr/bin/python3 bench/torch_mlp.py [--threads T] [--epochs N]
-           [--seed S] [--data DIR]
+           [--seed S] [--data DIR] [--model mlp|residual]
 Thread counts of OpenMP and OpenBLAS are fixed when the libraries load, so
 bench/run.sh also sets OMP_NUM_THREADS and OPENBLAS_NUM_THREADS (and, for
 one configuration, OPENBLAS_CORETYPE) in the environment before starting it.
@@ -64,6 +68,7 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--batch", type=int, default=256)
     ap.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
+    ap.add_argument("--model", choices=("mlp", "residual"), default="mlp")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -79,13 +84,27 @@ def main():
     test_x, test_y = load_split(args.data, "t10k")
     count = train_x.shape[0]
 
-    net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
-    for m in net:
-        if isinstance(m, nn.Linear):
-            nn.init.normal_(m.weight, 0.0, 0.01)
-            nn.init.zeros_(m.bias)
+    if args.model == "mlp":
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), nn.Linear(256, 10))
+        for m in net:
+            if isinstance(m, nn.Linear):
+                nn.init.normal_(m.weight, 0.0, 0.01)
+                nn.init.zeros_(m.bias)
+        lr = 100 / 256
+    else:
+        class Residual(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.body = nn.Sequential(nn.Linear(256, 256), nn.ReLU(), nn.Linear(256, 256))
+
+            def forward(self, h):
+                return torch.relu(h + self.body(h))
+
+        net = nn.Sequential(nn.Flatten(), nn.Linear(784, 256), nn.ReLU(), Residual(), Residual(),
+                            nn.Linear(256, 10))
+        lr = 0.1
     loss_fn = nn.CrossEntropyLoss()  # mean over the batch
-    opt = torch.optim.SGD(net.parameters(), lr=100 / 256)
+    opt = torch.optim.SGD(net.parameters(), lr=lr)
     gen = torch.Generator().manual_seed(args.seed)
 
     for epoch in range(1, args.epochs + 1):
