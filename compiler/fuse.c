@@ -70,10 +70,11 @@ static int only_reader_after(const Graph *g, int v, int after) {
     return found;
 }
 
-/* Whether a node after `after` writes v's storage (adds to it). */
-static int written_after(const Graph *g, int v, int after) {
+/* Whether a node after `after` and before `before` writes v's storage
+ * (adds to it). */
+static int written_between(const Graph *g, int v, int after, int before) {
     const Value *s = storage_of(g, v);
-    for (int i = after + 1; i < g->nnodes; i++)
+    for (int i = after + 1; i < before; i++)
         for (int k = 0; k < node(g, i)->nout; k++)
             if (storage_of(g, node(g, i)->out[k]) == s) return 1;
     return 0;
@@ -102,7 +103,7 @@ static void fuse_epilogue(Graph *g, Kernel *k, int *claimed) {
     if (!h->op->gemm_epilogue || h->nout != 1) return;
     int x = h->out[0], last = h->id, adds = h->acc[0];
     if (!adds && val(g, x)->contributions > 1) return;
-    if (adds && written_after(g, x, h->id)) return;   /* not the last contribution */
+    if (adds && written_between(g, x, h->id, g->nnodes)) return;   /* not the last contribution */
     while (k->nnodes < 8) {
         int r = only_reader_after(g, x, last);
         if (r < 0) return;
@@ -116,7 +117,8 @@ static void fuse_epilogue(Graph *g, Kernel *k, int *claimed) {
         for (int j = 0; j < p->nin; j++) {
             if (j == p->op->main_input) continue;
             if (storage_of(g, p->in[j]) == storage_of(g, x)) return;   /* x is read only as the main input */
-            if (storage_of(g, p->in[j])->producer > h->id) return;   /* ready before the epilogue runs */
+            if (storage_of(g, p->in[j])->producer > h->id || written_between(g, p->in[j], h->id, r))
+                return;   /* complete before the epilogue runs */
         }
         if (adds && (val(g, p->out[0])->contributions > 1 || !quiet_after(g, x, r, p->out[0]))) return;
         add(k, r, claimed);
