@@ -1,7 +1,7 @@
 /* claims.h — work a team shares out while it runs: each thread owns a range
  * of units of a call, takes them from the front, and once its own are gone
  * takes another thread's from the back.  Used by kiln_gemm's balanced path
- * (gemm.c) inside the training steps the trainer brackets with
+ * (products/share.c) inside the training steps the trainer brackets with
  * kiln_balance_begin / kiln_balance_end.  Internal to the runtime.
  *
  * Every thread of the team calls claims_open once per in-team kiln_gemm
