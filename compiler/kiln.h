@@ -259,6 +259,10 @@ int    call_opt_number(Call *c, int arg, const char *key, double *out);
 int    call_opt_bool(Call *c, int arg, const char *key, int *out);
 int    call_opt_string(Call *c, int arg, const char *key, char **out);
 int    call_opt_init(Call *c, int arg, const char *key, Init *out);
+/* Sizes per axis, e.g. a kernel of 5 or {3, 5}: a whole number from lo to hi
+ * for both, or a pair {height, width}; out[0] height, out[1] width. */
+void   call_pair(Call *c, int arg, const char *what, long lo, long hi, long out[2]);
+int    call_opt_pair(Call *c, int arg, const char *key, long lo, long hi, long out[2]);
 /* A list of 1..max finite numbers, e.g. w = {2, -3.4}. */
 int    call_opt_numbers(Call *c, int arg, const char *key, double *out, int max, int *count);
 void   call_max_args(Call *c, int max);

@@ -269,6 +269,41 @@ long call_size(Call *c, int arg, const char *what) {
     return check_size(c, arg, what);
 }
 
+/* The number at stack index idx, a whole one from lo to hi. */
+static long whole_in(Call *c, int idx, const char *what, long lo, long hi) {
+    char buf[80];
+    double v = lua_tonumber(c->L, idx);
+    if (lua_type(c->L, idx) != LUA_TNUMBER || v != floor(v) || v < (double)lo || v > (double)hi)
+        call_fail(c, "%s must be a whole number from %ld to %ld, got %s", what, lo, hi,
+                  lua_show(c->L, idx, buf, sizeof buf));
+    return (long)v;
+}
+
+/* The value at stack index idx: one whole number for both axes, or a list
+ * {h, w}; into out[0] (height) and out[1] (width). */
+static void read_pair(Call *c, int idx, const char *what, long lo, long hi, long out[2]) {
+    lua_State *L = c->L;
+    char buf[80];
+    idx = lua_absindex(L, idx);
+    if (lua_type(L, idx) == LUA_TNUMBER) {
+        out[0] = out[1] = whole_in(c, idx, what, lo, hi);
+        return;
+    }
+    if (!lua_istable(L, idx) || lua_rawlen(L, idx) != 2)
+        call_fail(c, "%s must be a whole number or a pair {height, width}, got %s", what, lua_show(L, idx, buf, sizeof buf));
+    for (int k = 0; k < 2; k++) {
+        lua_rawgeti(L, idx, k + 1);
+        snprintf(buf, sizeof buf, "%s[%d]", what, k + 1);
+        out[k] = whole_in(c, lua_gettop(L), buf, lo, hi);
+        lua_pop(L, 1);
+    }
+}
+
+void call_pair(Call *c, int arg, const char *what, long lo, long hi, long out[2]) {
+    if (arg > c->nargs) call_fail(c, "missing %s (argument %d)", what, arg);
+    read_pair(c, arg, what, lo, hi, out);
+}
+
 /* Every number a spec gives reaches the trainer as a 32-bit float (a rate,
  * a moment, an initializer's parameters, a dropout probability, the
  * synthetic data's weights) or goes into its arithmetic: a nonzero
@@ -371,6 +406,13 @@ int call_opt_string(Call *c, int arg, const char *key, char **out) {
     if (strlen(s) != len || len == 0 || len > 4000)
         call_fail(c, "option %s must be a non-empty string of at most 4000 bytes without NUL", key);
     *out = spec_strdup(c->L, s, len);
+    lua_pop(c->L, 1);
+    return 1;
+}
+
+int call_opt_pair(Call *c, int arg, const char *key, long lo, long hi, long out[2]) {
+    if (!get_opt(c, arg, key)) return 0;
+    read_pair(c, -1, key, lo, hi, out);
     lua_pop(c->L, 1);
     return 1;
 }
@@ -899,18 +941,47 @@ static void read_model(lua_State *L, Spec *s) {
 }
 
 /* "attempt to call a nil value (global 'lineer')" → "; did you mean linear()?" in out. */
+/* s lower-cased and without '_', for matching PyTorch's and other
+ * spellings: Conv2d, MaxPool2d, maxpool → conv2d, maxpool2d, maxpool. */
+static void folded(const char *s, char *out, size_t n) {
+    size_t j = 0;
+    for (; *s && j + 1 < n; s++)
+        if (*s != '_') out[j++] = (char)tolower((unsigned char)*s);
+    out[j] = 0;
+}
+
 static void suggest_global(const char *msg, char *out, size_t n) {
     const char *p = strstr(msg, "(global '");
     if (!p || !strstr(msg, "attempt to call")) return;
-    char word[64];
+    char word[64], fword[64], fnames[64][32];
     if (sscanf(p + 9, "%63[A-Za-z0-9_]", word) != 1) return;
-    const char *names[64];
+    const char *names[64], *folds[64];
     int k = 0;
-    for (int i = 0; kiln_ops[i] && k < 62; i++) names[k++] = kiln_ops[i]->name;
-    names[k++] = "model";
-    names[k] = NULL;
+    for (int i = 0; kiln_ops[i] && k < 62; i++) {
+        names[k] = kiln_ops[i]->name;
+        folded(names[k], fnames[k], sizeof fnames[k]);
+        folds[k] = fnames[k];
+        k++;
+    }
+    names[k] = folds[k] = NULL;
+    folded(word, fword, sizeof fword);
     const char *near = nearest_name(word, names);
-    if (near) snprintf(out, n, "; did you mean %s()?", near);
+    if (!near) {   /* another spelling of a name: the same letters, other cases or underscores */
+        const char *f = nearest_name(fword, folds);
+        for (int i = 0; f && i < k; i++)
+            if (folds[i] == f) near = names[i];
+    }
+    if (!near) return;
+    const OpDef *op = op_find(near);
+    static const char *const kinds[] = { "layers", "losses", "optimizers", "initializers", "data sets" };   /* ORDER OpKind */
+    size_t at = (size_t)snprintf(out, n, "; did you mean %s()? (%s:", near, kinds[op->kind]);
+    const char *sep = " ";
+    for (int i = 0; kiln_ops[i] && at < n; i++)
+        if (kiln_ops[i]->kind == op->kind) {
+            at += (size_t)snprintf(out + at, n - at, "%s%s", sep, kiln_ops[i]->name);
+            sep = ", ";
+        }
+    if (at < n) snprintf(out + at, n - at, ")");
 }
 
 /* ---- the error a spec ends with ---------------------------------------- */
@@ -949,7 +1020,7 @@ static const char *after_place(const char *msg, const char *name, int *line) {
 _Noreturn static void fail_spec_error(lua_State *L, int status) {
     Loc loc = { spec_path, error_line };
     Loc file = { spec_path, 0 };
-    char text[64], hint[96] = "";
+    char text[64], hint[512] = "";
     const char *msg = NULL, *rest;
     int line;
     if (lua_type(L, -1) == LUA_TSTRING) {

@@ -109,6 +109,19 @@ void kiln_column_sums_paneled(int rows, int cols, const float *a, int lda, size_
  * in a team of one, it returns at once. */
 void kiln_sync(void);
 
+/* ---- Sliding windows ------------------------------------------------------
+ * Along one axis of a convolution or a pooling (input size n, padding p,
+ * stride s, outs outputs): the outputs o in [kiln_tap_first, kiln_tap_end)
+ * whose tap k (0 ≤ k < kernel) reads inside the input, o·s + k − p ∈ [0, n).
+ * The others read the padding. */
+static inline int kiln_tap_first(int k, int p, int s) { return k >= p ? 0 : (p - k + s - 1) / s; }
+static inline int kiln_tap_end(int k, int p, int s, int n, int outs)
+{
+    int last = n - 1 + p - k;   /* the largest o·s that reads inside */
+    if (last < 0) return 0;
+    return last / s + 1 < outs ? last / s + 1 : outs;
+}
+
 /* ---- Random numbers -----------------------------------------------------
  * xoshiro256** seeded through splitmix64: same seed, same stream, on every
  * machine and for every thread count (only one thread ever draws). */

@@ -2,9 +2,12 @@
 # "-- accuracy: train >= X, test >= Y" line states, over its own epochs on
 # the full Fashion-MNIST: the last epoch's train accuracy and the best
 # test accuracy (at these step sizes a single epoch's test accuracy swings
-# by a few points).  About 12 s in all; skipped under the sanitizers and on
-# the plain-C GEMM kernel, where it would take many minutes — the normal
-# run covers it.
+# by a few points).  A model whose full run is too long for CI says so with
+# "-- ci: epochs N on M images, train >= X, test >= Y": it trains N epochs
+# on the first M training images (and 2000 test images) and must reach those
+# (its full figures are in its header and README).  About 2 minutes in all;
+# skipped under the sanitizers and on the plain-C GEMM kernel, where it
+# would take many minutes — the normal run covers it.
 if [ "$SANITIZE" = 1 ] || [ "${KILN_GEMM_KERNEL:-}" = c ]; then
     skip models "full training runs only in the optimized build (./build.sh test)"
 elif [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
@@ -20,7 +23,16 @@ else
         if ! "$KILN" build "$spec" -o "$TMP/model_$name" >"$TMP/model.err" 2>&1; then
             fail "models/$name" "does not build: $(head -c 300 "$TMP/model.err")"; continue
         fi
-        out=$("$TMP/model_$name" --quiet 2>&1)
+        read -r ci_epochs ci_images ci_train ci_test <<<"$(sed -n 's/^-- ci: epochs \([0-9]*\) on \([0-9]*\) images, train >= \([0-9.]*\), test >= \([0-9.]*\)$/\1 \2 \3 \4/p' "$spec")"
+        flags=()
+        if [ -n "$ci_test" ]; then
+            data=$FMNIST   # all 60000 images, or a subset
+            if [ "$ci_images" -lt 60000 ]; then make_subset "$TMP/fmnist-$ci_images" "$ci_images" 2000; data=$TMP/fmnist-$ci_images; fi
+            flags=(--epochs "$ci_epochs" --data "$data")
+            want_train=$ci_train want_test=$ci_test
+            name="$name (CI: $ci_epochs epochs on $ci_images images)"
+        fi
+        out=$("$TMP/model_${name%% *}" --quiet "${flags[@]}" 2>&1)
         if [ -n "$want_loss" ]; then   # regression: final loss, and learned w, b within 0.01 of the truth
             loss=$(echo "$out" | grep '^epoch' | tail -n 1 | sed -n 's/.*, loss \([0-9.]*\),.*/\1/p')
             close=$(echo "$out" | awk '

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "gemm.h"
+#include "loop.h"
 
 void gemm_operand(Emit *e, const Graph *g, char x, int v, long ld) {
     if (storage_of(g, v)->panels)
@@ -57,19 +58,9 @@ void gemm_epilogue(Emit *e, const Graph *g, const Kernel *k, const char *bias, l
     } else {
         if (bias) emit(e, "        const float v = c[i * ldc + j] + %s[j0 + j];", bias);
         else emit(e, "        const float v = c[i * ldc + j];");
-        char in[16] = "v";
-        for (int i = 1; i < k->nnodes; i++) {   /* each op on its predecessor's result */
-            const Node *p = node(g, k->nodes[i]);
-            StrBuf expr = {0};
-            p->op->pointwise(&expr, g, p, in, at);
-            if (i + 1 < k->nnodes) {
-                emit(e, "        const float v%d = %s;", i, expr.data);
-                snprintf(in, sizeof in, "v%d", i);
-            } else {
-                emit(e, "        c[i * ldc + j] = %s;", expr.data);
-            }
-            sb_free(&expr);
-        }
+        e->indent += 2;
+        emit_chain(e, g, k, at, "c[i * ldc + j]");
+        e->indent -= 2;
     }
     emit(e, "    }");
     e->indent--;

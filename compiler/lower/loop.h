@@ -12,4 +12,13 @@
  * `what` is the comment's formula. */
 void pointwise_kernel(Emit *e, const Graph *g, const Kernel *k, const char *what);
 
+/* The elementwise ops fused after kernel k's head (k->nodes[1…]), each on
+ * its predecessor's result: given `const float v` (the head's element, at
+ * flat index `at` of a (batch, features) buffer), the statements that store
+ * the last op's result in dest. */
+void emit_chain(Emit *e, const Graph *g, const Kernel *k, const char *at, const char *dest);
+/* The same ops as a loop over one example's size elements of buf (example
+ * `row`), in place: the epilogue of a kernel that is not a product. */
+void epilogue_loop(Emit *e, const Graph *g, const Kernel *k, const char *buf, const char *row, long size);
+
 #endif

@@ -24,6 +24,36 @@ enum { GRAD_PARAMS_DW, GRAD_PARAMS_DB };
 extern const OpDef op_linear;
 extern const NodeOp node_linear_grad_params, node_linear_grad_input;
 
+/* ---- conv.c ---- */
+typedef struct {
+    long out;                 /* output channels */
+    long kernel[2], stride[2], padding[2];   /* height, width */
+    int  bias;                /* has a bias (default 1) */
+    Init init, bias_init;     /* .op NULL: PyTorch's default (or zeros for the bias, with init) */
+} ConvAttr;
+/* A conv node's inputs, by position.  ORDER CONV: conv.c makes them so. */
+enum { CONV_X, CONV_W, CONV_B };
+/* A convolution's geometry, from its attributes and shapes. */
+typedef struct {
+    long in, h, w;            /* input channels, height, width */
+    long out, oh, ow;         /* output channels, height, width */
+    long kh, kw, sh, sw, ph, pw;
+} ConvShape;
+extern const OpDef op_conv2d;
+
+/* ---- pool.c ---- */
+typedef struct {
+    long kernel[2], stride[2], padding[2];   /* height, width */
+} PoolAttr;
+extern const OpDef op_max_pool2d, op_avg_pool2d;
+
+/* ---- window.c ---- */
+/* The output's height and width (out[0], out[1]) of a window of kernel,
+ * stride and padding (height, width) sliding over the 4-D value's shape x;
+ * fail_at loc, naming call and the shapes, when it does not fit. */
+void window_out(const Loc *loc, const char *call, const Shape *x, const long kernel[2], const long stride[2],
+                const long padding[2], long out[2]);
+
 /* ---- merge.c ---- */
 extern const OpDef op_add, op_concat;
 /* dx (+)= dy, element by element: an identity gradient that cannot share storage */

@@ -104,7 +104,10 @@ def read_manifest(d, np):
 
 def build(torch, layers, params, dtype):
     """The PyTorch model from the layer list and kiln's initial tensors.  An
-    item res(a;b;...) is a residual block: x + Sequential(a, b, ...)(x)."""
+    item res(a;b;...) is a residual block: x + Sequential(a, b, ...)(x);
+    view(C;H;W) unflattens the input rows into images; conv(K;S;P) is
+    nn.Conv2d with kernel K, stride S, padding P; avgpool(K) and maxpool(K)
+    the pools; flatten nn.Flatten."""
     nn = torch.nn
 
     class Residual(nn.Module):
@@ -115,14 +118,39 @@ def build(torch, layers, params, dtype):
         def forward(self, x):
             return x + self.body(x)
 
-    lin = [0]
+    lin, conv = [0], [0]
     named = {}   # kiln's tensor name → the torch parameter, in kiln's order
+
+    def args(item):
+        return [int(a) for a in item[item.index('(') + 1:-1].split(';')]
 
     def sequence(items):
         mods = []
         for l in items:
             if l.startswith('res(') and l.endswith(')'):
                 mods.append(Residual(sequence(l[4:-1].split(';'))))
+            elif l.startswith('view('):
+                mods.append(nn.Unflatten(1, tuple(args(l))))
+            elif l.startswith('conv('):
+                k, s, p = args(l)
+                conv[0] += 1
+                w = params['conv2d%d.weight' % conv[0]]     # kiln and torch: (out, in, kh, kw)
+                b = params.get('conv2d%d.bias' % conv[0])
+                m = nn.Conv2d(w.shape[1], w.shape[0], k, stride=s, padding=p, bias=b is not None).to(dtype)
+                with torch.no_grad():
+                    m.weight.copy_(torch.from_numpy(w.copy()).to(dtype))
+                    if b is not None:
+                        m.bias.copy_(torch.from_numpy(b.copy()).to(dtype))
+                named['conv2d%d.weight' % conv[0]] = m.weight
+                if b is not None:
+                    named['conv2d%d.bias' % conv[0]] = m.bias
+                mods.append(m)
+            elif l.startswith('avgpool('):
+                mods.append(nn.AvgPool2d(args(l)[0]))
+            elif l.startswith('maxpool('):
+                mods.append(nn.MaxPool2d(args(l)[0]))
+            elif l == 'flatten':
+                mods.append(nn.Flatten())
             elif l == 'linear':
                 lin[0] += 1
                 w = params['linear%d.weight' % lin[0]]      # kiln: (in, out)
