@@ -70,7 +70,7 @@ build_all() {
     # runtime → libkiln_rt.a (+ its header beside it, where kiln looks)
     if [ ! -f "$dir/libkiln_rt.a" ] || [ -n "$(find runtime -newer "$dir/libkiln_rt.a" -type f | head -1)" ]; then
         local objs=()
-        for src in runtime/*.c runtime/products/*.c; do
+        for src in runtime/*.c runtime/products/*.c runtime/conv/*.c; do
             local name=${src#runtime/}; name=${name%.c}
             local obj="$dir/obj/rt_${name//\//_}.o"   # products/gemm.c → rt_products_gemm.o
             $CC $warn -O3 $MARCH -fopenmp $extra -c "$src" -o "$obj"
@@ -136,7 +136,7 @@ build_fuzz() {
     clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
     # checkpoints: the whole trainer (runtime and a generated model) resumes them
     build/kiln compile tests/fuzz/ckpt_model.lua -o "$dir/ckpt_model.c"
-    clang $flags -fopenmp -Iruntime -I"$dir" -DMODEL_C='"ckpt_model.c"' tests/fuzz/fuzz_ckpt.c runtime/*.c runtime/products/*.c \
+    clang $flags -fopenmp -Iruntime -I"$dir" -DMODEL_C='"ckpt_model.c"' tests/fuzz/fuzz_ckpt.c runtime/*.c runtime/products/*.c runtime/conv/*.c \
         -o "$dir/fuzz_ckpt" -lz -lm
 }
 

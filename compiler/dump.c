@@ -72,6 +72,12 @@ void dump_kernels(StrBuf *out, const Graph *g) {
         sb_printf(out, "  %2d %-44s %-5s %-4s ", i, k->name, k->train ? "train" : "", k->eval ? "eval" : "");
         for (int j = 0; j < k->nnodes; j++) sb_printf(out, "%s%s", j ? ", " : "", node(g, k->nodes[j])->label);
         sb_printf(out, "\n");
+        const NodeOp *head = node(g, k->nodes[0])->op;
+        if (head->strategy) {
+            sb_printf(out, "       ");
+            head->strategy(out, g, k);
+            sb_printf(out, "\n");
+        }
     }
 }
 

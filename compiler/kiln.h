@@ -144,6 +144,9 @@ typedef struct NodeOp {
      * the kernel that computes ∇p can apply the update itself (a GEMM with
      * alpha = α, beta = β, C = p).  0 if the update is not of that form. */
     int (*gemm_update)(const Node *update, double *alpha, double *beta);
+    /* Ops with more than one way to compute a kernel headed by them: which
+     * one kernel k takes and why, one line for `kiln graph --kernels`. */
+    void (*strategy)(StrBuf *sb, const Graph *g, const Kernel *k);
 } NodeOp;
 
 /* A loss node's inputs, by position: the model's output and what it is

@@ -5,10 +5,8 @@
 -- Xavier-uniform weights, softmax cross-entropy, SGD lr 0.9 on the
 -- batch-mean loss, batch 256, 10 epochs.  PyTorch 1.13 on this recipe ends
 -- epoch 10 at train acc 0.824, test acc 0.808 (the book: 0.820 / 0.825).
--- kiln reaches 0.826 and 0.807 (the best epoch's test accuracy);
--- tests/t_models.sh checks a shorter run.
+-- kiln reaches 0.826 and 0.807 (the best epoch's test accuracy).
 -- accuracy: train >= 0.80, test >= 0.78
--- ci: epochs 3 on 60000 images, train >= 0.55, test >= 0.65
 return model {
   name    = "lenet",
   input   = {1, 28, 28},

@@ -5,9 +5,8 @@
 -- PyTorch's default initialization, softmax cross-entropy, SGD lr 0.1 on
 -- the batch-mean loss, batch 256, 10 epochs.
 -- Expect: about 0.875 train and 0.87 test accuracy after 10 epochs (the best
--- epoch's test accuracy); tests/t_models.sh checks a shorter run.
+-- epoch's test accuracy).
 -- accuracy: train >= 0.86, test >= 0.85
--- ci: epochs 5 on 10000 images, train >= 0.55, test >= 0.50
 return model {
   name    = "lenet_relu",
   input   = {1, 28, 28},

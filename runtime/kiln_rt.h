@@ -122,6 +122,72 @@ static inline int kiln_tap_end(int k, int p, int s, int n, int outs)
     return last / s + 1 < outs ? last / s + 1 : outs;
 }
 
+/* ---- Direct convolution over padded planes ---------------------------------
+ * The hot loops of conv2d (stride 1); the generated code packs the planes
+ * (padding, bytes scaled, a gradient's derivatives applied) and unpacks the
+ * result (bias, activation, pooling).  A plane here is hp × wp floats of
+ * rows wp apart, and positions are counted in that width: position q of an
+ * output plane is row q / wp, column q % wp, and a tap (u, v) of it reads
+ * source element q + u·wp + v.  Columns past the real output's width are
+ * computed (or, in dy, must be zero) and ignored: that is what lets one
+ * vector run across rows.
+ *
+ * Planes of one channel may be laid out for several examples one after the
+ * other (plane stride P ≥ hp·wp): then a position runs over all of them,
+ * q < (examples − 1)·P + nq.  The source must be readable 16 floats past
+ * its last position's last tap, and hold finite values there.
+ *
+ * Weight element (o, ci, u, v) is at w[o·w_out + ci·w_in + u·w_row + v·w_col]:
+ * any strides, negative ones too — grad_input runs the forward kernel on
+ * the transposed, flipped weight without copying it.  Each output element
+ * is summed over (ci, u, v) in that order: results do not depend on the
+ * thread count.  The CPU's best kernel is chosen once (AVX-512F, else
+ * portable C; KILN_GEMM_KERNEL=c forces C, as for kiln_gemm). */
+typedef struct {
+    int          ins, outs;         /* channels summed over / produced */
+    int          kh, kw;
+    int          wp;                /* the source's row width */
+    int          nq;                /* positions computed per output channel */
+    const float *src;
+    size_t       src_stride;        /* floats between source channels */
+    const float *w;
+    ptrdiff_t    w_out, w_in, w_row, w_col;
+} kiln_conv_op;
+
+/* dst[o·dst_stride + q] = Σ_{ci,u,v} w(o, ci, u, v) · src[ci·src_stride + q
+ * + u·wp + v] for q < nq rounded up to 16 (dst_stride ≥ that). */
+void kiln_conv_planes(const kiln_conv_op *op, float *dst, size_t dst_stride);
+
+/* dw(o, ci, u, v) = Σ_{q < nq} dy[o·dy_stride + q] · src[ci·src_stride + q
+ * + u·wp + v], written through op->w's strides (op->w is written: cast);
+ * and db[o] = Σ_q dy[o·dy_stride + q] unless db is NULL.  dy must hold
+ * zeros at the positions that are not real outputs, up to nq rounded up to
+ * 16. */
+void kiln_conv_weight_grad(const kiln_conv_op *op, const float *dy, size_t dy_stride, float *db);
+
+/* This thread's working buffer number slot (0 to 3) of at least floats
+ * floats, 64-byte aligned, kept between calls (its contents are not kept
+ * when it grows).  Per thread number of the team, as kiln_gemm's packing. */
+float *kiln_thread_buffer(int slot, size_t floats);
+
+/* ---- e^x for elementwise ops ----------------------------------------------
+ * Within 1.5 ulp of e^x (x clamped to [−87.3, 88]: a sigmoid's 0 and 1 come
+ * out the same), branch-free, so a loop over elements applying it is
+ * vectorized by the C compiler where libm's expf would be a call per
+ * element.  x = k·ln 2 + r with |r| ≤ ln 2 / 2, e^r by its Taylor series to
+ * degree 7, 2^k put into the exponent's bits.  The same bits for an element
+ * whether it is computed in a vector or alone. */
+static inline float kiln_expf(float x)
+{
+    x = x < -87.3f ? -87.3f : x > 88.0f ? 88.0f : x;
+    const float k = (x * 1.44269504f + 12582912.0f) - 12582912.0f;   /* round(x / ln 2) */
+    const float r = (x - k * 0.693145751953125f) - k * 1.428606765330187e-06f;
+    const float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.66666667e-1f + r * (4.16666667e-2f +
+                    r * (8.33333333e-3f + r * (1.38888889e-3f + r * 1.98412698e-4f))))));
+    union { uint32_t u; float f; } two_k = { .u = (uint32_t)((int32_t)k + 127) << 23 };
+    return p * two_k.f;
+}
+
 /* ---- Random numbers -----------------------------------------------------
  * xoshiro256** seeded through splitmix64: same seed, same stream, on every
  * machine and for every thread count (only one thread ever draws). */

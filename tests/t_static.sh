@@ -8,7 +8,7 @@
 # Any suppression must sit next to its line as cppcheck-suppress with a reason.
 LUA_CFLAGS=$(pkg-config --cflags lua5.4 2>/dev/null)
 if command -v clang >/dev/null; then
-    for dir in compiler compiler/ops compiler/lower runtime runtime/products; do
+    for dir in compiler compiler/ops compiler/lower runtime runtime/products runtime/conv; do
         if clang -std=c11 -Wall -Wextra -Werror -fopenmp -fsyntax-only -I"$BUILD" $LUA_CFLAGS $dir/*.c 2>"$TMP/clang.err"; then
             pass "static/clang/$dir"
         else

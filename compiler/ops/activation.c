@@ -20,7 +20,7 @@
 #define ACTIVATIONS(X)                                                                                     \
     X(relu, "X > 0.0f ? X : 0.0f", "Y > 0.0f ? DY : 0.0f", NULL, 0, 0, 0)                                  \
     X(leaky_relu, "X > 0.0f ? X : A * X", "Y > 0.0f ? DY : A * DY", "slope", 0.01, 0, 1)                   \
-    X(sigmoid, "1.0f / (1.0f + expf(-X))", "DY * Y * (1.0f - Y)", NULL, 0, 0, 0)                           \
+    X(sigmoid, "1.0f / (1.0f + kiln_expf(-X))", "DY * Y * (1.0f - Y)", NULL, 0, 0, 0)                           \
     X(tanh, "tanhf(X)", "DY * (1.0f - Y * Y)", NULL, 0, 0, 0)
 
 typedef struct {

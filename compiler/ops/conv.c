@@ -9,20 +9,19 @@
  * default initialization (weight and bias uniform in ±1/√fan_in, fan_in =
  * in·kh·kw); with init given the bias starts at zero, as for linear.
  *
- * The kernels are direct: each example's output planes are accumulated tap
- * by tap, the innermost loop running along an output row (what the C
- * compiler vectorizes); the input bytes of a first layer are scaled as they
- * are read.  The elementwise ops after a convolution (its activation, a
- * residual add) run in its epilogue, on each example's planes while they
- * are in cache.  The gradient rule appends grad_input (dx: each dy tap
- * scattered back through W, per example) and grad_params (dW, db: summed
- * over the batch by output channel, so each sum has one order whatever the
- * thread count); sgd's update fuses into grad_params as for linear. */
+ * Each of its kernels (forward, grad_input, grad_params) takes one of two
+ * strategies (compiler/lower/conv.h), chosen here from the geometry and
+ * shown by `kiln graph --kernels`: over padded planes with the runtime's
+ * vector kernels where the stride is 1, else plain loops.  The elementwise
+ * ops after a convolution (its activation, a residual add) run as its
+ * result is unpacked, and sgd's update fuses into grad_params as for
+ * linear.  grad_params sums over the batch in a fixed order (chunks of
+ * examples added in order, or one channel per thread), so the weights do
+ * not depend on the thread count. */
 #include <math.h>
 #include <stdio.h>
 
-#include "../lower/gemm.h"
-#include "../lower/loop.h"
+#include "../lower/conv.h"
 #include "ops.h"
 
 static const char *const conv_opts[] = { "stride", "padding", "bias", "init", "bias_init", NULL };
@@ -121,176 +120,100 @@ static const Node *forward_of(const Graph *g, const Node *n) {
     return n->fwd >= 0 ? node(g, n->fwd) : n;
 }
 
-/* Element src[ir·width + ic] of value v as a float: a byte scaled as it is
- * read, or a float. */
-static const char *element(const Graph *g, int v, long width, char buf[96]) {
-    if (storage_of(g, v)->kind == VAL_INPUT && storage_of(g, v)->bytes)
-        snprintf(buf, 96, "(INPUT_SCALE * (float)src[ir * %ld + ic])", width);
-    else
-        snprintf(buf, 96, "src[ir * %ld + ic]", width);
-    return buf;
+typedef enum { CONV_FORWARD, CONV_GRAD_INPUT, CONV_GRAD_PARAMS } ConvRole;
+
+/* Kernel k's operands and strategy.  The planes kernels need stride 1
+ * (grad_input also a padding below the kernel size, so that dy's padding
+ * is not negative); everything else runs as loops. */
+static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
+    const Node *q = node(g, k->nodes[0]), *fwd = forward_of(g, q);
+    ConvKernel c = { .s = conv_shape_of(g, fwd), .x = fwd->in[CONV_X], .w = fwd->in[CONV_W],
+                     .b = fwd->nin > CONV_B ? fwd->in[CONV_B] : -1, .dy = -1, .y = -1 };
+    const ConvShape *s = &c.s;
+    int planes = s->sh == 1 && s->sw == 1;
+    if (role == CONV_FORWARD) {
+        c.y = node(g, k->nodes[k->nnodes - 1])->out[0];
+    } else if (role == CONV_GRAD_INPUT) {
+        c.dy = q->in[0];
+        c.y = node(g, k->nodes[k->nnodes - 1])->out[0];
+        planes = planes && s->ph < s->kh && s->pw < s->kw;
+    } else {
+        c.dy = q->in[1];
+        c.nout = q->nout;
+        c.fused = k->nnodes > 1;
+        for (int o = 0; o < q->nout; o++) {
+            const Node *up = k->nnodes > 1 + o ? node(g, k->nodes[1 + o]) : NULL;
+            double a = 1.0, bt = 0.0;
+            if (up) up->op->gemm_update(up, &a, &bt);
+            c.target[o] = up ? cname(g, up->in[UPDATE_PARAM]) : cname(g, q->out[o]);
+            float_literal(c.alpha[o], a);
+            float_literal(c.beta[o], bt);
+            if (q->acc[o]) fail("internal error: %s: a parameter's gradient has two contributions", q->label);
+        }
+    }
+    if (!planes) {
+        snprintf(c.strategy, sizeof c.strategy, "loops: each tap along the output rows (%s)",
+                 s->sh != 1 || s->sw != 1 ? "stride above 1" : "padding as large as the kernel");
+        return c;
+    }
+    /* positions per output channel, and how many of them are real outputs */
+    long hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw;
+    if (role == CONV_FORWARD)
+        snprintf(c.strategy, sizeof c.strategy,
+                 "planes: each example in %ld×%ld planes%s, vectors of 16 positions across rows "
+                 "(%.0f%% of the lanes are outputs)",
+                 hp, wp, s->ph || s->pw ? " (padded)" : "",
+                 100.0 * (double)(s->oh * s->ow) / (double)(((s->oh - 1) * wp + s->ow + 15) / 16 * 16));
+    else if (role == CONV_GRAD_INPUT) {
+        long dh = s->oh + 2 * (s->kh - 1 - s->ph), dw = s->ow + 2 * (s->kw - 1 - s->pw);
+        snprintf(c.strategy, sizeof c.strategy,
+                 "planes: each example's dy padded to %ld×%ld, W transposed and flipped, vectors of 16 positions "
+                 "(%.0f%% of the lanes are outputs)",
+                 dh, dw, 100.0 * (double)(s->h * s->w) / (double)(((s->h - 1) * dw + s->w + 15) / 16 * 16));
+    } else
+        snprintf(c.strategy, sizeof c.strategy,
+                 "planes: chunks of %d examples in %ld×%ld planes%s beside their dy, vectors of 16 positions "
+                 "(%.0f%% of the lanes are outputs); the chunks added in order",
+                 CONV_CHUNK, hp, wp, s->ph || s->pw ? " (padded)" : "",
+                 100.0 * (double)(s->oh * s->ow) / (double)(hp * wp));
+    return c;
 }
 
-/* The C type of value v's elements. */
-static const char *element_type(const Graph *g, int v) {
-    return storage_of(g, v)->kind == VAL_INPUT && storage_of(g, v)->bytes ? "uint8_t" : "float";
-}
+static int uses_planes(const ConvKernel *c) { return c->strategy[0] == 'p'; }
 
-/* The loops over one tap's valid output rows and columns, opening two
- * blocks the caller closes: r and c are the output row and column, ir and
- * ic the input row and column they read through tap (u, v). */
-static void emit_tap_loops(Emit *e, const ConvShape *s) {
-    emit(e, "for (int r = kiln_tap_first(u, %ld, %ld); r < kiln_tap_end(u, %ld, %ld, %ld, %ld); r++) {", s->ph, s->sh,
-         s->ph, s->sh, s->h, s->oh);
-    emit(e, "    const int ir = r * %ld + u - %ld;", s->sh, s->ph);
-    emit(e, "    for (int c = kiln_tap_first(v, %ld, %ld); c < kiln_tap_end(v, %ld, %ld, %ld, %ld); c++) {", s->pw,
-         s->sw, s->pw, s->sw, s->w, s->ow);
-    emit(e, "        const int ic = c * %ld + v - %ld;", s->sw, s->pw);
-}
-
-static void emit_geometry(Emit *e, const ConvShape *s, const char *what) {
-    emit(e, "/* %s: (n, %ld, %ld, %ld) → (n, %ld, %ld, %ld), kernel %ld×%ld, stride %ld×%ld, padding %ld×%ld */",
-         what, s->in, s->h, s->w, s->out, s->oh, s->ow, s->kh, s->kw, s->sh, s->sw, s->ph, s->pw);
-}
-
-/* forward: per example, the bias, then each tap's contribution, then the
- * fused elementwise ops on the example's planes */
 static void conv_emit(Emit *e, const Graph *g, const Kernel *k) {
-    const Node *n = node(g, k->nodes[0]);
-    ConvShape s = conv_shape_of(g, n);
-    const char *x = cname(g, n->in[CONV_X]), *w = cname(g, n->in[CONV_W]);
-    const char *b = n->nin > CONV_B ? cname(g, n->in[CONV_B]) : NULL;
-    int y = node(g, k->nodes[k->nnodes - 1])->out[0];
-    long plane = s.oh * s.ow, in_plane = s.h * s.w;
-    StrBuf formula = {0};
-    epilogue_formula(&formula, g, k, "conv");
-    kernel_begin(e, g, k);
-    emit_geometry(e, &s, formula.data);
-    emit(e, "#pragma omp for schedule(static) nowait");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    e->indent++;
-    char bias[80], elem[96];
-    snprintf(bias, sizeof bias, b ? "%s[o]" : "0.0f", b);
-    emit(e, "float *out = %s + (size_t)i * %ld;", cname(g, y), s.out * plane);
-    emit(e, "for (int o = 0; o < %ld; o++) {", s.out);
-    emit(e, "    for (int p = 0; p < %ld; p++) out[o * %ld + p] = %s;", plane, plane, bias);
-    emit(e, "    for (int ci = 0; ci < %ld; ci++)", s.in);
-    emit(e, "        for (int u = 0; u < %ld; u++)", s.kh);
-    emit(e, "            for (int v = 0; v < %ld; v++) {", s.kw);
-    e->indent += 4;
-    emit(e, "const float wt = %s[((o * %ld + ci) * %ld + u) * %ld + v];", w, s.in, s.kh, s.kw);
-    emit(e, "const %s *src = %s + (size_t)i * %ld + ci * %ld;", element_type(g, n->in[CONV_X]), x, s.in * in_plane,
-         in_plane);
-    emit_tap_loops(e, &s);
-    emit(e, "        out[(o * %ld + r) * %ld + c] += wt * %s;", s.oh, s.ow, element(g, n->in[CONV_X], s.w, elem));
-    emit(e, "    }");
-    emit(e, "}");
-    e->indent -= 4;
-    emit(e, "            }");
-    emit(e, "}");
-    if (k->nnodes > 1) epilogue_loop(e, g, k, "out", "i", s.out * plane);
-    e->indent--;
-    emit(e, "}");
-    kernel_end(e);
-    sb_free(&formula);
+    ConvKernel c = conv_kernel(g, k, CONV_FORWARD);
+    (uses_planes(&c) ? conv_planes_forward : conv_loops_forward)(e, g, k, &c);
 }
 
-/* dx (+)= dy scattered back through W, per example; then the fused ops */
 static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
-    const Node *q = node(g, k->nodes[0]), *fwd = forward_of(g, q);
-    ConvShape s = conv_shape_of(g, fwd);
-    const char *dy = cname(g, q->in[0]), *w = cname(g, q->in[1]);
-    int dx = node(g, k->nodes[k->nnodes - 1])->out[0];
-    long plane = s.oh * s.ow, in_plane = s.h * s.w;
-    kernel_begin(e, g, k);
-    emit_geometry(e, &s, q->acc[0] ? "dx += dy scattered back through W" : "dx = dy scattered back through W");
-    emit(e, "#pragma omp for schedule(static) nowait");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    e->indent++;
-    emit(e, "float *in = %s + (size_t)i * %ld;", cname(g, dx), s.in * in_plane);
-    emit(e, "const float *grad = %s + (size_t)i * %ld;", dy, s.out * plane);
-    if (!q->acc[0]) emit(e, "for (int p = 0; p < %ld; p++) in[p] = 0.0f;", s.in * in_plane);
-    emit(e, "for (int o = 0; o < %ld; o++)", s.out);
-    emit(e, "    for (int ci = 0; ci < %ld; ci++)", s.in);
-    emit(e, "        for (int u = 0; u < %ld; u++)", s.kh);
-    emit(e, "            for (int v = 0; v < %ld; v++) {", s.kw);
-    e->indent += 4;
-    emit(e, "const float wt = %s[((o * %ld + ci) * %ld + u) * %ld + v];", w, s.in, s.kh, s.kw);
-    emit_tap_loops(e, &s);
-    emit(e, "        in[(ci * %ld + ir) * %ld + ic] += wt * grad[(o * %ld + r) * %ld + c];", s.h, s.w, s.oh, s.ow);
-    emit(e, "    }");
-    emit(e, "}");
-    e->indent -= 4;
-    emit(e, "            }");
-    if (k->nnodes > 1) epilogue_loop(e, g, k, "in", "i", s.in * in_plane);
-    e->indent--;
-    emit(e, "}");
-    kernel_end(e);
+    ConvKernel c = conv_kernel(g, k, CONV_GRAD_INPUT);
+    (uses_planes(&c) ? conv_planes_grad_input : conv_loops_grad_input)(e, g, k, &c);
 }
 
-/* dW = Σ over the batch and the output positions of dy · x through each
- * tap, db = Σ dy: the team shares the output channels, each summing in one
- * order — or, with sgd fused, W = β·W + α·dW and b = β·b + α·db */
 static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
-    const Node *q = node(g, k->nodes[0]), *fwd = forward_of(g, q);
-    ConvShape s = conv_shape_of(g, fwd);
-    const char *x = cname(g, q->in[0]), *dy = cname(g, q->in[1]);
-    long plane = s.oh * s.ow, in_plane = s.h * s.w;
-    const char *target[2];
-    char alpha[2][40], beta[2][40];
-    for (int o = 0; o < q->nout; o++) {
-        const Node *up = k->nnodes > 1 + o ? node(g, k->nodes[1 + o]) : NULL;
-        double a = 1.0, bt = 0.0;
-        if (up) up->op->gemm_update(up, &a, &bt);
-        target[o] = up ? cname(g, up->in[UPDATE_PARAM]) : cname(g, q->out[o]);
-        float_literal(alpha[o], a);
-        float_literal(beta[o], bt);
-        if (q->acc[o]) fail("internal error: %s: a parameter's gradient has two contributions", q->label);
-    }
-    int fused = k->nnodes > 1;
-    kernel_begin(e, g, k);
-    emit_geometry(e, &s, fused ? "W and b updated with their gradients (sgd, fused)" : "dW and db");
-    emit(e, "#pragma omp for schedule(static) nowait");
-    emit(e, "for (int o = 0; o < %ld; o++) {", s.out);
-    e->indent++;
-    emit(e, "for (int ci = 0; ci < %ld; ci++)", s.in);
-    emit(e, "    for (int u = 0; u < %ld; u++)", s.kh);
-    emit(e, "        for (int v = 0; v < %ld; v++) {", s.kw);
-    e->indent += 3;
-    emit(e, "float sum = 0.0f;");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    char elem[96];
-    emit(e, "    const %s *src = %s + (size_t)i * %ld + ci * %ld;", element_type(g, q->in[0]), x, s.in * in_plane, in_plane);
-    emit(e, "    const float *grad = %s + (size_t)i * %ld + o * %ld;", dy, s.out * plane, plane);
-    e->indent++;
-    emit_tap_loops(e, &s);
-    emit(e, "        sum += grad[r * %ld + c] * %s;", s.ow, element(g, q->in[0], s.w, elem));
-    emit(e, "    }");
-    emit(e, "}");
-    e->indent--;
-    emit(e, "}");
-    emit(e, "float *t = &%s[((o * %ld + ci) * %ld + u) * %ld + v];", target[0], s.in, s.kh, s.kw);
-    emit(e, "*t = %s * *t + %s * sum;", beta[0], alpha[0]);
-    e->indent -= 3;
-    emit(e, "        }");
-    if (q->nout > 1) {
-        emit(e, "float sum = 0.0f;");
-        emit(e, "for (int i = 0; i < n; i++)");
-        emit(e, "    for (int p = 0; p < %ld; p++)", plane);
-        emit(e, "        sum += %s[(size_t)i * %ld + o * %ld + p];", dy, s.out * plane, plane);
-        emit(e, "%s[o] = %s * %s[o] + %s * sum;", target[1], beta[1], target[1], alpha[1]);
-    }
-    e->indent--;
-    emit(e, "}");
-    kernel_end(e);
+    ConvKernel c = conv_kernel(g, k, CONV_GRAD_PARAMS);
+    (uses_planes(&c) ? conv_planes_grad_params : conv_loops_grad_params)(e, g, k, &c);
+}
+
+static void conv_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
+    sb_printf(sb, "%s", conv_kernel(g, k, CONV_FORWARD).strategy);
+}
+static void grad_input_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
+    sb_printf(sb, "%s", conv_kernel(g, k, CONV_GRAD_INPUT).strategy);
+}
+static void grad_params_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
+    sb_printf(sb, "%s", conv_kernel(g, k, CONV_GRAD_PARAMS).strategy);
 }
 
 static const NodeOp node_conv = {
     .name = "conv2d", .shape = conv_shape, .grad = conv_grad, .emit = conv_emit, .gemm_epilogue = 1,
-    .reads_bytes = 1,
+    .reads_bytes = 1, .strategy = conv_strategy,
 };
-static const NodeOp node_conv_grad_input = { .name = "conv2d.grad_input", .emit = grad_input_emit, .gemm_epilogue = 1 };
-static const NodeOp node_conv_grad_params = { .name = "conv2d.grad_params", .emit = grad_params_emit, .fuses_update = 1 };
+static const NodeOp node_conv_grad_input = { .name = "conv2d.grad_input", .emit = grad_input_emit, .gemm_epilogue = 1,
+                                               .strategy = grad_input_strategy };
+static const NodeOp node_conv_grad_params = { .name = "conv2d.grad_params", .emit = grad_params_emit, .fuses_update = 1,
+                                                .strategy = grad_params_strategy };
 const OpDef op_conv2d = {
     .name = "conv2d", .kind = OP_LAYER, .attr_size = sizeof(ConvAttr), .params = 1, .parse = conv_parse,
     .describe = conv_describe, .node = &node_conv,

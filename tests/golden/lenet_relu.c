@@ -4,18 +4,18 @@
  *   cc -O3 -fopenmp -I<kiln runtime> lenet_relu.c libkiln_rt.a -lz -lm
  *
  * Model, batch 256:
- *   conv2d1      (batch, 6, 28, 28)   models/lenet_relu.lua:16
- *   relu1        (batch, 6, 28, 28)   models/lenet_relu.lua:16
- *   max_pool2d1  (batch, 6, 14, 14)   models/lenet_relu.lua:16
- *   conv2d2      (batch, 16, 10, 10)  models/lenet_relu.lua:17
- *   relu2        (batch, 16, 10, 10)  models/lenet_relu.lua:17
- *   max_pool2d2  (batch, 16, 5, 5)    models/lenet_relu.lua:17
- *   flatten1     (batch, 400)         models/lenet_relu.lua:18
- *   linear1      (batch, 120)         models/lenet_relu.lua:19
- *   relu3        (batch, 120)         models/lenet_relu.lua:19
- *   linear2      (batch, 84)          models/lenet_relu.lua:20
- *   relu4        (batch, 84)          models/lenet_relu.lua:20
- *   linear3      (batch, 10)          models/lenet_relu.lua:21
+ *   conv2d1      (batch, 6, 28, 28)   models/lenet_relu.lua:15
+ *   relu1        (batch, 6, 28, 28)   models/lenet_relu.lua:15
+ *   max_pool2d1  (batch, 6, 14, 14)   models/lenet_relu.lua:15
+ *   conv2d2      (batch, 16, 10, 10)  models/lenet_relu.lua:16
+ *   relu2        (batch, 16, 10, 10)  models/lenet_relu.lua:16
+ *   max_pool2d2  (batch, 16, 5, 5)    models/lenet_relu.lua:16
+ *   flatten1     (batch, 400)         models/lenet_relu.lua:17
+ *   linear1      (batch, 120)         models/lenet_relu.lua:18
+ *   relu3        (batch, 120)         models/lenet_relu.lua:18
+ *   linear2      (batch, 84)          models/lenet_relu.lua:19
+ *   relu4        (batch, 84)          models/lenet_relu.lua:19
+ *   linear3      (batch, 10)          models/lenet_relu.lua:20
  *   softmax_cross_entropy 10 classes
  *   sgd          lr 0.1f
  *
@@ -103,30 +103,29 @@ static float *const d_conv2d1 = arena + 1806336;  /* (batch, 6, 28, 28), kernels
 /* forward_conv2d1_relu1 — nodes: conv2d1, relu1 */
 static void forward_conv2d1_relu1(int n, const uint8_t *x)
 {
-    /* relu(conv): (n, 1, 28, 28) → (n, 6, 28, 28), kernel 5×5, stride 1×1, padding 2×2 */
+    /* relu(conv): (n, 1, 28, 28) → (n, 6, 28, 28), kernel 5×5, stride 1×1, padding 2×2;
+     * planes: each example in 32×32 planes (padded), vectors of 16 positions across rows (88% of the lanes are outputs) */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
+        float *pad = kiln_thread_buffer(0, 1040), *res = kiln_thread_buffer(1, 5376);
+        for (size_t p = 0; p < 1040; p++) pad[p] = 0.0f;
+        const uint8_t *src = x + (size_t)i * 784;
+        for (int ci = 0; ci < 1; ci++)  /* pack: the example's planes, padded */
+            for (int r = 0; r < 28; r++)
+                for (int c = 0; c < 28; c++)
+                    pad[(ci * 32 + r + 2) * 32 + c + 2] = (INPUT_SCALE * (float)src[(ci * 28 + r) * 28 + c]);
+        kiln_conv_planes(&(const kiln_conv_op){
+            .ins = 1, .outs = 6, .kh = 5, .kw = 5, .wp = 32, .nq = 892,
+            .src = pad, .src_stride = 1024,
+            .w = conv2d1_weight, .w_out = 25, .w_in = 25, .w_row = 5, .w_col = 1,
+        }, res, 896);
         float *out = relu1 + (size_t)i * 4704;
-        for (int o = 0; o < 6; o++) {
-            for (int p = 0; p < 784; p++) out[o * 784 + p] = conv2d1_bias[o];
-            for (int ci = 0; ci < 1; ci++)
-                for (int u = 0; u < 5; u++)
-                    for (int v = 0; v < 5; v++) {
-                        const float wt = conv2d1_weight[((o * 1 + ci) * 5 + u) * 5 + v];
-                        const uint8_t *src = x + (size_t)i * 784 + ci * 784;
-                        for (int r = kiln_tap_first(u, 2, 1); r < kiln_tap_end(u, 2, 1, 28, 28); r++) {
-                            const int ir = r * 1 + u - 2;
-                            for (int c = kiln_tap_first(v, 2, 1); c < kiln_tap_end(v, 2, 1, 28, 28); c++) {
-                                const int ic = c * 1 + v - 2;
-                                out[(o * 28 + r) * 28 + c] += wt * (INPUT_SCALE * (float)src[ir * 28 + ic]);
-                            }
-                        }
-                    }
-        }
-        for (int p = 0; p < 4704; p++) {  /* relu(out), in place */
-            const float v = out[p];
-            out[p] = v > 0.0f ? v : 0.0f;
-        }
+        for (int o = 0; o < 6; o++)  /* unpack: relu(conv) */
+            for (int r = 0; r < 28; r++)
+                for (int c = 0; c < 28; c++) {
+                    const float v = res[o * 896 + r * 32 + c] + conv2d1_bias[o];
+                    out[(o * 28 + r) * 28 + c] = v > 0.0f ? v : 0.0f;
+                }
     }
 }
 
@@ -164,30 +163,29 @@ static void forward_max_pool2d1(int n)
 /* forward_conv2d2_relu2 — nodes: conv2d2, relu2 */
 static void forward_conv2d2_relu2(int n)
 {
-    /* relu(conv): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0 */
+    /* relu(conv): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
+     * planes: each example in 14×14 planes, vectors of 16 positions across rows (69% of the lanes are outputs) */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
+        float *pad = kiln_thread_buffer(0, 1192), *res = kiln_thread_buffer(1, 2304);
+        for (size_t p = 1176; p < 1192; p++) pad[p] = 0.0f;
+        const float *src = max_pool2d1 + (size_t)i * 1176;
+        for (int ci = 0; ci < 6; ci++)  /* pack: the example's planes, padded */
+            for (int r = 0; r < 14; r++)
+                for (int c = 0; c < 14; c++)
+                    pad[(ci * 14 + r + 0) * 14 + c + 0] = src[(ci * 14 + r) * 14 + c];
+        kiln_conv_planes(&(const kiln_conv_op){
+            .ins = 6, .outs = 16, .kh = 5, .kw = 5, .wp = 14, .nq = 136,
+            .src = pad, .src_stride = 196,
+            .w = conv2d2_weight, .w_out = 150, .w_in = 25, .w_row = 5, .w_col = 1,
+        }, res, 144);
         float *out = relu2 + (size_t)i * 1600;
-        for (int o = 0; o < 16; o++) {
-            for (int p = 0; p < 100; p++) out[o * 100 + p] = conv2d2_bias[o];
-            for (int ci = 0; ci < 6; ci++)
-                for (int u = 0; u < 5; u++)
-                    for (int v = 0; v < 5; v++) {
-                        const float wt = conv2d2_weight[((o * 6 + ci) * 5 + u) * 5 + v];
-                        const float *src = max_pool2d1 + (size_t)i * 1176 + ci * 196;
-                        for (int r = kiln_tap_first(u, 0, 1); r < kiln_tap_end(u, 0, 1, 14, 10); r++) {
-                            const int ir = r * 1 + u - 0;
-                            for (int c = kiln_tap_first(v, 0, 1); c < kiln_tap_end(v, 0, 1, 14, 10); c++) {
-                                const int ic = c * 1 + v - 0;
-                                out[(o * 10 + r) * 10 + c] += wt * src[ir * 14 + ic];
-                            }
-                        }
-                    }
-        }
-        for (int p = 0; p < 1600; p++) {  /* relu(out), in place */
-            const float v = out[p];
-            out[p] = v > 0.0f ? v : 0.0f;
-        }
+        for (int o = 0; o < 16; o++)  /* unpack: relu(conv) */
+            for (int r = 0; r < 10; r++)
+                for (int c = 0; c < 10; c++) {
+                    const float v = res[o * 144 + r * 14 + c] + conv2d2_bias[o];
+                    out[(o * 10 + r) * 10 + c] = v > 0.0f ? v : 0.0f;
+                }
     }
 }
 
@@ -477,57 +475,72 @@ static void backward_max_pool2d2_grad_relu2_grad(int n)
 /* backward_conv2d2_grad_input — nodes: conv2d2.grad_input */
 static void backward_conv2d2_grad_input(int n)
 {
-    /* dx = dy scattered back through W: (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0 */
+    /* dy ⋆ flip(W): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
+     * planes: each example's dy padded to 18×18, W transposed and flipped, vectors of 16 positions (77% of the lanes are outputs) */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
-        float *in = d_max_pool2d1 + (size_t)i * 1176;
+        float *pad = kiln_thread_buffer(0, 5200), *res = kiln_thread_buffer(1, 1536);
+        for (size_t p = 0; p < 5200; p++) pad[p] = 0.0f;
         const float *grad = d_conv2d2 + (size_t)i * 1600;
-        for (int p = 0; p < 1176; p++) in[p] = 0.0f;
-        for (int o = 0; o < 16; o++)
-            for (int ci = 0; ci < 6; ci++)
-                for (int u = 0; u < 5; u++)
-                    for (int v = 0; v < 5; v++) {
-                        const float wt = conv2d2_weight[((o * 6 + ci) * 5 + u) * 5 + v];
-                        for (int r = kiln_tap_first(u, 0, 1); r < kiln_tap_end(u, 0, 1, 14, 10); r++) {
-                            const int ir = r * 1 + u - 0;
-                            for (int c = kiln_tap_first(v, 0, 1); c < kiln_tap_end(v, 0, 1, 14, 10); c++) {
-                                const int ic = c * 1 + v - 0;
-                                in[(ci * 14 + ir) * 14 + ic] += wt * grad[(o * 10 + r) * 10 + c];
-                            }
-                        }
-                    }
+        for (int o = 0; o < 16; o++)  /* pack: the example's dy, padded */
+            for (int r = 0; r < 10; r++)
+                for (int c = 0; c < 10; c++)
+                    pad[(o * 18 + r + 4) * 18 + c + 4] = grad[(o * 10 + r) * 10 + c];
+        kiln_conv_planes(&(const kiln_conv_op){
+            .ins = 16, .outs = 6, .kh = 5, .kw = 5, .wp = 18, .nq = 248,
+            .src = pad, .src_stride = 324,
+            .w = conv2d2_weight + 24, .w_out = 25, .w_in = 150, .w_row = -5, .w_col = -1,
+        }, res, 256);
+        float *in = d_max_pool2d1 + (size_t)i * 1176;
+        for (int ci = 0; ci < 6; ci++)  /* unpack: dy ⋆ flip(W) */
+            for (int r = 0; r < 14; r++)
+                for (int c = 0; c < 14; c++) {
+                    const float v = res[ci * 256 + r * 18 + c];
+                    in[(ci * 14 + r) * 14 + c] = v;
+                }
     }
 }
 
 /* backward_conv2d2_grad_params_sgd — nodes: conv2d2.grad_params, sgd.conv2d2.weight, sgd.conv2d2.bias */
 static void backward_conv2d2_grad_params_sgd(int n)
 {
-    /* W and b updated with their gradients (sgd, fused): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0 */
+    /* W and b updated with their gradients (sgd, fused): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
+     * planes: chunks of 8 examples in 14×14 planes beside their dy, vectors of 16 positions (51% of the lanes are outputs); the chunks added in order */
+    static float parts[32][2416];  /* each chunk's dW and db */
+    const int chunks = (n + 7) / 8;
     #pragma omp for schedule(static) nowait
-    for (int o = 0; o < 16; o++) {
-        for (int ci = 0; ci < 6; ci++)
-            for (int u = 0; u < 5; u++)
-                for (int v = 0; v < 5; v++) {
-                    float sum = 0.0f;
-                    for (int i = 0; i < n; i++) {
-                        const float *src = max_pool2d1 + (size_t)i * 1176 + ci * 196;
-                        const float *grad = d_conv2d2 + (size_t)i * 1600 + o * 100;
-                        for (int r = kiln_tap_first(u, 0, 1); r < kiln_tap_end(u, 0, 1, 14, 10); r++) {
-                            const int ir = r * 1 + u - 0;
-                            for (int c = kiln_tap_first(v, 0, 1); c < kiln_tap_end(v, 0, 1, 14, 10); c++) {
-                                const int ic = c * 1 + v - 0;
-                                sum += grad[r * 10 + c] * src[ir * 14 + ic];
-                            }
-                        }
-                    }
-                    float *t = &conv2d2_weight[((o * 6 + ci) * 5 + u) * 5 + v];
-                    *t = 1.0f * *t + -0.1f * sum;
-                }
+    for (int ch = 0; ch < chunks; ch++) {
+        const int i0 = ch * 8, m = n - i0 < 8 ? n - i0 : 8;
+        /* one channel's planes, all the chunk's examples; dy's rows padded to whole vectors (zeros) */
+        const size_t slab = (size_t)m * 196, dslab = (slab + 15) / 16 * 16;
+        float *pad = kiln_thread_buffer(0, 6 * slab + 16), *grad = kiln_thread_buffer(1, 16 * dslab);
+        for (size_t p = 6 * slab; p < 6 * slab + 16; p++) pad[p] = 0.0f;
+        for (size_t p = 0; p < 16 * dslab; p++) grad[p] = 0.0f;  /* the columns past the outputs stay 0 */
+        for (int j = 0; j < m; j++) {  /* pack: x padded, dy at the same positions */
+            const float *src = max_pool2d1 + (size_t)(i0 + j) * 1176;
+            const float *dy = d_conv2d2 + (size_t)(i0 + j) * 1600;
+            for (int ci = 0; ci < 6; ci++)
+                for (int r = 0; r < 14; r++)
+                    for (int c = 0; c < 14; c++)
+                        pad[ci * slab + (size_t)j * 196 + (r + 0) * 14 + c + 0] = src[(ci * 14 + r) * 14 + c];
+            for (int o = 0; o < 16; o++)
+                for (int r = 0; r < 10; r++)
+                    for (int c = 0; c < 10; c++)
+                        grad[o * dslab + (size_t)j * 196 + r * 14 + c] = dy[(o * 10 + r) * 10 + c];
+        }
+        kiln_conv_weight_grad(&(const kiln_conv_op){
+            .ins = 6, .outs = 16, .kh = 5, .kw = 5, .wp = 14, .nq = (m - 1) * 196 + 136,
+            .src = pad, .src_stride = slab,
+            .w = parts[ch], .w_out = 150, .w_in = 25, .w_row = 5, .w_col = 1,
+        }, grad, dslab, parts[ch] + 2400);
+    }
+    kiln_sync();
+    #pragma omp for schedule(static) nowait
+    for (int p = 0; p < 2416; p++) {  /* the chunks in order: p = β·p + α·Σ */
         float sum = 0.0f;
-        for (int i = 0; i < n; i++)
-            for (int p = 0; p < 100; p++)
-                sum += d_conv2d2[(size_t)i * 1600 + o * 100 + p];
-        conv2d2_bias[o] = 1.0f * conv2d2_bias[o] + -0.1f * sum;
+        for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
+        if (p < 2400) conv2d2_weight[p] = 1.0f * conv2d2_weight[p] + -0.1f * sum;
+        else conv2d2_bias[p - 2400] = 1.0f * conv2d2_bias[p - 2400] + -0.1f * sum;
     }
 }
 
@@ -571,32 +584,43 @@ static void backward_max_pool2d1_grad_relu1_grad(int n)
 /* backward_conv2d1_grad_params_sgd — nodes: conv2d1.grad_params, sgd.conv2d1.weight, sgd.conv2d1.bias */
 static void backward_conv2d1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* W and b updated with their gradients (sgd, fused): (n, 1, 28, 28) → (n, 6, 28, 28), kernel 5×5, stride 1×1, padding 2×2 */
+    /* W and b updated with their gradients (sgd, fused): (n, 1, 28, 28) → (n, 6, 28, 28), kernel 5×5, stride 1×1, padding 2×2;
+     * planes: chunks of 8 examples in 32×32 planes (padded) beside their dy, vectors of 16 positions (77% of the lanes are outputs); the chunks added in order */
+    static float parts[32][156];  /* each chunk's dW and db */
+    const int chunks = (n + 7) / 8;
     #pragma omp for schedule(static) nowait
-    for (int o = 0; o < 6; o++) {
-        for (int ci = 0; ci < 1; ci++)
-            for (int u = 0; u < 5; u++)
-                for (int v = 0; v < 5; v++) {
-                    float sum = 0.0f;
-                    for (int i = 0; i < n; i++) {
-                        const uint8_t *src = x + (size_t)i * 784 + ci * 784;
-                        const float *grad = d_conv2d1 + (size_t)i * 4704 + o * 784;
-                        for (int r = kiln_tap_first(u, 2, 1); r < kiln_tap_end(u, 2, 1, 28, 28); r++) {
-                            const int ir = r * 1 + u - 2;
-                            for (int c = kiln_tap_first(v, 2, 1); c < kiln_tap_end(v, 2, 1, 28, 28); c++) {
-                                const int ic = c * 1 + v - 2;
-                                sum += grad[r * 28 + c] * (INPUT_SCALE * (float)src[ir * 28 + ic]);
-                            }
-                        }
-                    }
-                    float *t = &conv2d1_weight[((o * 1 + ci) * 5 + u) * 5 + v];
-                    *t = 1.0f * *t + -0.1f * sum;
-                }
+    for (int ch = 0; ch < chunks; ch++) {
+        const int i0 = ch * 8, m = n - i0 < 8 ? n - i0 : 8;
+        /* one channel's planes, all the chunk's examples; dy's rows padded to whole vectors (zeros) */
+        const size_t slab = (size_t)m * 1024, dslab = (slab + 15) / 16 * 16;
+        float *pad = kiln_thread_buffer(0, 1 * slab + 16), *grad = kiln_thread_buffer(1, 6 * dslab);
+        for (size_t p = 0; p < 1 * slab + 16; p++) pad[p] = 0.0f;
+        for (size_t p = 0; p < 6 * dslab; p++) grad[p] = 0.0f;  /* the columns past the outputs stay 0 */
+        for (int j = 0; j < m; j++) {  /* pack: x padded, dy at the same positions */
+            const uint8_t *src = x + (size_t)(i0 + j) * 784;
+            const float *dy = d_conv2d1 + (size_t)(i0 + j) * 4704;
+            for (int ci = 0; ci < 1; ci++)
+                for (int r = 0; r < 28; r++)
+                    for (int c = 0; c < 28; c++)
+                        pad[ci * slab + (size_t)j * 1024 + (r + 2) * 32 + c + 2] = (INPUT_SCALE * (float)src[(ci * 28 + r) * 28 + c]);
+            for (int o = 0; o < 6; o++)
+                for (int r = 0; r < 28; r++)
+                    for (int c = 0; c < 28; c++)
+                        grad[o * dslab + (size_t)j * 1024 + r * 32 + c] = dy[(o * 28 + r) * 28 + c];
+        }
+        kiln_conv_weight_grad(&(const kiln_conv_op){
+            .ins = 1, .outs = 6, .kh = 5, .kw = 5, .wp = 32, .nq = (m - 1) * 1024 + 892,
+            .src = pad, .src_stride = slab,
+            .w = parts[ch], .w_out = 25, .w_in = 25, .w_row = 5, .w_col = 1,
+        }, grad, dslab, parts[ch] + 150);
+    }
+    kiln_sync();
+    #pragma omp for schedule(static) nowait
+    for (int p = 0; p < 156; p++) {  /* the chunks in order: p = β·p + α·Σ */
         float sum = 0.0f;
-        for (int i = 0; i < n; i++)
-            for (int p = 0; p < 784; p++)
-                sum += d_conv2d1[(size_t)i * 4704 + o * 784 + p];
-        conv2d1_bias[o] = 1.0f * conv2d1_bias[o] + -0.1f * sum;
+        for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
+        if (p < 150) conv2d1_weight[p] = 1.0f * conv2d1_weight[p] + -0.1f * sum;
+        else conv2d1_bias[p - 150] = 1.0f * conv2d1_bias[p - 150] + -0.1f * sum;
     }
 }
 

@@ -66,7 +66,7 @@ static void forward_linear1_sigmoid1_epilogue(const kiln_gemm_op *op, int i0, in
     for (int i = 0; i < rows; i++)
         for (int j = 0; j < cols; j++) {
             const float v = c[i * ldc + j] + linear1_bias[j0 + j];
-            c[i * ldc + j] = 1.0f / (1.0f + expf(-v));
+            c[i * ldc + j] = 1.0f / (1.0f + kiln_expf(-v));
         }
 }
 

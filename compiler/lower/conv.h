@@ -1,0 +1,53 @@
+/* conv.h — emitting conv2d's three kernels (forward, grad_input,
+ * grad_params) by one of two strategies, which compiler/ops/conv.c picks
+ * per kernel and `kiln graph --kernels` shows:
+ *
+ *   planes  (conv_planes.c) each example's planes are packed padded into a
+ *           working buffer (bytes scaled) and the runtime's AVX-512 kernels
+ *           (kiln_conv_planes, kiln_conv_weight_grad) run vectors of 16
+ *           positions across rows; unpacking adds the bias and applies the
+ *           fused elementwise ops.  Stride 1 (and, for grad_input, padding
+ *           below the kernel size).
+ *   loops   (conv_loops.c) plain loops tap by tap along output rows: any
+ *           stride and padding. */
+#ifndef KILN_LOWER_CONV_H
+#define KILN_LOWER_CONV_H
+
+#include "../kiln.h"
+#include "../ops/ops.h"
+
+/* Examples per call of the planes strategy's weight gradient: the batch's
+ * chunks, the same for any thread count. */
+enum { CONV_CHUNK = 8 };
+
+/* The operands of a conv kernel. */
+typedef struct {
+    ConvShape   s;
+    int         x, w, b;            /* value ids: input, weight, bias (-1: none) */
+    int         dy;                 /* backward: the output's gradient */
+    int         y;                  /* forward: the last fused node's output;
+                                       grad_input: dx */
+    /* grad_params: where dW and db go (the parameters themselves when sgd is
+     * fused: target = beta·target + alpha·sum) */
+    const char *target[2];
+    char        alpha[2][40], beta[2][40];
+    int         nout, fused;
+    char        strategy[200];      /* which strategy and why (conv.c) */
+} ConvKernel;
+
+/* One of x's elements as a float: a byte scaled as it is read, or a float;
+ * `index` is the C expression of its offset from src. */
+const char *conv_source_element(const Graph *g, int x, const char *index, char buf[128]);
+const char *conv_source_type(const Graph *g, int x);
+/* The comment line giving the geometry and what the kernel computes. */
+void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const char *strategy);
+
+void conv_loops_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_loops_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_loops_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+
+void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+
+#endif
