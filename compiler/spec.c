@@ -221,16 +221,17 @@ static const OpDef op_sequential = { .name = "sequential", .kind = OP_LAYER };
 
 /* ---- argument helpers for the ops' parse hooks ------------------------ */
 
+/* The message is formatted on the stack: pushing it may itself raise (out
+ * of the spec's memory), and nothing of ours may be on the heap then. */
 void call_fail(Call *c, const char *fmt, ...) {
     lua_State *L = c->L;
-    StrBuf sb = {0};
-    sb_printf(&sb, "%s:%d: %s: ", c->loc.file, c->loc.line, c->name);
+    char msg[1024];
+    int at = snprintf(msg, sizeof msg, "%s:%d: %s: ", c->loc.file, c->loc.line, c->name);
     va_list ap;
     va_start(ap, fmt);
-    sb_vprintf(&sb, fmt, ap);
+    if (at >= 0 && (size_t)at < sizeof msg) vsnprintf(msg + at, sizeof msg - (size_t)at, fmt, ap);
     va_end(ap);
-    lua_pushlstring(L, sb.data, sb.len);
-    sb_free(&sb);
+    lua_pushstring(L, msg);
     lua_error(L);
     abort();   /* lua_error does not return */
 }
@@ -344,12 +345,14 @@ int call_opts(Call *c, int arg, const char *const *valid) {
     lua_pushnil(L);
     while (lua_next(L, arg)) {
         lua_pop(L, 1);
-        StrBuf list = {0};
-        sb_join(&list, valid);
+        StrBuf joined = {0};   /* copied to the stack: pushing the message may raise */
+        char list[512];
+        sb_join(&joined, valid);
+        snprintf(list, sizeof list, "%s", joined.data ? joined.data : "none");
+        sb_free(&joined);
         if (lua_type(L, -1) != LUA_TSTRING) {
             lua_pushfstring(L, "%s:%d: %s: options must be named (valid: %s)", c->loc.file, c->loc.line,
-                            c->name, list.data ? list.data : "none");
-            sb_free(&list);
+                            c->name, list);
             lua_error(L);
         }
         const char *key = lua_tostring(L, -1);
@@ -359,11 +362,9 @@ int call_opts(Call *c, int arg, const char *const *valid) {
             const char *near = nearest_name(key, valid);
             lua_pushfstring(L, "%s:%d: %s: unknown option '%s'%s%s%s (valid: %s)", c->loc.file, c->loc.line,
                             c->name, key, near ? "; did you mean '" : "", near ? near : "",
-                            near ? "'?" : "", list.data ? list.data : "none");
-            sb_free(&list);
+                            near ? "'?" : "", list);
             lua_error(L);
         }
-        sb_free(&list);
     }
     return 1;
 }

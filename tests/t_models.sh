@@ -5,7 +5,7 @@
 # by a few points).  A model whose full run is too long for CI says so with
 # "-- ci: epochs N on M images, train >= X, test >= Y": it trains N epochs
 # on the first M training images (and 2000 test images) and must reach those
-# (its full figures are in its header and README).  About 2 minutes in all;
+# (its full figures are in its header and README).  About 3 minutes in all;
 # skipped under the sanitizers and on the plain-C GEMM kernel, where it
 # would take many minutes — the normal run covers it.
 if [ "$SANITIZE" = 1 ] || [ "${KILN_GEMM_KERNEL:-}" = c ]; then
