@@ -1,5 +1,5 @@
 /* fuse.c — pass 5: group graph nodes into kernels, the functions the
- * emitted trainer calls in order.  Three rules, each fusing into the
+ * emitted trainer calls in order.  Four rules, each fusing into the
  * kernel of a head node what would otherwise be a separate pass over memory:
  *
  *   epilogue  a GEMM op (linear, linear.grad_input) absorbs the elementwise
@@ -8,6 +8,9 @@
  *             the tile is in cache, and the intermediate is never stored;
  *   loss      the loss and its gradient share one row loop in training
  *             (evaluation gets a loss-only kernel);
+ *   per example  a kernel that makes its result one example at a time (a
+ *             convolution) runs the pooling that reads it on each example
+ *             while its planes are in cache;
  *   update    an update of the form p ← β·p + α·∇p (sgd, with or without
  *             weight decay) goes into the kernel computing ∇p, which then
  *             writes p directly (a GEMM's alpha and beta): no gradient
@@ -133,6 +136,47 @@ static void fuse_epilogue(Graph *g, Kernel *k, int *claimed) {
     }
 }
 
+/* Rule "per example": a kernel that makes its result example by example
+ * (a convolution and its epilogue) takes the one op of its phase that reads
+ * the result, when that op also works one example at a time (a pooling):
+ * it runs on each example's planes right after they are written.  The
+ * result stays stored when backward reads it too. */
+static void fuse_per_example(Graph *g, Kernel *k, int *claimed) {
+    const Node *h = node(g, k->nodes[0]), *last = node(g, k->nodes[k->nnodes - 1]);
+    if (!h->op->hosts_examples || k->nnodes >= 8 || last->nout != 1 || last->acc[0]) return;
+    int x = last->out[0], r[8], nr = readers(g, x, r, 8), found = -1;
+    if (val(g, x)->fused || val(g, x)->contributions > 1 || nr > 8) return;
+    for (int j = 0; j < nr; j++) {
+        if (node(g, r[j])->phase != h->phase) continue;
+        if (found >= 0) return;   /* two readers in the same phase */
+        found = r[j];
+    }
+    if (found < 0 || claimed[found]) return;
+    const Node *p = node(g, found);
+    if (!p->op->emit_example || p->acc[0] || written_between(g, x, last->id, found)) return;
+    for (int j = 0; j < p->nin; j++)   /* its other inputs (max pooling's x) are ready before the kernel */
+        if (p->in[j] != x && (storage_of(g, p->in[j])->producer > h->id || written_between(g, p->in[j], h->id, found)))
+            return;
+    add(k, found, claimed);
+    /* and the elementwise ops that alone consume its result, run in place on the example's planes */
+    int y = p->out[0], after = found;
+    while (k->nnodes < 8 && val(g, y)->contributions <= 1) {
+        int r2 = only_reader_after(g, y, after);
+        if (r2 < 0) return;
+        Node *q = node(g, r2);
+        if (!q->op->pointwise || q->phase != h->phase || q->acc[0] || q->in[q->op->main_input] != y) return;
+        for (int j = 0; j < q->nin; j++)
+            if (j != q->op->main_input &&
+                (storage_of(g, q->in[j]) == storage_of(g, y) || storage_of(g, q->in[j])->producer > h->id ||
+                 written_between(g, q->in[j], h->id, r2)))
+                return;
+        add(k, r2, claimed);
+        val(g, y)->fused = 1;
+        y = q->out[0];
+        after = r2;
+    }
+}
+
 /* Rule "update": every gradient head produces goes only to an update node
  * that can run in head's kernel, and no node between head and those updates
  * reads the parameters they change. */
@@ -210,6 +254,7 @@ void fuse(Graph *g) {
         }
         Kernel *k = new_kernel(g, i);
         fuse_epilogue(g, k, claimed);
+        fuse_per_example(g, k, claimed);
         fuse_updates(g, k, claimed);
         name_kernel(g, k, phase_prefix[k->phase], k->nnodes);
     }

@@ -144,6 +144,14 @@ typedef struct NodeOp {
      * the kernel that computes ∇p can apply the update itself (a GEMM with
      * alpha = α, beta = β, C = p).  0 if the update is not of that form. */
     int (*gemm_update)(const Node *update, double *alpha, double *beta);
+    /* Ops that work one example at a time (pooling and its gradient): the
+     * statements for example i (in scope) of part, a piece of a kernel: this
+     * op's node, then the elementwise ops fused after it (run in place on
+     * the example's planes, where the last of them leaves its result).
+     * Lets a kernel that makes the input example by example (hosts_examples:
+     * a convolution) run it while the example is in cache. */
+    void (*emit_example)(Emit *e, const Graph *g, const Kernel *part);
+    int hosts_examples;
     /* Ops with more than one way to compute a kernel headed by them: which
      * one kernel k takes and why, one line for `kiln graph --kernels`. */
     void (*strategy)(StrBuf *sb, const Graph *g, const Kernel *k);

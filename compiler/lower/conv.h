@@ -32,7 +32,13 @@ typedef struct {
     const char *target[2];
     char        alpha[2][40], beta[2][40];
     int         nout, fused;
-    char        strategy[200];      /* which strategy and why (conv.c) */
+    char        strategy[320];      /* which strategy and why (conv.c) */
+    /* forward and grad_input: the kernel's head and the elementwise ops
+     * after it (what the unpacking applies), and the op fuse.c's
+     * per-example rule added after them (a pooling or its gradient, run on
+     * each example's planes), or -1 */
+    Kernel      chain;
+    int         example_node;
 } ConvKernel;
 
 /* One of x's elements as a float: a byte scaled as it is read, or a float;
@@ -41,6 +47,9 @@ const char *conv_source_element(const Graph *g, int x, const char *index, char b
 const char *conv_source_type(const Graph *g, int x);
 /* The comment line giving the geometry and what the kernel computes. */
 void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const char *strategy);
+/* The per-example op after the head's chain (and the ops after it), on
+ * example i's planes. */
+void conv_emit_example(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 
 void conv_loops_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_loops_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);

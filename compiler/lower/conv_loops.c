@@ -30,6 +30,14 @@ void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const 
 /* The loops over one tap's valid output rows and columns, opening two
  * blocks the caller closes: r and c are the output row and column, ir and
  * ic the input row and column they read through tap (u, v). */
+void conv_emit_example(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c) {
+    if (c->example_node < 0) return;
+    Kernel part = *k;   /* the per-example op and the ops after it */
+    part.nnodes = k->nnodes - c->chain.nnodes;
+    for (int j = 0; j < part.nnodes; j++) part.nodes[j] = k->nodes[c->chain.nnodes + j];
+    node(g, part.nodes[0])->op->emit_example(e, g, &part);
+}
+
 static void emit_tap_loops(Emit *e, const ConvShape *s) {
     emit(e, "for (int r = kiln_tap_first(u, %ld, %ld); r < kiln_tap_end(u, %ld, %ld, %ld, %ld); r++) {", s->ph, s->sh,
          s->ph, s->sh, s->h, s->oh);
@@ -47,7 +55,7 @@ void conv_loops_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKern
     const ConvShape *s = &c->s;
     long plane = s->oh * s->ow, in_plane = s->h * s->w;
     StrBuf formula = {0};
-    epilogue_formula(&formula, g, k, "conv");
+    epilogue_formula(&formula, g, &c->chain, "conv");
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
     emit(e, "#pragma omp for schedule(static) nowait");
@@ -74,7 +82,8 @@ void conv_loops_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKern
     e->indent -= 4;
     emit(e, "            }");
     emit(e, "}");
-    if (k->nnodes > 1) epilogue_loop(e, g, k, "out", "i", s->out * plane);
+    if (c->chain.nnodes > 1) epilogue_loop(e, g, &c->chain, "out", "i", s->out * plane);
+    conv_emit_example(e, g, k, c);
     e->indent--;
     emit(e, "}");
     kernel_end(e);
@@ -107,7 +116,8 @@ void conv_loops_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvK
     emit(e, "}");
     e->indent -= 4;
     emit(e, "            }");
-    if (k->nnodes > 1) epilogue_loop(e, g, k, "in", "i", s->in * in_plane);
+    if (c->chain.nnodes > 1) epilogue_loop(e, g, &c->chain, "in", "i", s->in * in_plane);
+    conv_emit_example(e, g, k, c);
     e->indent--;
     emit(e, "}");
     kernel_end(e);

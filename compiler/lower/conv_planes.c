@@ -58,7 +58,7 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     long hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw, plane = hp * wp;
     long nq = (s->oh - 1) * wp + s->ow, ldr = round16(nq), padn = s->in * plane + 16;
     StrBuf formula = {0};
-    epilogue_formula(&formula, g, k, "conv");
+    epilogue_formula(&formula, g, &c->chain, "conv");
     char elem[128], nqs[24], stride[24], at[96], dest[96];
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
@@ -90,9 +90,10 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     else emit(e, "const float v = res[o * %ld + r * %ld + c];", ldr, wp);
     snprintf(at, sizeof at, "(size_t)i * %ld + (o * %ld + r) * %ld + c", s->out * s->oh * s->ow, s->oh, s->ow);
     snprintf(dest, sizeof dest, "out[(o * %ld + r) * %ld + c]", s->oh, s->ow);
-    emit_result(e, g, k, at, dest, "=");
+    emit_result(e, g, &c->chain, at, dest, "=");
     e->indent -= 3;
     emit(e, "        }");
+    conv_emit_example(e, g, k, c);
     e->indent--;
     emit(e, "}");
     kernel_end(e);
@@ -108,7 +109,7 @@ void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const Conv
     long hp = s->oh + 2 * qh, wp = s->ow + 2 * qw, plane = hp * wp;
     long nq = (s->h - 1) * wp + s->w, ldr = round16(nq), padn = s->out * plane + 16;
     StrBuf formula = {0};
-    epilogue_formula(&formula, g, k, q->acc[0] ? "dx + dy ⋆ flip(W)" : "dy ⋆ flip(W)");
+    epilogue_formula(&formula, g, &c->chain, q->acc[0] ? "dx + dy ⋆ flip(W)" : "dy ⋆ flip(W)");
     char nqs[24], stride[24], at[96], dest[96], w[96], tail[32];
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
@@ -139,9 +140,10 @@ void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const Conv
     if (q->acc[0]) emit(e, "const float v = %s + res[ci * %ld + r * %ld + c];", dest, ldr, wp);
     else emit(e, "const float v = res[ci * %ld + r * %ld + c];", ldr, wp);
     snprintf(at, sizeof at, "(size_t)i * %ld + (ci * %ld + r) * %ld + c", s->in * s->h * s->w, s->h, s->w);
-    emit_result(e, g, k, at, dest, "=");
+    emit_result(e, g, &c->chain, at, dest, "=");
     e->indent -= 3;
     emit(e, "        }");
+    conv_emit_example(e, g, k, c);
     e->indent--;
     emit(e, "}");
     kernel_end(e);

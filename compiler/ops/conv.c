@@ -20,6 +20,7 @@
  * not depend on the thread count. */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "../lower/conv.h"
 #include "ops.h"
@@ -131,13 +132,18 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
                      .b = fwd->nin > CONV_B ? fwd->in[CONV_B] : -1, .dy = -1, .y = -1 };
     const ConvShape *s = &c.s;
     int planes = s->sh == 1 && s->sw == 1;
-    if (role == CONV_FORWARD) {
-        c.y = node(g, k->nodes[k->nnodes - 1])->out[0];
-    } else if (role == CONV_GRAD_INPUT) {
+    c.chain = *k;
+    c.example_node = -1;
+    if (role != CONV_GRAD_PARAMS) {   /* the elementwise ops, then maybe a per-example op (fuse.c) */
+        c.chain.nnodes = 1;
+        while (c.chain.nnodes < k->nnodes && node(g, k->nodes[c.chain.nnodes])->op->pointwise) c.chain.nnodes++;
+        if (c.chain.nnodes < k->nnodes) c.example_node = k->nodes[c.chain.nnodes];
+        c.y = node(g, k->nodes[c.chain.nnodes - 1])->out[0];
+    }
+    if (role == CONV_GRAD_INPUT) {
         c.dy = q->in[0];
-        c.y = node(g, k->nodes[k->nnodes - 1])->out[0];
         planes = planes && s->ph < s->kh && s->pw < s->kw;
-    } else {
+    } else if (role == CONV_GRAD_PARAMS) {
         c.dy = q->in[1];
         c.nout = q->nout;
         c.fused = k->nnodes > 1;
@@ -179,15 +185,30 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
     return c;
 }
 
+/* The strategy's line, and what runs after the unpacking. */
+static ConvKernel described(const Graph *g, const Kernel *k, ConvRole role) {
+    ConvKernel c = conv_kernel(g, k, role);
+    for (int j = c.chain.nnodes; j < k->nnodes; j++) {   /* the per-example op and the ops after it */
+        size_t len = strlen(c.strategy);
+        snprintf(c.strategy + len, sizeof c.strategy - len, "%s%s", j == c.chain.nnodes ? "; then " : ", ",
+                 node(g, k->nodes[j])->label);
+        if (j + 1 == k->nnodes) {
+            len = strlen(c.strategy);
+            snprintf(c.strategy + len, sizeof c.strategy - len, " on each example's planes while in cache");
+        }
+    }
+    return c;
+}
+
 static int uses_planes(const ConvKernel *c) { return c->strategy[0] == 'p'; }
 
 static void conv_emit(Emit *e, const Graph *g, const Kernel *k) {
-    ConvKernel c = conv_kernel(g, k, CONV_FORWARD);
+    ConvKernel c = described(g, k, CONV_FORWARD);
     (uses_planes(&c) ? conv_planes_forward : conv_loops_forward)(e, g, k, &c);
 }
 
 static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
-    ConvKernel c = conv_kernel(g, k, CONV_GRAD_INPUT);
+    ConvKernel c = described(g, k, CONV_GRAD_INPUT);
     (uses_planes(&c) ? conv_planes_grad_input : conv_loops_grad_input)(e, g, k, &c);
 }
 
@@ -197,10 +218,10 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
 }
 
 static void conv_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
-    sb_printf(sb, "%s", conv_kernel(g, k, CONV_FORWARD).strategy);
+    sb_printf(sb, "%s", described(g, k, CONV_FORWARD).strategy);
 }
 static void grad_input_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
-    sb_printf(sb, "%s", conv_kernel(g, k, CONV_GRAD_INPUT).strategy);
+    sb_printf(sb, "%s", described(g, k, CONV_GRAD_INPUT).strategy);
 }
 static void grad_params_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
     sb_printf(sb, "%s", conv_kernel(g, k, CONV_GRAD_PARAMS).strategy);
@@ -208,10 +229,10 @@ static void grad_params_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {
 
 static const NodeOp node_conv = {
     .name = "conv2d", .shape = conv_shape, .grad = conv_grad, .emit = conv_emit, .gemm_epilogue = 1,
-    .reads_bytes = 1, .strategy = conv_strategy,
+    .reads_bytes = 1, .strategy = conv_strategy, .hosts_examples = 1,
 };
 static const NodeOp node_conv_grad_input = { .name = "conv2d.grad_input", .emit = grad_input_emit, .gemm_epilogue = 1,
-                                               .strategy = grad_input_strategy };
+                                               .strategy = grad_input_strategy, .hosts_examples = 1 };
 static const NodeOp node_conv_grad_params = { .name = "conv2d.grad_params", .emit = grad_params_emit, .fuses_update = 1,
                                                 .strategy = grad_params_strategy };
 const OpDef op_conv2d = {

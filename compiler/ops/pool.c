@@ -119,51 +119,73 @@ static void emit_argmax(Emit *e, const PoolShape *s) {
     emit(e, "    }");
 }
 
-static void pool_emit(Emit *e, const Graph *g, const Kernel *k) {
-    const Node *n = node(g, k->nodes[0]);
-    PoolShape s = pool_shape_of(g, n);
-    int y = node(g, k->nodes[k->nnodes - 1])->out[0];
-    long in_size = s.c * s.h * s.w, out_size = s.c * s.oh * s.ow;
-    kernel_begin(e, g, k);
+/* The comment line naming what pool node n computes. */
+static void pool_comment(Emit *e, const Graph *g, const Node *n, const PoolShape *s) {
     emit(e, "/* %s = %s(%s): (n, %ld, %ld, %ld) → (n, %ld, %ld, %ld), window %ld×%ld, stride %ld×%ld, padding %ld×%ld */",
-         cname(g, y), n->layer->op->name, cname(g, n->in[0]), s.c, s.h, s.w, s.c, s.oh, s.ow, s.kh, s.kw, s.sh, s.sw,
-         s.ph, s.pw);
-    emit(e, "#pragma omp for schedule(static) nowait");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    e->indent++;
-    emit(e, "const float *src = %s + (size_t)i * %ld;", cname(g, n->in[0]), in_size);
-    emit(e, "float *out = %s + (size_t)i * %ld;", cname(g, y), out_size);
-    emit_window_begin(e, &s);
+         cname(g, n->out[0]), n->layer->op->name, cname(g, n->in[0]), s->c, s->h, s->w, s->c, s->oh, s->ow, s->kh,
+         s->kw, s->sh, s->sw, s->ph, s->pw);
+}
+
+/* Example i's windows: src its input planes, out its output's. */
+static void pool_windows(Emit *e, const Graph *g, const Node *n, const PoolShape *s, const char *out) {
+    emit(e, "const float *src = %s + (size_t)i * %ld;", cname(g, n->in[0]), s->c * s->h * s->w);
+    emit(e, "float *out = %s + (size_t)i * %ld;", out, s->c * s->oh * s->ow);
+    emit_window_begin(e, s);
     if (is_max(n)) {
-        emit_argmax(e, &s);
+        emit_argmax(e, s);
         emit(e, "out[at] = best;");
     } else {
         char scale[40];
         emit(e, "float sum = 0.0f;");
-        emit_taps(e, &s);
+        emit_taps(e, s);
         emit(e, "        sum += src[from];");
         emit(e, "    }");
-        emit(e, "out[at] = sum * %s;   /* / (kh·kw): the padding counts */", float_literal(scale, 1.0 / (double)(s.kh * s.kw)));
+        emit(e, "out[at] = sum * %s;   /* / (kh·kw): the padding counts */",
+             float_literal(scale, 1.0 / (double)(s->kh * s->kw)));
     }
     emit_window_end(e);
-    if (k->nnodes > 1) epilogue_loop(e, g, k, "out", "i", out_size);
+}
+
+/* In a convolution's kernel (fuse.c's per-example rule): example i's
+ * planes, just written, then the ops fused after the pool on its result. */
+static void pool_example(Emit *e, const Graph *g, const Kernel *part) {
+    const Node *n = node(g, part->nodes[0]);
+    PoolShape s = pool_shape_of(g, n);
+    emit(e, "{");
+    e->indent++;
+    pool_comment(e, g, n, &s);
+    pool_windows(e, g, n, &s, cname(g, node(g, part->nodes[part->nnodes - 1])->out[0]));
+    if (part->nnodes > 1) epilogue_loop(e, g, part, "out", "i", s.c * s.oh * s.ow);
+    e->indent--;
+    emit(e, "}");
+}
+
+static void pool_emit(Emit *e, const Graph *g, const Kernel *k) {
+    const Node *n = node(g, k->nodes[0]);
+    PoolShape s = pool_shape_of(g, n);
+    int y = node(g, k->nodes[k->nnodes - 1])->out[0];
+    kernel_begin(e, g, k);
+    pool_comment(e, g, n, &s);
+    emit(e, "#pragma omp for schedule(static) nowait");
+    emit(e, "for (int i = 0; i < n; i++) {");
+    e->indent++;
+    pool_windows(e, g, n, &s, cname(g, y));
+    if (k->nnodes > 1) epilogue_loop(e, g, k, "out", "i", s.c * s.oh * s.ow);
     e->indent--;
     emit(e, "}");
     kernel_end(e);
 }
 
-static void pool_grad_emit(Emit *e, const Graph *g, const Kernel *k) {
-    const Node *q = node(g, k->nodes[0]);
+/* Example i of pool.grad node q, its result into dx's planes (in place,
+ * then the ops fused after it). */
+static void pool_grad_windows(Emit *e, const Graph *g, const Kernel *part) {
+    const Node *q = node(g, part->nodes[0]);
     PoolShape s = pool_shape_of(g, q);
     int max = is_max(q);
-    int dx = node(g, k->nodes[k->nnodes - 1])->out[0];
+    int dx = node(g, part->nodes[part->nnodes - 1])->out[0];
     long in_size = s.c * s.h * s.w, out_size = s.c * s.oh * s.ow;
-    kernel_begin(e, g, k);
     emit(e, "/* %s %s %s: each window's gradient %s */", cname(g, dx), assign_op(q, 0), q->label,
          max ? "to the input that won it" : "spread over its inputs, / (kh·kw)");
-    emit(e, "#pragma omp for schedule(static) nowait");
-    emit(e, "for (int i = 0; i < n; i++) {");
-    e->indent++;
     if (max) emit(e, "const float *src = %s + (size_t)i * %ld;", cname(g, q->in[0]), in_size);
     emit(e, "const float *grad = %s + (size_t)i * %ld;", cname(g, q->in[1]), out_size);
     emit(e, "float *in = %s + (size_t)i * %ld;", cname(g, dx), in_size);
@@ -180,17 +202,34 @@ static void pool_grad_emit(Emit *e, const Graph *g, const Kernel *k) {
         emit(e, "    }");
     }
     emit_window_end(e);
-    if (k->nnodes > 1) epilogue_loop(e, g, k, "in", "i", in_size);
+    if (part->nnodes > 1) epilogue_loop(e, g, part, "in", "i", in_size);
+}
+
+static void pool_grad_example(Emit *e, const Graph *g, const Kernel *part) {
+    emit(e, "{");
+    e->indent++;
+    pool_grad_windows(e, g, part);
+    e->indent--;
+    emit(e, "}");
+}
+
+static void pool_grad_emit(Emit *e, const Graph *g, const Kernel *k) {
+    kernel_begin(e, g, k);
+    emit(e, "#pragma omp for schedule(static) nowait");
+    emit(e, "for (int i = 0; i < n; i++) {");
+    e->indent++;
+    pool_grad_windows(e, g, k);
     e->indent--;
     emit(e, "}");
     kernel_end(e);
 }
 
 static const NodeOp node_max_pool = { .name = "max_pool2d", .shape = pool_shape, .grad = pool_grad, .emit = pool_emit,
-                                      .gemm_epilogue = 1 };
+                                      .gemm_epilogue = 1, .emit_example = pool_example };
 static const NodeOp node_avg_pool = { .name = "avg_pool2d", .shape = pool_shape, .grad = pool_grad, .emit = pool_emit,
-                                      .gemm_epilogue = 1 };
-static const NodeOp node_pool_grad = { .name = "pool2d.grad", .emit = pool_grad_emit, .gemm_epilogue = 1 };
+                                      .gemm_epilogue = 1, .emit_example = pool_example };
+static const NodeOp node_pool_grad = { .name = "pool2d.grad", .emit = pool_grad_emit, .gemm_epilogue = 1,
+                                       .emit_example = pool_grad_example };
 const OpDef op_max_pool2d = {
     .name = "max_pool2d", .kind = OP_LAYER, .attr_size = sizeof(PoolAttr), .parse = pool_parse,
     .describe = pool_describe, .node = &node_max_pool,

@@ -20,34 +20,29 @@
  *   sgd          lr 0.9f
  *
  * One training step runs these kernels, in order:
- *   0 forward_conv2d1_sigmoid1
- *   1 forward_avg_pool2d1
- *   2 forward_conv2d2_sigmoid2
- *   3 forward_avg_pool2d2
- *   4 forward_linear1_sigmoid3
- *   5 forward_linear2_sigmoid4
- *   6 forward_linear3
- *   8 loss_and_grad_softmax_cross_entropy
- *   9 backward_linear3_grad_input_sigmoid4_grad
- *   10 backward_linear3_grad_params_sgd
- *   11 backward_linear2_grad_input_sigmoid3_grad
- *   12 backward_linear2_grad_params_sgd
- *   13 backward_linear1_grad_input
- *   14 backward_linear1_grad_params_sgd
- *   15 backward_avg_pool2d2_grad_sigmoid2_grad
- *   16 backward_conv2d2_grad_input
- *   17 backward_conv2d2_grad_params_sgd
- *   18 backward_avg_pool2d1_grad_sigmoid1_grad
- *   19 backward_conv2d1_grad_params_sgd
+ *   0 forward_conv2d1_sigmoid1_avg_pool2d1
+ *   1 forward_conv2d2_sigmoid2_avg_pool2d2
+ *   2 forward_linear1_sigmoid3
+ *   3 forward_linear2_sigmoid4
+ *   4 forward_linear3
+ *   6 loss_and_grad_softmax_cross_entropy
+ *   7 backward_linear3_grad_input_sigmoid4_grad
+ *   8 backward_linear3_grad_params_sgd
+ *   9 backward_linear2_grad_input_sigmoid3_grad
+ *   10 backward_linear2_grad_params_sgd
+ *   11 backward_linear1_grad_input
+ *   12 backward_linear1_grad_params_sgd
+ *   13 backward_avg_pool2d2_grad_sigmoid2_grad
+ *   14 backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad
+ *   15 backward_conv2d2_grad_params_sgd
+ *   16 backward_conv2d1_grad_params_sgd
  * Evaluation runs:
- *   0 forward_conv2d1_sigmoid1
- *   1 forward_avg_pool2d1
- *   2 forward_conv2d2_sigmoid2
- *   3 forward_avg_pool2d2
- *   4 forward_linear1_sigmoid3
- *   5 forward_linear2_sigmoid4
- *   6 forward_linear3
- *   7 loss_softmax_cross_entropy
+ *   0 forward_conv2d1_sigmoid1_avg_pool2d1
+ *   1 forward_conv2d2_sigmoid2_avg_pool2d2
+ *   2 forward_linear1_sigmoid3
+ *   3 forward_linear2_sigmoid4
+ *   4 forward_linear3
+ *   5 loss_softmax_cross_entropy
  */
 #include <math.h>
 #include <stdint.h>
@@ -80,31 +75,31 @@ static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
- * first write to last read) do not overlap share memory: 3010560 floats
+ * first write to last read) do not overlap share memory: 3853312 floats
  * instead of 4154368. */
-static float arena[3010560];
-static float *const sigmoid1 = arena + 0;  /* (batch, 6, 28, 28), kernels 0–18 */
-static float *const avg_pool2d1 = arena + 1204224;  /* (batch, 6, 14, 14), kernels 1–17 */
-static float *const sigmoid2 = arena + 1505280;  /* (batch, 16, 10, 10), kernels 2–15 */
-static float *const avg_pool2d2 = arena + 1914880;  /* (batch, 16, 5, 5), kernels 3–14 */
-static float *const sigmoid3 = arena + 2017280;  /* (batch, 120) in 4 column panels, kernels 4–12 */
-static float *const sigmoid4 = arena + 2050048;  /* (batch, 84) in 3 column panels, kernels 5–10 */
-static float *const linear3 = arena + 2074624;  /* (batch, 10), kernels 6–8 */
-static float *const d_linear3 = arena + 2077184;  /* (batch, 10), kernels 8–10 */
-static float *const d_linear2 = arena + 2079744;  /* (batch, 84) in 3 column panels, kernels 9–12 */
-static float *const d_linear1 = arena + 2104320;  /* (batch, 120) in 4 column panels, kernels 11–14 */
-static float *const d_flatten1 = arena + 2137088;  /* (batch, 400), kernels 13–15 */
-static float *const d_conv2d2 = arena + 2239488;  /* (batch, 16, 10, 10), kernels 15–17 */
-static float *const d_avg_pool2d1 = arena + 1505280;  /* (batch, 6, 14, 14), kernels 16–18 */
-static float *const d_conv2d1 = arena + 1806336;  /* (batch, 6, 28, 28), kernels 18–19 */
+static float arena[3853312];
+static float *const sigmoid1 = arena + 0;  /* (batch, 6, 28, 28), kernels 0–14 */
+static float *const avg_pool2d1 = arena + 1204224;  /* (batch, 6, 14, 14), kernels 0–15 */
+static float *const sigmoid2 = arena + 1505280;  /* (batch, 16, 10, 10), kernels 1–13 */
+static float *const avg_pool2d2 = arena + 1914880;  /* (batch, 16, 5, 5), kernels 1–12 */
+static float *const sigmoid3 = arena + 2017280;  /* (batch, 120) in 4 column panels, kernels 2–10 */
+static float *const sigmoid4 = arena + 2050048;  /* (batch, 84) in 3 column panels, kernels 3–8 */
+static float *const linear3 = arena + 2074624;  /* (batch, 10), kernels 4–6 */
+static float *const d_linear3 = arena + 2077184;  /* (batch, 10), kernels 6–8 */
+static float *const d_linear2 = arena + 2079744;  /* (batch, 84) in 3 column panels, kernels 7–10 */
+static float *const d_linear1 = arena + 2104320;  /* (batch, 120) in 4 column panels, kernels 9–12 */
+static float *const d_flatten1 = arena + 2137088;  /* (batch, 400), kernels 11–13 */
+static float *const d_conv2d2 = arena + 2239488;  /* (batch, 16, 10, 10), kernels 13–15 */
+static float *const d_avg_pool2d1 = arena + 1505280;  /* (batch, 6, 14, 14), kernels 14–14 */
+static float *const d_conv2d1 = arena + 2649088;  /* (batch, 6, 28, 28), kernels 14–16 */
 
 /* ---- kernels ---- */
 
-/* forward_conv2d1_sigmoid1 — nodes: conv2d1, sigmoid1 */
-static void forward_conv2d1_sigmoid1(int n, const uint8_t *x)
+/* forward_conv2d1_sigmoid1_avg_pool2d1 — nodes: conv2d1, sigmoid1, avg_pool2d1 */
+static void forward_conv2d1_sigmoid1_avg_pool2d1(int n, const uint8_t *x)
 {
     /* sigmoid(conv): (n, 1, 28, 28) → (n, 6, 28, 28), kernel 5×5, stride 1×1, padding 2×2;
-     * planes: each example in 32×32 planes (padded), vectors of 16 positions across rows (88% of the lanes are outputs) */
+     * planes: each example in 32×32 planes (padded), vectors of 16 positions across rows (88% of the lanes are outputs); then avg_pool2d1 on each example's planes while in cache */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
         float *pad = kiln_thread_buffer(0, 1040), *res = kiln_thread_buffer(1, 5376);
@@ -126,40 +121,34 @@ static void forward_conv2d1_sigmoid1(int n, const uint8_t *x)
                     const float v = res[o * 896 + r * 32 + c] + conv2d1_bias[o];
                     out[(o * 28 + r) * 28 + c] = 1.0f / (1.0f + kiln_expf(-v));
                 }
+        {
+            /* avg_pool2d1 = avg_pool2d(sigmoid1): (n, 6, 28, 28) → (n, 6, 14, 14), window 2×2, stride 2×2, padding 0×0 */
+            const float *src = sigmoid1 + (size_t)i * 4704;
+            float *out = avg_pool2d1 + (size_t)i * 1176;
+            for (int ch = 0; ch < 6; ch++)
+                for (int r = 0; r < 14; r++)
+                    for (int c = 0; c < 14; c++) {
+                        const int top = r * 2 - 0, left = c * 2 - 0;
+                        const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 28 ? 28 - top : 2;
+                        const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 28 ? 28 - left : 2;
+                        const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
+                        float sum = 0.0f;
+                        for (int u = u0; u < u1; u++)
+                            for (int v = v0; v < v1; v++) {
+                                const int from = (ch * 28 + top + u) * 28 + left + v;
+                                sum += src[from];
+                            }
+                        out[at] = sum * 0.25f;   /* / (kh·kw): the padding counts */
+                    }
+        }
     }
 }
 
-/* forward_avg_pool2d1 — nodes: avg_pool2d1 */
-static void forward_avg_pool2d1(int n)
-{
-    /* avg_pool2d1 = avg_pool2d(sigmoid1): (n, 6, 28, 28) → (n, 6, 14, 14), window 2×2, stride 2×2, padding 0×0 */
-    #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        const float *src = sigmoid1 + (size_t)i * 4704;
-        float *out = avg_pool2d1 + (size_t)i * 1176;
-        for (int ch = 0; ch < 6; ch++)
-            for (int r = 0; r < 14; r++)
-                for (int c = 0; c < 14; c++) {
-                    const int top = r * 2 - 0, left = c * 2 - 0;
-                    const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 28 ? 28 - top : 2;
-                    const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 28 ? 28 - left : 2;
-                    const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
-                    float sum = 0.0f;
-                    for (int u = u0; u < u1; u++)
-                        for (int v = v0; v < v1; v++) {
-                            const int from = (ch * 28 + top + u) * 28 + left + v;
-                            sum += src[from];
-                        }
-                    out[at] = sum * 0.25f;   /* / (kh·kw): the padding counts */
-                }
-    }
-}
-
-/* forward_conv2d2_sigmoid2 — nodes: conv2d2, sigmoid2 */
-static void forward_conv2d2_sigmoid2(int n)
+/* forward_conv2d2_sigmoid2_avg_pool2d2 — nodes: conv2d2, sigmoid2, avg_pool2d2 */
+static void forward_conv2d2_sigmoid2_avg_pool2d2(int n)
 {
     /* sigmoid(conv): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * planes: each example in 14×14 planes, vectors of 16 positions across rows (69% of the lanes are outputs) */
+     * planes: each example in 14×14 planes, vectors of 16 positions across rows (69% of the lanes are outputs); then avg_pool2d2 on each example's planes while in cache */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
         float *pad = kiln_thread_buffer(0, 1192), *res = kiln_thread_buffer(1, 2304);
@@ -181,32 +170,26 @@ static void forward_conv2d2_sigmoid2(int n)
                     const float v = res[o * 144 + r * 14 + c] + conv2d2_bias[o];
                     out[(o * 10 + r) * 10 + c] = 1.0f / (1.0f + kiln_expf(-v));
                 }
-    }
-}
-
-/* forward_avg_pool2d2 — nodes: avg_pool2d2 */
-static void forward_avg_pool2d2(int n)
-{
-    /* avg_pool2d2 = avg_pool2d(sigmoid2): (n, 16, 10, 10) → (n, 16, 5, 5), window 2×2, stride 2×2, padding 0×0 */
-    #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        const float *src = sigmoid2 + (size_t)i * 1600;
-        float *out = avg_pool2d2 + (size_t)i * 400;
-        for (int ch = 0; ch < 16; ch++)
-            for (int r = 0; r < 5; r++)
-                for (int c = 0; c < 5; c++) {
-                    const int top = r * 2 - 0, left = c * 2 - 0;
-                    const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 10 ? 10 - top : 2;
-                    const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 10 ? 10 - left : 2;
-                    const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
-                    float sum = 0.0f;
-                    for (int u = u0; u < u1; u++)
-                        for (int v = v0; v < v1; v++) {
-                            const int from = (ch * 10 + top + u) * 10 + left + v;
-                            sum += src[from];
-                        }
-                    out[at] = sum * 0.25f;   /* / (kh·kw): the padding counts */
-                }
+        {
+            /* avg_pool2d2 = avg_pool2d(sigmoid2): (n, 16, 10, 10) → (n, 16, 5, 5), window 2×2, stride 2×2, padding 0×0 */
+            const float *src = sigmoid2 + (size_t)i * 1600;
+            float *out = avg_pool2d2 + (size_t)i * 400;
+            for (int ch = 0; ch < 16; ch++)
+                for (int r = 0; r < 5; r++)
+                    for (int c = 0; c < 5; c++) {
+                        const int top = r * 2 - 0, left = c * 2 - 0;
+                        const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 10 ? 10 - top : 2;
+                        const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 10 ? 10 - left : 2;
+                        const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
+                        float sum = 0.0f;
+                        for (int u = u0; u < u1; u++)
+                            for (int v = v0; v < v1; v++) {
+                                const int from = (ch * 10 + top + u) * 10 + left + v;
+                                sum += src[from];
+                            }
+                        out[at] = sum * 0.25f;   /* / (kh·kw): the padding counts */
+                    }
+        }
     }
 }
 
@@ -428,9 +411,9 @@ static void backward_linear1_grad_params_sgd(int n)
 /* backward_avg_pool2d2_grad_sigmoid2_grad — nodes: avg_pool2d2.grad, sigmoid2.grad */
 static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
 {
-    /* d_conv2d2 = avg_pool2d2.grad: each window's gradient spread over its inputs, / (kh·kw) */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
+        /* d_conv2d2 = avg_pool2d2.grad: each window's gradient spread over its inputs, / (kh·kw) */
         const float *grad = d_flatten1 + (size_t)i * 400;
         float *in = d_conv2d2 + (size_t)i * 1600;
         for (int p = 0; p < 1600; p++) in[p] = 0.0f;
@@ -455,11 +438,11 @@ static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
     }
 }
 
-/* backward_conv2d2_grad_input — nodes: conv2d2.grad_input */
-static void backward_conv2d2_grad_input(int n)
+/* backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad — nodes: conv2d2.grad_input, avg_pool2d1.grad, sigmoid1.grad */
+static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
 {
     /* dy ⋆ flip(W): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * planes: each example's dy padded to 18×18, W transposed and flipped, vectors of 16 positions (77% of the lanes are outputs) */
+     * planes: each example's dy padded to 18×18, W transposed and flipped, vectors of 16 positions (77% of the lanes are outputs); then avg_pool2d1.grad, sigmoid1.grad on each example's planes while in cache */
     #pragma omp for schedule(static) nowait
     for (int i = 0; i < n; i++) {
         float *pad = kiln_thread_buffer(0, 5200), *res = kiln_thread_buffer(1, 1536);
@@ -481,6 +464,30 @@ static void backward_conv2d2_grad_input(int n)
                     const float v = res[ci * 256 + r * 18 + c];
                     in[(ci * 14 + r) * 14 + c] = v;
                 }
+        {
+            /* d_conv2d1 = avg_pool2d1.grad: each window's gradient spread over its inputs, / (kh·kw) */
+            const float *grad = d_avg_pool2d1 + (size_t)i * 1176;
+            float *in = d_conv2d1 + (size_t)i * 4704;
+            for (int p = 0; p < 4704; p++) in[p] = 0.0f;
+            for (int ch = 0; ch < 6; ch++)
+                for (int r = 0; r < 14; r++)
+                    for (int c = 0; c < 14; c++) {
+                        const int top = r * 2 - 0, left = c * 2 - 0;
+                        const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 28 ? 28 - top : 2;
+                        const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 28 ? 28 - left : 2;
+                        const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
+                        const float share = grad[at] * 0.25f;
+                        for (int u = u0; u < u1; u++)
+                            for (int v = v0; v < v1; v++) {
+                                const int from = (ch * 28 + top + u) * 28 + left + v;
+                                in[from] += share;
+                            }
+                    }
+            for (int p = 0; p < 4704; p++) {  /* sigmoid.grad(in, sigmoid1), in place */
+                const float v = in[p];
+                in[p] = v * sigmoid1[(size_t)i * 4704 + p] * (1.0f - sigmoid1[(size_t)i * 4704 + p]);
+            }
+        }
     }
 }
 
@@ -524,36 +531,6 @@ static void backward_conv2d2_grad_params_sgd(int n)
         for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
         if (p < 2400) conv2d2_weight[p] = 1.0f * conv2d2_weight[p] + -0.9f * sum;
         else conv2d2_bias[p - 2400] = 1.0f * conv2d2_bias[p - 2400] + -0.9f * sum;
-    }
-}
-
-/* backward_avg_pool2d1_grad_sigmoid1_grad — nodes: avg_pool2d1.grad, sigmoid1.grad */
-static void backward_avg_pool2d1_grad_sigmoid1_grad(int n)
-{
-    /* d_conv2d1 = avg_pool2d1.grad: each window's gradient spread over its inputs, / (kh·kw) */
-    #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        const float *grad = d_avg_pool2d1 + (size_t)i * 1176;
-        float *in = d_conv2d1 + (size_t)i * 4704;
-        for (int p = 0; p < 4704; p++) in[p] = 0.0f;
-        for (int ch = 0; ch < 6; ch++)
-            for (int r = 0; r < 14; r++)
-                for (int c = 0; c < 14; c++) {
-                    const int top = r * 2 - 0, left = c * 2 - 0;
-                    const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 28 ? 28 - top : 2;
-                    const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 28 ? 28 - left : 2;
-                    const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
-                    const float share = grad[at] * 0.25f;
-                    for (int u = u0; u < u1; u++)
-                        for (int v = v0; v < v1; v++) {
-                            const int from = (ch * 28 + top + u) * 28 + left + v;
-                            in[from] += share;
-                        }
-                }
-        for (int p = 0; p < 4704; p++) {  /* sigmoid.grad(in, sigmoid1), in place */
-            const float v = in[p];
-            in[p] = v * sigmoid1[(size_t)i * 4704 + p] * (1.0f - sigmoid1[(size_t)i * 4704 + p]);
-        }
     }
 }
 
@@ -611,13 +588,9 @@ static float train_step(const kiln_batch *b, int *correct)
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
-        forward_conv2d1_sigmoid1(n, rows.x);
+        forward_conv2d1_sigmoid1_avg_pool2d1(n, rows.x);
         kiln_sync();
-        forward_avg_pool2d1(n);
-        kiln_sync();
-        forward_conv2d2_sigmoid2(n);
-        kiln_sync();
-        forward_avg_pool2d2(n);
+        forward_conv2d2_sigmoid2_avg_pool2d2(n);
         kiln_sync();
         forward_linear1_sigmoid3(n);
         kiln_sync();
@@ -638,12 +611,9 @@ static float train_step(const kiln_batch *b, int *correct)
         backward_linear1_grad_params_sgd(n);
         backward_avg_pool2d2_grad_sigmoid2_grad(n);
         kiln_sync();
-        backward_conv2d2_grad_input(n);
+        backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(n);
         kiln_sync();
         backward_conv2d2_grad_params_sgd(n);
-        kiln_sync();
-        backward_avg_pool2d1_grad_sigmoid1_grad(n);
-        kiln_sync();
         backward_conv2d1_grad_params_sgd(n, rows.x);
     }
     loss = batch_loss(n, correct);
@@ -661,13 +631,9 @@ static float forward_loss(const kiln_batch *b, int *correct, int mode)
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
-        forward_conv2d1_sigmoid1(n, rows.x);
+        forward_conv2d1_sigmoid1_avg_pool2d1(n, rows.x);
         kiln_sync();
-        forward_avg_pool2d1(n);
-        kiln_sync();
-        forward_conv2d2_sigmoid2(n);
-        kiln_sync();
-        forward_avg_pool2d2(n);
+        forward_conv2d2_sigmoid2_avg_pool2d2(n);
         kiln_sync();
         forward_linear1_sigmoid3(n);
         kiln_sync();
@@ -693,13 +659,9 @@ static void predict(const kiln_batch *b, float *out)
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
-        forward_conv2d1_sigmoid1(n, rows.x);
+        forward_conv2d1_sigmoid1_avg_pool2d1(n, rows.x);
         kiln_sync();
-        forward_avg_pool2d1(n);
-        kiln_sync();
-        forward_conv2d2_sigmoid2(n);
-        kiln_sync();
-        forward_avg_pool2d2(n);
+        forward_conv2d2_sigmoid2_avg_pool2d2(n);
         kiln_sync();
         forward_linear1_sigmoid3(n);
         kiln_sync();
@@ -790,37 +752,37 @@ static const kiln_model model = {
     .predict = predict,
     .arena_bytes = sizeof arena,
     .plan =
-        "memory plan: arena of 3010560 floats (11760.0 KiB; 4154368 without reuse), parameters 61760 floats\012"
+        "memory plan: arena of 3853312 floats (15052.0 KiB; 4154368 without reuse), parameters 61760 floats\012"
         "  conv2d1                (batch, 6, 28, 28) fused: never stored\012"
-        "  sigmoid1               (batch, 6, 28, 28) at 0        kernels 0-18\012"
-        "  avg_pool2d1            (batch, 6, 14, 14) at 1204224  kernels 1-17\012"
+        "  sigmoid1               (batch, 6, 28, 28) at 0        kernels 0-14\012"
+        "  avg_pool2d1            (batch, 6, 14, 14) at 1204224  kernels 0-15\012"
         "  conv2d2                (batch, 16, 10, 10) fused: never stored\012"
-        "  sigmoid2               (batch, 16, 10, 10) at 1505280  kernels 2-15\012"
-        "  avg_pool2d2            (batch, 16, 5, 5) at 1914880  kernels 3-14\012"
+        "  sigmoid2               (batch, 16, 10, 10) at 1505280  kernels 1-13\012"
+        "  avg_pool2d2            (batch, 16, 5, 5) at 1914880  kernels 1-12\012"
         "  linear1                (batch, 120)     fused: never stored\012"
-        "  sigmoid3               (batch, 120)     at 2017280  kernels 4-12, in 4 column panels\012"
+        "  sigmoid3               (batch, 120)     at 2017280  kernels 2-10, in 4 column panels\012"
         "  linear2                (batch, 84)      fused: never stored\012"
-        "  sigmoid4               (batch, 84)      at 2050048  kernels 5-10, in 3 column panels\012"
-        "  linear3                (batch, 10)      at 2074624  kernels 6-8\012"
-        "  d.linear3              (batch, 10)      at 2077184  kernels 8-10\012"
+        "  sigmoid4               (batch, 84)      at 2050048  kernels 3-8, in 3 column panels\012"
+        "  linear3                (batch, 10)      at 2074624  kernels 4-6\012"
+        "  d.linear3              (batch, 10)      at 2077184  kernels 6-8\012"
         "  d.sigmoid4             (batch, 84)      fused: never stored\012"
         "  d.linear3.weight       (84, 10)         fused: never stored\012"
         "  d.linear3.bias         (10)             fused: never stored\012"
-        "  d.linear2              (batch, 84)      at 2079744  kernels 9-12, in 3 column panels\012"
+        "  d.linear2              (batch, 84)      at 2079744  kernels 7-10, in 3 column panels\012"
         "  d.sigmoid3             (batch, 120)     fused: never stored\012"
         "  d.linear2.weight       (120, 84)        fused: never stored\012"
         "  d.linear2.bias         (84)             fused: never stored\012"
-        "  d.linear1              (batch, 120)     at 2104320  kernels 11-14, in 4 column panels\012"
-        "  d.flatten1             (batch, 400)     at 2137088  kernels 13-15\012"
+        "  d.linear1              (batch, 120)     at 2104320  kernels 9-12, in 4 column panels\012"
+        "  d.flatten1             (batch, 400)     at 2137088  kernels 11-13\012"
         "  d.linear1.weight       (400, 120)       fused: never stored\012"
         "  d.linear1.bias         (120)            fused: never stored\012"
         "  d.sigmoid2             (batch, 16, 10, 10) fused: never stored\012"
-        "  d.conv2d2              (batch, 16, 10, 10) at 2239488  kernels 15-17\012"
-        "  d.avg_pool2d1          (batch, 6, 14, 14) at 1505280  kernels 16-18\012"
+        "  d.conv2d2              (batch, 16, 10, 10) at 2239488  kernels 13-15\012"
+        "  d.avg_pool2d1          (batch, 6, 14, 14) at 1505280  kernels 14-14\012"
         "  d.conv2d2.weight       (16, 6, 5, 5)    fused: never stored\012"
         "  d.conv2d2.bias         (16)             fused: never stored\012"
         "  d.sigmoid1             (batch, 6, 28, 28) fused: never stored\012"
-        "  d.conv2d1              (batch, 6, 28, 28) at 1806336  kernels 18-19\012"
+        "  d.conv2d1              (batch, 6, 28, 28) at 2649088  kernels 14-16\012"
         "  d.conv2d1.weight       (6, 1, 5, 5)     fused: never stored\012"
         "  d.conv2d1.bias         (6)              fused: never stored\012",
 };
