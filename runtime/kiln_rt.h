@@ -165,6 +165,14 @@ void kiln_conv_planes(const kiln_conv_op *op, float *dst, size_t dst_stride);
  * 16. */
 void kiln_conv_weight_grad(const kiln_conv_op *op, const float *dy, size_t dy_stride, float *db);
 
+/* The weight gradient from packed patches: dw[o·taps + t] = Σ_{q < nq}
+ * dy[o·dy_stride + q] · x[t·x_stride + q], and db[o] = Σ_q dy[o·dy_stride
+ * + q] unless db is NULL — each row of x one tap's inputs at every output
+ * position of a chunk of examples (no padding positions: every lane is an
+ * output).  Rows hold nq rounded up to 16 floats, zeros past nq. */
+void kiln_conv_weight_grad_rows(int outs, int taps, int nq, const float *dy, size_t dy_stride, const float *x,
+                                size_t x_stride, float *dw, float *db);
+
 /* This thread's working buffer number slot (0 to 3) of at least floats
  * floats, 64-byte aligned, kept between calls (its contents are not kept
  * when it grows).  Per thread number of the team, as kiln_gemm's packing. */

@@ -8,6 +8,11 @@
  *           positions across rows; unpacking adds the bias and applies the
  *           fused elementwise ops.  Stride 1 (and, for grad_input, padding
  *           below the kernel size).
+ *   patches (conv_planes.c, weight gradient) per chunk of examples, each
+ *           tap's inputs at every output position packed in a row, so
+ *           every lane is an output (kiln_conv_weight_grad_rows): where
+ *           that saves more multiply-adds on padding positions than the
+ *           packing costs.  Stride 1, no padding.
  *   loops   (conv_loops.c) plain loops tap by tap along output rows: any
  *           stride and padding. */
 #ifndef KILN_LOWER_CONV_H
@@ -19,6 +24,8 @@
 /* Examples per call of the planes strategy's weight gradient: the batch's
  * chunks, the same for any thread count. */
 enum { CONV_CHUNK = 8 };
+
+typedef enum { CONV_LOOPS, CONV_PLANES, CONV_PATCHES } ConvStrategy;
 
 /* The operands of a conv kernel. */
 typedef struct {
@@ -32,6 +39,7 @@ typedef struct {
     const char *target[2];
     char        alpha[2][40], beta[2][40];
     int         nout, fused;
+    ConvStrategy kind;
     char        strategy[320];      /* which strategy and why (conv.c) */
     /* forward and grad_input: the kernel's head and the elementwise ops
      * after it (what the unpacking applies), and the op fuse.c's
@@ -58,5 +66,6 @@ void conv_loops_grad_params(Emit *e, const Graph *g, const Kernel *k, const Conv
 void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_patches_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 
 #endif

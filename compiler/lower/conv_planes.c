@@ -24,13 +24,6 @@
 
 static long round16(long n) { return (n + 15) / 16 * 16; }
 
-/* Kernel k's result: `dest = v` where the kernel is the convolution alone,
- * else the fused ops' chain on v. */
-static void emit_result(Emit *e, const Graph *g, const Kernel *k, const char *at, const char *dest, const char *op) {
-    if (k->nnodes > 1) emit_chain(e, g, k, at, dest);
-    else emit(e, "%s %s v;", dest, op);
-}
-
 /* Zero the working buffer buf of `size` floats, or only its last 16 (the
  * slack the vectors read past the planes) when every other float is
  * written by the packing. */
@@ -59,7 +52,7 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     long nq = (s->oh - 1) * wp + s->ow, ldr = round16(nq), padn = s->in * plane + 16;
     StrBuf formula = {0};
     epilogue_formula(&formula, g, &c->chain, "conv");
-    char elem[128], nqs[24], stride[24], at[96], dest[96];
+    char elem[128], nqs[24], stride[24];
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
     emit(e, "#pragma omp for schedule(static) nowait");
@@ -82,17 +75,16 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     emit_conv_op(e, "kiln_conv_planes", s->in, s->out, s, wp, nqs, stride, cname(g, c->w), s->in * s->kh * s->kw,
                  s->kh * s->kw, s->kw, 1, tail);
     emit(e, "float *out = %s + (size_t)i * %ld;", cname(g, c->y), s->out * s->oh * s->ow);
-    emit(e, "for (int o = 0; o < %ld; o++)  /* unpack: %s */", s->out, formula.data);
+    emit(e, "for (int o = 0; o < %ld; o++)  /* unpack: %s */", s->out, c->b >= 0 ? "conv + bias" : "conv");
     emit(e, "    for (int r = 0; r < %ld; r++)", s->oh);
-    emit(e, "        for (int c = 0; c < %ld; c++) {", s->ow);
-    e->indent += 3;
-    if (c->b >= 0) emit(e, "const float v = res[o * %ld + r * %ld + c] + %s[o];", ldr, wp, cname(g, c->b));
-    else emit(e, "const float v = res[o * %ld + r * %ld + c];", ldr, wp);
-    snprintf(at, sizeof at, "(size_t)i * %ld + (o * %ld + r) * %ld + c", s->out * s->oh * s->ow, s->oh, s->ow);
-    snprintf(dest, sizeof dest, "out[(o * %ld + r) * %ld + c]", s->oh, s->ow);
-    emit_result(e, g, &c->chain, at, dest, "=");
-    e->indent -= 3;
-    emit(e, "        }");
+    emit(e, "        for (int c = 0; c < %ld; c++)", s->ow);
+    if (c->b >= 0)
+        emit(e, "            out[(o * %ld + r) * %ld + c] = res[o * %ld + r * %ld + c] + %s[o];", s->oh, s->ow, ldr, wp,
+             cname(g, c->b));
+    else
+        emit(e, "            out[(o * %ld + r) * %ld + c] = res[o * %ld + r * %ld + c];", s->oh, s->ow, ldr, wp);
+    /* the fused ops over the example's whole planes: one vector loop, no row remainders */
+    if (c->chain.nnodes > 1) epilogue_loop(e, g, &c->chain, "out", "i", s->out * s->oh * s->ow);
     conv_emit_example(e, g, k, c);
     e->indent--;
     emit(e, "}");
@@ -110,7 +102,7 @@ void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const Conv
     long nq = (s->h - 1) * wp + s->w, ldr = round16(nq), padn = s->out * plane + 16;
     StrBuf formula = {0};
     epilogue_formula(&formula, g, &c->chain, q->acc[0] ? "dx + dy ⋆ flip(W)" : "dy ⋆ flip(W)");
-    char nqs[24], stride[24], at[96], dest[96], w[96], tail[32];
+    char nqs[24], stride[24], w[96], tail[32];
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
     emit(e, "#pragma omp for schedule(static) nowait");
@@ -132,17 +124,12 @@ void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const Conv
     emit_conv_op(e, "kiln_conv_planes", s->out, s->in, s, wp, nqs, stride, w, s->kh * s->kw, s->in * s->kh * s->kw,
                  -s->kw, -1, tail);
     emit(e, "float *in = %s + (size_t)i * %ld;", cname(g, c->y), s->in * s->h * s->w);
-    emit(e, "for (int ci = 0; ci < %ld; ci++)  /* unpack: %s */", s->in, formula.data);
+    emit(e, "for (int ci = 0; ci < %ld; ci++)  /* unpack: %s */", s->in, q->acc[0] ? "dx += dy ⋆ flip(W)" : "dy ⋆ flip(W)");
     emit(e, "    for (int r = 0; r < %ld; r++)", s->h);
-    emit(e, "        for (int c = 0; c < %ld; c++) {", s->w);
-    e->indent += 3;
-    snprintf(dest, sizeof dest, "in[(ci * %ld + r) * %ld + c]", s->h, s->w);
-    if (q->acc[0]) emit(e, "const float v = %s + res[ci * %ld + r * %ld + c];", dest, ldr, wp);
-    else emit(e, "const float v = res[ci * %ld + r * %ld + c];", ldr, wp);
-    snprintf(at, sizeof at, "(size_t)i * %ld + (ci * %ld + r) * %ld + c", s->in * s->h * s->w, s->h, s->w);
-    emit_result(e, g, &c->chain, at, dest, "=");
-    e->indent -= 3;
-    emit(e, "        }");
+    emit(e, "        for (int c = 0; c < %ld; c++)", s->w);
+    emit(e, "            in[(ci * %ld + r) * %ld + c] %s res[ci * %ld + r * %ld + c];", s->h, s->w, q->acc[0] ? "+=" : "=",
+         ldr, wp);
+    if (c->chain.nnodes > 1) epilogue_loop(e, g, &c->chain, "in", "i", s->in * s->h * s->w);
     conv_emit_example(e, g, k, c);
     e->indent--;
     emit(e, "}");
@@ -158,22 +145,99 @@ static const char *update(char buf[200], const ConvKernel *c, int o, const char 
     return buf;
 }
 
-/* dW and db per chunk of examples into parts[chunk], then the chunks added
- * in order into the gradient (or, with sgd fused, into the update) */
-void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c) {
-    const ConvShape *s = &c->s;
-    long hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw, plane = hp * wp;
-    long nq = (s->oh - 1) * wp + s->ow, wn = s->out * s->in * s->kh * s->kw;
-    long chunks = (g->spec->batch + CONV_CHUNK - 1) / CONV_CHUNK, width = wn + (c->nout > 1 ? s->out : 0);
-    char elem[128], index[64], nqs[48], stride[32], tail[80];
-    kernel_begin(e, g, k);
-    conv_geometry_comment(e, s, c->fused ? "W and b updated with their gradients (sgd, fused)" : "dW and db", c->strategy);
+/* After the chunks: wait for every chunk's row of parts, then add the rows
+ * in chunk order into dW and db (with sgd fused: into the update). */
+static void emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width) {
+    char upd[200], index[48];
+    emit(e, "kiln_sync();");
+    emit(e, "#pragma omp for schedule(static) nowait");
+    emit(e, "for (int p = 0; p < %ld; p++) {  /* the chunks in order: %s */", width,
+         c->fused ? "p = β·p + α·Σ" : "the gradient");
+    e->indent++;
+    emit(e, "float sum = 0.0f;");
+    emit(e, "for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];");
+    if (c->nout > 1) {
+        emit(e, "if (p < %ld) %s[p] = %s;", wn, c->target[0], update(upd, c, 0, "p"));
+        snprintf(index, sizeof index, "p - %ld", wn);
+        emit(e, "else %s[%s] = %s;", c->target[1], index, update(upd, c, 1, index));
+    } else {
+        emit(e, "%s[p] = %s;", c->target[0], update(upd, c, 0, "p"));
+    }
+    e->indent--;
+    emit(e, "}");
+}
+
+/* The chunks' partial sums, one row per chunk, and the loop over the
+ * chunks a thread takes (opened: the caller closes it). */
+static void emit_chunks_begin(Emit *e, const Graph *g, const ConvKernel *c, long width) {
+    long chunks = (g->spec->batch + CONV_CHUNK - 1) / CONV_CHUNK;
     emit(e, "static float parts[%ld][%ld];  /* each chunk's dW%s */", chunks, width, c->nout > 1 ? " and db" : "");
     emit(e, "const int chunks = (n + %d) / %d;", CONV_CHUNK - 1, CONV_CHUNK);
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int ch = 0; ch < chunks; ch++) {");
     e->indent++;
     emit(e, "const int i0 = ch * %d, m = n - i0 < %d ? n - i0 : %d;", CONV_CHUNK, CONV_CHUNK, CONV_CHUNK);
+}
+
+/* dW and db from packed patches (no padding): per chunk, each tap's inputs
+ * at every output position of its examples in one row (every lane an
+ * output), dy beside them; then the chunks added in order */
+void conv_patches_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c) {
+    const ConvShape *s = &c->s;
+    long ohw = s->oh * s->ow, taps = s->in * s->kh * s->kw, wn = s->out * taps;
+    long width = wn + (c->nout > 1 ? s->out : 0);
+    char elem[128], index[96];
+    kernel_begin(e, g, k);
+    conv_geometry_comment(e, s, c->fused ? "W and b updated with their gradients (sgd, fused)" : "dW and db", c->strategy);
+    emit_chunks_begin(e, g, c, width);
+    emit(e, "const size_t ld = ((size_t)m * %ld + 15) / 16 * 16;  /* the chunk's output positions, whole vectors */", ohw);
+    emit(e, "float *cols = kiln_thread_buffer(0, %ld * ld), *grad = kiln_thread_buffer(1, %ld * ld);", taps, s->out);
+    emit(e, "for (size_t p = (size_t)m * %ld; p < ld; p++) {  /* zeros past the last position */", ohw);
+    emit(e, "    for (int t = 0; t < %ld; t++) cols[t * ld + p] = 0.0f;", taps);
+    emit(e, "    for (int o = 0; o < %ld; o++) grad[o * ld + p] = 0.0f;", s->out);
+    emit(e, "}");
+    emit(e, "for (int j = 0; j < m; j++) {  /* pack: tap (ci, u, v)'s inputs in row (ci·kh + u)·kw + v, dy beside */");
+    e->indent++;
+    emit(e, "const %s *src = %s + (size_t)(i0 + j) * %ld;", conv_source_type(g, c->x), cname(g, c->x),
+         s->in * s->h * s->w);
+    emit(e, "const float *dy = %s + (size_t)(i0 + j) * %ld;", cname(g, c->dy), s->out * ohw);
+    emit(e, "for (int ci = 0; ci < %ld; ci++)", s->in);
+    emit(e, "    for (int u = 0; u < %ld; u++)", s->kh);
+    emit(e, "        for (int v = 0; v < %ld; v++) {", s->kw);
+    e->indent += 3;
+    emit(e, "float *col = cols + (size_t)((ci * %ld + u) * %ld + v) * ld + (size_t)j * %ld;", s->kh, s->kw, ohw);
+    snprintf(index, sizeof index, "(ci * %ld + r + u) * %ld + c + v", s->h, s->w);
+    emit(e, "for (int r = 0; r < %ld; r++)", s->oh);
+    emit(e, "    for (int c = 0; c < %ld; c++) col[r * %ld + c] = %s;", s->ow, s->ow,
+         conv_source_element(g, c->x, index, elem));
+    e->indent -= 3;
+    emit(e, "        }");
+    emit(e, "for (int o = 0; o < %ld; o++)", s->out);
+    emit(e, "    for (int p = 0; p < %ld; p++) grad[o * ld + (size_t)j * %ld + p] = dy[o * %ld + p];", ohw, ohw, ohw);
+    e->indent--;
+    emit(e, "}");
+    if (c->nout > 1)
+        emit(e, "kiln_conv_weight_grad_rows(%ld, %ld, m * %ld, grad, ld, cols, ld, parts[ch], parts[ch] + %ld);", s->out,
+             taps, ohw, wn);
+    else
+        emit(e, "kiln_conv_weight_grad_rows(%ld, %ld, m * %ld, grad, ld, cols, ld, parts[ch], NULL);", s->out, taps, ohw);
+    e->indent--;
+    emit(e, "}");
+    emit_chunk_sum(e, c, wn, width);
+    kernel_end(e);
+}
+
+/* dW and db per chunk of examples into parts[chunk], then the chunks added
+ * in order into the gradient (or, with sgd fused, into the update) */
+void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c) {
+    const ConvShape *s = &c->s;
+    long hp = s->h + 2 * s->ph, wp = s->w + 2 * s->pw, plane = hp * wp;
+    long nq = (s->oh - 1) * wp + s->ow, wn = s->out * s->in * s->kh * s->kw;
+    long width = wn + (c->nout > 1 ? s->out : 0);
+    char elem[128], index[64], nqs[48], stride[32], tail[80];
+    kernel_begin(e, g, k);
+    conv_geometry_comment(e, s, c->fused ? "W and b updated with their gradients (sgd, fused)" : "dW and db", c->strategy);
+    emit_chunks_begin(e, g, c, width);
     emit(e, "/* one channel's planes, all the chunk's examples; dy's rows padded to whole vectors (zeros) */");
     emit(e, "const size_t slab = (size_t)m * %ld, dslab = (slab + 15) / 16 * 16;", plane);
     emit(e, "float *pad = kiln_thread_buffer(0, %ld * slab + 16), *grad = kiln_thread_buffer(1, %ld * dslab);",
@@ -208,22 +272,6 @@ void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const Con
                  s->kh * s->kw, s->kw, 1, tail);
     e->indent--;
     emit(e, "}");
-    emit(e, "kiln_sync();");
-    emit(e, "#pragma omp for schedule(static) nowait");
-    emit(e, "for (int p = 0; p < %ld; p++) {  /* the chunks in order: %s */", width,
-         c->fused ? "p = β·p + α·Σ" : "the gradient");
-    e->indent++;
-    char upd[200];
-    emit(e, "float sum = 0.0f;");
-    emit(e, "for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];");
-    if (c->nout > 1) {
-        emit(e, "if (p < %ld) %s[p] = %s;", wn, c->target[0], update(upd, c, 0, "p"));
-        snprintf(index, sizeof index, "p - %ld", wn);
-        emit(e, "else %s[%s] = %s;", c->target[1], index, update(upd, c, 1, index));
-    } else {
-        emit(e, "%s[p] = %s;", c->target[0], update(upd, c, 0, "p"));
-    }
-    e->indent--;
-    emit(e, "}");
+    emit_chunk_sum(e, c, wn, width);
     kernel_end(e);
 }

@@ -123,6 +123,17 @@ static const Node *forward_of(const Graph *g, const Node *n) {
 
 typedef enum { CONV_FORWARD, CONV_GRAD_INPUT, CONV_GRAD_PARAMS } ConvRole;
 
+/* The weight gradient's work per example in vector operations, by
+ * strategy: planes multiplies at every position of the padded planes;
+ * patches only at the outputs, but first copies each tap's inputs (a load
+ * and a store per 16). */
+static double planes_cost(const ConvShape *s) {
+    return (double)s->out * s->in * s->kh * s->kw * (s->h + 2 * s->ph) * (s->w + 2 * s->pw) / 16.0;
+}
+static double patches_cost(const ConvShape *s) {
+    return (double)(s->out + 2) * s->in * s->kh * s->kw * s->oh * s->ow / 16.0;
+}
+
 /* Kernel k's operands and strategy.  The planes kernels need stride 1
  * (grad_input also a padding below the kernel size, so that dy's padding
  * is not negative); everything else runs as loops. */
@@ -157,6 +168,7 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
             if (q->acc[o]) fail("internal error: %s: a parameter's gradient has two contributions", q->label);
         }
     }
+    c.kind = planes ? CONV_PLANES : CONV_LOOPS;
     if (!planes) {
         snprintf(c.strategy, sizeof c.strategy, "loops: each tap along the output rows (%s)",
                  s->sh != 1 || s->sw != 1 ? "stride above 1" : "padding as large as the kernel");
@@ -176,6 +188,13 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
                  "planes: each example's dy padded to %ld×%ld, W transposed and flipped, vectors of 16 positions "
                  "(%.0f%% of the lanes are outputs)",
                  dh, dw, 100.0 * (double)(s->h * s->w) / (double)(((s->h - 1) * dw + s->w + 15) / 16 * 16));
+    } else if (!s->ph && !s->pw && patches_cost(s) < planes_cost(s)) {
+        c.kind = CONV_PATCHES;
+        snprintf(c.strategy, sizeof c.strategy,
+                 "patches: chunks of %d examples, each tap's inputs at the %ld×%ld output positions in a row "
+                 "(every lane an output: %.0f%% of the padded planes' multiply-adds, packing included); "
+                 "the chunks added in order",
+                 CONV_CHUNK, s->oh, s->ow, 100.0 * patches_cost(s) / planes_cost(s));
     } else
         snprintf(c.strategy, sizeof c.strategy,
                  "planes: chunks of %d examples in %ld×%ld planes%s beside their dy, vectors of 16 positions "
@@ -200,7 +219,7 @@ static ConvKernel described(const Graph *g, const Kernel *k, ConvRole role) {
     return c;
 }
 
-static int uses_planes(const ConvKernel *c) { return c->strategy[0] == 'p'; }
+static int uses_planes(const ConvKernel *c) { return c->kind == CONV_PLANES; }
 
 static void conv_emit(Emit *e, const Graph *g, const Kernel *k) {
     ConvKernel c = described(g, k, CONV_FORWARD);
@@ -214,7 +233,8 @@ static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
 
 static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
     ConvKernel c = conv_kernel(g, k, CONV_GRAD_PARAMS);
-    (uses_planes(&c) ? conv_planes_grad_params : conv_loops_grad_params)(e, g, k, &c);
+    if (c.kind == CONV_PATCHES) conv_patches_grad_params(e, g, k, &c);
+    else (uses_planes(&c) ? conv_planes_grad_params : conv_loops_grad_params)(e, g, k, &c);
 }
 
 static void conv_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {

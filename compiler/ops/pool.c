@@ -88,9 +88,16 @@ static void emit_window_begin(Emit *e, const PoolShape *s) {
     emit(e, "    for (int r = 0; r < %ld; r++)", s->oh);
     emit(e, "        for (int c = 0; c < %ld; c++) {", s->ow);
     e->indent += 3;
-    emit(e, "const int top = r * %ld - %ld, left = c * %ld - %ld;", s->sh, s->ph, s->sw, s->pw);
-    emit(e, "const int u0 = top < 0 ? -top : 0, u1 = top + %ld > %ld ? %ld - top : %ld;", s->kh, s->h, s->h, s->kh);
-    emit(e, "const int v0 = left < 0 ? -left : 0, v1 = left + %ld > %ld ? %ld - left : %ld;", s->kw, s->w, s->w, s->kw);
+    if (s->ph == 0 && s->pw == 0) {   /* every window inside: bounds the C compiler unrolls */
+        emit(e, "const int top = r * %ld, left = c * %ld;", s->sh, s->sw);
+        emit(e, "const int u0 = 0, u1 = %ld, v0 = 0, v1 = %ld;   /* no padding: the whole window */", s->kh, s->kw);
+    } else {
+        emit(e, "const int top = r * %ld - %ld, left = c * %ld - %ld;", s->sh, s->ph, s->sw, s->pw);
+        emit(e, "const int u0 = top < 0 ? -top : 0, u1 = top + %ld > %ld ? %ld - top : %ld;", s->kh, s->h, s->h,
+             s->kh);
+        emit(e, "const int v0 = left < 0 ? -left : 0, v1 = left + %ld > %ld ? %ld - left : %ld;", s->kw, s->w, s->w,
+             s->kw);
+    }
     emit(e, "const int at = (ch * %ld + r) * %ld + c;   /* the window's output */", s->oh, s->ow);
 }
 

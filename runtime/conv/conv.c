@@ -91,6 +91,34 @@ void kiln_conv_weight_grad(const kiln_conv_op *op, const float *dy, size_t dy_st
     weight_grad_c(op, dy, dy_stride, db);
 }
 
+static void weight_grad_rows_c(int outs, int taps, int nq, const float *dy, size_t dy_stride, const float *x,
+                               size_t x_stride, float *dw, float *db)
+{
+    for (int o = 0; o < outs; o++) {
+        const float *g = dy + (size_t)o * dy_stride;
+        for (int t = 0; t < taps; t++) {
+            const float *s = x + (size_t)t * x_stride;
+            float sum = 0.0f;
+            for (int q = 0; q < nq; q++) sum += g[q] * s[q];
+            dw[(size_t)o * taps + t] = sum;
+        }
+        if (db) {
+            float sum = 0.0f;
+            for (int q = 0; q < nq; q++) sum += g[q];
+            db[o] = sum;
+        }
+    }
+}
+
+void kiln_conv_weight_grad_rows(int outs, int taps, int nq, const float *dy, size_t dy_stride, const float *x,
+                                size_t x_stride, float *dw, float *db)
+{
+#if KILN_CONV_X86
+    if (use_avx512()) { conv_weight_grad_rows_avx512(outs, taps, nq, dy, dy_stride, x, x_stride, dw, db); return; }
+#endif
+    weight_grad_rows_c(outs, taps, nq, dy, dy_stride, x, x_stride, dw, db);
+}
+
 /* Global, one set per thread number, so nothing is lost when OpenMP
  * retires a thread (as kiln_gemm's packing memory). */
 enum { SLOTS = 4 };

@@ -1,8 +1,10 @@
 /* conv.h — what the files of runtime/conv/ share: the direct convolution
  * behind kiln_conv_planes and kiln_conv_weight_grad (kiln_rt.h).
  *
- *   conv.c          the entry points, the kernel this CPU runs, the
- *                   portable C kernels and the threads' working buffers
+ *   conv.c          the entry points (kiln_conv_planes,
+ *                   kiln_conv_weight_grad, kiln_conv_weight_grad_rows), the
+ *                   kernel this CPU runs, the portable C kernels and the
+ *                   threads' working buffers
  *   conv_avx512.c   the AVX-512F kernels: register tiles of output
  *                   channels × positions (forward) and of output channels
  *                   × taps (weight gradient)
@@ -28,6 +30,8 @@ static inline ptrdiff_t conv_w_at(const kiln_conv_op *op, int o, int ci, int u, 
 #if KILN_CONV_X86
 void conv_planes_avx512(const kiln_conv_op *op, float *dst, size_t dst_stride);
 void conv_weight_grad_avx512(const kiln_conv_op *op, const float *dy, size_t dy_stride, float *db);
+void conv_weight_grad_rows_avx512(int outs, int taps, int nq, const float *dy, size_t dy_stride, const float *x,
+                                  size_t x_stride, float *dw, float *db);
 #endif
 
 #endif

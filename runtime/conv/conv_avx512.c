@@ -10,7 +10,9 @@
  * kernel row, a tile of up to 6 output channels × 5 taps along the row
  * (at most 24 accumulators) runs down all positions: each step loads the
  * dy vector of each channel and the source vector of each tap once.  The
- * lanes are added at the end in a fixed order.
+ * lanes are added at the end in a fixed order.  From packed patches
+ * (kiln_conv_weight_grad_rows) the same with rows of x in place of shifted
+ * source vectors: 6 channels × 4 taps.
  *
  * The tiles are one always-inline function instantiated for every size, so
  * each instance keeps its accumulators in registers; a table picks the
@@ -119,6 +121,43 @@ static const grad_fn grad_table[GRAD_OB][GRAD_VB] = {
     GRAD_ENTRY(1), GRAD_ENTRY(2), GRAD_ENTRY(3), GRAD_ENTRY(4), GRAD_ENTRY(5), GRAD_ENTRY(6),
 };
 
+/* The weight gradient from packed patches: a tile of up to 6 output
+ * channels × 4 taps (rows of x), each q step loading every dy and x
+ * vector once. */
+enum { ROWS_OB = 6, ROWS_TB = 4 };
+
+TILE void rows_tile(int o0, const int OB, int t0, const int TB, int nq, const float *dy, size_t dy_stride,
+                    const float *x, size_t x_stride, float *dw, int taps)
+{
+    __m512 acc[ROWS_OB][ROWS_TB];
+    UNROLL for (int a = 0; a < OB; a++)
+        UNROLL for (int b = 0; b < TB; b++) acc[a][b] = _mm512_setzero_ps();
+    const float *g = dy + (size_t)o0 * dy_stride, *s = x + (size_t)t0 * x_stride;
+    for (int q = 0; q < nq; q += 16) {
+        __m512 xs[ROWS_TB];
+        UNROLL for (int b = 0; b < TB; b++) xs[b] = _mm512_loadu_ps(s + (size_t)b * x_stride + q);
+        UNROLL for (int a = 0; a < OB; a++) {
+            __m512 d = _mm512_loadu_ps(g + (size_t)a * dy_stride + q);
+            UNROLL for (int b = 0; b < TB; b++) acc[a][b] = _mm512_fmadd_ps(d, xs[b], acc[a][b]);
+        }
+    }
+    UNROLL for (int a = 0; a < OB; a++)
+        UNROLL for (int b = 0; b < TB; b++) dw[(size_t)(o0 + a) * taps + t0 + b] = _mm512_reduce_add_ps(acc[a][b]);
+}
+
+typedef void (*rows_fn)(int o0, int t0, int nq, const float *dy, size_t dy_stride, const float *x, size_t x_stride,
+                        float *dw, int taps);
+#define ROWS(OB, TB)                                                                                  \
+    TARGET static void rows_##OB##_##TB(int o0, int t0, int nq, const float *dy, size_t dy_stride,    \
+                                        const float *x, size_t x_stride, float *dw, int taps)         \
+    { rows_tile(o0, OB, t0, TB, nq, dy, dy_stride, x, x_stride, dw, taps); }
+#define ROWS_ROW(OB) ROWS(OB, 1) ROWS(OB, 2) ROWS(OB, 3) ROWS(OB, 4)
+ROWS_ROW(1) ROWS_ROW(2) ROWS_ROW(3) ROWS_ROW(4) ROWS_ROW(5) ROWS_ROW(6)
+#define ROWS_ENTRY(OB) { rows_##OB##_1, rows_##OB##_2, rows_##OB##_3, rows_##OB##_4 }
+static const rows_fn rows_table[ROWS_OB][ROWS_TB] = {
+    ROWS_ENTRY(1), ROWS_ENTRY(2), ROWS_ENTRY(3), ROWS_ENTRY(4), ROWS_ENTRY(5), ROWS_ENTRY(6),
+};
+
 TARGET static float plane_sum(const float *g, int nq)
 {
     __m512 acc = _mm512_setzero_ps();
@@ -139,5 +178,22 @@ void conv_weight_grad_avx512(const kiln_conv_op *op, const float *dy, size_t dy_
     }
     if (db)
         for (int o = 0; o < op->outs; o++) db[o] = plane_sum(dy + (size_t)o * dy_stride, (op->nq + 15) / 16 * 16);
+}
+#endif
+
+#if KILN_CONV_X86
+void conv_weight_grad_rows_avx512(int outs, int taps, int nq, const float *dy, size_t dy_stride, const float *x,
+                                  size_t x_stride, float *dw, float *db)
+{
+    int nq16 = (nq + 15) / 16 * 16;
+    for (int t = 0, tb; t < taps; t += tb) {
+        tb = block(taps - t, ROWS_TB);
+        for (int o = 0, ob; o < outs; o += ob) {
+            ob = block(outs - o, ROWS_OB);
+            rows_table[ob - 1][tb - 1](o, t, nq16, dy, dy_stride, x, x_stride, dw, taps);
+        }
+    }
+    if (db)
+        for (int o = 0; o < outs; o++) db[o] = plane_sum(dy + (size_t)o * dy_stride, nq16);
 }
 #endif

@@ -115,12 +115,14 @@ static void forward_conv2d1_sigmoid1_avg_pool2d1(int n, const uint8_t *x)
             .w = conv2d1_weight, .w_out = 25, .w_in = 25, .w_row = 5, .w_col = 1,
         }, res, 896);
         float *out = sigmoid1 + (size_t)i * 4704;
-        for (int o = 0; o < 6; o++)  /* unpack: sigmoid(conv) */
+        for (int o = 0; o < 6; o++)  /* unpack: conv + bias */
             for (int r = 0; r < 28; r++)
-                for (int c = 0; c < 28; c++) {
-                    const float v = res[o * 896 + r * 32 + c] + conv2d1_bias[o];
-                    out[(o * 28 + r) * 28 + c] = 1.0f / (1.0f + kiln_expf(-v));
-                }
+                for (int c = 0; c < 28; c++)
+                    out[(o * 28 + r) * 28 + c] = res[o * 896 + r * 32 + c] + conv2d1_bias[o];
+        for (int p = 0; p < 4704; p++) {  /* sigmoid(out), in place */
+            const float v = out[p];
+            out[p] = 1.0f / (1.0f + kiln_expf(-v));
+        }
         {
             /* avg_pool2d1 = avg_pool2d(sigmoid1): (n, 6, 28, 28) → (n, 6, 14, 14), window 2×2, stride 2×2, padding 0×0 */
             const float *src = sigmoid1 + (size_t)i * 4704;
@@ -128,9 +130,8 @@ static void forward_conv2d1_sigmoid1_avg_pool2d1(int n, const uint8_t *x)
             for (int ch = 0; ch < 6; ch++)
                 for (int r = 0; r < 14; r++)
                     for (int c = 0; c < 14; c++) {
-                        const int top = r * 2 - 0, left = c * 2 - 0;
-                        const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 28 ? 28 - top : 2;
-                        const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 28 ? 28 - left : 2;
+                        const int top = r * 2, left = c * 2;
+                        const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
                         const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
                         float sum = 0.0f;
                         for (int u = u0; u < u1; u++)
@@ -164,12 +165,14 @@ static void forward_conv2d2_sigmoid2_avg_pool2d2(int n)
             .w = conv2d2_weight, .w_out = 150, .w_in = 25, .w_row = 5, .w_col = 1,
         }, res, 144);
         float *out = sigmoid2 + (size_t)i * 1600;
-        for (int o = 0; o < 16; o++)  /* unpack: sigmoid(conv) */
+        for (int o = 0; o < 16; o++)  /* unpack: conv + bias */
             for (int r = 0; r < 10; r++)
-                for (int c = 0; c < 10; c++) {
-                    const float v = res[o * 144 + r * 14 + c] + conv2d2_bias[o];
-                    out[(o * 10 + r) * 10 + c] = 1.0f / (1.0f + kiln_expf(-v));
-                }
+                for (int c = 0; c < 10; c++)
+                    out[(o * 10 + r) * 10 + c] = res[o * 144 + r * 14 + c] + conv2d2_bias[o];
+        for (int p = 0; p < 1600; p++) {  /* sigmoid(out), in place */
+            const float v = out[p];
+            out[p] = 1.0f / (1.0f + kiln_expf(-v));
+        }
         {
             /* avg_pool2d2 = avg_pool2d(sigmoid2): (n, 16, 10, 10) → (n, 16, 5, 5), window 2×2, stride 2×2, padding 0×0 */
             const float *src = sigmoid2 + (size_t)i * 1600;
@@ -177,9 +180,8 @@ static void forward_conv2d2_sigmoid2_avg_pool2d2(int n)
             for (int ch = 0; ch < 16; ch++)
                 for (int r = 0; r < 5; r++)
                     for (int c = 0; c < 5; c++) {
-                        const int top = r * 2 - 0, left = c * 2 - 0;
-                        const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 10 ? 10 - top : 2;
-                        const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 10 ? 10 - left : 2;
+                        const int top = r * 2, left = c * 2;
+                        const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
                         const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
                         float sum = 0.0f;
                         for (int u = u0; u < u1; u++)
@@ -420,9 +422,8 @@ static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
         for (int ch = 0; ch < 16; ch++)
             for (int r = 0; r < 5; r++)
                 for (int c = 0; c < 5; c++) {
-                    const int top = r * 2 - 0, left = c * 2 - 0;
-                    const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 10 ? 10 - top : 2;
-                    const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 10 ? 10 - left : 2;
+                    const int top = r * 2, left = c * 2;
+                    const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
                     const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
                     const float share = grad[at] * 0.25f;
                     for (int u = u0; u < u1; u++)
@@ -460,10 +461,8 @@ static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
         float *in = d_avg_pool2d1 + (size_t)i * 1176;
         for (int ci = 0; ci < 6; ci++)  /* unpack: dy ⋆ flip(W) */
             for (int r = 0; r < 14; r++)
-                for (int c = 0; c < 14; c++) {
-                    const float v = res[ci * 256 + r * 18 + c];
-                    in[(ci * 14 + r) * 14 + c] = v;
-                }
+                for (int c = 0; c < 14; c++)
+                    in[(ci * 14 + r) * 14 + c] = res[ci * 256 + r * 18 + c];
         {
             /* d_conv2d1 = avg_pool2d1.grad: each window's gradient spread over its inputs, / (kh·kw) */
             const float *grad = d_avg_pool2d1 + (size_t)i * 1176;
@@ -472,9 +471,8 @@ static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
             for (int ch = 0; ch < 6; ch++)
                 for (int r = 0; r < 14; r++)
                     for (int c = 0; c < 14; c++) {
-                        const int top = r * 2 - 0, left = c * 2 - 0;
-                        const int u0 = top < 0 ? -top : 0, u1 = top + 2 > 28 ? 28 - top : 2;
-                        const int v0 = left < 0 ? -left : 0, v1 = left + 2 > 28 ? 28 - left : 2;
+                        const int top = r * 2, left = c * 2;
+                        const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
                         const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
                         const float share = grad[at] * 0.25f;
                         for (int u = u0; u < u1; u++)
@@ -495,34 +493,32 @@ static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
 static void backward_conv2d2_grad_params_sgd(int n)
 {
     /* W and b updated with their gradients (sgd, fused): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * planes: chunks of 8 examples in 14×14 planes beside their dy, vectors of 16 positions (51% of the lanes are outputs); the chunks added in order */
+     * patches: chunks of 8 examples, each tap's inputs at the 10×10 output positions in a row (every lane an output: 57% of the padded planes' multiply-adds, packing included); the chunks added in order */
     static float parts[32][2416];  /* each chunk's dW and db */
     const int chunks = (n + 7) / 8;
     #pragma omp for schedule(static) nowait
     for (int ch = 0; ch < chunks; ch++) {
         const int i0 = ch * 8, m = n - i0 < 8 ? n - i0 : 8;
-        /* one channel's planes, all the chunk's examples; dy's rows padded to whole vectors (zeros) */
-        const size_t slab = (size_t)m * 196, dslab = (slab + 15) / 16 * 16;
-        float *pad = kiln_thread_buffer(0, 6 * slab + 16), *grad = kiln_thread_buffer(1, 16 * dslab);
-        for (size_t p = 6 * slab; p < 6 * slab + 16; p++) pad[p] = 0.0f;
-        for (size_t p = 0; p < 16 * dslab; p++) grad[p] = 0.0f;  /* the columns past the outputs stay 0 */
-        for (int j = 0; j < m; j++) {  /* pack: x padded, dy at the same positions */
+        const size_t ld = ((size_t)m * 100 + 15) / 16 * 16;  /* the chunk's output positions, whole vectors */
+        float *cols = kiln_thread_buffer(0, 150 * ld), *grad = kiln_thread_buffer(1, 16 * ld);
+        for (size_t p = (size_t)m * 100; p < ld; p++) {  /* zeros past the last position */
+            for (int t = 0; t < 150; t++) cols[t * ld + p] = 0.0f;
+            for (int o = 0; o < 16; o++) grad[o * ld + p] = 0.0f;
+        }
+        for (int j = 0; j < m; j++) {  /* pack: tap (ci, u, v)'s inputs in row (ci·kh + u)·kw + v, dy beside */
             const float *src = avg_pool2d1 + (size_t)(i0 + j) * 1176;
             const float *dy = d_conv2d2 + (size_t)(i0 + j) * 1600;
             for (int ci = 0; ci < 6; ci++)
-                for (int r = 0; r < 14; r++)
-                    for (int c = 0; c < 14; c++)
-                        pad[ci * slab + (size_t)j * 196 + (r + 0) * 14 + c + 0] = src[(ci * 14 + r) * 14 + c];
+                for (int u = 0; u < 5; u++)
+                    for (int v = 0; v < 5; v++) {
+                        float *col = cols + (size_t)((ci * 5 + u) * 5 + v) * ld + (size_t)j * 100;
+                        for (int r = 0; r < 10; r++)
+                            for (int c = 0; c < 10; c++) col[r * 10 + c] = src[(ci * 14 + r + u) * 14 + c + v];
+                    }
             for (int o = 0; o < 16; o++)
-                for (int r = 0; r < 10; r++)
-                    for (int c = 0; c < 10; c++)
-                        grad[o * dslab + (size_t)j * 196 + r * 14 + c] = dy[(o * 10 + r) * 10 + c];
+                for (int p = 0; p < 100; p++) grad[o * ld + (size_t)j * 100 + p] = dy[o * 100 + p];
         }
-        kiln_conv_weight_grad(&(const kiln_conv_op){
-            .ins = 6, .outs = 16, .kh = 5, .kw = 5, .wp = 14, .nq = (m - 1) * 196 + 136,
-            .src = pad, .src_stride = slab,
-            .w = parts[ch], .w_out = 150, .w_in = 25, .w_row = 5, .w_col = 1,
-        }, grad, dslab, parts[ch] + 2400);
+        kiln_conv_weight_grad_rows(16, 150, m * 100, grad, ld, cols, ld, parts[ch], parts[ch] + 2400);
     }
     kiln_sync();
     #pragma omp for schedule(static) nowait

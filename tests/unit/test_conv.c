@@ -92,6 +92,37 @@ static void one(int ins, int outs, int kh, int kw, int hp, int wp, int examples,
     free(src), free(w), free(dst), free(dy), free(dw);
 }
 
+/* kiln_conv_weight_grad_rows: outs × taps dot products over rows of nq
+ * (zeros past nq up to whole vectors). */
+static void rows(int outs, int taps, int nq, int with_db, uint64_t *seed)
+{
+    const size_t ld = (size_t)(nq + 15) / 16 * 16 + 16;
+    float *dy = calloc((size_t)outs * ld, sizeof(float)), *x = calloc((size_t)taps * ld, sizeof(float));
+    float *dw = malloc((size_t)outs * taps * sizeof(float)), db[32];
+    for (int o = 0; o < outs; o++)
+        for (int q = 0; q < nq; q++) dy[o * ld + q] = frand(seed);
+    for (int t = 0; t < taps; t++)
+        for (int q = 0; q < nq; q++) x[t * ld + q] = frand(seed);
+    kiln_conv_weight_grad_rows(outs, taps, nq, dy, ld, x, ld, dw, with_db ? db : NULL);
+    char why[160] = "";
+    for (int o = 0; o < outs && !why[0]; o++) {
+        for (int t = 0; t < taps && !why[0]; t++) {
+            double ref = 0, mag = 0;
+            for (int q = 0; q < nq; q++) ref += (double)dy[o * ld + q] * x[t * ld + q], mag += fabs(dy[o * ld + q] * x[t * ld + q]);
+            if (fabs(dw[o * taps + t] - ref) > 1.2e-7 * nq * mag + 1e-30)
+                snprintf(why, sizeof why, "dw(%d, %d) %.9g, reference %.9g", o, t, dw[o * taps + t], ref);
+        }
+        if (with_db && !why[0]) {
+            double ref = 0, mag = 0;
+            for (int q = 0; q < nq; q++) ref += dy[o * ld + q], mag += fabs(dy[o * ld + q]);
+            if (fabs(db[o] - ref) > 1.2e-7 * nq * mag + 1e-30) snprintf(why, sizeof why, "db[%d] %.9g, reference %.9g", o, db[o], ref);
+        }
+    }
+    printf("%s conv/rows-%d-outs-%d-taps-%d-positions%s%s%s\n", why[0] ? "FAIL" : "PASS", outs, taps, nq,
+           with_db ? "-db" : "", why[0] ? ": " : "", why);
+    free(dy), free(x), free(dw);
+}
+
 int main(void)
 {
     uint64_t seed = 42;
@@ -103,5 +134,8 @@ int main(void)
     one(2, 5, 7, 7, 11, 12, 1, 1, &seed);      /* more taps per row than a tile */
     one(4, 1, 1, 1, 3, 5, 5, 0, &seed);        /* 1×1, one output */
     one(5, 9, 2, 4, 6, 10, 2, 1, &seed);       /* rectangular, flipped */
+    rows(16, 150, 800, 1, &seed);              /* LeNet's second layer, a chunk of 8 */
+    rows(7, 13, 61, 0, &seed);                 /* tiles cut short, positions inside a vector */
+    rows(1, 1, 5, 1, &seed);
     return 0;
 }
