@@ -2,12 +2,14 @@
 """report.py — turns the raw timings bench/run.sh collected into its report.
 
 usage: report.py META.tsv RAW.tsv [--reps N] [--scale-reps N] [--scale-samples N]
+                 [--lenet-reps N]
 
 META.tsv: "key<TAB>value" facts (CPU, library versions).
 RAW.tsv:  "kind<TAB>config<TAB>rep<TAB>key<TAB>value" rows, e.g.
           kiln  t2  3  epoch2  0.2410      (seconds of epoch 2's training)
           torch i1b2 1 rss_kb  511244
           shapes_kiln t2 1 fwd1 245.9      (GFLOP/s)
+          lenet_trial i2b1_avx512 1 trial:channels_last:on 21.3   (ms/step)
 Every figure printed is the median over the runs (reps) of one configuration.
 Only the standard library is used.
 """
@@ -26,6 +28,27 @@ def epoch_flop(samples, hidden, inputs=IN, outputs=OUT):
 
 
 FLOP = epoch_flop(SAMPLES, HID)  # 49,090,560,000
+# LeNet of models/lenet.lua: each product as (layer, outputs per image, taps
+# per output = multiply-adds per output, does backward compute its input
+# gradient?).  Per image, forward does outputs·taps multiply-adds per layer,
+# the weight gradient as many again, and the input gradient as many again
+# except for conv1, whose input is the data.
+LENET_LAYERS = [
+    ("conv1", 6 * 28 * 28, 1 * 5 * 5, False),   # 1@28×28, padding 2 → 6@28×28
+    ("conv2", 16 * 10 * 10, 6 * 5 * 5, True),   # 6@14×14 → 16@10×10
+    ("linear1", 120, 16 * 5 * 5, True),
+    ("linear2", 84, 120, True),
+    ("linear3", 10, 84, True),
+]
+
+
+def lenet_macs():
+    """(forward, weight-gradient, input-gradient) multiply-adds per image."""
+    fwd = sum(o * t for _, o, t, _ in LENET_LAYERS)
+    return fwd, fwd, sum(o * t for _, o, t, grad_in in LENET_LAYERS if grad_in)
+
+
+LENET_FLOP = SAMPLES * 2 * sum(lenet_macs())  # 135,835,200,000
 CONTENDED = 0.10  # a run is contended when other processes took more than this share of the CPUs
 
 SHAPES = [  # name, product, m, n, k, FLOP share of the epoch
@@ -112,6 +135,18 @@ class Results:
                 out.append(x / y)
         return out
 
+    def round_pairs(self, a, b):
+        """Last-epoch seconds of run a over run b, each a (kind, config),
+        round by round, for the rounds where both ran clean."""
+        a, b = self.runs.get(a, {}), self.runs.get(b, {})
+        out = []
+        for rep in sorted(set(a) & set(b), key=int):
+            if clean(a[rep]) and clean(b[rep]):
+                x, y = epoch_seconds(a[rep]), epoch_seconds(b[rep])
+                if x is not None and y:
+                    out.append(x / y)
+        return out
+
     def failures(self, kind, cfg):
         return sum(1 for r in self.runs.get((kind, cfg), {}).values() if "failed" in r)
 
@@ -156,6 +191,105 @@ def vcpu_gap(pinned):
     return (100 * (gap - 1), 1 + 1 / gap) if gap >= 1.05 else None
 
 
+def fma_peak(meta):
+    """One thread's FMA peak in GFLOP/s: the higher of core_probe's two
+    readings (other work on the machine only ever lowers one), or None."""
+    vals = []
+    for key in ("fma_gflops_before", "fma_gflops_after"):
+        try:
+            vals.append(float(meta.get(key, "")))
+        except ValueError:
+            pass
+    return max(vals) if vals else None
+
+
+def lenet_results(R, meta, reps, p, ratio):
+    """Print LeNet's section; return its 2-thread figures for the targets
+    ({"kiln": {T: s}, "torch": {T: s}, "share": {T: x}, "rss": {T: MB},
+    "peak": GFLOP/s}), or None when LeNet was not measured."""
+    trials = {cfg: {k[6:]: v for k, v in runs["1"].items() if k.startswith("trial:")}
+              for (kind, cfg), runs in R.runs.items() if kind == "lenet_trial" and "1" in runs}
+    if not trials and not any(kind == "kiln_lenet" for kind, _ in R.runs):
+        p("LeNet: not measured (BENCH_LENET_REPS=0, or models/lenet.lua did not build)")
+        return None
+    fwd, dw, dx = lenet_macs()
+    peak = fma_peak(meta)
+    p("LeNet (models/lenet.lua: conv 6@5×5 pad 2 → sigmoid → avg-pool 2 → conv 16@5×5 → sigmoid →")
+    p("avg-pool 2 → 120 → sigmoid → 84 → sigmoid → 10; Xavier, SGD lr 0.9, batch 256).")
+    conv1, conv2 = (o * t for _, o, t, _ in LENET_LAYERS[:2])
+    p(f"FLOP of one epoch's products, per image: forward {fwd:,} multiply-adds (conv1 {conv1:,},")
+    p(f"conv2 {conv2:,}, the linears {fwd - conv1 - conv2:,}), weight gradients {dw:,}, input gradients "
+      f"{dx:,} (conv1")
+    p(f"has none: its input is the data); × 2 FLOP × {SAMPLES} images = {LENET_FLOP:,} FLOP.  Bias,")
+    p("sigmoid, pooling, softmax and the SGD update are not counted.  'of peak' = GFLOP/s over")
+    p(f"T × one thread's FMA peak ({fmt(peak, '.1f')} GFLOP/s: bench/core_probe.c, the higher of its two "
+      "readings).")
+    p("")
+    cols = [("contiguous", "on"), ("contiguous", "off"), ("channels_last", "on"), ("channels_last", "off")]
+    if trials:
+        p("PyTorch's settings (ms per training step, the fastest of 3 passes of 10 steps; iXbY = X intra-op")
+        p("threads, Y OpenBLAS threads; cap = ATEN_CPU_CAPABILITY; format/oneDNN in the columns)")
+        p(f"{'mix':5} {'cap':8}" + "".join(f" {f + '/' + d:>18}" for f, d in cols))
+        for cfg in sorted(trials, key=lambda c: (c.split("_")[0] != "i1b1", c)):
+            mix, _, cap = cfg.partition("_")
+            p(f"{mix:5} {cap:8}" + "".join(f" {fmt(trials[cfg].get(f'{f}:{d}'), '.2f'):>18}" for f, d in cols))
+        p("timed below: the fastest at 1 thread (t1) and the two fastest at 2 threads (t2a, t2b)")
+        p("")
+    setting = {c: meta.get(f"lenet_torch_{c}", "none") for c in ("t1", "t2a", "t2b")}
+    rows = [("kiln trainer", "kiln_lenet", "t1", 1),
+            (f"PyTorch t1: {setting['t1']}", "torch_lenet", "t1", 1),
+            ("kiln trainer", "kiln_lenet", "t2", 2),
+            (f"PyTorch t2a: {setting['t2a']}", "torch_lenet", "t2a", 2),
+            (f"PyTorch t2b: {setting['t2b']}", "torch_lenet", "t2b", 2)]
+    p(f"Median of {reps} interleaved rounds; kiln: the 2nd of 2 epochs ('epoch 1' beside it); PyTorch:")
+    p("1 epoch after 20 untimed warm-up steps.  Training time only, as above.")
+    p(f"{'':44} {'threads':>7} {'s/epoch':>8} {'(range)':>15} {'epoch 1':>8} {'GFLOP/s':>8} {'of peak':>7} "
+      f"{'peak RSS':>9} {'test acc':>8} {'clean':>6}")
+    res = {"kiln": {}, "share": {}, "rss": {}, "peak": peak}
+    torch_med = {}
+    for label, kind, cfg, t in rows:
+        med, n, lo, hi = R.epoch(kind, cfg)
+        first = R.epoch(kind, cfg, "first")[0] if kind == "kiln_lenet" else None
+        rate = LENET_FLOP / med / 1e9 if med else None
+        share = rate / (t * peak) if rate and peak else None
+        rss = mb(R.median(kind, cfg, "rss_kb"))
+        rng = f"{lo:.3f}–{hi:.3f}" if n else ""
+        fails = R.failures(kind, cfg)
+        note = f"  ({n} runs, {fails} failed)" if fails else ""
+        p(f"{label[:44]:44} {t:>7} {fmt(med):>8} {rng:>15} {fmt(first, '.3f', '     -'):>8} {fmt(rate, '.1f'):>8} "
+          f"{fmt(share and 100 * share, '.1f'):>6}% {fmt(rss, '.0f'):>6} MB "
+          f"{fmt(R.median(kind, cfg, 'test_acc'), '.3f', ''):>8} {'%d/%d' % R.clean_count(kind, cfg):>6}{note}")
+        if kind == "kiln_lenet":
+            res["kiln"][t], res["share"][t], res["rss"][t] = med, share, rss
+        elif med is not None:
+            torch_med[cfg] = med
+    floats = (SAMPLES + 10000) * IN * 4 / 2**20
+    p("(test acc after kiln's 2nd and PyTorch's 1st epoch: this sigmoid LeNet at lr 0.9 stays near chance,")
+    p(f" 0.1, for about its first epoch; PyTorch's RSS includes the data set as floats, {floats:.0f} MB)")
+    # PyTorch's best at ≤ T threads, from the timed epochs (at 2 threads the 1-thread setting counts too)
+    best = {}
+    for t, cfgs in ((1, ["t1"]), (2, ["t1", "t2a", "t2b"])):
+        cands = [(torch_med[c], c) for c in cfgs if c in torch_med]
+        best[t] = min(cands) if cands else (None, None)
+    res["torch"] = {t: best[t][0] for t in (1, 2)}
+    res["torch_setting"] = f"PyTorch {best[2][1]}: {setting[best[2][1]]}" if best[2][1] else "no PyTorch run"
+    p(f"{'':44} {'1 thread':>12} {'2 threads':>12}")
+    p(f"{'PyTorch fastest at ≤ T threads (timed above)':44}" + "".join(f" {best[t][1] or '-':>12}" for t in (1, 2)))
+    p(f"{'kiln / PyTorch fastest (seconds)':44}" +
+      "".join(f" {fmt(ratio(res['kiln'][t], best[t][0]), '.2f'):>12}" for t in (1, 2)))
+    p(f"{'   = kiln is N× faster than PyTorch':44}" +
+      "".join(f" {fmt(ratio(best[t][0], res['kiln'][t]), '.2f'):>11}×" for t in (1, 2)))
+    p(f"{'kiln share of FMA peak (T × one thread)':44}" +
+      "".join(f" {fmt(res['share'][t] and 100 * res['share'][t], '.1f'):>11}%" for t in (1, 2)))
+    p(f"{'kiln speed-up of 2 threads over 1':44} {'':>12} {fmt(ratio(res['kiln'][1], res['kiln'][2]), '.3f'):>11}×")
+    for t in (1, 2):
+        rounds = R.round_pairs(("kiln_lenet", f"t{t}"), ("torch_lenet", best[t][1])) if best[t][1] else []
+        if rounds:
+            p(f"   kiln / PyTorch {best[t][1]} round by round, {t} thread{'s' if t > 1 else ''}: "
+              + ", ".join(f"{x:.2f}" for x in rounds))
+    return res
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("meta")
@@ -163,6 +297,7 @@ def main():
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--scale-reps", type=int, default=3)
     ap.add_argument("--scale-samples", type=int, default=10000)
+    ap.add_argument("--lenet-reps", type=int, default=2)
     a = ap.parse_args()
     meta, runs = load(a.meta, a.raw)
     R = Results(runs)
@@ -170,7 +305,7 @@ def main():
     p = out.append
 
     p("=" * 78)
-    p("kiln benchmark (bench/run.sh) — issue 3")
+    p("kiln benchmark (bench/run.sh) — issues 3 and 18")
     p("=" * 78)
     p(f"CPU       {meta.get('cpu_model', '?')}, {meta.get('cpu_count', '?')} CPUs; "
       f"avx512f {meta.get('flag_avx512f', '?')}, avx2 {meta.get('flag_avx2', '?')}, fma {meta.get('flag_fma', '?')}")
@@ -194,6 +329,8 @@ def main():
     p(f"cores     a cache line's round trip between the two threads: {meta.get('round_trip_ns_before', '?')} ns "
       f"before the main comparison, {meta.get('round_trip_ns_after', '?')} ns after; FMA work with 2 threads "
       f"over 1: {meta.get('fma_scaling_before', '?')}× before, {meta.get('fma_scaling_after', '?')}× after")
+    p(f"          one thread's FMA peak: {meta.get('fma_gflops_before', '?')} GFLOP/s before, "
+      f"{meta.get('fma_gflops_after', '?')} GFLOP/s after")
     if one_core:
         p(f"WARNING   FMA work scaled only {one_core}× on 2 threads: for part of this run the host gave both")
         p("          vCPUs one core, so no 2-thread figure below (kiln, floor or PyTorch) measures anything")
@@ -306,6 +443,10 @@ def main():
         line += f" {fmt(ratio(min(cands) if cands else None, kr), '.2f'):>11}×"
     p(f"{'':44} {'1 thread':>12} {'2 threads':>12}")
     p(line)
+    p("")
+
+    # ---- LeNet
+    lenet = lenet_results(R, meta, a.lenet_reps, p, ratio)
     p("")
 
     # ---- GEMM shapes
@@ -435,6 +576,18 @@ def main():
     p(f"scaling: time grows with FLOP          {verdict(not slow_notes):>8}: "
       + ("yes" if not slow_notes else f"{len(slow_notes)} cell(s) flagged above")
       + ("" if sc_clean else " (no clean run in the table: unreliable)"))
+    if lenet:
+        p("-" * 78)
+        p("Targets of issue 18: LeNet (2 threads; ratios from this run)")
+        p("-" * 78)
+        k2, t2, share2 = lenet["kiln"][2], lenet["torch"][2], lenet["share"][2]
+        sp = ratio(t2, k2)
+        p(f"kiln ≥ 4× faster than PyTorch best    {verdict(at_least(sp, 4)):>8}: "
+          f"{fmt(sp, '.2f')}× ({fmt(k2)} s vs {fmt(t2)} s, {lenet['torch_setting']})")
+        p(f"kiln ≥ 40% of FMA peak                {verdict(at_least(share2, 0.40)):>8}: "
+          f"{fmt(share2 and 100 * share2, '.1f')}% of {fmt(lenet['peak'] and 2 * lenet['peak'], '.0f')} GFLOP/s")
+        rss = lenet["rss"][2]
+        p(f"LeNet trainer peak RSS < 150 MB       {verdict(rss is not None and rss < 150):>8}: {fmt(rss, '.0f')} MB")
     print("\n".join(out))
 
 

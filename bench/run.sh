@@ -13,21 +13,25 @@
 #   (c) the GEMM-only floor: the epoch's matrix products alone with OpenBLAS
 #       (bench/gemm_floor.c);
 # then the residual MLP (models/mlp_residual.lua) with kiln and PyTorch,
-# each GEMM shape alone with OpenBLAS and with kiln's GEMM
+# LeNet (models/lenet.lua) with kiln and PyTorch's fastest setting (oneDNN
+# convolutions; bench/torch_lenet.py), each GEMM shape alone with OpenBLAS
+# and with kiln's GEMM
 # (bench/gemm_shapes.c), spec-to-trainer compile time, and a scaling table
 # (hidden 256/1024/4096 × batch 64/256/1024).  Prints a report on stdout,
-# ending with the targets of issue 3 marked met / NOT met.
+# ending with the targets of issues 3 and 18 marked met / NOT met.
 # bench/README.md explains how to read it.
 #
-# usage: bench/run.sh            (about 5–8 minutes on a 2-core machine)
+# usage: bench/run.sh            (about 8–12 minutes on an idle 2-core machine)
 # environment: BENCH_REPS (default 5) runs per configuration of the main
 # comparison, BENCH_RES_REPS (default 3) of the residual MLP's,
-# BENCH_SCALE_REPS (default 3) for the scaling table.
+# BENCH_LENET_REPS (default 2; 0 skips LeNet) of LeNet's, BENCH_SCALE_REPS
+# (default 3) for the scaling table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS=${BENCH_REPS:-5}
 RES_REPS=${BENCH_RES_REPS:-3}   # rounds of the residual MLP
+LENET_REPS=${BENCH_LENET_REPS:-2}  # rounds of LeNet
 SCALE_REPS=${BENCH_SCALE_REPS:-3}
 PY=/usr/bin/python3              # Debian's python, the one python3-torch is for
 DATA=/usr/share/datasets/fashion-mnist
@@ -56,14 +60,16 @@ fi
 # OpenBLAS picks its kernels for this CPU itself: a core type or cache size
 # forced from the environment would make the floor and PyTorch (which uses
 # OpenBLAS through libblas.so.3) slower than they can be.  The floor is also
-# measured with the AVX2 "Haswell" kernels, for reference.
-unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS GOTO_NUM_THREADS MKL_NUM_THREADS
+# measured with the AVX2 "Haswell" kernels, for reference.  PyTorch's own
+# kernels use their default vector width unless LeNet's trials set one.
+unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS GOTO_NUM_THREADS MKL_NUM_THREADS \
+    ATEN_CPU_CAPABILITY
 
 # How busy is the machine before we start?  Other work on the same cores
 # makes every figure (the 2-thread ones most) slower and noisier.
 busy_percent() {  # CPU busy over one second, all cores, in percent
     local a b
-    a=($(sed -n 's/^cpu  //p' /proc/stat)); sleep 1; b=($(sed -n 's/^cpu  //p' /proc/stat))
+    read -ra a < <(sed -n 's/^cpu  //p' /proc/stat); sleep 1; read -ra b < <(sed -n 's/^cpu  //p' /proc/stat)
     local idle=$(( (b[3] + b[4]) - (a[3] + a[4]) )) total=0 i
     for i in "${!a[@]}"; do total=$(( total + b[i] - a[i] )); done
     echo $(( total > 0 ? 100 * (total - idle) / total : 0 ))
@@ -85,11 +91,17 @@ for m in mlp mlp_residual; do
     build/kiln build "models/$m.lua" -o "$work/$m" >"$work/kiln.log" 2>&1 \
         || { cat "$work/kiln.log" >&2; log "build/kiln build models/$m.lua failed"; exit 1; }
 done
+# LeNet is measured when its trainer builds; the rest of the bench does not need it.
+if [ "$LENET_REPS" -gt 0 ] && ! build/kiln build models/lenet.lua -o "$work/lenet" >"$work/kiln.log" 2>&1; then
+    log "build/kiln build models/lenet.lua failed, LeNet is left out: $(tail -1 "$work/kiln.log")"
+fi
 BLAS_FLAGS=$(pkg-config --cflags --libs openblas)
+# shellcheck disable=SC2086  # BLAS_FLAGS is a list of compiler words
 cc -O2 -o "$work/gemm_floor" bench/gemm_floor.c $BLAS_FLAGS
+# shellcheck disable=SC2086
 cc -O2 -DUSE_OPENBLAS -o "$work/shapes_openblas" bench/gemm_shapes.c $BLAS_FLAGS
 cc -O2 -DUSE_KILN -Ibuild -o "$work/shapes_kiln" bench/gemm_shapes.c build/libkiln_rt.a -lz -lm -fopenmp
-cc -O3 -march=native -fopenmp -o "$work/core_probe" bench/core_probe.c -lm
+cc -O3 -march=native -mprefer-vector-width=512 -fopenmp -o "$work/core_probe" bench/core_probe.c -lm
 
 # ---- facts about the machine and the libraries ----------------------------------------
 {
@@ -107,9 +119,10 @@ cc -O3 -march=native -fopenmp -o "$work/core_probe" bench/core_probe.c -lm
 
 # run_case KIND CONFIG REP COMMAND...: run under /usr/bin/time -v and record
 # every "epoch N: train X s" line of its stderr, every "shape NAME M N K
-# GFLOPS" line of its stdout, its peak RSS and, when it prints d2l lines, the
-# last test accuracy.  Other processes on the same cores spoil a timing (a
-# 2-thread one most), so run_case also records how much of the machine's CPU
+# GFLOPS" and "trial FORMAT MKLDNN MS" line of its stdout, its peak RSS and,
+# when it prints d2l lines, the last test accuracy.  Other processes on the
+# same cores spoil a timing (a 2-thread one most), so run_case also records
+# how much of the machine's CPU
 # time during the run was not the run's own ("other"); a run where that
 # exceeds 10% is repeated, up to BENCH_RETRIES (default 2) more times, and
 # the last try is recorded as contended.  report.py takes medians over the
@@ -141,7 +154,8 @@ run_case() {
         '/^epoch [0-9]+: train [0-9.]+ s/ { sub(":", "", $2); printf "%s\t%s\t%s\tepoch%s\t%s\n", k, c, r, $2, $4 }' \
         "$work/err.txt" >>"$raw"
     awk -v k="$kind" -v c="$cfg" -v r="$rep" \
-        '$1 == "shape" { printf "%s\t%s\t%s\t%s\t%s\n", k, c, r, $2, $6 }' "$work/out.txt" >>"$raw"
+        '$1 == "shape" { printf "%s\t%s\t%s\t%s\t%s\n", k, c, r, $2, $6 }
+         $1 == "trial" { printf "%s\t%s\t%s\ttrial:%s:%s\t%s\n", k, c, r, $2, $3, $4 }' "$work/out.txt" >>"$raw"
     record "$kind" "$cfg" "$rep" rss_kb "$(sed -n 's/.*Maximum resident set size (kbytes): //p' "$work/time.txt")"
     local acc
     acc=$(sed -n 's/^epoch [0-9]*, .*test acc \([0-9.]*\).*/\1/p' "$work/out.txt" | tail -1)
@@ -204,6 +218,68 @@ for rep in $(seq 1 "$RES_REPS"); do
     run_case torch_residual i1b2 "$rep" env OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=2 \
         $PY bench/torch_mlp.py --model residual --threads 1 --epochs 2 --seed 0 --data "$DATA"
 done
+
+# ---- LeNet (models/lenet.lua): kiln / PyTorch's fastest settings ---------------------------
+# First PyTorch's settings: one process per thread mix (iXbY: X intra-op
+# threads, which oneDNN's convolutions use, Y OpenBLAS threads, which its
+# linear layers use) and vector width of its own kernels (ATEN_CPU_CAPABILITY
+# default or avx512), each trying both memory formats with oneDNN on and off
+# (torch_lenet.py --format best --mkldnn best --epochs 0: short passes of a
+# few steps, ms/step).  Short trials can misjudge a setting (a mix whose
+# OpenMP and OpenBLAS threads spin on the same two cores most), so the
+# fastest 1-thread setting (t1) and the two fastest 2-thread ones (t2a, t2b)
+# are then timed for a whole epoch beside kiln's trainer, interleaved, for
+# LENET_REPS rounds; the report takes PyTorch's best at ≤ T threads from
+# those epochs.  kiln trains 2 epochs and the report uses the 2nd, as above;
+# PyTorch trains 1 after 20 untimed warm-up steps.
+lenet_env() {  # lenet_env MIX CAP: the environment of a PyTorch thread mix and vector width
+    echo "OMP_NUM_THREADS=${1:1:1} OPENBLAS_NUM_THREADS=${1:3:1}"
+    [ "$2" = default ] || echo "ATEN_CPU_CAPABILITY=$2"
+}
+lenet_fastest() {  # lenet_fastest N MIX...: "MIX CAP FORMAT MKLDNN" of the N fastest trials of these mixes
+    local n=$1
+    shift
+    awk -F'\t' -v mixes=" $* " '$1 == "lenet_trial" && $4 ~ /^trial:/ {
+            split($2, c, "_"); split($4, s, ":")
+            if (index(mixes, " " c[1] " ")) print $5, c[1], c[2], s[2], s[3]
+        }' "$raw" | sort -g | awk -v n="$n" 'NR <= n { print $2, $3, $4, $5 }'
+}
+if [ -x "$work/lenet" ]; then
+    log "LeNet: PyTorch's settings, 8 trial processes (~2 min)"
+    for mix in i1b1 i2b1 i2b2 i1b2; do
+        for cap in default avx512; do
+            # shellcheck disable=SC2046  # lenet_env prints VAR=value words for env
+            run_case lenet_trial "${mix}_$cap" 1 env $(lenet_env "$mix" "$cap") \
+                $PY bench/torch_lenet.py --threads "${mix:1:1}" --epochs 0 --format best --mkldnn best \
+                --seed 0 --data "$DATA"
+        done
+    done
+    mapfile -t fast1 < <(lenet_fastest 1 i1b1)
+    mapfile -t fast2 < <(lenet_fastest 2 i2b1 i2b2 i1b2)
+    declare -A lenet_torch=([t1]="${fast1[0]:-}" [t2a]="${fast2[0]:-}" [t2b]="${fast2[1]:-}")
+    for c in t1 t2a t2b; do
+        echo "lenet_torch_$c	${lenet_torch[$c]:-none}" >>"$work/meta.tsv"
+    done
+    log "LeNet: $LENET_REPS rounds of kiln / PyTorch (1 thread: ${lenet_torch[t1]:-none};" \
+        "2 threads: ${lenet_torch[t2a]:-none}; ${lenet_torch[t2b]:-none})"
+    for rep in $(seq 1 "$LENET_REPS"); do
+        for t in 1 2; do
+            run_case kiln_lenet "t$t" "$rep" env OMP_NUM_THREADS=$t \
+                "$work/lenet" --epochs 2 --threads $t --seed 0 --data "$DATA" --verbose
+            cfgs=(t2a t2b)
+            [ "$t" = 2 ] || cfgs=(t1)
+            for c in "${cfgs[@]}"; do
+                [ -n "${lenet_torch[$c]}" ] || continue
+                read -r mix cap form dnn <<<"${lenet_torch[$c]}"
+                # shellcheck disable=SC2046
+                run_case torch_lenet "$c" "$rep" env $(lenet_env "$mix" "$cap") \
+                    $PY bench/torch_lenet.py --threads "${mix:1:1}" --epochs 1 --format "$form" --mkldnn "$dnn" \
+                    --seed 0 --data "$DATA"
+            done
+        done
+        log "LeNet round $rep/$LENET_REPS done"
+    done
+fi
 
 # ---- GEMM shapes: OpenBLAS vs kiln ----------------------------------------------------
 log "GEMM shapes: OpenBLAS and kiln, 3 rounds"
@@ -299,4 +375,5 @@ done
     echo "wall_seconds	$(( $(date +%s) - START ))"
 } >>"$work/meta.tsv"
 $PY bench/report.py "$work/meta.tsv" "$raw" --reps "$REPS" --scale-reps "$SCALE_REPS" --scale-samples 10000 \
+    --lenet-reps "$LENET_REPS" \
     || { keep=1; log "report.py failed"; exit 1; }
