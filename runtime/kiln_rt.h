@@ -173,6 +173,54 @@ void kiln_conv_weight_grad(const kiln_conv_op *op, const float *dy, size_t dy_st
 void kiln_conv_weight_grad_rows(int outs, int taps, int nq, const float *dy, size_t dy_stride, const float *x,
                                 size_t x_stride, float *dw, float *db);
 
+/* ---- Examples in the lanes ----------------------------------------------
+ * A block of up to 16 examples laid out with the example innermost: element
+ * q of example j at [q·16 + j], so a vector holds one element of every
+ * example and no lane is ever a padding position.  kiln_lanes_pack puts
+ * count elements of m ≤ 16 examples (example j at src + j·stride) into
+ * that layout, zeros in lanes m to 15; kiln_lanes_unpack writes (or, with
+ * add, adds) them back. */
+void kiln_lanes_pack(const float *src, size_t stride, int m, size_t count, float *dst);
+void kiln_lanes_unpack(const float *src, size_t count, int m, float *dst, size_t stride, int add);
+/* The same for planes × h × w per example, each plane laid out with a zero
+ * border (ph rows, pw columns): element (p, r, c) of example j at
+ * [((p·(h + 2ph) + r + ph)·(w + 2pw) + c + pw)·16 + j]; from floats, or
+ * from bytes times scale. */
+void kiln_lanes_pack_planes(const float *src, size_t stride, int m, int planes, int h, int w, int ph, int pw,
+                            float *dst);
+void kiln_lanes_pack_bytes(const uint8_t *src, size_t stride, int m, int planes, int h, int w, int ph, int pw,
+                           float scale, float *dst);
+
+/* A stride-1 convolution on blocks in the lanes: ins input channels of
+ * h×w, outs output channels of oh×ow, padding ph×pw, the weight w as
+ * conv2d stores it, (outs, ins, kh, kw). */
+typedef struct {
+    int          ins, outs, h, w, oh, ow, kh, kw, ph, pw;
+    const float *weight;
+    const float *bias;              /* forward: added first; NULL: none */
+} kiln_lanes_conv;
+
+/* y = b + x ⋆ W, in the lanes: y(o, r, c) = b(o) + Σ w(o, ci, u, v) ·
+ * x(ci, r + u, c + v), x packed with its zero border
+ * (kiln_lanes_pack_planes), y's outs·oh·ow·16 floats written.  Each output
+ * summed over (ci, u, v) in that order after the bias. */
+void kiln_conv_lanes(const kiln_lanes_conv *op, const float *x, float *y);
+
+/* dx = dy ⋆ W's transpose, in the lanes: dx(ci, R, C) = Σ w(o, ci, u, v) ·
+ * dy(o, r, c) over the (o, r, c, u, v) with R = r + u − ph, C = c + v − pw
+ * inside dx.  Each dy element times a row of W is added onto dx where its
+ * taps land (no multiply-add on padding); dx (ins·h·w·16 floats) is
+ * written.  The sums' order is fixed by the shapes alone. */
+void kiln_conv_grad_input_lanes(const kiln_lanes_conv *op, const float *dy, float *dx);
+
+/* dW and db of a block in the lanes: dw(o, ci, u, v) = Σ over the lanes
+ * and dy's positions (r, c) of dy(o, r, c) · x(ci, r + u, c + v), x packed
+ * with its zero border (kiln_lanes_pack_planes), dw laid out as conv2d
+ * stores W; db(o) = Σ dy(o, ·) unless db is NULL.  Every multiply-add is
+ * at a real output; op->weight is not read.  Lanes past the block's
+ * examples must hold zeros in dy. */
+void kiln_conv_weight_grad_lanes(const kiln_lanes_conv *op, const float *x, const float *dy, float *dw, float *db);
+
 /* This thread's working buffer number slot (0 to 3) of at least floats
  * floats, 64-byte aligned, kept between calls (its contents are not kept
  * when it grows).  Per thread number of the team, as kiln_gemm's packing. */

@@ -13,6 +13,12 @@
  *           every lane is an output (kiln_conv_weight_grad_rows): where
  *           that saves more multiply-adds on padding positions than the
  *           packing costs.  Stride 1, no padding.
+ *   lanes   (conv_lanes.c) blocks of 16 examples, one per vector lane
+ *           (kiln_lanes_pack), so every lane is an output: forward and
+ *           weight gradient multiply at the real output positions only;
+ *           the input gradient adds each dy element times W's column onto
+ *           dx where its taps land, so no multiply-add is by dy's zero
+ *           padding.  Stride 1, any padding.
  *   loops   (conv_loops.c) plain loops tap by tap along output rows: any
  *           stride and padding. */
 #ifndef KILN_LOWER_CONV_H
@@ -25,7 +31,7 @@
  * chunks, the same for any thread count. */
 enum { CONV_CHUNK = 8 };
 
-typedef enum { CONV_LOOPS, CONV_PLANES, CONV_PATCHES } ConvStrategy;
+typedef enum { CONV_LOOPS, CONV_PLANES, CONV_PATCHES, CONV_LANES } ConvStrategy;
 
 /* The operands of a conv kernel. */
 typedef struct {
@@ -59,6 +65,13 @@ void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const 
  * example i's planes. */
 void conv_emit_example(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 
+/* The grad_params kernels' chunks (conv_planes.c): the static array of
+ * each chunk's partial dW and db, the loop over the chunks of per
+ * examples a thread takes (opened: the caller closes it), and, after it,
+ * the chunks added in order into the gradient or sgd's update. */
+void conv_emit_chunks_begin(Emit *e, const Graph *g, const ConvKernel *c, long width, int per);
+void conv_emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width);
+
 void conv_loops_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_loops_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_loops_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
@@ -67,5 +80,8 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
 void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_patches_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_lanes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_lanes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_lanes_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 
 #endif

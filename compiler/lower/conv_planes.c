@@ -147,7 +147,7 @@ static const char *update(char buf[200], const ConvKernel *c, int o, const char 
 
 /* After the chunks: wait for every chunk's row of parts, then add the rows
  * in chunk order into dW and db (with sgd fused: into the update). */
-static void emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width) {
+void conv_emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width) {
     char upd[200], index[48];
     emit(e, "kiln_sync();");
     emit(e, "#pragma omp for schedule(static) nowait");
@@ -167,16 +167,16 @@ static void emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width) {
     emit(e, "}");
 }
 
-/* The chunks' partial sums, one row per chunk, and the loop over the
- * chunks a thread takes (opened: the caller closes it). */
-static void emit_chunks_begin(Emit *e, const Graph *g, const ConvKernel *c, long width) {
-    long chunks = (g->spec->batch + CONV_CHUNK - 1) / CONV_CHUNK;
+/* The chunks' partial sums, one row per chunk of per examples, and the
+ * loop over the chunks a thread takes (opened: the caller closes it). */
+void conv_emit_chunks_begin(Emit *e, const Graph *g, const ConvKernel *c, long width, int per) {
+    long chunks = (g->spec->batch + per - 1) / per;
     emit(e, "static float parts[%ld][%ld];  /* each chunk's dW%s */", chunks, width, c->nout > 1 ? " and db" : "");
-    emit(e, "const int chunks = (n + %d) / %d;", CONV_CHUNK - 1, CONV_CHUNK);
+    emit(e, "const int chunks = (n + %d) / %d;", per - 1, per);
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int ch = 0; ch < chunks; ch++) {");
     e->indent++;
-    emit(e, "const int i0 = ch * %d, m = n - i0 < %d ? n - i0 : %d;", CONV_CHUNK, CONV_CHUNK, CONV_CHUNK);
+    emit(e, "const int i0 = ch * %d, m = n - i0 < %d ? n - i0 : %d;", per, per, per);
 }
 
 /* dW and db from packed patches (no padding): per chunk, each tap's inputs
@@ -189,7 +189,7 @@ void conv_patches_grad_params(Emit *e, const Graph *g, const Kernel *k, const Co
     char elem[128], index[96];
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, c->fused ? "W and b updated with their gradients (sgd, fused)" : "dW and db", c->strategy);
-    emit_chunks_begin(e, g, c, width);
+    conv_emit_chunks_begin(e, g, c, width, CONV_CHUNK);
     emit(e, "const size_t ld = ((size_t)m * %ld + 15) / 16 * 16;  /* the chunk's output positions, whole vectors */", ohw);
     emit(e, "float *cols = kiln_thread_buffer(0, %ld * ld), *grad = kiln_thread_buffer(1, %ld * ld);", taps, s->out);
     emit(e, "for (size_t p = (size_t)m * %ld; p < ld; p++) {  /* zeros past the last position */", ohw);
@@ -223,7 +223,7 @@ void conv_patches_grad_params(Emit *e, const Graph *g, const Kernel *k, const Co
         emit(e, "kiln_conv_weight_grad_rows(%ld, %ld, m * %ld, grad, ld, cols, ld, parts[ch], NULL);", s->out, taps, ohw);
     e->indent--;
     emit(e, "}");
-    emit_chunk_sum(e, c, wn, width);
+    conv_emit_chunk_sum(e, c, wn, width);
     kernel_end(e);
 }
 
@@ -237,7 +237,7 @@ void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const Con
     char elem[128], index[64], nqs[48], stride[32], tail[80];
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, c->fused ? "W and b updated with their gradients (sgd, fused)" : "dW and db", c->strategy);
-    emit_chunks_begin(e, g, c, width);
+    conv_emit_chunks_begin(e, g, c, width, CONV_CHUNK);
     emit(e, "/* one channel's planes, all the chunk's examples; dy's rows padded to whole vectors (zeros) */");
     emit(e, "const size_t slab = (size_t)m * %ld, dslab = (slab + 15) / 16 * 16;", plane);
     emit(e, "float *pad = kiln_thread_buffer(0, %ld * slab + 16), *grad = kiln_thread_buffer(1, %ld * dslab);",
@@ -272,6 +272,6 @@ void conv_planes_grad_params(Emit *e, const Graph *g, const Kernel *k, const Con
                  s->kh * s->kw, s->kw, 1, tail);
     e->indent--;
     emit(e, "}");
-    emit_chunk_sum(e, c, wn, width);
+    conv_emit_chunk_sum(e, c, wn, width);
     kernel_end(e);
 }

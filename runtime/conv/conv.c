@@ -17,7 +17,7 @@ static int omp_get_thread_num(void) { return 0; }
 /* AVX-512F where the CPU has it, unless KILN_GEMM_KERNEL names another
  * kernel (tests run the portable one that way).  A pure function of the CPU
  * and the environment, so every call and thread agrees. */
-static int use_avx512(void)
+int conv_use_avx512(void)
 {
     static int chosen = -1;
     int c;
@@ -78,7 +78,7 @@ static void weight_grad_c(const kiln_conv_op *op, const float *dy, size_t dy_str
 void kiln_conv_planes(const kiln_conv_op *op, float *dst, size_t dst_stride)
 {
 #if KILN_CONV_X86
-    if (use_avx512()) { conv_planes_avx512(op, dst, dst_stride); return; }
+    if (conv_use_avx512()) { conv_planes_avx512(op, dst, dst_stride); return; }
 #endif
     planes_c(op, dst, dst_stride);
 }
@@ -86,7 +86,7 @@ void kiln_conv_planes(const kiln_conv_op *op, float *dst, size_t dst_stride)
 void kiln_conv_weight_grad(const kiln_conv_op *op, const float *dy, size_t dy_stride, float *db)
 {
 #if KILN_CONV_X86
-    if (use_avx512()) { conv_weight_grad_avx512(op, dy, dy_stride, db); return; }
+    if (conv_use_avx512()) { conv_weight_grad_avx512(op, dy, dy_stride, db); return; }
 #endif
     weight_grad_c(op, dy, dy_stride, db);
 }
@@ -114,7 +114,7 @@ void kiln_conv_weight_grad_rows(int outs, int taps, int nq, const float *dy, siz
                                 size_t x_stride, float *dw, float *db)
 {
 #if KILN_CONV_X86
-    if (use_avx512()) { conv_weight_grad_rows_avx512(outs, taps, nq, dy, dy_stride, x, x_stride, dw, db); return; }
+    if (conv_use_avx512()) { conv_weight_grad_rows_avx512(outs, taps, nq, dy, dy_stride, x, x_stride, dw, db); return; }
 #endif
     weight_grad_rows_c(outs, taps, nq, dy, dy_stride, x, x_stride, dw, db);
 }

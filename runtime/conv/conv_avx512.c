@@ -67,21 +67,13 @@ static const planes_fn planes_table[PLANES_OB][PLANES_QB] = {
     PLANES_ENTRY(1), PLANES_ENTRY(2), PLANES_ENTRY(3), PLANES_ENTRY(4), PLANES_ENTRY(5), PLANES_ENTRY(6),
 };
 
-/* The size of the next of the blocks that share what is left (at most
- * max each): 16 channels in blocks of ≤ 6 are 6, 5, 5. */
-static int block(int left, int max)
-{
-    int blocks = (left + max - 1) / max;
-    return (left + blocks - 1) / blocks;
-}
-
 void conv_planes_avx512(const kiln_conv_op *op, float *dst, size_t dst_stride)
 {
     int nv = (op->nq + 15) / 16;
     for (int q = 0; q < nv; q += PLANES_QB) {
         int qb = nv - q < PLANES_QB ? nv - q : PLANES_QB;
         for (int o = 0, ob; o < op->outs; o += ob) {
-            ob = block(op->outs - o, PLANES_OB);
+            ob = conv_block(op->outs - o, PLANES_OB);
             planes_table[ob - 1][qb - 1](op, o, 16 * q, dst, dst_stride);
         }
     }
@@ -168,10 +160,10 @@ TARGET static float plane_sum(const float *g, int nq)
 void conv_weight_grad_avx512(const kiln_conv_op *op, const float *dy, size_t dy_stride, float *db)
 {
     for (int v = 0, vb; v < op->kw; v += vb) {
-        vb = block(op->kw - v, GRAD_VB);
+        vb = conv_block(op->kw - v, GRAD_VB);
         int max_ob = GRAD_ACC / vb < GRAD_OB ? GRAD_ACC / vb : GRAD_OB;
         for (int o = 0, ob; o < op->outs; o += ob) {
-            ob = block(op->outs - o, max_ob);
+            ob = conv_block(op->outs - o, max_ob);
             for (int ci = 0; ci < op->ins; ci++)
                 for (int u = 0; u < op->kh; u++) grad_table[ob - 1][vb - 1](op, o, ci, u, v, dy, dy_stride);
         }
@@ -187,9 +179,9 @@ void conv_weight_grad_rows_avx512(int outs, int taps, int nq, const float *dy, s
 {
     int nq16 = (nq + 15) / 16 * 16;
     for (int t = 0, tb; t < taps; t += tb) {
-        tb = block(taps - t, ROWS_TB);
+        tb = conv_block(taps - t, ROWS_TB);
         for (int o = 0, ob; o < outs; o += ob) {
-            ob = block(outs - o, ROWS_OB);
+            ob = conv_block(outs - o, ROWS_OB);
             rows_table[ob - 1][tb - 1](o, t, nq16, dy, dy_stride, x, x_stride, dw, taps);
         }
     }

@@ -149,48 +149,44 @@ static void forward_conv2d1_sigmoid1_avg_pool2d1(int n, const uint8_t *x)
 static void forward_conv2d2_sigmoid2_avg_pool2d2(int n)
 {
     /* sigmoid(conv): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * planes: each example in 14×14 planes, vectors of 16 positions across rows (69% of the lanes are outputs); then avg_pool2d2 on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane, every lane an output (6600 fewer vector multiply-adds an example than 14×14 planes, more than the 2776 elements transposed); then avg_pool2d2 on each example's planes while in cache */
+    const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        float *pad = kiln_thread_buffer(0, 1192), *res = kiln_thread_buffer(1, 2304);
-        for (size_t p = 1176; p < 1192; p++) pad[p] = 0.0f;
-        const float *src = avg_pool2d1 + (size_t)i * 1176;
-        for (int ci = 0; ci < 6; ci++)  /* pack: the example's planes, padded */
-            for (int r = 0; r < 14; r++)
-                for (int c = 0; c < 14; c++)
-                    pad[(ci * 14 + r + 0) * 14 + c + 0] = src[(ci * 14 + r) * 14 + c];
-        kiln_conv_planes(&(const kiln_conv_op){
-            .ins = 6, .outs = 16, .kh = 5, .kw = 5, .wp = 14, .nq = 136,
-            .src = pad, .src_stride = 196,
-            .w = conv2d2_weight, .w_out = 150, .w_in = 25, .w_row = 5, .w_col = 1,
-        }, res, 144);
-        float *out = sigmoid2 + (size_t)i * 1600;
-        for (int o = 0; o < 16; o++)  /* unpack: conv + bias */
-            for (int r = 0; r < 10; r++)
-                for (int c = 0; c < 10; c++)
-                    out[(o * 10 + r) * 10 + c] = res[o * 144 + r * 14 + c] + conv2d2_bias[o];
-        for (int p = 0; p < 1600; p++) {  /* sigmoid(out), in place */
-            const float v = out[p];
-            out[p] = 1.0f / (1.0f + kiln_expf(-v));
-        }
-        {
-            /* avg_pool2d2 = avg_pool2d(sigmoid2): (n, 16, 10, 10) → (n, 16, 5, 5), window 2×2, stride 2×2, padding 0×0 */
-            const float *src = sigmoid2 + (size_t)i * 1600;
-            float *out = avg_pool2d2 + (size_t)i * 400;
-            for (int ch = 0; ch < 16; ch++)
-                for (int r = 0; r < 5; r++)
-                    for (int c = 0; c < 5; c++) {
-                        const int top = r * 2, left = c * 2;
-                        const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
-                        const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
-                        float sum = 0.0f;
-                        for (int u = u0; u < u1; u++)
-                            for (int v = v0; v < v1; v++) {
-                                const int from = (ch * 10 + top + u) * 10 + left + v;
-                                sum += src[from];
-                            }
-                        out[at] = sum * 0.25f;   /* / (kh·kw): the padding counts */
-                    }
+    for (int blk = 0; blk < blocks; blk++) {
+        const int i0 = blk * 16, m = n - i0 < 16 ? n - i0 : 16;
+        float *x_lanes = kiln_thread_buffer(0, 18816), *y_lanes = kiln_thread_buffer(1, 25600);
+        kiln_lanes_pack_planes(avg_pool2d1 + (size_t)i0 * 1176, 1176, m, 6, 14, 14, 0, 0, x_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
+            .ins = 6, .outs = 16, .h = 14, .w = 14, .oh = 10, .ow = 10,
+            .kh = 5, .kw = 5, .ph = 0, .pw = 0,
+            .weight = conv2d2_weight, .bias = conv2d2_bias,
+        }, x_lanes, y_lanes);
+        kiln_lanes_unpack(y_lanes, 1600, m, sigmoid2 + (size_t)i0 * 1600, 1600, 0);  /* conv + bias */
+        for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
+            float *out = sigmoid2 + (size_t)i * 1600;
+            for (int p = 0; p < 1600; p++) {  /* sigmoid(out), in place */
+                const float v = out[p];
+                out[p] = 1.0f / (1.0f + kiln_expf(-v));
+            }
+            {
+                /* avg_pool2d2 = avg_pool2d(sigmoid2): (n, 16, 10, 10) → (n, 16, 5, 5), window 2×2, stride 2×2, padding 0×0 */
+                const float *src = sigmoid2 + (size_t)i * 1600;
+                float *out = avg_pool2d2 + (size_t)i * 400;
+                for (int ch = 0; ch < 16; ch++)
+                    for (int r = 0; r < 5; r++)
+                        for (int c = 0; c < 5; c++) {
+                            const int top = r * 2, left = c * 2;
+                            const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
+                            const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
+                            float sum = 0.0f;
+                            for (int u = u0; u < u1; u++)
+                                for (int v = v0; v < v1; v++) {
+                                    const int from = (ch * 10 + top + u) * 10 + left + v;
+                                    sum += src[from];
+                                }
+                            out[at] = sum * 0.25f;   /* / (kh·kw): the padding counts */
+                        }
+            }
         }
     }
 }
@@ -443,47 +439,42 @@ static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
 static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
 {
     /* dy ⋆ flip(W): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * planes: each example's dy padded to 18×18, W transposed and flipped, vectors of 16 positions (77% of the lanes are outputs); then avg_pool2d1.grad, sigmoid1.grad on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); then avg_pool2d1.grad, sigmoid1.grad on each example's planes while in cache */
+    const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        float *pad = kiln_thread_buffer(0, 5200), *res = kiln_thread_buffer(1, 1536);
-        for (size_t p = 0; p < 5200; p++) pad[p] = 0.0f;
-        const float *grad = d_conv2d2 + (size_t)i * 1600;
-        for (int o = 0; o < 16; o++)  /* pack: the example's dy, padded */
-            for (int r = 0; r < 10; r++)
-                for (int c = 0; c < 10; c++)
-                    pad[(o * 18 + r + 4) * 18 + c + 4] = grad[(o * 10 + r) * 10 + c];
-        kiln_conv_planes(&(const kiln_conv_op){
-            .ins = 16, .outs = 6, .kh = 5, .kw = 5, .wp = 18, .nq = 248,
-            .src = pad, .src_stride = 324,
-            .w = conv2d2_weight + 24, .w_out = 25, .w_in = 150, .w_row = -5, .w_col = -1,
-        }, res, 256);
-        float *in = d_avg_pool2d1 + (size_t)i * 1176;
-        for (int ci = 0; ci < 6; ci++)  /* unpack: dy ⋆ flip(W) */
-            for (int r = 0; r < 14; r++)
-                for (int c = 0; c < 14; c++)
-                    in[(ci * 14 + r) * 14 + c] = res[ci * 256 + r * 18 + c];
-        {
-            /* d_conv2d1 = avg_pool2d1.grad: each window's gradient spread over its inputs, / (kh·kw) */
-            const float *grad = d_avg_pool2d1 + (size_t)i * 1176;
-            float *in = d_conv2d1 + (size_t)i * 4704;
-            for (int p = 0; p < 4704; p++) in[p] = 0.0f;
-            for (int ch = 0; ch < 6; ch++)
-                for (int r = 0; r < 14; r++)
-                    for (int c = 0; c < 14; c++) {
-                        const int top = r * 2, left = c * 2;
-                        const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
-                        const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
-                        const float share = grad[at] * 0.25f;
-                        for (int u = u0; u < u1; u++)
-                            for (int v = v0; v < v1; v++) {
-                                const int from = (ch * 28 + top + u) * 28 + left + v;
-                                in[from] += share;
-                            }
-                    }
-            for (int p = 0; p < 4704; p++) {  /* sigmoid.grad(in, sigmoid1), in place */
-                const float v = in[p];
-                in[p] = v * sigmoid1[(size_t)i * 4704 + p] * (1.0f - sigmoid1[(size_t)i * 4704 + p]);
+    for (int blk = 0; blk < blocks; blk++) {
+        const int i0 = blk * 16, m = n - i0 < 16 ? n - i0 : 16;
+        float *dy_lanes = kiln_thread_buffer(0, 25600), *dx_lanes = kiln_thread_buffer(1, 18816);
+        kiln_lanes_pack(d_conv2d2 + (size_t)i0 * 1600, 1600, m, 1600, dy_lanes);
+        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+            .ins = 6, .outs = 16, .h = 14, .w = 14, .oh = 10, .ow = 10,
+            .kh = 5, .kw = 5, .ph = 0, .pw = 0,
+            .weight = conv2d2_weight,
+        }, dy_lanes, dx_lanes);
+        kiln_lanes_unpack(dx_lanes, 1176, m, d_avg_pool2d1 + (size_t)i0 * 1176, 1176, 0);  /* dx = dy ⋆ flip(W) */
+        for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
+            {
+                /* d_conv2d1 = avg_pool2d1.grad: each window's gradient spread over its inputs, / (kh·kw) */
+                const float *grad = d_avg_pool2d1 + (size_t)i * 1176;
+                float *in = d_conv2d1 + (size_t)i * 4704;
+                for (int p = 0; p < 4704; p++) in[p] = 0.0f;
+                for (int ch = 0; ch < 6; ch++)
+                    for (int r = 0; r < 14; r++)
+                        for (int c = 0; c < 14; c++) {
+                            const int top = r * 2, left = c * 2;
+                            const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
+                            const int at = (ch * 14 + r) * 14 + c;   /* the window's output */
+                            const float share = grad[at] * 0.25f;
+                            for (int u = u0; u < u1; u++)
+                                for (int v = v0; v < v1; v++) {
+                                    const int from = (ch * 28 + top + u) * 28 + left + v;
+                                    in[from] += share;
+                                }
+                        }
+                for (int p = 0; p < 4704; p++) {  /* sigmoid.grad(in, sigmoid1), in place */
+                    const float v = in[p];
+                    in[p] = v * sigmoid1[(size_t)i * 4704 + p] * (1.0f - sigmoid1[(size_t)i * 4704 + p]);
+                }
             }
         }
     }
@@ -493,32 +484,19 @@ static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
 static void backward_conv2d2_grad_params_sgd(int n)
 {
     /* W and b updated with their gradients (sgd, fused): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * patches: chunks of 8 examples, each tap's inputs at the 10×10 output positions in a row (every lane an output: 57% of the padded planes' multiply-adds, packing included); the chunks added in order */
-    static float parts[32][2416];  /* each chunk's dW and db */
-    const int chunks = (n + 7) / 8;
+     * lanes: chunks of 16 examples, one per vector lane, x and dy transposed into them (every multiply-add at an output: 53% of the padded planes' work, packing included); the chunks added in order */
+    static float parts[16][2416];  /* each chunk's dW and db */
+    const int chunks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int ch = 0; ch < chunks; ch++) {
-        const int i0 = ch * 8, m = n - i0 < 8 ? n - i0 : 8;
-        const size_t ld = ((size_t)m * 100 + 15) / 16 * 16;  /* the chunk's output positions, whole vectors */
-        float *cols = kiln_thread_buffer(0, 150 * ld), *grad = kiln_thread_buffer(1, 16 * ld);
-        for (size_t p = (size_t)m * 100; p < ld; p++) {  /* zeros past the last position */
-            for (int t = 0; t < 150; t++) cols[t * ld + p] = 0.0f;
-            for (int o = 0; o < 16; o++) grad[o * ld + p] = 0.0f;
-        }
-        for (int j = 0; j < m; j++) {  /* pack: tap (ci, u, v)'s inputs in row (ci·kh + u)·kw + v, dy beside */
-            const float *src = avg_pool2d1 + (size_t)(i0 + j) * 1176;
-            const float *dy = d_conv2d2 + (size_t)(i0 + j) * 1600;
-            for (int ci = 0; ci < 6; ci++)
-                for (int u = 0; u < 5; u++)
-                    for (int v = 0; v < 5; v++) {
-                        float *col = cols + (size_t)((ci * 5 + u) * 5 + v) * ld + (size_t)j * 100;
-                        for (int r = 0; r < 10; r++)
-                            for (int c = 0; c < 10; c++) col[r * 10 + c] = src[(ci * 14 + r + u) * 14 + c + v];
-                    }
-            for (int o = 0; o < 16; o++)
-                for (int p = 0; p < 100; p++) grad[o * ld + (size_t)j * 100 + p] = dy[o * 100 + p];
-        }
-        kiln_conv_weight_grad_rows(16, 150, m * 100, grad, ld, cols, ld, parts[ch], parts[ch] + 2400);
+        const int i0 = ch * 16, m = n - i0 < 16 ? n - i0 : 16;
+        float *x_lanes = kiln_thread_buffer(0, 18816), *dy_lanes = kiln_thread_buffer(1, 25600);
+        kiln_lanes_pack_planes(avg_pool2d1 + (size_t)i0 * 1176, 1176, m, 6, 14, 14, 0, 0, x_lanes);
+        kiln_lanes_pack(d_conv2d2 + (size_t)i0 * 1600, 1600, m, 1600, dy_lanes);
+        kiln_conv_weight_grad_lanes(&(const kiln_lanes_conv){
+            .ins = 6, .outs = 16, .h = 14, .w = 14, .oh = 10, .ow = 10,
+            .kh = 5, .kw = 5, .ph = 0, .pw = 0,
+        }, x_lanes, dy_lanes, parts[ch], parts[ch] + 2400);
     }
     kiln_sync();
     #pragma omp for schedule(static) nowait
@@ -534,34 +512,19 @@ static void backward_conv2d2_grad_params_sgd(int n)
 static void backward_conv2d1_grad_params_sgd(int n, const uint8_t *x)
 {
     /* W and b updated with their gradients (sgd, fused): (n, 1, 28, 28) → (n, 6, 28, 28), kernel 5×5, stride 1×1, padding 2×2;
-     * planes: chunks of 8 examples in 32×32 planes (padded) beside their dy, vectors of 16 positions (77% of the lanes are outputs); the chunks added in order */
-    static float parts[32][156];  /* each chunk's dW and db */
-    const int chunks = (n + 7) / 8;
+     * lanes: chunks of 16 examples, one per vector lane, x with its zero border and dy transposed into them (every multiply-add at an output: 91% of the padded planes' work, packing included); the chunks added in order */
+    static float parts[16][156];  /* each chunk's dW and db */
+    const int chunks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int ch = 0; ch < chunks; ch++) {
-        const int i0 = ch * 8, m = n - i0 < 8 ? n - i0 : 8;
-        /* one channel's planes, all the chunk's examples; dy's rows padded to whole vectors (zeros) */
-        const size_t slab = (size_t)m * 1024, dslab = (slab + 15) / 16 * 16;
-        float *pad = kiln_thread_buffer(0, 1 * slab + 16), *grad = kiln_thread_buffer(1, 6 * dslab);
-        for (size_t p = 0; p < 1 * slab + 16; p++) pad[p] = 0.0f;
-        for (size_t p = 0; p < 6 * dslab; p++) grad[p] = 0.0f;  /* the columns past the outputs stay 0 */
-        for (int j = 0; j < m; j++) {  /* pack: x padded, dy at the same positions */
-            const uint8_t *src = x + (size_t)(i0 + j) * 784;
-            const float *dy = d_conv2d1 + (size_t)(i0 + j) * 4704;
-            for (int ci = 0; ci < 1; ci++)
-                for (int r = 0; r < 28; r++)
-                    for (int c = 0; c < 28; c++)
-                        pad[ci * slab + (size_t)j * 1024 + (r + 2) * 32 + c + 2] = (INPUT_SCALE * (float)src[(ci * 28 + r) * 28 + c]);
-            for (int o = 0; o < 6; o++)
-                for (int r = 0; r < 28; r++)
-                    for (int c = 0; c < 28; c++)
-                        grad[o * dslab + (size_t)j * 1024 + r * 32 + c] = dy[(o * 28 + r) * 28 + c];
-        }
-        kiln_conv_weight_grad(&(const kiln_conv_op){
-            .ins = 1, .outs = 6, .kh = 5, .kw = 5, .wp = 32, .nq = (m - 1) * 1024 + 892,
-            .src = pad, .src_stride = slab,
-            .w = parts[ch], .w_out = 25, .w_in = 25, .w_row = 5, .w_col = 1,
-        }, grad, dslab, parts[ch] + 150);
+        const int i0 = ch * 16, m = n - i0 < 16 ? n - i0 : 16;
+        float *x_lanes = kiln_thread_buffer(0, 16384), *dy_lanes = kiln_thread_buffer(1, 75264);
+        kiln_lanes_pack_bytes(x + (size_t)i0 * 784, 784, m, 1, 28, 28, 2, 2, INPUT_SCALE, x_lanes);
+        kiln_lanes_pack(d_conv2d1 + (size_t)i0 * 4704, 4704, m, 4704, dy_lanes);
+        kiln_conv_weight_grad_lanes(&(const kiln_lanes_conv){
+            .ins = 1, .outs = 6, .h = 28, .w = 28, .oh = 28, .ow = 28,
+            .kh = 5, .kw = 5, .ph = 2, .pw = 2,
+        }, x_lanes, dy_lanes, parts[ch], parts[ch] + 150);
     }
     kiln_sync();
     #pragma omp for schedule(static) nowait
