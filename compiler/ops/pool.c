@@ -196,16 +196,25 @@ static void pool_grad_windows(Emit *e, const Graph *g, const Kernel *part) {
     if (max) emit(e, "const float *src = %s + (size_t)i * %ld;", cname(g, q->in[0]), in_size);
     emit(e, "const float *grad = %s + (size_t)i * %ld;", cname(g, q->in[1]), out_size);
     emit(e, "float *in = %s + (size_t)i * %ld;", cname(g, dx), in_size);
-    if (!q->acc[0]) emit(e, "for (int p = 0; p < %ld; p++) in[p] = 0.0f;", in_size);
+    /* Windows that tile the planes exactly write each input once: no
+     * clearing first, no adding. */
+    int tiled = !q->acc[0] && s.sh == s.kh && s.sw == s.kw && !s.ph && !s.pw && s.oh * s.kh == s.h && s.ow * s.kw == s.w;
+    if (tiled) emit(e, "/* the windows tile the planes: each input written once */");
+    else if (!q->acc[0]) emit(e, "for (int p = 0; p < %ld; p++) in[p] = 0.0f;", in_size);
     emit_window_begin(e, &s);
     if (max) {
         emit_argmax(e, &s);
-        emit(e, "in[where] += grad[at];");
+        if (tiled) {
+            emit_taps(e, &s);
+            emit(e, "        in[from] = from == where ? grad[at] : 0.0f;");
+            emit(e, "    }");
+        } else
+            emit(e, "in[where] += grad[at];");
     } else {
         char scale[40];
         emit(e, "const float share = grad[at] * %s;", float_literal(scale, 1.0 / (double)(s.kh * s.kw)));
         emit_taps(e, &s);
-        emit(e, "        in[from] += share;");
+        emit(e, "        in[from] %s share;", tiled ? "=" : "+=");
         emit(e, "    }");
     }
     emit_window_end(e);

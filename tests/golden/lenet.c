@@ -414,7 +414,7 @@ static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
         /* d_conv2d2 = avg_pool2d2.grad: each window's gradient spread over its inputs, / (kh·kw) */
         const float *grad = d_flatten1 + (size_t)i * 400;
         float *in = d_conv2d2 + (size_t)i * 1600;
-        for (int p = 0; p < 1600; p++) in[p] = 0.0f;
+        /* the windows tile the planes: each input written once */
         for (int ch = 0; ch < 16; ch++)
             for (int r = 0; r < 5; r++)
                 for (int c = 0; c < 5; c++) {
@@ -425,7 +425,7 @@ static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
                     for (int u = u0; u < u1; u++)
                         for (int v = v0; v < v1; v++) {
                             const int from = (ch * 10 + top + u) * 10 + left + v;
-                            in[from] += share;
+                            in[from] = share;
                         }
                 }
         for (int p = 0; p < 1600; p++) {  /* sigmoid.grad(in, sigmoid2), in place */
@@ -457,7 +457,7 @@ static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
                 /* d_conv2d1 = avg_pool2d1.grad: each window's gradient spread over its inputs, / (kh·kw) */
                 const float *grad = d_avg_pool2d1 + (size_t)i * 1176;
                 float *in = d_conv2d1 + (size_t)i * 4704;
-                for (int p = 0; p < 4704; p++) in[p] = 0.0f;
+                /* the windows tile the planes: each input written once */
                 for (int ch = 0; ch < 6; ch++)
                     for (int r = 0; r < 14; r++)
                         for (int c = 0; c < 14; c++) {
@@ -468,7 +468,7 @@ static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
                             for (int u = u0; u < u1; u++)
                                 for (int v = v0; v < v1; v++) {
                                     const int from = (ch * 28 + top + u) * 28 + left + v;
-                                    in[from] += share;
+                                    in[from] = share;
                                 }
                         }
                 for (int p = 0; p < 4704; p++) {  /* sigmoid.grad(in, sigmoid1), in place */

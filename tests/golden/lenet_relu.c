@@ -425,7 +425,7 @@ static void backward_max_pool2d2_grad_relu2_grad(int n)
         const float *src = relu2 + (size_t)i * 1600;
         const float *grad = d_flatten1 + (size_t)i * 400;
         float *in = d_conv2d2 + (size_t)i * 1600;
-        for (int p = 0; p < 1600; p++) in[p] = 0.0f;
+        /* the windows tile the planes: each input written once */
         for (int ch = 0; ch < 16; ch++)
             for (int r = 0; r < 5; r++)
                 for (int c = 0; c < 5; c++) {
@@ -443,7 +443,11 @@ static void backward_max_pool2d2_grad_relu2_grad(int n)
                                 if (best != best) u = u1, v = v1;   /* a NaN wins: stop here */
                             }
                         }
-                    in[where] += grad[at];
+                    for (int u = u0; u < u1; u++)
+                        for (int v = v0; v < v1; v++) {
+                            const int from = (ch * 10 + top + u) * 10 + left + v;
+                            in[from] = from == where ? grad[at] : 0.0f;
+                        }
                 }
         for (int p = 0; p < 1600; p++) {  /* relu.grad(in, relu2), in place */
             const float v = in[p];
@@ -475,7 +479,7 @@ static void backward_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(int n)
                 const float *src = relu1 + (size_t)i * 4704;
                 const float *grad = d_max_pool2d1 + (size_t)i * 1176;
                 float *in = d_conv2d1 + (size_t)i * 4704;
-                for (int p = 0; p < 4704; p++) in[p] = 0.0f;
+                /* the windows tile the planes: each input written once */
                 for (int ch = 0; ch < 6; ch++)
                     for (int r = 0; r < 14; r++)
                         for (int c = 0; c < 14; c++) {
@@ -493,7 +497,11 @@ static void backward_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(int n)
                                         if (best != best) u = u1, v = v1;   /* a NaN wins: stop here */
                                     }
                                 }
-                            in[where] += grad[at];
+                            for (int u = u0; u < u1; u++)
+                                for (int v = v0; v < v1; v++) {
+                                    const int from = (ch * 28 + top + u) * 28 + left + v;
+                                    in[from] = from == where ? grad[at] : 0.0f;
+                                }
                         }
                 for (int p = 0; p < 4704; p++) {  /* relu.grad(in, relu1), in place */
                     const float v = in[p];
