@@ -11,6 +11,11 @@
  *   per example  a kernel that makes its result one example at a time (a
  *             convolution) runs the pooling that reads it on each example
  *             while its planes are in cache;
+ *   prologue  the other way round: an op that makes its result one
+ *             example at a time (a pooling's gradient, with the elementwise
+ *             ops after it) runs in the kernel that reads that result
+ *             example by example (a convolution's input gradient), on each
+ *             example just before it is packed;
  *   update    an update of the form p ← β·p + α·∇p (sgd, with or without
  *             weight decay) goes into the kernel computing ∇p, which then
  *             writes p directly (a GEMM's alpha and beta): no gradient
@@ -177,6 +182,41 @@ static void fuse_per_example(Graph *g, Kernel *k, int *claimed) {
     }
 }
 
+/* Rule "prologue": node n, an op that works one example at a time, and
+ * the elementwise ops that alone consume its result, one after another,
+ * when the first node to read the last result is a kernel head that hosts
+ * a prologue and every node reading it comes at or after that head; none
+ * of their inputs changes in between.  Returns that head (the chain in
+ * chain[], its length in *len), or -1. */
+static int prologue_host(const Graph *g, int n, int *chain, int *len) {
+    const Node *p = node(g, n);
+    if (!p->op->emit_example || p->phase != PHASE_BACKWARD || p->nout != 1 || p->acc[0]) return -1;
+    int y = p->out[0];
+    *len = 0;
+    chain[(*len)++] = n;
+    for (;;) {
+        if (val(g, y)->contributions > 1) return -1;
+        int r[8], nr = readers(g, y, r, 8);
+        if (nr < 1 || nr > 8) return -1;
+        const Node *q = node(g, r[0]);   /* the first reader, in graph order */
+        if (q->op->hosts_prologue && q->in[0] == y && q->phase == p->phase) {
+            for (int j = 0; j < *len; j++) {   /* the chain's inputs stay as they are until q */
+                const Node *c = node(g, chain[j]);
+                for (int i = 0; i < c->nin; i++)
+                    if (written_between(g, c->in[i], chain[j], r[0])) return -1;
+            }
+            return r[0];
+        }
+        if (nr != 1 || !q->op->pointwise || q->phase != p->phase || q->acc[0] || q->in[q->op->main_input] != y ||
+            *len >= 4)
+            return -1;
+        for (int j = 0; j < q->nin; j++)
+            if (j != q->op->main_input && storage_of(g, q->in[j]) == storage_of(g, y)) return -1;
+        chain[(*len)++] = r[0];
+        y = q->out[0];
+    }
+}
+
 /* Rule "update": every gradient head produces goes only to an update node
  * that can run in head's kernel, and no node between head and those updates
  * reads the parameters they change. */
@@ -209,10 +249,12 @@ static void fuse_updates(Graph *g, Kernel *k, int *claimed) {
     }
 }
 
-/* prefix, then the labels of the first `upto` nodes, '.' made '_' */
+/* prefix, then the labels of the first `upto` nodes (a prologue's
+ * first: they run first), '.' made '_' */
 static void name_kernel(const Graph *g, Kernel *k, const char *prefix, int upto) {
     size_t len = (size_t)snprintf(k->name, sizeof k->name, "%s", prefix);
-    for (int i = 0; i < upto && len < sizeof k->name; i++) {
+    for (int o = 0; o < upto && len < sizeof k->name; o++) {
+        int i = o < k->nprologue ? k->nnodes - k->nprologue + o : o - k->nprologue;
         const Node *n = node(g, k->nodes[i]);
         if (n->phase == PHASE_UPDATE && i > 0 && node(g, k->nodes[i - 1])->phase == PHASE_UPDATE) continue;
         /* a fused update is named by its optimizer ("sgd"), once */
@@ -227,11 +269,23 @@ void fuse(Graph *g) {
     g->kernels = xcalloc((size_t)g->nnodes * 2 + 1, sizeof *g->kernels);
     g->nkernels = 0;
     int *claimed = xcalloc((size_t)g->nnodes, sizeof *claimed);
+    int *prologue = xcalloc((size_t)g->nnodes * 4, sizeof *prologue), *nprologue = xcalloc((size_t)g->nnodes, sizeof *nprologue);
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = node(g, i);
         if (claimed[i]) continue;
         claimed[i] = 1;
         if (!n->op->emit) continue;
+
+        int chain[4], len, host = prologue_host(g, i, chain, &len);
+        if (host >= 0 && !claimed[host] && !nprologue[host]) {   /* runs later, in host's kernel */
+            for (int j = 0; j < len; j++) {
+                prologue[host * 4 + j] = chain[j];
+                claimed[chain[j]] = 1;
+                if (j + 1 < len) val(g, node(g, chain[j])->out[0])->fused = 1;
+            }
+            nprologue[host] = len;
+            continue;
+        }
 
         if (n->phase == PHASE_LOSS) {
             /* evaluation: the loss alone; training: loss and gradient together */
@@ -256,7 +310,17 @@ void fuse(Graph *g) {
         fuse_epilogue(g, k, claimed);
         fuse_per_example(g, k, claimed);
         fuse_updates(g, k, claimed);
+        if (k->nnodes + nprologue[i] > 8) fail("internal error: kernel %s: no room for its prologue", n->label);
+        for (int j = 0; j < nprologue[i]; j++) {
+            k->nodes[k->nnodes++] = prologue[i * 4 + j];
+            k->nprologue++;
+        }
+        nprologue[i] = 0;   /* placed */
         name_kernel(g, k, phase_prefix[k->phase], k->nnodes);
     }
+    for (int i = 0; i < g->nnodes; i++)
+        if (nprologue[i]) fail("internal error: %s: its prologue has no kernel", node(g, i)->label);
     free(claimed);
+    free(prologue);
+    free(nprologue);
 }

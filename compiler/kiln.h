@@ -152,6 +152,10 @@ typedef struct NodeOp {
      * a convolution) run it while the example is in cache. */
     void (*emit_example)(Emit *e, const Graph *g, const Kernel *part);
     int hosts_examples;
+    /* Reads its input (in[0]) example by example, so the op that makes it
+     * one example at a time (a pooling's gradient) can run in its kernel,
+     * on each example just before it is read (fuse.c's "prologue"). */
+    int hosts_prologue;
     /* Ops with more than one way to compute a kernel headed by them: which
      * one kernel k takes and why, one line for `kiln graph --kernels`. */
     void (*strategy)(StrBuf *sb, const Graph *g, const Kernel *k);
@@ -328,6 +332,8 @@ struct Kernel {
     int   id;
     char  name[96];          /* the C function's name */
     int   nodes[8], nnodes;  /* nodes[0] is the head: its op emits the kernel */
+    int   nprologue;         /* the last nprologue nodes make the head's input,
+                                example by example, before the head reads it */
     Phase phase;
     int   train, eval;       /* called by the training step / by evaluation */
 };

@@ -64,6 +64,8 @@ void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const 
 /* The per-example op after the head's chain (and the ops after it), on
  * example i's planes. */
 void conv_emit_example(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+/* The kernel's prologue (fuse.c), if any: what makes dy, on example i. */
+void conv_emit_prologue(Emit *e, const Graph *g, const Kernel *k);
 
 /* The grad_params kernels' chunks (conv_planes.c): the static array of
  * each chunk's partial dW and db, the loop over the chunks of per

@@ -97,6 +97,13 @@ void conv_lanes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvK
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
     emit_blocks_begin(e);
+    if (k->nprologue) {
+        emit(e, "for (int i = i0; i < i0 + m; i++) {  /* dy, example by example, just before it is packed */");
+        e->indent++;
+        conv_emit_prologue(e, g, k);
+        e->indent--;
+        emit(e, "}");
+    }
     emit(e, "float *dy_lanes = kiln_thread_buffer(0, %ld), *dx_lanes = kiln_thread_buffer(1, %ld);", 16 * out_n, 16 * in_n);
     emit(e, "kiln_lanes_pack(%s + (size_t)i0 * %ld, %ld, m, %ld, dy_lanes);", cname(g, c->dy), out_n, out_n, out_n);
     emit(e, "kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){");

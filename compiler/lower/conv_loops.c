@@ -33,8 +33,18 @@ void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const 
 void conv_emit_example(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c) {
     if (c->example_node < 0) return;
     Kernel part = *k;   /* the per-example op and the ops after it */
-    part.nnodes = k->nnodes - c->chain.nnodes;
+    part.nnodes = k->nnodes - k->nprologue - c->chain.nnodes;
+    part.nprologue = 0;
     for (int j = 0; j < part.nnodes; j++) part.nodes[j] = k->nodes[c->chain.nnodes + j];
+    node(g, part.nodes[0])->op->emit_example(e, g, &part);
+}
+
+void conv_emit_prologue(Emit *e, const Graph *g, const Kernel *k) {
+    if (!k->nprologue) return;
+    Kernel part = *k;   /* the nodes that make dy, in order */
+    part.nnodes = k->nprologue;
+    part.nprologue = 0;
+    for (int j = 0; j < part.nnodes; j++) part.nodes[j] = k->nodes[k->nnodes - k->nprologue + j];
     node(g, part.nodes[0])->op->emit_example(e, g, &part);
 }
 
@@ -101,6 +111,7 @@ void conv_loops_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvK
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int i = 0; i < n; i++) {");
     e->indent++;
+    conv_emit_prologue(e, g, k);
     emit(e, "float *in = %s + (size_t)i * %ld;", cname(g, c->y), s->in * in_plane);
     emit(e, "const float *grad = %s + (size_t)i * %ld;", cname(g, c->dy), s->out * plane);
     if (!q->acc[0]) emit(e, "for (int p = 0; p < %ld; p++) in[p] = 0.0f;", s->in * in_plane);

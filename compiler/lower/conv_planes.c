@@ -108,6 +108,7 @@ void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const Conv
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int i = 0; i < n; i++) {");
     e->indent++;
+    conv_emit_prologue(e, g, k);
     emit(e, "float *pad = kiln_thread_buffer(0, %ld), *res = kiln_thread_buffer(1, %ld);", padn, s->in * ldr);
     emit_clear(e, "pad", padn, qh || qw);
     emit(e, "const float *grad = %s + (size_t)i * %ld;", cname(g, c->dy), s->out * s->oh * s->ow);

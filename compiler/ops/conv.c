@@ -186,9 +186,11 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
     c.chain = *k;
     c.example_node = -1;
     if (role != CONV_GRAD_PARAMS) {   /* the elementwise ops, then maybe a per-example op (fuse.c) */
+        int own = k->nnodes - k->nprologue;   /* the prologue's nodes come last */
         c.chain.nnodes = 1;
-        while (c.chain.nnodes < k->nnodes && node(g, k->nodes[c.chain.nnodes])->op->pointwise) c.chain.nnodes++;
-        if (c.chain.nnodes < k->nnodes) c.example_node = k->nodes[c.chain.nnodes];
+        c.chain.nprologue = 0;
+        while (c.chain.nnodes < own && node(g, k->nodes[c.chain.nnodes])->op->pointwise) c.chain.nnodes++;
+        if (c.chain.nnodes < own) c.example_node = k->nodes[c.chain.nnodes];
         c.y = node(g, k->nodes[c.chain.nnodes - 1])->out[0];
     }
     if (role == CONV_GRAD_INPUT) {
@@ -267,11 +269,20 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
 /* The strategy's line, and what runs after the unpacking. */
 static ConvKernel described(const Graph *g, const Kernel *k, ConvRole role) {
     ConvKernel c = conv_kernel(g, k, role);
-    for (int j = c.chain.nnodes; j < k->nnodes; j++) {   /* the per-example op and the ops after it */
+    int own = k->nnodes - k->nprologue;
+    if (k->nprologue) {   /* what makes dy, example by example, before it is packed */
+        size_t len = strlen(c.strategy);
+        snprintf(c.strategy + len, sizeof c.strategy - len, "; dy made example by example, just before it is read, by");
+        for (int j = own; j < k->nnodes; j++) {
+            len = strlen(c.strategy);
+            snprintf(c.strategy + len, sizeof c.strategy - len, "%s %s", j == own ? "" : ",", node(g, k->nodes[j])->label);
+        }
+    }
+    for (int j = c.chain.nnodes; j < own; j++) {   /* the per-example op and the ops after it */
         size_t len = strlen(c.strategy);
         snprintf(c.strategy + len, sizeof c.strategy - len, "%s%s", j == c.chain.nnodes ? "; then " : ", ",
                  node(g, k->nodes[j])->label);
-        if (j + 1 == k->nnodes) {
+        if (j + 1 == own) {
             len = strlen(c.strategy);
             snprintf(c.strategy + len, sizeof c.strategy - len, " on each example's planes while in cache");
         }
@@ -315,7 +326,8 @@ static const NodeOp node_conv = {
     .reads_bytes = 1, .strategy = conv_strategy, .hosts_examples = 1,
 };
 static const NodeOp node_conv_grad_input = { .name = "conv2d.grad_input", .emit = grad_input_emit, .gemm_epilogue = 1,
-                                               .strategy = grad_input_strategy, .hosts_examples = 1 };
+                                               .strategy = grad_input_strategy, .hosts_examples = 1,
+                                               .hosts_prologue = 1 };
 static const NodeOp node_conv_grad_params = { .name = "conv2d.grad_params", .emit = grad_params_emit, .fuses_update = 1,
                                                 .strategy = grad_params_strategy };
 const OpDef op_conv2d = {

@@ -32,10 +32,9 @@
  *   10 backward_linear2_grad_params_sgd
  *   11 backward_linear1_grad_input
  *   12 backward_linear1_grad_params_sgd
- *   13 backward_avg_pool2d2_grad_sigmoid2_grad
- *   14 backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad
- *   15 backward_conv2d2_grad_params_sgd
- *   16 backward_conv2d1_grad_params_sgd
+ *   13 backward_avg_pool2d2_grad_sigmoid2_grad_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad
+ *   14 backward_conv2d2_grad_params_sgd
+ *   15 backward_conv2d1_grad_params_sgd
  * Evaluation runs:
  *   0 forward_conv2d1_sigmoid1_avg_pool2d1
  *   1 forward_conv2d2_sigmoid2_avg_pool2d2
@@ -75,11 +74,11 @@ static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
- * first write to last read) do not overlap share memory: 3853312 floats
+ * first write to last read) do not overlap share memory: 4154368 floats
  * instead of 4154368. */
-static float arena[3853312];
-static float *const sigmoid1 = arena + 0;  /* (batch, 6, 28, 28), kernels 0–14 */
-static float *const avg_pool2d1 = arena + 1204224;  /* (batch, 6, 14, 14), kernels 0–15 */
+static float arena[4154368];
+static float *const sigmoid1 = arena + 0;  /* (batch, 6, 28, 28), kernels 0–13 */
+static float *const avg_pool2d1 = arena + 1204224;  /* (batch, 6, 14, 14), kernels 0–14 */
 static float *const sigmoid2 = arena + 1505280;  /* (batch, 16, 10, 10), kernels 1–13 */
 static float *const avg_pool2d2 = arena + 1914880;  /* (batch, 16, 5, 5), kernels 1–12 */
 static float *const sigmoid3 = arena + 2017280;  /* (batch, 120) in 4 column panels, kernels 2–10 */
@@ -89,9 +88,9 @@ static float *const d_linear3 = arena + 2077184;  /* (batch, 10), kernels 6–8 
 static float *const d_linear2 = arena + 2079744;  /* (batch, 84) in 3 column panels, kernels 7–10 */
 static float *const d_linear1 = arena + 2104320;  /* (batch, 120) in 4 column panels, kernels 9–12 */
 static float *const d_flatten1 = arena + 2137088;  /* (batch, 400), kernels 11–13 */
-static float *const d_conv2d2 = arena + 2239488;  /* (batch, 16, 10, 10), kernels 13–15 */
-static float *const d_avg_pool2d1 = arena + 1505280;  /* (batch, 6, 14, 14), kernels 14–14 */
-static float *const d_conv2d1 = arena + 2649088;  /* (batch, 6, 28, 28), kernels 14–16 */
+static float *const d_conv2d2 = arena + 2239488;  /* (batch, 16, 10, 10), kernels 13–14 */
+static float *const d_avg_pool2d1 = arena + 2649088;  /* (batch, 6, 14, 14), kernels 13–13 */
+static float *const d_conv2d1 = arena + 2950144;  /* (batch, 6, 28, 28), kernels 13–15 */
 
 /* ---- kernels ---- */
 
@@ -406,44 +405,40 @@ static void backward_linear1_grad_params_sgd(int n)
     kiln_column_sums_paneled(n, 120, d_linear1, KILN_PANEL, PANEL_STRIDE, -0.9f, 1.0f, linear1_bias);
 }
 
-/* backward_avg_pool2d2_grad_sigmoid2_grad — nodes: avg_pool2d2.grad, sigmoid2.grad */
-static void backward_avg_pool2d2_grad_sigmoid2_grad(int n)
-{
-    #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        /* d_conv2d2 = avg_pool2d2.grad: each window's gradient spread over its inputs, / (kh·kw) */
-        const float *grad = d_flatten1 + (size_t)i * 400;
-        float *in = d_conv2d2 + (size_t)i * 1600;
-        /* the windows tile the planes: each input written once */
-        for (int ch = 0; ch < 16; ch++)
-            for (int r = 0; r < 5; r++)
-                for (int c = 0; c < 5; c++) {
-                    const int top = r * 2, left = c * 2;
-                    const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
-                    const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
-                    const float share = grad[at] * 0.25f;
-                    for (int u = u0; u < u1; u++)
-                        for (int v = v0; v < v1; v++) {
-                            const int from = (ch * 10 + top + u) * 10 + left + v;
-                            in[from] = share;
-                        }
-                }
-        for (int p = 0; p < 1600; p++) {  /* sigmoid.grad(in, sigmoid2), in place */
-            const float v = in[p];
-            in[p] = v * sigmoid2[(size_t)i * 1600 + p] * (1.0f - sigmoid2[(size_t)i * 1600 + p]);
-        }
-    }
-}
-
-/* backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad — nodes: conv2d2.grad_input, avg_pool2d1.grad, sigmoid1.grad */
-static void backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
+/* backward_avg_pool2d2_grad_sigmoid2_grad_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad — nodes: conv2d2.grad_input, avg_pool2d1.grad, sigmoid1.grad, avg_pool2d2.grad, sigmoid2.grad */
+static void backward_avg_pool2d2_grad_sigmoid2_grad_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(int n)
 {
     /* dy ⋆ flip(W): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); then avg_pool2d1.grad, sigmoid1.grad on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); dy made example by example, just before it is read, by avg_pool2d2.grad, sigmoid2.grad; then avg_pool2d1.grad, sigmoid1.g */
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
         const int i0 = blk * 16, m = n - i0 < 16 ? n - i0 : 16;
+        for (int i = i0; i < i0 + m; i++) {  /* dy, example by example, just before it is packed */
+            {
+                /* d_conv2d2 = avg_pool2d2.grad: each window's gradient spread over its inputs, / (kh·kw) */
+                const float *grad = d_flatten1 + (size_t)i * 400;
+                float *in = d_conv2d2 + (size_t)i * 1600;
+                /* the windows tile the planes: each input written once */
+                for (int ch = 0; ch < 16; ch++)
+                    for (int r = 0; r < 5; r++)
+                        for (int c = 0; c < 5; c++) {
+                            const int top = r * 2, left = c * 2;
+                            const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
+                            const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
+                            const float share = grad[at] * 0.25f;
+                            for (int u = u0; u < u1; u++)
+                                for (int v = v0; v < v1; v++) {
+                                    const int from = (ch * 10 + top + u) * 10 + left + v;
+                                    in[from] = share;
+                                }
+                        }
+                for (int p = 0; p < 1600; p++) {  /* sigmoid.grad(in, sigmoid2), in place */
+                    const float v = in[p];
+                    in[p] = v * sigmoid2[(size_t)i * 1600 + p] * (1.0f - sigmoid2[(size_t)i * 1600 + p]);
+                }
+            }
+        }
         float *dy_lanes = kiln_thread_buffer(0, 25600), *dx_lanes = kiln_thread_buffer(1, 18816);
         kiln_lanes_pack(d_conv2d2 + (size_t)i0 * 1600, 1600, m, 1600, dy_lanes);
         kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
@@ -568,9 +563,7 @@ static float train_step(const kiln_batch *b, int *correct)
         backward_linear1_grad_input(n);
         kiln_sync();
         backward_linear1_grad_params_sgd(n);
-        backward_avg_pool2d2_grad_sigmoid2_grad(n);
-        kiln_sync();
-        backward_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(n);
+        backward_avg_pool2d2_grad_sigmoid2_grad_conv2d2_grad_input_avg_pool2d1_grad_sigmoid1_grad(n);
         kiln_sync();
         backward_conv2d2_grad_params_sgd(n);
         backward_conv2d1_grad_params_sgd(n, rows.x);
@@ -711,10 +704,10 @@ static const kiln_model model = {
     .predict = predict,
     .arena_bytes = sizeof arena,
     .plan =
-        "memory plan: arena of 3853312 floats (15052.0 KiB; 4154368 without reuse), parameters 61760 floats\012"
+        "memory plan: arena of 4154368 floats (16228.0 KiB; 4154368 without reuse), parameters 61760 floats\012"
         "  conv2d1                (batch, 6, 28, 28) fused: never stored\012"
-        "  sigmoid1               (batch, 6, 28, 28) at 0        kernels 0-14\012"
-        "  avg_pool2d1            (batch, 6, 14, 14) at 1204224  kernels 0-15\012"
+        "  sigmoid1               (batch, 6, 28, 28) at 0        kernels 0-13\012"
+        "  avg_pool2d1            (batch, 6, 14, 14) at 1204224  kernels 0-14\012"
         "  conv2d2                (batch, 16, 10, 10) fused: never stored\012"
         "  sigmoid2               (batch, 16, 10, 10) at 1505280  kernels 1-13\012"
         "  avg_pool2d2            (batch, 16, 5, 5) at 1914880  kernels 1-12\012"
@@ -736,12 +729,12 @@ static const kiln_model model = {
         "  d.linear1.weight       (400, 120)       fused: never stored\012"
         "  d.linear1.bias         (120)            fused: never stored\012"
         "  d.sigmoid2             (batch, 16, 10, 10) fused: never stored\012"
-        "  d.conv2d2              (batch, 16, 10, 10) at 2239488  kernels 13-15\012"
-        "  d.avg_pool2d1          (batch, 6, 14, 14) at 1505280  kernels 14-14\012"
+        "  d.conv2d2              (batch, 16, 10, 10) at 2239488  kernels 13-14\012"
+        "  d.avg_pool2d1          (batch, 6, 14, 14) at 2649088  kernels 13-13\012"
         "  d.conv2d2.weight       (16, 6, 5, 5)    fused: never stored\012"
         "  d.conv2d2.bias         (16)             fused: never stored\012"
         "  d.sigmoid1             (batch, 6, 28, 28) fused: never stored\012"
-        "  d.conv2d1              (batch, 6, 28, 28) at 2649088  kernels 14-16\012"
+        "  d.conv2d1              (batch, 6, 28, 28) at 2950144  kernels 13-15\012"
         "  d.conv2d1.weight       (6, 1, 5, 5)     fused: never stored\012"
         "  d.conv2d1.bias         (6)              fused: never stored\012",
 };

@@ -32,10 +32,9 @@
  *   10 backward_linear2_grad_params_sgd
  *   11 backward_linear1_grad_input
  *   12 backward_linear1_grad_params_sgd
- *   13 backward_max_pool2d2_grad_relu2_grad
- *   14 backward_conv2d2_grad_input_max_pool2d1_grad_relu1_grad
- *   15 backward_conv2d2_grad_params_sgd
- *   16 backward_conv2d1_grad_params_sgd
+ *   13 backward_max_pool2d2_grad_relu2_grad_conv2d2_grad_input_max_pool2d1_grad_relu1_grad
+ *   14 backward_conv2d2_grad_params_sgd
+ *   15 backward_conv2d1_grad_params_sgd
  * Evaluation runs:
  *   0 forward_conv2d1_relu1_max_pool2d1
  *   1 forward_conv2d2_relu2_max_pool2d2
@@ -75,11 +74,11 @@ static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
- * first write to last read) do not overlap share memory: 3853312 floats
+ * first write to last read) do not overlap share memory: 4154368 floats
  * instead of 4154368. */
-static float arena[3853312];
-static float *const relu1 = arena + 0;  /* (batch, 6, 28, 28), kernels 0–14 */
-static float *const max_pool2d1 = arena + 1204224;  /* (batch, 6, 14, 14), kernels 0–15 */
+static float arena[4154368];
+static float *const relu1 = arena + 0;  /* (batch, 6, 28, 28), kernels 0–13 */
+static float *const max_pool2d1 = arena + 1204224;  /* (batch, 6, 14, 14), kernels 0–14 */
 static float *const relu2 = arena + 1505280;  /* (batch, 16, 10, 10), kernels 1–13 */
 static float *const max_pool2d2 = arena + 1914880;  /* (batch, 16, 5, 5), kernels 1–12 */
 static float *const relu3 = arena + 2017280;  /* (batch, 120) in 4 column panels, kernels 2–10 */
@@ -89,9 +88,9 @@ static float *const d_linear3 = arena + 2077184;  /* (batch, 10), kernels 6–8 
 static float *const d_linear2 = arena + 2079744;  /* (batch, 84) in 3 column panels, kernels 7–10 */
 static float *const d_linear1 = arena + 2104320;  /* (batch, 120) in 4 column panels, kernels 9–12 */
 static float *const d_flatten1 = arena + 2137088;  /* (batch, 400), kernels 11–13 */
-static float *const d_conv2d2 = arena + 2239488;  /* (batch, 16, 10, 10), kernels 13–15 */
-static float *const d_max_pool2d1 = arena + 1505280;  /* (batch, 6, 14, 14), kernels 14–14 */
-static float *const d_conv2d1 = arena + 2649088;  /* (batch, 6, 28, 28), kernels 14–16 */
+static float *const d_conv2d2 = arena + 2239488;  /* (batch, 16, 10, 10), kernels 13–14 */
+static float *const d_max_pool2d1 = arena + 2649088;  /* (batch, 6, 14, 14), kernels 13–13 */
+static float *const d_conv2d1 = arena + 2950144;  /* (batch, 6, 28, 28), kernels 13–15 */
 
 /* ---- kernels ---- */
 
@@ -416,55 +415,51 @@ static void backward_linear1_grad_params_sgd(int n)
     kiln_column_sums_paneled(n, 120, d_linear1, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear1_bias);
 }
 
-/* backward_max_pool2d2_grad_relu2_grad — nodes: max_pool2d2.grad, relu2.grad */
-static void backward_max_pool2d2_grad_relu2_grad(int n)
-{
-    #pragma omp for schedule(static) nowait
-    for (int i = 0; i < n; i++) {
-        /* d_conv2d2 = max_pool2d2.grad: each window's gradient to the input that won it */
-        const float *src = relu2 + (size_t)i * 1600;
-        const float *grad = d_flatten1 + (size_t)i * 400;
-        float *in = d_conv2d2 + (size_t)i * 1600;
-        /* the windows tile the planes: each input written once */
-        for (int ch = 0; ch < 16; ch++)
-            for (int r = 0; r < 5; r++)
-                for (int c = 0; c < 5; c++) {
-                    const int top = r * 2, left = c * 2;
-                    const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
-                    const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
-                    float best = -INFINITY;
-                    int where = -1;
-                    for (int u = u0; u < u1; u++)
-                        for (int v = v0; v < v1; v++) {
-                            const int from = (ch * 10 + top + u) * 10 + left + v;
-                            if (src[from] > best || src[from] != src[from] || where < 0) {
-                                best = src[from];
-                                where = from;
-                                if (best != best) u = u1, v = v1;   /* a NaN wins: stop here */
-                            }
-                        }
-                    for (int u = u0; u < u1; u++)
-                        for (int v = v0; v < v1; v++) {
-                            const int from = (ch * 10 + top + u) * 10 + left + v;
-                            in[from] = from == where ? grad[at] : 0.0f;
-                        }
-                }
-        for (int p = 0; p < 1600; p++) {  /* relu.grad(in, relu2), in place */
-            const float v = in[p];
-            in[p] = relu2[(size_t)i * 1600 + p] > 0.0f ? v : 0.0f;
-        }
-    }
-}
-
-/* backward_conv2d2_grad_input_max_pool2d1_grad_relu1_grad — nodes: conv2d2.grad_input, max_pool2d1.grad, relu1.grad */
-static void backward_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(int n)
+/* backward_max_pool2d2_grad_relu2_grad_conv2d2_grad_input_max_pool2d1_grad_relu1_grad — nodes: conv2d2.grad_input, max_pool2d1.grad, relu1.grad, max_pool2d2.grad, relu2.grad */
+static void backward_max_pool2d2_grad_relu2_grad_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(int n)
 {
     /* dy ⋆ flip(W): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); then max_pool2d1.grad, relu1.grad on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); dy made example by example, just before it is read, by max_pool2d2.grad, relu2.grad; then max_pool2d1.grad, relu1.grad on */
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
         const int i0 = blk * 16, m = n - i0 < 16 ? n - i0 : 16;
+        for (int i = i0; i < i0 + m; i++) {  /* dy, example by example, just before it is packed */
+            {
+                /* d_conv2d2 = max_pool2d2.grad: each window's gradient to the input that won it */
+                const float *src = relu2 + (size_t)i * 1600;
+                const float *grad = d_flatten1 + (size_t)i * 400;
+                float *in = d_conv2d2 + (size_t)i * 1600;
+                /* the windows tile the planes: each input written once */
+                for (int ch = 0; ch < 16; ch++)
+                    for (int r = 0; r < 5; r++)
+                        for (int c = 0; c < 5; c++) {
+                            const int top = r * 2, left = c * 2;
+                            const int u0 = 0, u1 = 2, v0 = 0, v1 = 2;   /* no padding: the whole window */
+                            const int at = (ch * 5 + r) * 5 + c;   /* the window's output */
+                            float best = -INFINITY;
+                            int where = -1;
+                            for (int u = u0; u < u1; u++)
+                                for (int v = v0; v < v1; v++) {
+                                    const int from = (ch * 10 + top + u) * 10 + left + v;
+                                    if (src[from] > best || src[from] != src[from] || where < 0) {
+                                        best = src[from];
+                                        where = from;
+                                        if (best != best) u = u1, v = v1;   /* a NaN wins: stop here */
+                                    }
+                                }
+                            for (int u = u0; u < u1; u++)
+                                for (int v = v0; v < v1; v++) {
+                                    const int from = (ch * 10 + top + u) * 10 + left + v;
+                                    in[from] = from == where ? grad[at] : 0.0f;
+                                }
+                        }
+                for (int p = 0; p < 1600; p++) {  /* relu.grad(in, relu2), in place */
+                    const float v = in[p];
+                    in[p] = relu2[(size_t)i * 1600 + p] > 0.0f ? v : 0.0f;
+                }
+            }
+        }
         float *dy_lanes = kiln_thread_buffer(0, 25600), *dx_lanes = kiln_thread_buffer(1, 18816);
         kiln_lanes_pack(d_conv2d2 + (size_t)i0 * 1600, 1600, m, 1600, dy_lanes);
         kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
@@ -600,9 +595,7 @@ static float train_step(const kiln_batch *b, int *correct)
         backward_linear1_grad_input(n);
         kiln_sync();
         backward_linear1_grad_params_sgd(n);
-        backward_max_pool2d2_grad_relu2_grad(n);
-        kiln_sync();
-        backward_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(n);
+        backward_max_pool2d2_grad_relu2_grad_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(n);
         kiln_sync();
         backward_conv2d2_grad_params_sgd(n);
         backward_conv2d1_grad_params_sgd(n, rows.x);
@@ -743,10 +736,10 @@ static const kiln_model model = {
     .predict = predict,
     .arena_bytes = sizeof arena,
     .plan =
-        "memory plan: arena of 3853312 floats (15052.0 KiB; 4154368 without reuse), parameters 61760 floats\012"
+        "memory plan: arena of 4154368 floats (16228.0 KiB; 4154368 without reuse), parameters 61760 floats\012"
         "  conv2d1                (batch, 6, 28, 28) fused: never stored\012"
-        "  relu1                  (batch, 6, 28, 28) at 0        kernels 0-14\012"
-        "  max_pool2d1            (batch, 6, 14, 14) at 1204224  kernels 0-15\012"
+        "  relu1                  (batch, 6, 28, 28) at 0        kernels 0-13\012"
+        "  max_pool2d1            (batch, 6, 14, 14) at 1204224  kernels 0-14\012"
         "  conv2d2                (batch, 16, 10, 10) fused: never stored\012"
         "  relu2                  (batch, 16, 10, 10) at 1505280  kernels 1-13\012"
         "  max_pool2d2            (batch, 16, 5, 5) at 1914880  kernels 1-12\012"
@@ -768,12 +761,12 @@ static const kiln_model model = {
         "  d.linear1.weight       (400, 120)       fused: never stored\012"
         "  d.linear1.bias         (120)            fused: never stored\012"
         "  d.relu2                (batch, 16, 10, 10) fused: never stored\012"
-        "  d.conv2d2              (batch, 16, 10, 10) at 2239488  kernels 13-15\012"
-        "  d.max_pool2d1          (batch, 6, 14, 14) at 1505280  kernels 14-14\012"
+        "  d.conv2d2              (batch, 16, 10, 10) at 2239488  kernels 13-14\012"
+        "  d.max_pool2d1          (batch, 6, 14, 14) at 2649088  kernels 13-13\012"
         "  d.conv2d2.weight       (16, 6, 5, 5)    fused: never stored\012"
         "  d.conv2d2.bias         (16)             fused: never stored\012"
         "  d.relu1                (batch, 6, 28, 28) fused: never stored\012"
-        "  d.conv2d1              (batch, 6, 28, 28) at 2649088  kernels 14-16\012"
+        "  d.conv2d1              (batch, 6, 28, 28) at 2950144  kernels 13-15\012"
         "  d.conv2d1.weight       (6, 1, 5, 5)     fused: never stored\012"
         "  d.conv2d1.bias         (6)              fused: never stored\012",
 };
