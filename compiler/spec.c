@@ -332,6 +332,7 @@ double call_number(Call *c, int arg, const char *what) {
 }
 
 void call_max_args(Call *c, int max) {
+    if (c->nargs > max && max == 0) call_fail(c, "takes no arguments, got %d", c->nargs);
     if (c->nargs > max)
         call_fail(c, "takes at most %d argument%s, got %d", max, max == 1 ? "" : "s", c->nargs);
 }

@@ -44,8 +44,9 @@ extern const OpDef op_conv2d;
 /* ---- pool.c ---- */
 typedef struct {
     long kernel[2], stride[2], padding[2];   /* height, width */
+    int  global;   /* global_avg_pool2d: the window is the whole plane, from the input's shape */
 } PoolAttr;
-extern const OpDef op_max_pool2d, op_avg_pool2d;
+extern const OpDef op_max_pool2d, op_avg_pool2d, op_global_avg_pool2d;
 
 /* ---- window.c ---- */
 /* The output's height and width (out[0], out[1]) of a window of kernel,

@@ -1,6 +1,9 @@
-/* pool.c — max_pool2d(k, {stride = k, padding = 0}) and avg_pool2d(k,
- * {stride = k, padding = 0}): PyTorch's nn.MaxPool2d and nn.AvgPool2d on
- * (batch, channels, height, width) values, each channel on its own.
+/* pool.c — max_pool2d(k, {stride = k, padding = 0}), avg_pool2d(k,
+ * {stride = k, padding = 0}) and global_avg_pool2d(): PyTorch's
+ * nn.MaxPool2d, nn.AvgPool2d and nn.AdaptiveAvgPool2d(1) on (batch,
+ * channels, height, width) values, each channel on its own.  The global
+ * pool is the average pool whose one window is the whole plane, its size
+ * taken from the input's shape: (batch, c, h, w) → (batch, c, 1, 1).
  *
  *   max  y = the largest x in the window; a tie goes to the first in the
  *        window's row-major order, and a NaN wins (as PyTorch's CPU kernel);
@@ -36,17 +39,32 @@ static void pool_parse(Call *c, Layer *out) {
                       a->kernel[d], a->kernel[d] / 2);
 }
 
+static void global_parse(Call *c, Layer *out) {
+    PoolAttr *a = out->attr;
+    call_max_args(c, 0);
+    a->global = 1;
+}
+
 static void pool_describe(const Layer *l, char buf[64]) {
     const PoolAttr *a = l->attr;
-    if (a->kernel[0] == a->kernel[1]) snprintf(buf, 64, "%s(%ld)", l->op->name, a->kernel[0]);
+    if (a->global) snprintf(buf, 64, "%s()", l->op->name);
+    else if (a->kernel[0] == a->kernel[1]) snprintf(buf, 64, "%s(%ld)", l->op->name, a->kernel[0]);
     else snprintf(buf, 64, "%s({%ld, %ld})", l->op->name, a->kernel[0], a->kernel[1]);
 }
 
 static int is_max(const Node *n) { return n->layer->op == &op_max_pool2d; }
 
+/* The window of node n's layer on input shape x: the whole plane for the
+ * global pool. */
+static PoolAttr window_of(const Layer *l, const Shape *x) {
+    PoolAttr a = *(const PoolAttr *)l->attr;
+    if (a.global)
+        for (int d = 0; d < 2; d++) a.kernel[d] = a.stride[d] = x->dim[1 + d], a.padding[d] = 0;
+    return a;
+}
+
 static void pool_shape(Graph *g, Node *n) {
     const Layer *l = n->layer;
-    const PoolAttr *a = l->attr;
     const Value *x = val(g, n->in[0]);
     char got[96], call[64];
     if (!x->shape.batched || x->shape.rank != 3) {
@@ -54,7 +72,8 @@ static void pool_shape(Graph *g, Node *n) {
         fail_at(&l->loc, "%s: expects (batch, channels, height, width), got %s", layer_call(n, call), got);
     }
     long o[2];
-    window_out(&l->loc, layer_call(n, call), &x->shape, a->kernel, a->stride, a->padding, o);
+    const PoolAttr a = window_of(l, &x->shape);
+    window_out(&l->loc, layer_call(n, call), &x->shape, a.kernel, a.stride, a.padding, o);
     val(g, n->out[0])->shape = (Shape){ .rank = 3, .dim = { x->shape.dim[0], o[0], o[1] }, .batched = 1 };
 }
 
@@ -73,10 +92,10 @@ typedef struct { long c, h, w, oh, ow, kh, kw, sh, sw, ph, pw; } PoolShape;
 
 static PoolShape pool_shape_of(const Graph *g, const Node *n) {
     const Node *fwd = n->fwd >= 0 ? node(g, n->fwd) : n;
-    const PoolAttr *a = fwd->layer->attr;
     const Shape *x = &val(g, fwd->in[0])->shape, *y = &val(g, fwd->out[0])->shape;
-    return (PoolShape){ x->dim[0], x->dim[1], x->dim[2], y->dim[1], y->dim[2], a->kernel[0], a->kernel[1],
-                        a->stride[0], a->stride[1], a->padding[0], a->padding[1] };
+    const PoolAttr a = window_of(fwd->layer, x);
+    return (PoolShape){ x->dim[0], x->dim[1], x->dim[2], y->dim[1], y->dim[2], a.kernel[0], a.kernel[1],
+                        a.stride[0], a.stride[1], a.padding[0], a.padding[1] };
 }
 
 /* The loops over every window (ch, r, c) of example i, and inside, over
@@ -252,5 +271,9 @@ const OpDef op_max_pool2d = {
 };
 const OpDef op_avg_pool2d = {
     .name = "avg_pool2d", .kind = OP_LAYER, .attr_size = sizeof(PoolAttr), .parse = pool_parse,
+    .describe = pool_describe, .node = &node_avg_pool,
+};
+const OpDef op_global_avg_pool2d = {
+    .name = "global_avg_pool2d", .kind = OP_LAYER, .attr_size = sizeof(PoolAttr), .parse = global_parse,
     .describe = pool_describe, .node = &node_avg_pool,
 };

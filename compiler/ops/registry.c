@@ -11,7 +11,7 @@
 #define KILN_DSL_OPS(X)                                                                    \
     /* layers */                                                                           \
     X(flatten) X(linear) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(dropout)               \
-    X(add) X(concat) X(conv2d) X(max_pool2d) X(avg_pool2d)                                 \
+    X(add) X(concat) X(conv2d) X(max_pool2d) X(avg_pool2d) X(global_avg_pool2d)           \
     /* losses */                                                                           \
     X(softmax_cross_entropy) X(mse)                                                        \
     /* optimizers */                                                                       \
