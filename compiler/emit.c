@@ -309,9 +309,11 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
     emit(e, "#pragma omp parallel  /* one team for every kernel; each splits its work among it */");
     emit(e, "{");
     e->indent++;
+    if (training) emit(e, "kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */");
     emit(e, "const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */");
+    if (training) emit(e, "kiln_mark(0);");
     const Kernel **since = xcalloc((size_t)g->nkernels + 1, sizeof *since);   /* since the last wait */
-    int nsince = 0;
+    int nsince = 0, part = 0;
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
         if (training ? !k->train : !k->eval) continue;
@@ -320,6 +322,7 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
         for (int j = 0; j < nsince && !wait; j++) wait = kernels_conflict(g, since[j], k);
         if (wait) {
             emit(e, "kiln_sync();");
+            if (training) emit(e, "kiln_mark_wait(%d);", part);
             nsince = 0;
         }
         since[nsince++] = k;
@@ -327,10 +330,24 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
         kernel_signature(&call, g, k, 1);
         emit(e, "%s;", call.data);
         sb_free(&call);
+        if (training) emit(e, "kiln_mark(%d);", ++part);
     }
+    if (training) emit(e, "kiln_mark_end(%d);", part);
     free(since);
     e->indent--;
     emit(e, "}");
+}
+
+/* The names of a training step's parts, in the order train_step marks
+ * them (--profile). */
+static void emit_part_names(Emit *e, const Graph *g) {
+    emit(e, "/* A training step's parts, as train_step marks them for --profile. */");
+    emit(e, "static const char *const step_parts[] = {");
+    emit(e, "    \"kiln_fill_batch (each thread's copy of the minibatch)\",");
+    for (int i = 0; i < g->nkernels; i++)
+        if (g->kernels[i].train) emit(e, "    \"%s\",", g->kernels[i].name);
+    emit(e, "};");
+    blank(e);
 }
 
 /* After the team: the batch's loss from the rows' (losses that leave one per row). */
@@ -468,6 +485,7 @@ static void emit_model_struct(Emit *e, const Graph *g) {
         emit(e, "}");
         blank(e);
     }
+    emit_part_names(e, g);
     emit(e, "static const kiln_model model = {");
     emit(e, "    .name = %s,", c_string(s->name));
     emit(e, "    .file_name = %s,", c_string(s->cname));
@@ -501,6 +519,8 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .eval_batch = eval_batch,");
     emit(e, "    .predict = predict,");
     if (learner) emit(e, "    .report = report,");
+    emit(e, "    .nparts = (int)(sizeof step_parts / sizeof *step_parts),");
+    emit(e, "    .parts = step_parts,");
     emit(e, "    .arena_bytes = sizeof arena,");
     StrBuf plan_text = {0};
     dump_plan(&plan_text, g);

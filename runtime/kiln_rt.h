@@ -109,6 +109,26 @@ void kiln_column_sums_paneled(int rows, int cols, const float *a, int lda, size_
  * in a team of one, it returns at once. */
 void kiln_sync(void);
 
+/* ---- Timing a step's parts (--profile, profile.c) -------------------------
+ * The generated train_step calls kiln_mark_start() as its parallel region
+ * begins, kiln_mark(p) after part p (the minibatch copy is part 0, then
+ * each kernel), kiln_mark_wait(p) after the kiln_sync that follows it, and
+ * kiln_mark_end(p) after the last.  Each thread adds the time since its
+ * previous mark to part p's work or wait.  Off (kiln_profiling 0), a mark
+ * costs one predictable branch. */
+extern int kiln_profiling;
+int  kiln_profile_enable(int parts);    /* before the first step; -1: out of memory */
+void kiln_profile_start(void);
+void kiln_profile_mark(int part, int waited);
+void kiln_profile_end(int part);
+/* The table, on stderr: names[p] each part's name, train_seconds the
+ * epochs' training time. */
+void kiln_profile_report(const char *const *names, double train_seconds);
+static inline void kiln_mark_start(void) { if (kiln_profiling) kiln_profile_start(); }
+static inline void kiln_mark(int part) { if (kiln_profiling) kiln_profile_mark(part, 0); }
+static inline void kiln_mark_wait(int part) { if (kiln_profiling) kiln_profile_mark(part, 1); }
+static inline void kiln_mark_end(int part) { if (kiln_profiling) kiln_profile_end(part); }
+
 /* ---- Sliding windows ------------------------------------------------------
  * Along one axis of a convolution or a pooling (input size n, padding p,
  * stride s, outs outputs): the outputs o in [kiln_tap_first, kiln_tap_end)
@@ -399,6 +419,8 @@ typedef struct {
      * e.g. learned weights beside the true ones of synthetic data).  NULL:
      * nothing. */
     void  (*report)(void);
+    int                nparts;    /* a training step's parts, for --profile: */
+    const char *const *parts;     /* the minibatch copy, then each kernel's name */
     size_t      arena_bytes;      /* activations and gradients, all in one block */
     const char *plan;             /* the memory plan as text, for --verbose */
 } kiln_model;

@@ -37,6 +37,7 @@ typedef struct {
     int         eval;
     int         predict;      /* --predict N: N > 0 */
     int         quiet, verbose, help;
+    int         profile;      /* --profile: time each part of the training step */
 } options;
 
 static const char *prog = "kiln";   /* argv[0]'s basename, for messages */
@@ -135,6 +136,8 @@ static void usage(const kiln_model *m)
     }
     printf("  --quiet        print nothing on stderr except errors\n");
     printf("  --verbose      print the thread count, the memory plan and per-epoch timings on stderr\n");
+    printf("  --profile      after training, print on stderr where a training step's time went:\n"
+           "                 each kernel's work and the wait after it, ms per step\n");
     printf("  --help         print this help and exit\n\n");
     printf("Flags also take the form --flag=value.  --eval and --predict may be combined\n"
            "(predictions first); they do not train, so they refuse --epochs N above 0 and\n"
@@ -156,7 +159,7 @@ static int parse_flags(int argc, char **argv, options *o)
         snprintf(name, sizeof name, "%.*s", (int)(nlen < 63 ? nlen : 63), arg);
 
         int is_switch = !strcmp(name, "--quiet") || !strcmp(name, "--verbose") ||
-                        !strcmp(name, "--eval") || !strcmp(name, "--help") ||
+                        !strcmp(name, "--profile") || !strcmp(name, "--eval") || !strcmp(name, "--help") ||
                         !strcmp(name, "-h");
         int is_file = !strcmp(name, "--save") || !strcmp(name, "--load") ||
                       !strcmp(name, "--resume") || !strcmp(name, "--metrics");
@@ -174,6 +177,7 @@ static int parse_flags(int argc, char **argv, options *o)
             }
             if (!strcmp(name, "--quiet")) o->quiet = 1;
             else if (!strcmp(name, "--verbose")) o->verbose = 1;
+            else if (!strcmp(name, "--profile")) o->profile = 1;
             else if (!strcmp(name, "--eval")) o->eval = 1;
             else o->help = 1;
             continue;
@@ -218,7 +222,15 @@ static int parse_flags(int argc, char **argv, options *o)
         say("--quiet and --verbose contradict each other; pick one");
         return -1;
     }
+    if (o->quiet && o->profile) {
+        say("--quiet and --profile contradict each other (the profile is printed on stderr); pick one");
+        return -1;
+    }
     const char *mode = o->eval ? "--eval" : o->predict ? "--predict" : NULL;
+    if (mode && o->profile) {
+        say("%s does not train, so there is no training step for --profile to time; drop --profile", mode);
+        return -1;
+    }
     if (mode && o->epochs_set && o->epochs > 0) {
         say("%s does not train, so --epochs %d makes no sense with it; "
                 "drop --epochs", mode, o->epochs);
@@ -516,6 +528,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     FILE *metrics = NULL;
     int rc = 0, saved_epoch = 0;
+    double trained = 0;   /* seconds in train_epoch, for --profile */
     if (!perm || !order) {
         say("out of memory for the training buffers");
         rc = 1;
@@ -534,6 +547,11 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
     }
     progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
+    if (o->profile && kiln_profile_enable(m->nparts) != 0) {
+        say("out of memory for --profile's timings");
+        rc = 1;
+        goto done;
+    }
     int first = o->resume ? (int)at.epoch : 1;
     for (int epoch = first; epoch <= o->epochs; epoch++) {
         double t0 = omp_get_wtime();
@@ -549,6 +567,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         double loss = 0;
         char why[300];
         int stop = train_epoch(m, tr, perm, &at, &train_ok, &loss, &pr, o->epochs, why, sizeof why);
+        trained += omp_get_wtime() - t0;
         progress_clear(&pr);
         /* a weight can become NaN while the loss stays finite (a ReLU turns
          * NaN into 0): checked once an epoch, and before any save */
@@ -634,6 +653,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
 
 done:
+    if (o->profile) kiln_profile_report(m->parts, trained);
     kiln_balance_end();
     if (metrics) fclose(metrics);
     free(perm), free(order);

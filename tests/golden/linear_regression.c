@@ -122,12 +122,20 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
+        kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        kiln_mark(0);
         forward_linear1(n, rows.xf);
+        kiln_mark(1);
         kiln_sync();
+        kiln_mark_wait(1);
         loss_and_grad_mse(n, rows.targets, &loss, correct);
+        kiln_mark(2);
         kiln_sync();
+        kiln_mark_wait(2);
         backward_linear1_grad_params_sgd(n, rows.xf);
+        kiln_mark(3);
+        kiln_mark_end(3);
     }
     steps++;
     return loss;
@@ -196,6 +204,14 @@ static void report(void)
     printf("]\nb: learned %.4f, true %.4f\n", linear1_bias[0], 4.2000000000000002);
 }
 
+/* A training step's parts, as train_step marks them for --profile. */
+static const char *const step_parts[] = {
+    "kiln_fill_batch (each thread's copy of the minibatch)",
+    "forward_linear1",
+    "loss_and_grad_mse",
+    "backward_linear1_grad_params_sgd",
+};
+
 static const kiln_model model = {
     .name = "linear_regression",
     .file_name = "linear_regression",
@@ -214,6 +230,8 @@ static const kiln_model model = {
     .eval_batch = eval_batch,
     .predict = predict,
     .report = report,
+    .nparts = (int)(sizeof step_parts / sizeof *step_parts),
+    .parts = step_parts,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 32 floats (0.1 KiB; 32 without reuse), parameters 32 floats\012"

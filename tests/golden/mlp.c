@@ -208,17 +208,30 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
+        kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        kiln_mark(0);
         forward_linear1_relu1(n, rows.x);
+        kiln_mark(1);
         kiln_sync();
+        kiln_mark_wait(1);
         forward_linear2(n);
+        kiln_mark(2);
         kiln_sync();
+        kiln_mark_wait(2);
         loss_and_grad_softmax_cross_entropy(n, rows.labels);
+        kiln_mark(3);
         kiln_sync();
+        kiln_mark_wait(3);
         backward_linear2_grad_input_relu1_grad(n);
+        kiln_mark(4);
         kiln_sync();
+        kiln_mark_wait(4);
         backward_linear2_grad_params_sgd(n);
+        kiln_mark(5);
         backward_linear1_grad_params_sgd(n, rows.x);
+        kiln_mark(6);
+        kiln_mark_end(6);
     }
     loss = batch_loss(n, correct);
     steps++;
@@ -308,6 +321,17 @@ static const char *const class_names[] = {
     0,
 };
 
+/* A training step's parts, as train_step marks them for --profile. */
+static const char *const step_parts[] = {
+    "kiln_fill_batch (each thread's copy of the minibatch)",
+    "forward_linear1_relu1",
+    "forward_linear2",
+    "loss_and_grad_softmax_cross_entropy",
+    "backward_linear2_grad_input_relu1_grad",
+    "backward_linear2_grad_params_sgd",
+    "backward_linear1_grad_params_sgd",
+};
+
 static const kiln_model model = {
     .name = "mlp",
     .file_name = "mlp",
@@ -330,6 +354,8 @@ static const kiln_model model = {
     .train_step = train_step,
     .eval_batch = eval_batch,
     .predict = predict,
+    .nparts = (int)(sizeof step_parts / sizeof *step_parts),
+    .parts = step_parts,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 136192 floats (532.0 KiB; 136192 without reuse), parameters 203536 floats\012"

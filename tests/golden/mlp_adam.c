@@ -291,22 +291,40 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
+        kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        kiln_mark(0);
         forward_linear1_relu1(n, rows.x);
+        kiln_mark(1);
         kiln_sync();
+        kiln_mark_wait(1);
         forward_linear2(n);
+        kiln_mark(2);
         kiln_sync();
+        kiln_mark_wait(2);
         loss_and_grad_softmax_cross_entropy(n, rows.labels);
+        kiln_mark(3);
         kiln_sync();
+        kiln_mark_wait(3);
         backward_linear2_grad_input_relu1_grad(n);
+        kiln_mark(4);
         backward_linear2_grad_params(n);
+        kiln_mark(5);
         kiln_sync();
+        kiln_mark_wait(5);
         backward_linear1_grad_params(n, rows.x);
+        kiln_mark(6);
         kiln_sync();
+        kiln_mark_wait(6);
         update_adam_linear1_weight();
+        kiln_mark(7);
         update_adam_linear1_bias();
+        kiln_mark(8);
         update_adam_linear2_weight();
+        kiln_mark(9);
         update_adam_linear2_bias();
+        kiln_mark(10);
+        kiln_mark_end(10);
     }
     loss = batch_loss(n, correct);
     steps++;
@@ -408,6 +426,21 @@ static const char *const class_names[] = {
     0,
 };
 
+/* A training step's parts, as train_step marks them for --profile. */
+static const char *const step_parts[] = {
+    "kiln_fill_batch (each thread's copy of the minibatch)",
+    "forward_linear1_relu1",
+    "forward_linear2",
+    "loss_and_grad_softmax_cross_entropy",
+    "backward_linear2_grad_input_relu1_grad",
+    "backward_linear2_grad_params",
+    "backward_linear1_grad_params",
+    "update_adam_linear1_weight",
+    "update_adam_linear1_bias",
+    "update_adam_linear2_weight",
+    "update_adam_linear2_bias",
+};
+
 static const kiln_model model = {
     .name = "mlp_adam",
     .file_name = "mlp_adam",
@@ -432,6 +465,8 @@ static const kiln_model model = {
     .train_step = train_step,
     .eval_batch = eval_batch,
     .predict = predict,
+    .nparts = (int)(sizeof step_parts / sizeof *step_parts),
+    .parts = step_parts,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 336912 floats (1316.1 KiB; 339728 without reuse), parameters 203536 floats\012"

@@ -500,41 +500,78 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
+        kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        kiln_mark(0);
         forward_linear1_relu1(n, rows.x);
+        kiln_mark(1);
         kiln_sync();
+        kiln_mark_wait(1);
         forward_linear2_relu2(n);
+        kiln_mark(2);
         kiln_sync();
+        kiln_mark_wait(2);
         forward_linear3_add1_relu3(n);
+        kiln_mark(3);
         kiln_sync();
+        kiln_mark_wait(3);
         forward_linear4_relu4(n);
+        kiln_mark(4);
         kiln_sync();
+        kiln_mark_wait(4);
         forward_linear5_add2_relu5(n);
+        kiln_mark(5);
         kiln_sync();
+        kiln_mark_wait(5);
         forward_linear6(n);
+        kiln_mark(6);
         kiln_sync();
+        kiln_mark_wait(6);
         loss_and_grad_softmax_cross_entropy(n, rows.labels);
+        kiln_mark(7);
         kiln_sync();
+        kiln_mark_wait(7);
         backward_linear6_grad_input_relu5_grad(n);
+        kiln_mark(8);
         kiln_sync();
+        kiln_mark_wait(8);
         backward_linear6_grad_params_sgd(n);
+        kiln_mark(9);
         kiln_sync();
+        kiln_mark_wait(9);
         backward_linear5_grad_input_relu4_grad(n);
+        kiln_mark(10);
         kiln_sync();
+        kiln_mark_wait(10);
         backward_linear5_grad_params_sgd(n);
+        kiln_mark(11);
         kiln_sync();
+        kiln_mark_wait(11);
         backward_linear4_grad_input_relu3_grad(n);
+        kiln_mark(12);
         kiln_sync();
+        kiln_mark_wait(12);
         backward_linear4_grad_params_sgd(n);
+        kiln_mark(13);
         kiln_sync();
+        kiln_mark_wait(13);
         backward_linear3_grad_input_relu2_grad(n);
+        kiln_mark(14);
         kiln_sync();
+        kiln_mark_wait(14);
         backward_linear3_grad_params_sgd(n);
+        kiln_mark(15);
         kiln_sync();
+        kiln_mark_wait(15);
         backward_linear2_grad_input_relu1_grad(n);
+        kiln_mark(16);
         kiln_sync();
+        kiln_mark_wait(16);
         backward_linear2_grad_params_sgd(n);
+        kiln_mark(17);
         backward_linear1_grad_params_sgd(n, rows.x);
+        kiln_mark(18);
+        kiln_mark_end(18);
     }
     loss = batch_loss(n, correct);
     steps++;
@@ -656,6 +693,29 @@ static const char *const class_names[] = {
     0,
 };
 
+/* A training step's parts, as train_step marks them for --profile. */
+static const char *const step_parts[] = {
+    "kiln_fill_batch (each thread's copy of the minibatch)",
+    "forward_linear1_relu1",
+    "forward_linear2_relu2",
+    "forward_linear3_add1_relu3",
+    "forward_linear4_relu4",
+    "forward_linear5_add2_relu5",
+    "forward_linear6",
+    "loss_and_grad_softmax_cross_entropy",
+    "backward_linear6_grad_input_relu5_grad",
+    "backward_linear6_grad_params_sgd",
+    "backward_linear5_grad_input_relu4_grad",
+    "backward_linear5_grad_params_sgd",
+    "backward_linear4_grad_input_relu3_grad",
+    "backward_linear4_grad_params_sgd",
+    "backward_linear3_grad_input_relu2_grad",
+    "backward_linear3_grad_params_sgd",
+    "backward_linear2_grad_input_relu1_grad",
+    "backward_linear2_grad_params_sgd",
+    "backward_linear1_grad_params_sgd",
+};
+
 static const kiln_model model = {
     .name = "mlp_residual",
     .file_name = "mlp_residual",
@@ -678,6 +738,8 @@ static const kiln_model model = {
     .train_step = train_step,
     .eval_batch = eval_batch,
     .predict = predict,
+    .nparts = (int)(sizeof step_parts / sizeof *step_parts),
+    .parts = step_parts,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 398336 floats (1556.0 KiB; 529408 without reuse), parameters 466704 floats\012"

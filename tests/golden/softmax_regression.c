@@ -129,12 +129,20 @@ static float train_step(const kiln_batch *b, int *correct)
     float loss = 0.0f;
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
+        kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */
         const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */
+        kiln_mark(0);
         forward_linear1(n, rows.x);
+        kiln_mark(1);
         kiln_sync();
+        kiln_mark_wait(1);
         loss_and_grad_softmax_cross_entropy(n, rows.labels);
+        kiln_mark(2);
         kiln_sync();
+        kiln_mark_wait(2);
         backward_linear1_grad_params_sgd(n, rows.x);
+        kiln_mark(3);
+        kiln_mark_end(3);
     }
     loss = batch_loss(n, correct);
     steps++;
@@ -216,6 +224,14 @@ static const char *const class_names[] = {
     0,
 };
 
+/* A training step's parts, as train_step marks them for --profile. */
+static const char *const step_parts[] = {
+    "kiln_fill_batch (each thread's copy of the minibatch)",
+    "forward_linear1",
+    "loss_and_grad_softmax_cross_entropy",
+    "backward_linear1_grad_params_sgd",
+};
+
 static const kiln_model model = {
     .name = "softmax_regression",
     .file_name = "softmax_regression",
@@ -238,6 +254,8 @@ static const kiln_model model = {
     .train_step = train_step,
     .eval_batch = eval_batch,
     .predict = predict,
+    .nparts = (int)(sizeof step_parts / sizeof *step_parts),
+    .parts = step_parts,
     .arena_bytes = sizeof arena,
     .plan =
         "memory plan: arena of 5120 floats (20.0 KiB; 5120 without reuse), parameters 7856 floats\012"
