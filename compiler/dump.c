@@ -18,7 +18,8 @@ static void value_ref(StrBuf *sb, const Graph *g, int id) {
 
 static void init_str(StrBuf *sb, const Init *in) {
     if (!in->op) sb_printf(sb, "-");
-    else if (in->op == &op_zeros) sb_printf(sb, "zeros()");
+    else if (in->op == &op_zeros && in->a == 0) sb_printf(sb, "zeros()");
+    else if (in->op == &op_zeros) sb_printf(sb, "constant %g", in->a);   /* kiln's own (batch norm's scale of 1) */
     else sb_printf(sb, "%s(%g, %g)", in->op->name, in->a, in->b);
 }
 
@@ -41,6 +42,14 @@ void dump_graph(StrBuf *out, const Graph *g) {
         sb_printf(out, "  %-24s %-16s init ", v->name, shape);
         init_str(out, &v->init);
         sb_printf(out, "\n");
+    }
+    int model_state = 0;   /* batch norm's running statistics: state, not parameters */
+    for (int i = 0; i < g->nstate; i++) {
+        const Value *v = val(g, g->state[i]);
+        if (!v->model_state) continue;
+        if (!model_state++) sb_printf(out, "\nmodel state (saved in checkpoints; not trained)\n");
+        shape_str(&v->shape, shape, sizeof shape);
+        sb_printf(out, "  %-24s %-16s starts at %g\n", v->name, shape, v->init.op ? v->init.a : 0.0);
     }
     int phase = -1;
     for (int i = 0; i < g->nnodes; i++) {
@@ -129,8 +138,16 @@ void dump_dot(StrBuf *out, const Graph *g) {
 
 void dump_plan(StrBuf *out, const Graph *g) {
     char shape[96];
-    sb_printf(out, "memory plan: arena of %ld floats (%.1f KiB; %ld without reuse), parameters %ld floats\n",
+    sb_printf(out, "memory plan: arena of %ld floats (%.1f KiB; %ld without reuse), parameters %ld floats",
               g->arena_size, g->arena_size * 4 / 1024.0, g->arena_unshared, g->params_size);
+    if (g->state_size > 0) sb_printf(out, ", state %ld floats", g->state_size);
+    sb_printf(out, "\n");
+    for (int i = 0; i < g->nstate; i++) {   /* saved in checkpoints beside the parameters */
+        const Value *v = val(g, g->state[i]);
+        shape_str(&v->shape, shape, sizeof shape);
+        sb_printf(out, "  %-22s %-16s state at %-7ld %s\n", v->name, shape, v->offset,
+                  v->model_state ? "the model's: not trained" : "the optimizer's");
+    }
     for (int i = 0; i < g->nvals; i++) {
         const Value *v = val(g, i);
         if ((v->kind != VAL_ACT && v->kind != VAL_GRAD) || v->alias >= 0) continue;

@@ -420,6 +420,10 @@ static void emit_init(Emit *e, const Graph *g) {
     }
     if (has_training_mode(g)) emit(e, "dropout_key = kiln_rng_next(rng);");
     if (g->nstate > 0) emit(e, "kiln_fill_constant(state, %ld, 0.0f);  /* optimizer state starts at zero */", g->state_size);
+    for (int i = 0; i < g->nstate; i++) {   /* model state that starts elsewhere (batch norm's running variance) */
+        const Value *v = val(g, g->state[i]);
+        if (v->init.op) v->init.op->init->emit_init(e, &v->init, v->cname, shape_size(&v->shape));
+    }
     emit(e, "steps = 0;");
     if (!draws && !has_training_mode(g)) emit(e, "(void)rng;  /* every initializer here is a constant */");
     e->indent--;

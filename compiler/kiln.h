@@ -310,6 +310,7 @@ typedef struct {
     long    offset;          /* plan: offset in params[] or arena[] */
     int     panels;          /* plan: stored in this many column panels (0: row-major) */
     int     nonnegative;     /* state that is never below 0 (Adam's v): checkpoints are checked */
+    int     model_state;     /* state of the model (batch norm's running statistics), not the optimizer's */
     int     first, last;     /* plan: kernels that write it first and read it last */
 } Value;
 

@@ -1,14 +1,16 @@
 /* checkpoint.c — saving and loading a model's tensors, optimizer state and
  * step count, and checking a loaded run before it is resumed.
  *
- * Format version 4 (all integers little-endian, u32 unless marked; floats
+ * Format version 5 (all integers little-endian, u32 unless marked; floats
  * IEEE-754 binary32 little-endian):
  *
  *   "KILNCKPT"                      8 bytes of magic
  *   version                         4
  *   name length, name bytes         the model's name (no terminating 0)
- *   tensor count                    the trainable tensors, then the optimizer
- *                                   state (momentum, Adam's m and v), in the
+ *   tensor count                    the trainable tensors, then the state:
+ *                                   the model's (batch norm's running
+ *                                   statistics) and the optimizer's
+ *                                   (momentum, Adam's m and v), in the
  *                                   model's order
  *   per tensor: name length, name bytes, rank (0 to 4), rank dims,
  *               dims[0]·…·dims[rank-1] float32s
@@ -23,8 +25,11 @@
  *             data CRC              kiln_dataset_crc of the training set
  *   CRC-32 (zlib's) of every byte above
  *
- * Versions 1 to 3 came from older kilns (3 had no record of the data and
- * batch a run trained on); they are refused with a message saying so.
+ * Versions 1 to 4 came from older kilns (3 had no record of the data and
+ * batch a run trained on; 4's state held the optimizer's only, where 5's
+ * holds the model's too — batch norm's running statistics — so a
+ * checkpoint of 4 would miss them); they are refused with a message saying
+ * so.
  *
  * Saving writes FILE.tmp next to FILE (the file a symbolic link FILE points
  * to, for a link), fsyncs it and renames it over FILE, so a crash never
@@ -55,7 +60,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { CKPT_VERSION = 4, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
+enum { CKPT_VERSION = 5, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
 static const char MAGIC[8] = {'K', 'I', 'L', 'N', 'C', 'K', 'P', 'T'};
 
 __attribute__((format(printf, 3, 4)))

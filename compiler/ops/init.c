@@ -48,9 +48,10 @@ static void uniform_emit(Emit *e, const Init *in, const char *t, long size) {
     emit(e, "kiln_fill_uniform(%s, %ld, %.17g, %.17g, rng);", t, size, in->a, in->b);
 }
 
+/* zeros() in a spec; kiln's own constants (batch norm's scale of 1) set a. */
 static void zeros_emit(Emit *e, const Init *in, const char *t, long size) {
-    (void)in;
-    emit(e, "kiln_fill_constant(%s, %ld, 0.0f);", t, size);
+    char v[40];
+    emit(e, "kiln_fill_constant(%s, %ld, %s);", t, size, float_literal(v, in->a));
 }
 
 static const InitOp init_normal = { .emit_init = normal_emit, .draws = 1 };

@@ -12,6 +12,7 @@
     /* layers */                                                                           \
     X(flatten) X(linear) X(relu) X(leaky_relu) X(sigmoid) X(tanh) X(dropout)               \
     X(add) X(concat) X(conv2d) X(max_pool2d) X(avg_pool2d) X(global_avg_pool2d)           \
+    X(batch_norm)                                                                          \
     /* losses */                                                                           \
     X(softmax_cross_entropy) X(mse)                                                        \
     /* optimizers */                                                                       \

@@ -469,7 +469,15 @@ static const kiln_model model = {
     .parts = step_parts,
     .arena_bytes = sizeof arena,
     .plan =
-        "memory plan: arena of 336912 floats (1316.1 KiB; 339728 without reuse), parameters 203536 floats\012"
+        "memory plan: arena of 336912 floats (1316.1 KiB; 339728 without reuse), parameters 203536 floats, state 407072 floats\012"
+        "  linear1.weight.adam_m  (784, 256)       state at 0       the optimizer's\012"
+        "  linear1.weight.adam_v  (784, 256)       state at 200704  the optimizer's\012"
+        "  linear1.bias.adam_m    (256)            state at 401408  the optimizer's\012"
+        "  linear1.bias.adam_v    (256)            state at 401664  the optimizer's\012"
+        "  linear2.weight.adam_m  (256, 10)        state at 401920  the optimizer's\012"
+        "  linear2.weight.adam_v  (256, 10)        state at 404480  the optimizer's\012"
+        "  linear2.bias.adam_m    (10)             state at 407040  the optimizer's\012"
+        "  linear2.bias.adam_v    (10)             state at 407056  the optimizer's\012"
         "  linear1                (batch, 256)     fused: never stored\012"
         "  relu1                  (batch, 256)     at 0        kernels 0-5, in 8 column panels\012"
         "  linear2                (batch, 10)      at 65536    kernels 1-3\012"

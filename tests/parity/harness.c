@@ -11,7 +11,9 @@
  *      rows [0, B), [B, 2B) and a partial batch of 3B/8 rows after them
  *      (n < batch: the 1/n of the mean loss must be n, not the batch size);
  *   3. model.train_step on each, writing after every step the batch-mean loss
- *      it returned and every parameter tensor.
+ *      it returned and every parameter tensor (and batch norm's running
+ *      statistics); then, in evaluation, the model's output for the first
+ *      batch (eval.probs, when there is data).
  *
  * Every array goes to OUTDIR/<name>.bin as raw little-endian float32 (f32)
  * or bytes (u8), listed in OUTDIR/manifest.txt, one line each:
@@ -48,11 +50,14 @@ static int write_array(const char *name, const char *dtype, int rank, const int 
     return 0;
 }
 
+/* Every parameter, and the model state PyTorch keeps as buffers (batch
+ * norm's running statistics; not the optimizer's state). */
 static int write_params(const kiln_model *m, const char *prefix)
 {
     char name[256];
-    for (int t = 0; t < m->ntensors; t++) {
-        const kiln_tensor *x = &m->tensors[t];
+    for (int t = 0; t < m->ntensors + m->nstate; t++) {
+        const kiln_tensor *x = t < m->ntensors ? &m->tensors[t] : &m->state[t - m->ntensors];
+        if (t >= m->ntensors && !strstr(x->name, ".running_")) continue;
         snprintf(name, sizeof name, "%s.%s", prefix, x->name);
         if (write_array(name, "f32", x->rank, x->dims, x->data, x->size * sizeof(float))) return -1;
     }
@@ -138,6 +143,22 @@ int main(int argc, char **argv)
         bad |= write_array(nm, "f32", 0, NULL, &loss, sizeof loss);
         snprintf(nm, sizeof nm, "step%d", s);
         bad |= write_params(m, nm);
+    }
+    if (!bad && have_data) {   /* then the model's output in evaluation, on the first batch */
+        kiln_batch b;
+        memset(&b, 0, sizeof b);
+        b.n = rows[0], b.x = x, b.labels = labels;
+        for (int r = 0; r < b.n; r++) idx[r] = (uint32_t)(r % d.count);
+        kiln_gather(&d, idx, b.n, x, labels);
+        float *probs = malloc((size_t)b.n * m->classes * sizeof *probs);
+        if (!probs) {
+            printf("FAIL parity/%s: out of memory\n", name);
+            return 1;
+        }
+        m->predict(&b, probs);
+        int pd[2] = { b.n, m->classes };
+        bad |= write_array("eval.probs", "f32", 2, pd, probs, (size_t)b.n * m->classes * sizeof *probs);
+        free(probs);
     }
     if (!bad && *m->steps != STEPS) {
         printf("FAIL parity/%s: the model counted %llu steps, expected %d\n", name,

@@ -107,7 +107,9 @@ def build(torch, layers, params, dtype):
     item res(a;b;...) is a residual block: x + Sequential(a, b, ...)(x);
     view(C;H;W) unflattens the input rows into images; conv(K;S;P) is
     nn.Conv2d with kernel K, stride S, padding P; avgpool(K) and maxpool(K)
-    the pools; flatten nn.Flatten."""
+    the pools; flatten nn.Flatten; bn and bn2d nn.BatchNorm1d and
+    nn.BatchNorm2d (PyTorch's defaults: momentum 0.1, eps 1e-5), whose
+    running statistics are compared like the parameters."""
     nn = torch.nn
 
     class Residual(nn.Module):
@@ -118,7 +120,7 @@ def build(torch, layers, params, dtype):
         def forward(self, x):
             return x + self.body(x)
 
-    lin, conv = [0], [0]
+    lin, conv, bn = [0], [0], [0]
     named = {}   # kiln's tensor name → the torch parameter, in kiln's order
 
     def args(item):
@@ -144,6 +146,16 @@ def build(torch, layers, params, dtype):
                 named['conv2d%d.weight' % conv[0]] = m.weight
                 if b is not None:
                     named['conv2d%d.bias' % conv[0]] = m.bias
+                mods.append(m)
+            elif l in ('bn', 'bn2d'):
+                bn[0] += 1
+                base = 'batch_norm%d.' % bn[0]
+                m = (nn.BatchNorm1d if l == 'bn' else nn.BatchNorm2d)(params[base + 'weight'].shape[0]).to(dtype)
+                with torch.no_grad():
+                    for k, t in (('weight', m.weight), ('bias', m.bias), ('running_mean', m.running_mean),
+                                 ('running_var', m.running_var)):
+                        t.copy_(torch.from_numpy(params[base + k].copy()).to(dtype))
+                        named[base + k] = t
                 mods.append(m)
             elif l.startswith('avgpool('):
                 mods.append(nn.AvgPool2d(args(l)[0]))
@@ -184,7 +196,8 @@ def make_optimizer(torch, opt, kw, params):
 
 def run(torch, np, layers, opt, kw, init, batches, dtype):
     """Steps on the batches; returns [(loss, {name: kiln-shaped array})] with
-    step 0 = the initial parameters (loss None)."""
+    step 0 = the initial parameters (loss None), and then the model's
+    probabilities for the first batch in evaluation mode."""
     model, named = build(torch, layers, init, dtype)
     optim = make_optimizer(torch, opt, kw, list(model.parameters()))
     ce = torch.nn.CrossEntropyLoss()
@@ -202,7 +215,11 @@ def run(torch, np, layers, opt, kw, init, batches, dtype):
         loss.backward()
         optim.step()
         out.append((float(loss.item()), snapshot()))
-    return out
+    model.eval()
+    with torch.no_grad():
+        x0 = torch.from_numpy(batches[0][0].astype(np.float32)).to(dtype) / 255
+        probs = torch.softmax(model(x0), dim=1).numpy().astype(np.float64)
+    return out, probs
 
 
 def compare(k, t, e, spread, np):
@@ -239,16 +256,19 @@ def check(name, case, d, torch, np, quiet):
         kiln.append((float(arr['step%d.loss' % s]),
                      {k: arr['step%d.%s' % (s, k)].astype(np.float64) for k in tensors}))
 
-    t32 = run(torch, np, layers, opt, kw, init, batches, torch.float32)
-    t64 = run(torch, np, layers, opt, kw, init, batches, torch.float64)
+    t32, p32 = run(torch, np, layers, opt, kw, init, batches, torch.float32)
+    t64, p64 = run(torch, np, layers, opt, kw, init, batches, torch.float64)
+    pspread = np.abs(p32 - p64)
     # PyTorch's own float32 rounding, sampled: the same steps with the rows
     # of every batch in other orders (the same mean loss, summed differently)
     spread = [{k: np.abs(t32[s][1][k] - t64[s][1][k]) for k in tensors} for s in range(steps + 1)]
     rs = np.random.RandomState(12345)
     for _ in range(ORDERS):
         perms = [rs.permutation(len(y)) for _, y in batches]
-        alt = run(torch, np, layers, opt, kw, init, [(x[p], y[p]) for (x, y), p in zip(batches, perms)],
-                  torch.float32)
+        alt, palt = run(torch, np, layers, opt, kw, init, [(x[p], y[p]) for (x, y), p in zip(batches, perms)],
+                        torch.float32)
+        inv = np.argsort(perms[0])   # the first batch's rows came in another order
+        pspread = np.maximum(pspread, np.abs(palt[inv] - p64))
         for s in range(steps + 1):
             for k in tensors:
                 spread[s][k] = np.maximum(spread[s][k], np.abs(alt[s][1][k] - t64[s][1][k]))
@@ -291,6 +311,13 @@ def check(name, case, d, torch, np, quiet):
             lines.append('  %-4d %-15s %-8s %9.2e %9.2e %9.2e %6d %9.2e %9.2e %9.2e' % (
                 s, k, 'x'.join(map(str, a.shape)), m['rel'], m['kiln64'], m['torch64'], m['nund'], upd, m['elem'],
                 float(np.max(np.abs(a - b)))))
+    if 'eval.probs' in arr and any(l in ('bn', 'bn2d') for l in layers):   # evaluation: the running statistics
+        m = compare(arr['eval.probs'].astype(np.float64), p32, p64, pspread, np)
+        lines.append('  %-4s %-15s %-8s %9.2e %9.2e %9.2e %6d' % (
+            'eval', 'probabilities', 'x'.join(map(str, p32.shape)), m['rel'], m['kiln64'], m['torch64'], m['nund']))
+        worst = max(worst, (m['det'], steps, 'eval.probs'))
+        if not m['ok']:
+            fails.append('evaluation-mode probabilities: %.2e' % m['det'])
     note = ''
     if und:
         n = sum(u[0] for u in und)

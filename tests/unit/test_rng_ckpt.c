@@ -1,8 +1,8 @@
 /* test_rng_ckpt.c — the seeded RNG (known values, reproducibility, rough
- * distribution checks, shuffles) and checkpoints, format version 4 (bitwise
+ * distribution checks, shuffles) and checkpoints, format version 5 (bitwise
  * round trip of tensors, optimizer state and step count; refusal of another
  * model, a wrong shape, a missing, extra or renamed tensor, each named; of
- * every truncation and every flipped byte; of versions 1 and 99).
+ * every truncation and every flipped byte; of versions 1, 4 and 99).
  * Prints PASS/FAIL/SKIP lines. */
 #define _DEFAULT_SOURCE   /* mknod, makedev, with everything _POSIX_C_SOURCE 200809 gives */
 #include "kiln_rt.h"
@@ -303,13 +303,13 @@ static void checkpoints(void)
     long size = file_size(path);
     result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 20 + 4, "unexpected file size");
 
-    /* the layout: version 4 after the magic, the steps as u64 after the
+    /* the layout: version 5 after the magic, the steps as u64 after the
      * tensors, then the dropout key, the progress and the run, then the CRC */
     long n;
     unsigned char *bytes = slurp(path, &n);
     uint64_t st = 0;
     for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 96 + i] << (8 * i);
-    result("ckpt_v4_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 4 &&
+    result("ckpt_v5_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 5 &&
            !bytes[9] && !bytes[10] && !bytes[11] && st == 12345678901234ULL &&
            crc32(0, bytes, (uInt)(n - 4)) == ((uint32_t)bytes[n - 4] | (uint32_t)bytes[n - 3] << 8 |
                                               (uint32_t)bytes[n - 2] << 16 |
@@ -421,7 +421,13 @@ static void checkpoints(void)
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
     spit(in_dir("v99.ckpt"), v, size);
     expect_refusal2("ckpt_unknown_version", &model, in_dir("v99.ckpt"),
-                    "version 99 is not supported", "reads version 4 only");
+                    "version 99 is not supported", "reads version 5 only");
+    /* version 4: the same layout, but its state was the optimizer's only */
+    le32(v + 8, 4);
+    le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
+    spit(in_dir("v4.ckpt"), v, size);
+    expect_refusal2("ckpt_version_4_refused", &model, in_dir("v4.ckpt"),
+                    "version 4 is not supported", "comes from an older kiln");
     /* version 1: the tensors without state or steps */
     long v1 = 24 + 78 + 40;
     memcpy(v, bytes, (size_t)v1);
@@ -433,7 +439,7 @@ static void checkpoints(void)
     v1model.nstate = 0;
     v1model.state = NULL;
     expect_refusal2("ckpt_version_1_refused", &v1model, in_dir("v1.ckpt"),
-                    "version 1 is not supported", "reads version 4 only");
+                    "version 1 is not supported", "reads version 5 only");
     free(v);
     free(bytes);
 

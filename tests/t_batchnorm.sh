@@ -1,0 +1,36 @@
+# t_batchnorm.sh — batch_norm's running statistics as model state: the same
+# loss lines and checkpoint bit for bit with 1, 2 and 3 threads; a run saved
+# after its first epoch and resumed ends bit for bit where an uninterrupted
+# one does (the running statistics travel in the checkpoint); --eval of the
+# saved model, which normalizes with the running statistics, prints the
+# test accuracy of the last epoch line.  tests/parity/bn_conv.lua (batch
+# norm on 4-D and 2-D values) on a 10000/2000-image subset.
+if ! make_subset "$SMALL" 10000 2000; then
+    skip batchnorm "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
+else
+    B=$TMP/bn_conv
+    "$KILN" build tests/parity/bn_conv.lua -o "$B" >/dev/null 2>&1 || fail batchnorm/build "kiln build failed"
+    for t in 1 2 3; do
+        "$B" --data "$SMALL" --epochs 2 --quiet --threads $t --save "$TMP/bn$t.ckpt" >"$TMP/bn$t.out" 2>&1
+    done
+    if [ -s "$TMP/bn1.ckpt" ] && cmp -s "$TMP/bn1.ckpt" "$TMP/bn2.ckpt" && cmp -s "$TMP/bn1.ckpt" "$TMP/bn3.ckpt" &&
+       cmp -s "$TMP/bn1.out" "$TMP/bn2.out" && cmp -s "$TMP/bn1.out" "$TMP/bn3.out"; then
+        pass "batchnorm/threads-1-2-3-same-lines-and-checkpoint ($(tail -n 1 "$TMP/bn1.out"))"
+    else
+        fail batchnorm/threads-1-2-3-same-lines-and-checkpoint "$(cat "$TMP"/bn[123].out | tr '\n' ' ')"
+    fi
+    "$B" --data "$SMALL" --epochs 1 --quiet --threads 2 --save "$TMP/half.ckpt" >/dev/null 2>&1
+    "$B" --data "$SMALL" --epochs 2 --quiet --threads 2 --resume "$TMP/half.ckpt" --save "$TMP/resumed.ckpt" \
+        >"$TMP/resumed.out" 2>&1
+    if cmp -s "$TMP/resumed.ckpt" "$TMP/bn2.ckpt" && [ "$(tail -n 1 "$TMP/resumed.out")" = "$(tail -n 1 "$TMP/bn2.out")" ]; then
+        pass batchnorm/resume-bitwise
+    else
+        fail batchnorm/resume-bitwise "$(cat "$TMP/resumed.out" "$TMP/bn2.out" | tr '\n' ' ')"
+    fi
+    want=$(sed -n 's/.*test acc \([0-9.]*\)$/\1/p' "$TMP/bn2.out" | tail -n 1)
+    got=$("$B" --data "$SMALL" --load "$TMP/bn2.ckpt" --eval 2>&1 | sed -n 's/.*test acc \([0-9.]*\)$/\1/p')
+    if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "batchnorm/eval-uses-the-saved-running-statistics (test acc $got)"
+    else fail batchnorm/eval-uses-the-saved-running-statistics "--eval gave '$got', the last epoch '$want'"; fi
+    grep -q "batch_norm1.running_var" "$B.c" && pass batchnorm/running-statistics-are-named-state ||
+        fail batchnorm/running-statistics-are-named-state "no batch_norm1.running_var tensor in $B.c"
+fi
