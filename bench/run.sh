@@ -14,7 +14,7 @@
 #       (bench/gemm_floor.c);
 # then the residual MLP (models/mlp_residual.lua) with kiln and PyTorch,
 # LeNet (models/lenet.lua) with kiln and PyTorch's fastest setting (oneDNN
-# convolutions; bench/torch_lenet.py), each GEMM shape alone with OpenBLAS
+# convolutions; bench/torch_cnn.py --model lenet), each GEMM shape alone with OpenBLAS
 # and with kiln's GEMM
 # (bench/gemm_shapes.c), spec-to-trainer compile time, and a scaling table
 # (hidden 256/1024/4096 × batch 64/256/1024).  Prints a report on stdout,
@@ -224,7 +224,7 @@ done
 # threads, which oneDNN's convolutions use, Y OpenBLAS threads, which its
 # linear layers use) and vector width of its own kernels (ATEN_CPU_CAPABILITY
 # default or avx512), each trying both memory formats with oneDNN on and off
-# (torch_lenet.py --format best --mkldnn best --epochs 0: short passes of a
+# (torch_cnn.py --model lenet --format best --mkldnn best --epochs 0: short passes of a
 # few steps, ms/step).  Short trials can misjudge a setting (a mix whose
 # OpenMP and OpenBLAS threads spin on the same two cores most), so the
 # fastest 1-thread setting (t1) and the two fastest 2-thread ones (t2a, t2b)
@@ -250,7 +250,7 @@ if [ -x "$work/lenet" ]; then
         for cap in default avx512; do
             # shellcheck disable=SC2046  # lenet_env prints VAR=value words for env
             run_case lenet_trial "${mix}_$cap" 1 env $(lenet_env "$mix" "$cap") \
-                $PY bench/torch_lenet.py --threads "${mix:1:1}" --epochs 0 --format best --mkldnn best \
+                $PY bench/torch_cnn.py --model lenet --threads "${mix:1:1}" --epochs 0 --format best --mkldnn best \
                 --seed 0 --data "$DATA"
         done
     done
@@ -273,7 +273,7 @@ if [ -x "$work/lenet" ]; then
                 read -r mix cap form dnn <<<"${lenet_torch[$c]}"
                 # shellcheck disable=SC2046
                 run_case torch_lenet "$c" "$rep" env $(lenet_env "$mix" "$cap") \
-                    $PY bench/torch_lenet.py --threads "${mix:1:1}" --epochs 1 --format "$form" --mkldnn "$dnn" \
+                    $PY bench/torch_cnn.py --model lenet --threads "${mix:1:1}" --epochs 1 --format "$form" --mkldnn "$dnn" \
                     --seed 0 --data "$DATA"
             done
         done

@@ -62,6 +62,11 @@ struct kiln_gemm_op {
 };
 enum { KILN_PANEL = 32 };
 void kiln_gemm(const kiln_gemm_op *op);
+/* The whole product on the calling thread, inside a parallel region or
+ * not, with the same results as kiln_gemm: for a product per example that
+ * each thread computes on its own examples (kiln_thread_buffer's operands).
+ * Its operands may not be in column panels with A narrow (n ≤ 16). */
+void kiln_gemm_alone(const kiln_gemm_op *op);
 
 /* From kiln_balance_begin to the next kiln_balance_begin or to
  * kiln_balance_end (all called outside any parallel region), the large

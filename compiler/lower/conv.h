@@ -1,5 +1,5 @@
 /* conv.h — emitting conv2d's three kernels (forward, grad_input,
- * grad_params) by one of two strategies, which compiler/ops/conv.c picks
+ * grad_params) by one of four strategies, which compiler/ops/conv.c picks
  * per kernel and `kiln graph --kernels` shows:
  *
  *   planes  (conv_planes.c) each example's planes are packed padded into a
@@ -19,8 +19,13 @@
  *           the input gradient adds each dy element times W's column onto
  *           dx where its taps land, so no multiply-add is by dy's zero
  *           padding.  Stride 1, any padding.
- *   loops   (conv_loops.c) plain loops tap by tap along output rows: any
- *           stride and padding. */
+ *   gemm    (conv_gemm.c) each example's inputs under every tap packed
+ *           into a taps × positions matrix (zeros for the padding) and
+ *           multiplied with W by the runtime's GEMM on the calling thread
+ *           (kiln_gemm_alone); the input gradient is Wᵀ·dy added back where
+ *           each tap read.  Any stride and padding: strided convolutions.
+ *
+ * conv_common.c holds what they share. */
 #ifndef KILN_LOWER_CONV_H
 #define KILN_LOWER_CONV_H
 
@@ -31,7 +36,7 @@
  * chunks, the same for any thread count. */
 enum { CONV_CHUNK = 8 };
 
-typedef enum { CONV_LOOPS, CONV_PLANES, CONV_PATCHES, CONV_LANES } ConvStrategy;
+typedef enum { CONV_GEMM, CONV_PLANES, CONV_PATCHES, CONV_LANES } ConvStrategy;
 
 /* The operands of a conv kernel. */
 typedef struct {
@@ -74,9 +79,9 @@ void conv_emit_prologue(Emit *e, const Graph *g, const Kernel *k);
 void conv_emit_chunks_begin(Emit *e, const Graph *g, const ConvKernel *c, long width, int per);
 void conv_emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width);
 
-void conv_loops_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
-void conv_loops_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
-void conv_loops_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_gemm_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_gemm_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+void conv_gemm_grad_params(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 
 void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
 void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);

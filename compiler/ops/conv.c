@@ -9,10 +9,10 @@
  * default initialization (weight and bias uniform in ±1/√fan_in, fan_in =
  * in·kh·kw); with init given the bias starts at zero, as for linear.
  *
- * Each of its kernels (forward, grad_input, grad_params) takes one of two
- * strategies (compiler/lower/conv.h), chosen here from the geometry and
- * shown by `kiln graph --kernels`: over padded planes with the runtime's
- * vector kernels where the stride is 1, else plain loops.  The elementwise
+ * Each of its kernels (forward, grad_input, grad_params) takes one of the
+ * strategies of compiler/lower/conv.h, chosen here from the geometry and
+ * shown by `kiln graph --kernels`: where the stride is 1, lanes, planes or
+ * patches, by the cost models below; else gemm (packed taps times W).  The elementwise
  * ops after a convolution (its activation, a residual add) run as its
  * result is unpacked, and sgd's update fuses into grad_params as for
  * linear.  grad_params sums over the batch in a fixed order (chunks of
@@ -176,7 +176,7 @@ static double gi_lanes_cost(const ConvShape *s) {
 
 /* Kernel k's operands and strategy.  The planes kernels need stride 1
  * (grad_input also a padding below the kernel size, so that dy's padding
- * is not negative); everything else runs as loops. */
+ * is not negative); strided convolutions run as gemm. */
 static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
     const Node *q = node(g, k->nodes[0]), *fwd = forward_of(g, q);
     ConvKernel c = { .s = conv_shape_of(g, fwd), .x = fwd->in[CONV_X], .w = fwd->in[CONV_W],
@@ -218,9 +218,22 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
             if (q->acc[o]) fail("internal error: %s: a parameter's gradient has two contributions", q->label);
         }
     }
-    c.kind = planes ? CONV_PLANES : CONV_LOOPS;
+    c.kind = planes ? CONV_PLANES : CONV_GEMM;
     if (!planes) {
-        snprintf(c.strategy, sizeof c.strategy, "loops: each tap along the output rows (stride above 1)");
+        long taps = s->in * s->kh * s->kw, ohw = s->oh * s->ow;
+        if (role == CONV_FORWARD)
+            snprintf(c.strategy, sizeof c.strategy,
+                     "gemm (stride above 1): each example's %ld taps × %ld positions packed, then W times them",
+                     taps, ohw);
+        else if (role == CONV_GRAD_INPUT)
+            snprintf(c.strategy, sizeof c.strategy,
+                     "gemm (stride above 1): Wᵀ times each example's dy, then each tap's %ld positions added "
+                     "where it read", ohw);
+        else
+            snprintf(c.strategy, sizeof c.strategy,
+                     "gemm (stride above 1): chunks of %d examples, dy times their %ld taps × %ld positions "
+                     "packed side by side; the chunks added in order",
+                     CONV_CHUNK, taps, ohw);
         return c;
     }
     /* positions per output channel, and how many of them are real outputs */
@@ -295,20 +308,20 @@ static int uses_planes(const ConvKernel *c) { return c->kind == CONV_PLANES; }
 static void conv_emit(Emit *e, const Graph *g, const Kernel *k) {
     ConvKernel c = described(g, k, CONV_FORWARD);
     if (c.kind == CONV_LANES) conv_lanes_forward(e, g, k, &c);
-    else (uses_planes(&c) ? conv_planes_forward : conv_loops_forward)(e, g, k, &c);
+    else (uses_planes(&c) ? conv_planes_forward : conv_gemm_forward)(e, g, k, &c);
 }
 
 static void grad_input_emit(Emit *e, const Graph *g, const Kernel *k) {
     ConvKernel c = described(g, k, CONV_GRAD_INPUT);
     if (c.kind == CONV_LANES) conv_lanes_grad_input(e, g, k, &c);
-    else (uses_planes(&c) ? conv_planes_grad_input : conv_loops_grad_input)(e, g, k, &c);
+    else (uses_planes(&c) ? conv_planes_grad_input : conv_gemm_grad_input)(e, g, k, &c);
 }
 
 static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
     ConvKernel c = conv_kernel(g, k, CONV_GRAD_PARAMS);
     if (c.kind == CONV_PATCHES) conv_patches_grad_params(e, g, k, &c);
     else if (c.kind == CONV_LANES) conv_lanes_grad_params(e, g, k, &c);
-    else (uses_planes(&c) ? conv_planes_grad_params : conv_loops_grad_params)(e, g, k, &c);
+    else (uses_planes(&c) ? conv_planes_grad_params : conv_gemm_grad_params)(e, g, k, &c);
 }
 
 static void conv_strategy(StrBuf *sb, const Graph *g, const Kernel *k) {

@@ -186,6 +186,11 @@ void kiln_gemm(const kiln_gemm_op *op)
     gemm_share(op, omp_get_thread_num(), omp_get_num_threads(), PER_THREAD_MIN, -1);
 }
 
+void kiln_gemm_alone(const kiln_gemm_op *op)
+{
+    gemm_share(op, 0, 1, PER_THREAD_MIN, -1);
+}
+
 void kiln_sgemm(int transa, int transb, int m, int n, int k, float alpha,
                 const float *a, int lda, const float *b, int ldb, float beta,
                 float *c, int ldc)

@@ -172,7 +172,7 @@ void gemm_narrow(const kiln_gemm_op *op, int me, int w)
     if (w > blocks) w = blocks;
     if (me >= w) return;
     size_t packed = round16((size_t)k * NARROW_MR);   /* B, then scratch for a last block */
-    float *bp = gemm_slot(me, 2 * packed);
+    float *bp = gemm_slot(2 * packed);
     gemm_pack_b_narrow(op, bp);
     gemm_narrow_rows(op, (int)((long)blocks * me / w), (int)((long)blocks * (me + 1) / w), bp,
                      bp + packed);

@@ -12,17 +12,28 @@
 #include "products.h"
 #include "../scratch.h"
 
+#include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#else
+static int omp_get_thread_num(void) { return 0; }
+#endif
 
 /* ---- Buffers ------------------------------------------------------------------
  * Packing memory, one slot per thread number in the team (scratch.h).  The
  * slots are global, so nothing is lost when OpenMP retires a thread; the
  * price is that one team at a time may run kiln_gemm (a trainer has only
- * one). */
+ * one).  The slot is the calling thread's, whatever share of a product it
+ * computes: a thread computing a product alone (kiln_gemm_alone) inside a
+ * team uses its own. */
 static kiln_scratch slots[MAX_TEAM];
 
-float *gemm_slot(int me, size_t floats)
+float *gemm_slot(size_t floats)
 {
+    int me = omp_get_thread_num();
+    if (me >= MAX_TEAM) abort();   /* the team is capped at start */
     return kiln_scratch_room(&slots[me], floats * sizeof(float), "GEMM packing");
 }
 

@@ -122,10 +122,10 @@ typedef struct {
 
 /* ---- pack.c -------------------------------------------------------------------- */
 
-/* Thread me's packing memory, at least floats of it, 64-byte aligned (its
- * old contents are not kept).  One slot per thread number of the team
- * (scratch.h), so one team at a time may run kiln_gemm. */
-float *gemm_slot(int me, size_t floats);
+/* The calling thread's packing memory, at least floats of it, 64-byte
+ * aligned (its old contents are not kept).  One slot per thread number of
+ * the team (scratch.h), so one team at a time may run kiln_gemm. */
+float *gemm_slot(size_t floats);
 
 /* The packers of each kernel (kernel_desc): A for MR = 4, 6, 8; B for NR =
  * 8, 16, 32 (the MR = 8 and NR = 32 ones with AVX2 and AVX-512F

@@ -147,7 +147,7 @@ static void gemm_packed(const gemm_job *g, int me)
     int r0 = (int)((long)g->sm * ti / g->tm), r1 = (int)((long)g->sm * (ti + 1) / g->tm);
     int c0 = (int)((long)g->sn * tj / g->tn), c1 = (int)((long)g->sn * (tj + 1) / g->tn);
     if (r0 >= r1 || c0 >= c1) return;
-    float *ap = gemm_slot(me, g->slice), *bp = ap + g->a_size;
+    float *ap = gemm_slot(g->slice), *bp = ap + g->a_size;
     for (int S0 = c0; S0 < c1; S0 += g->nb) {
         int S1 = c1 - S0 < g->nb ? c1 : S0 + g->nb;
         for (int pc = 0; pc < g->k; pc += g->kc) {
@@ -227,7 +227,7 @@ static void gemm_balanced(const gemm_job *g, int me, int w, int call)
     const int per_sliver = (g->sm + CHUNK - 1) / CHUNK;   /* units */
     const size_t a_all = a_all_size(g);
     const int ksteps = (g->k + g->kc - 1) / g->kc;
-    float *ap = gemm_slot(me, a_all + round16((size_t)ksteps * NR * g->kc)), *bp = ap + a_all;
+    float *ap = gemm_slot(a_all + round16((size_t)ksteps * NR * g->kc)), *bp = ap + a_all;
     for (int q = 0, pc = 0; pc < g->k; q++, pc += g->kc) {
         int kc = g->k - pc < g->kc ? g->k - pc : g->kc;
         for (int a = 0; a < g->sm; a++) {
@@ -442,7 +442,7 @@ void gemm_narrow_panels(const kiln_gemm_op *op, int me, int nthreads)
     while ((1 << depth) < panels) depth++;
     size_t packed = round16((size_t)k * NARROW_N), rows = round16((size_t)k * NARROW_MR);
     if (me < w) {
-        t.bp = gemm_slot(me, packed + rows), t.scratch = t.bp + packed;
+        t.bp = gemm_slot(packed + rows), t.scratch = t.bp + packed;
         t.next = kiln_scratch_room(&tree_memory[set][me],
                                    (size_t)(3 * depth + 4) * t.node_floats * sizeof(float),
                                    "GEMM partial sums");

@@ -1,14 +1,24 @@
 #!/usr/bin/python3
-"""torch_lenet.py — PyTorch baseline for bench/run.sh: the LeNet of
-models/lenet.lua, trained the same way kiln's trainer trains it.
+"""torch_cnn.py — PyTorch baseline for bench/run.sh: the convolutional
+networks of models/ (--model), trained the same way kiln's trainer trains
+them.
 
-Conv2d(1, 6, 5, padding 2) → Sigmoid → AvgPool2d(2) → Conv2d(6, 16, 5) →
-Sigmoid → AvgPool2d(2) → Flatten → Linear(400, 120) → Sigmoid →
-Linear(120, 84) → Sigmoid → Linear(84, 10); Xavier-uniform weights and zero
-biases (what kiln gives a layer whose spec sets init); CrossEntropyLoss
-(batch mean); SGD lr 0.9; batch 256, reshuffled every epoch, the last
+  lenet   models/lenet.lua: Conv2d(1, 6, 5, padding 2) → Sigmoid →
+          AvgPool2d(2) → Conv2d(6, 16, 5) → Sigmoid → AvgPool2d(2) → Flatten
+          → Linear(400, 120) → Sigmoid → Linear(120, 84) → Sigmoid →
+          Linear(84, 10); Xavier-uniform weights and zero biases (what kiln
+          gives a layer whose spec sets init); SGD lr 0.9.
+  resnet  models/resnet.lua: a 3×3 stem (Conv2d 16, BatchNorm2d, ReLU),
+          three stages of two basic blocks with 16, 32, 64 channels (the
+          first of the last two stages with stride 2 and a 1×1 stride-2
+          convolution with batch norm on the shortcut), AdaptiveAvgPool2d(1),
+          Linear(64, 10); PyTorch's default initialization; SGD lr 0.05,
+          momentum 0.9, weight decay 5e-4.
+
+CrossEntropyLoss (batch mean); batch 256, reshuffled every epoch, the last
 partial batch (96 samples) kept.  Like kiln, every step also accumulates
-the loss and the number of correct predictions.
+the loss and the number of correct predictions; the test pass runs in
+evaluation mode (batch norm's running statistics).
 
 The whole data set is read once and preloaded as tensors (uint8 → float/255,
 once, outside the timed loop), so the timing is of the training loop only:
@@ -44,7 +54,7 @@ peak RSS on stderr:
   stderr  epoch 1: train 4.321 s, test 0.123 s
           peak RSS 312345 KB
 
-usage: /usr/bin/python3 bench/torch_lenet.py [--threads T] [--epochs N]
+usage: /usr/bin/python3 bench/torch_cnn.py [--model lenet|resnet] [--threads T] [--epochs N]
            [--warmup STEPS] [--seed S] [--data DIR]
            [--format contiguous|channels_last|best] [--mkldnn on|off|best]
            [--trial-steps N] [--trial-passes N]
@@ -79,11 +89,43 @@ def lenet():
     return net
 
 
+class Block(nn.Module):
+    """conv 3×3 → bn → relu → conv 3×3 → bn, plus the shortcut, → relu"""
+
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(cin, cout, 3, stride=stride, padding=1), nn.BatchNorm2d(cout), nn.ReLU(),
+            nn.Conv2d(cout, cout, 3, padding=1), nn.BatchNorm2d(cout))
+        self.shortcut = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride), nn.BatchNorm2d(cout))
+                         if stride != 1 else nn.Identity())
+
+    def forward(self, x):
+        return torch.relu(self.body(x) + self.shortcut(x))
+
+
+def resnet():
+    layers = [nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU()]
+    cin = 16
+    for stage, cout in enumerate((16, 32, 64)):
+        layers += [Block(cin, cout, 1 if stage == 0 else 2), Block(cout, cout, 1)]
+        cin = cout
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10)]
+    return nn.Sequential(*layers)
+
+
+MODELS = {  # the network and its optimizer's settings
+    "lenet": (lenet, dict(lr=0.9)),
+    "resnet": (resnet, dict(lr=0.05, momentum=0.9, weight_decay=5e-4)),
+}
+
+
 FORMATS = {"contiguous": torch.contiguous_format, "channels_last": torch.channels_last}
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--model", choices=MODELS, default="lenet")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=20, help="untimed training steps before epoch 1")
@@ -112,10 +154,11 @@ def main():
     test_x, test_y = load_split(args.data, "t10k")
     count = train_x.shape[0]
 
-    net = lenet()
+    make, settings = MODELS[args.model]
+    net = make()
     initial = copy.deepcopy(net.state_dict())
     loss_fn = nn.CrossEntropyLoss()  # mean over the batch
-    opt = torch.optim.SGD(net.parameters(), lr=0.9)
+    opt = torch.optim.SGD(net.parameters(), **settings)
     fmt = torch.contiguous_format
 
     def use(form, mkldnn):
@@ -173,10 +216,12 @@ def main():
     use(*chosen)
     steps(args.warmup)
     net.load_state_dict(initial)
+    opt = torch.optim.SGD(net.parameters(), **settings)  # no momentum left from the warm-up
     gen = torch.Generator().manual_seed(args.seed)
 
     for epoch in range(1, args.epochs + 1):
         # ---- timed: the training loop only ----
+        net.train()
         t0 = time.perf_counter()
         perm = torch.randperm(count, generator=gen)
         loss_sum, correct = 0.0, 0
@@ -189,6 +234,7 @@ def main():
         t_train = time.perf_counter() - t0
         # ---- not timed: test accuracy ----
         t1 = time.perf_counter()
+        net.eval()
         with torch.no_grad():
             test_correct = sum(int((net(test_x[i:i + 1000]).argmax(1) == test_y[i:i + 1000]).sum())
                                for i in range(0, test_x.shape[0], 1000))
