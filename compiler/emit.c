@@ -316,8 +316,11 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
     int nsince = 0, part = 0;
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
-        if (training ? !k->train : !k->eval) continue;
         if (forward_only && k->phase != PHASE_FORWARD) continue;
+        /* forward_loss in mode 1 (the gradient check's reference) runs the
+         * forward kernels of training only (batch norm's statistics) too */
+        int when_training = !training && !forward_only && k->phase == PHASE_FORWARD && k->train && !k->eval;
+        if (training ? !k->train : !k->eval && !when_training) continue;
         int wait = 0;
         for (int j = 0; j < nsince && !wait; j++) wait = kernels_conflict(g, since[j], k);
         if (wait) {
@@ -328,7 +331,7 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
         since[nsince++] = k;
         StrBuf call = {0};
         kernel_signature(&call, g, k, 1);
-        emit(e, "%s;", call.data);
+        emit(e, "%s%s;", when_training ? "if (training) " : "", call.data);
         sb_free(&call);
         if (training) emit(e, "kiln_mark(%d);", ++part);
     }

@@ -52,7 +52,7 @@ static Kernel *new_kernel(Graph *g, int head) {
     k->nodes[k->nnodes++] = head;
     k->phase = node(g, head)->phase;
     k->train = k->eval = 1;
-    if (k->phase == PHASE_BACKWARD || k->phase == PHASE_UPDATE) k->eval = 0;
+    if (k->phase == PHASE_BACKWARD || k->phase == PHASE_UPDATE || node(g, head)->op->training_only) k->eval = 0;
     return k;
 }
 
@@ -142,20 +142,18 @@ static void fuse_epilogue(Graph *g, Kernel *k, int *claimed) {
 }
 
 /* Rule "per example": a kernel that makes its result example by example
- * (a convolution and its epilogue) takes the one op of its phase that reads
- * the result, when that op also works one example at a time (a pooling):
- * it runs on each example's planes right after they are written.  The
- * result stays stored when backward reads it too. */
+ * (a convolution and its epilogue) takes the first op of its phase that
+ * reads the result, when that op also works one example at a time (a
+ * pooling; batch norm's statistics): it runs on each example's planes right
+ * after they are written.  Other readers (batch norm's normalization) come
+ * after the kernel; the result stays stored for them and for backward. */
 static void fuse_per_example(Graph *g, Kernel *k, int *claimed) {
     const Node *h = node(g, k->nodes[0]), *last = node(g, k->nodes[k->nnodes - 1]);
     if (!h->op->hosts_examples || k->nnodes >= 8 || last->nout != 1 || last->acc[0]) return;
     int x = last->out[0], r[8], nr = readers(g, x, r, 8), found = -1;
     if (val(g, x)->fused || val(g, x)->contributions > 1 || nr > 8) return;
-    for (int j = 0; j < nr; j++) {
-        if (node(g, r[j])->phase != h->phase) continue;
-        if (found >= 0) return;   /* two readers in the same phase */
-        found = r[j];
-    }
+    for (int j = 0; j < nr && found < 0; j++)   /* readers come in graph order */
+        if (node(g, r[j])->phase == h->phase) found = r[j];
     if (found < 0 || claimed[found]) return;
     const Node *p = node(g, found);
     if (!p->op->emit_example || p->acc[0] || written_between(g, x, last->id, found)) return;

@@ -155,8 +155,17 @@ void graph_build(Graph *g, const Spec *s) {
     int *out = xcalloc((size_t)s->napps, sizeof *out);   /* the value each Apply makes */
     for (int i = 0; i < s->napps; i++) {
         const Layer *l = &s->apps[i].layer;
+        int before = -1;
+        if (l->op->node->before) {   /* its own node first, on the same inputs */
+            char label[64];
+            snprintf(label, sizeof label, "%s.%s", l->label, l->op->node->before->name);
+            Node *b = graph_node(g, l->op->node->before, l, PHASE_FORWARD, label);
+            for (int k = 0; k < s->apps[i].nin; k++) node_input(g, b, s->apps[i].in[k] < 0 ? input : out[s->apps[i].in[k]]);
+            before = node_output(g, b, VAL_ACT, label);
+        }
         Node *n = graph_node(g, l->op->node, l, PHASE_FORWARD, l->label);
         for (int k = 0; k < s->apps[i].nin; k++) node_input(g, n, s->apps[i].in[k] < 0 ? input : out[s->apps[i].in[k]]);
+        if (before >= 0) node_input(g, n, before);
         out[i] = node_output(g, n, VAL_ACT, l->label);
     }
     int cur = out[s->napps - 1];

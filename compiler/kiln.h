@@ -140,6 +140,12 @@ typedef struct NodeOp {
     int inplace;         /* element i of its output reads only element i of its inputs: the
                             output may share storage with an input (autodiff.c) */
     int training_mode;   /* behaves differently in training (reads `training`, `dropout_key`) */
+    int training_only;   /* its result is used in training only: no kernel in evaluation */
+    /* A node of this op is put before each node of a layer with this op,
+     * on the same inputs; its result becomes the layer's node's last
+     * input: work the layer's op needs first that a kernel before it may
+     * do (batch norm's statistics, fuse.c's "per example" rule). */
+    const struct NodeOp *before;
     /* Update steps of the form p ← β·p + α·∇p: return 1 and set α and β, so
      * the kernel that computes ∇p can apply the update itself (a GEMM with
      * alpha = α, beta = β, C = p).  0 if the update is not of that form. */

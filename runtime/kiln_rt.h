@@ -108,6 +108,12 @@ void kiln_column_sums(int rows, int cols, const float *a, int lda, float alpha, 
 void kiln_column_sums_paneled(int rows, int cols, const float *a, int lda, size_t pstride,
                               float alpha, float beta, float *out);
 
+/* Sums along a row of n floats, in a fixed order that vectorizes
+ * (sums.c): Σ v, Σ (v − m)², and Σ dy with Σ dy·(x − m). */
+float kiln_sum(const float *v, int n);
+float kiln_sum_sqdev(const float *v, int n, float m);
+void  kiln_sum_dy_dev(const float *dy, const float *x, int n, float m, float *sum_dy, float *sum_dy_dev);
+
 /* The barrier between kernels inside a parallel region: returns once every
  * thread of the team has called it, and everything they wrote before is
  * visible to all (much cheaper than `omp barrier`).  Outside a region, or

@@ -51,13 +51,17 @@ typedef struct {
     char        alpha[2][40], beta[2][40];
     int         nout, fused;
     ConvStrategy kind;
-    char        strategy[320];      /* which strategy and why (conv.c) */
+    char        strategy[480];      /* which strategy and why (conv.c) */
     /* forward and grad_input: the kernel's head and the elementwise ops
      * after it (what the unpacking applies), and the op fuse.c's
      * per-example rule added after them (a pooling or its gradient, run on
      * each example's planes), or -1 */
     Kernel      chain;
     int         example_node;
+    /* forward: the weight and bias as the kernel reads them (in evaluation
+     * the folded ones when fold, a batch_norm after it, is folded in) */
+    const Node *fold;
+    char        wx[160], bx[160];
 } ConvKernel;
 
 /* One of x's elements as a float: a byte scaled as it is read, or a float;
@@ -69,6 +73,10 @@ void conv_geometry_comment(Emit *e, const ConvShape *s, const char *what, const 
 /* The per-example op after the head's chain (and the ops after it), on
  * example i's planes. */
 void conv_emit_example(Emit *e, const Graph *g, const Kernel *k, const ConvKernel *c);
+/* Forward: the folded weight's static arrays (before kernel_begin) and the
+ * statements that fold batch norm into them in evaluation (after it). */
+void conv_emit_fold_statics(Emit *e, const Graph *g, const ConvKernel *c);
+void conv_emit_fold(Emit *e, const Graph *g, const ConvKernel *c);
 /* The kernel's prologue (fuse.c), if any: what makes dy, on example i. */
 void conv_emit_prologue(Emit *e, const Graph *g, const Kernel *k);
 

@@ -46,3 +46,11 @@ void conv_emit_prologue(Emit *e, const Graph *g, const Kernel *k) {
     for (int j = 0; j < part.nnodes; j++) part.nodes[j] = k->nodes[k->nnodes - k->nprologue + j];
     node(g, part.nodes[0])->op->emit_example(e, g, &part);
 }
+
+void conv_emit_fold_statics(Emit *e, const Graph *g, const ConvKernel *c) {
+    if (c->fold) bn_emit_fold_statics(e, g, node(g, c->chain.nodes[0]), c->s.in * c->s.kh * c->s.kw);
+}
+
+void conv_emit_fold(Emit *e, const Graph *g, const ConvKernel *c) {
+    if (c->fold) bn_emit_fold(e, g, node(g, c->chain.nodes[0]), c->fold, c->s.in * c->s.kh * c->s.kw);
+}

@@ -76,8 +76,10 @@ void conv_gemm_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKerne
     snprintf(tapss, sizeof tapss, "%ld", taps);
     StrBuf formula = {0};
     epilogue_formula(&formula, g, &c->chain, "conv");
+    conv_emit_fold_statics(e, g, c);
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
+    conv_emit_fold(e, g, c);
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int i = 0; i < n; i++) {");
     e->indent++;
@@ -85,10 +87,10 @@ void conv_gemm_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKerne
     emit(e, "const %s *src = %s + (size_t)i * %ld;", conv_source_type(g, c->x), cname(g, c->x), s->in * s->h * s->w);
     emit_pack(e, g, c, ohws, "0");
     emit(e, "float *out = %s + (size_t)i * %ld;", cname(g, c->y), s->out * ohw);
-    emit_gemm(e, 0, 0, s->out, ohw, tapss, cname(g, c->w), tapss, "cols", ohws, "out", ohw);
+    emit_gemm(e, 0, 0, s->out, ohw, tapss, c->wx, tapss, "cols", ohws, "out", ohw);
     if (c->b >= 0) {
         emit(e, "for (int o = 0; o < %ld; o++)  /* + bias */", s->out);
-        emit(e, "    for (int p = 0; p < %ld; p++) out[o * %ld + p] += %s[o];", ohw, ohw, cname(g, c->b));
+        emit(e, "    for (int p = 0; p < %ld; p++) out[o * %ld + p] += %s[o];", ohw, ohw, c->bx);
     }
     if (c->chain.nnodes > 1) epilogue_loop(e, g, &c->chain, "out", "i", s->out * ohw);
     conv_emit_example(e, g, k, c);

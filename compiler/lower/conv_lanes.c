@@ -65,16 +65,18 @@ void conv_lanes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKern
     long out_n = s->out * s->oh * s->ow, padded = s->in * (s->h + 2 * s->ph) * (s->w + 2 * s->pw);
     StrBuf formula = {0};
     epilogue_formula(&formula, g, &c->chain, "conv");
+    conv_emit_fold_statics(e, g, c);
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
+    conv_emit_fold(e, g, c);
     emit_blocks_begin(e);
     emit(e, "float *x_lanes = kiln_thread_buffer(0, %ld), *y_lanes = kiln_thread_buffer(1, %ld);", 16 * padded,
          16 * out_n);
     emit_pack_x(e, g, c);
     emit(e, "kiln_conv_lanes(&(const kiln_lanes_conv){");
     emit_shapes(e, s);
-    if (c->b >= 0) emit(e, "    .weight = %s, .bias = %s,", cname(g, c->w), cname(g, c->b));
-    else emit(e, "    .weight = %s,", cname(g, c->w));
+    if (c->b >= 0) emit(e, "    .weight = %s, .bias = %s,", c->wx, c->bx);
+    else emit(e, "    .weight = %s,", c->wx);
     emit(e, "}, x_lanes, y_lanes);");
     emit(e, "kiln_lanes_unpack(y_lanes, %ld, m, %s + (size_t)i0 * %ld, %ld, 0);  /* %s */", out_n, cname(g, c->y), out_n,
          out_n, c->b >= 0 ? "conv + bias" : "conv");

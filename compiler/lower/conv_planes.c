@@ -53,8 +53,10 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     StrBuf formula = {0};
     epilogue_formula(&formula, g, &c->chain, "conv");
     char elem[128], nqs[24], stride[24];
+    conv_emit_fold_statics(e, g, c);
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
+    conv_emit_fold(e, g, c);
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int i = 0; i < n; i++) {");
     e->indent++;
@@ -72,7 +74,7 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     snprintf(stride, sizeof stride, "%ld", plane);
     char tail[32];
     snprintf(tail, sizeof tail, "res, %ld", ldr);
-    emit_conv_op(e, "kiln_conv_planes", s->in, s->out, s, wp, nqs, stride, cname(g, c->w), s->in * s->kh * s->kw,
+    emit_conv_op(e, "kiln_conv_planes", s->in, s->out, s, wp, nqs, stride, c->wx, s->in * s->kh * s->kw,
                  s->kh * s->kw, s->kw, 1, tail);
     emit(e, "float *out = %s + (size_t)i * %ld;", cname(g, c->y), s->out * s->oh * s->ow);
     emit(e, "for (int o = 0; o < %ld; o++)  /* unpack: %s */", s->out, c->b >= 0 ? "conv + bias" : "conv");
@@ -80,7 +82,7 @@ void conv_planes_forward(Emit *e, const Graph *g, const Kernel *k, const ConvKer
     emit(e, "        for (int c = 0; c < %ld; c++)", s->ow);
     if (c->b >= 0)
         emit(e, "            out[(o * %ld + r) * %ld + c] = res[o * %ld + r * %ld + c] + %s[o];", s->oh, s->ow, ldr, wp,
-             cname(g, c->b));
+             c->bx);
     else
         emit(e, "            out[(o * %ld + r) * %ld + c] = res[o * %ld + r * %ld + c];", s->oh, s->ow, ldr, wp);
     /* the fused ops over the example's whole planes: one vector loop, no row remainders */

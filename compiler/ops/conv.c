@@ -193,6 +193,13 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
         if (c.chain.nnodes < own) c.example_node = k->nodes[c.chain.nnodes];
         c.y = node(g, k->nodes[c.chain.nnodes - 1])->out[0];
     }
+    snprintf(c.wx, sizeof c.wx, "%s", cname(g, c.w));
+    if (c.b >= 0) snprintf(c.bx, sizeof c.bx, "%s", cname(g, c.b));
+    c.fold = role == CONV_FORWARD ? bn_folded_after(g, fwd) : NULL;
+    if (c.fold) {   /* evaluation reads the weight and bias with batch norm folded in */
+        snprintf(c.wx, sizeof c.wx, "(training ? %s : %s_weight_folded)", cname(g, c.w), fwd->label);
+        snprintf(c.bx, sizeof c.bx, "(training ? %s : %s_bias_folded)", cname(g, c.b), fwd->label);
+    }
     if (role == CONV_GRAD_INPUT) {
         c.dy = q->in[0];
         if (planes && (s->ph >= s->kh || s->pw >= s->kw || gi_lanes_cost(s) < gi_planes_cost(s))) {

@@ -41,6 +41,18 @@ typedef struct {
 } ConvShape;
 extern const OpDef op_conv2d;
 
+/* ---- batchnorm.c ---- */
+extern const OpDef op_batch_norm;
+/* In evaluation, a batch_norm right after a convolution with a bias (the
+ * convolution's result read, in the forward pass, by the batch norm and
+ * its statistics only) is folded into the convolution's weight and bias:
+ * the batch_norm node conv's result feeds so, or NULL. */
+const Node *bn_folded_after(const Graph *g, const Node *conv);
+/* The statements, in conv's forward kernel, that fold bn into W and b
+ * (evaluation only), and their static arrays (before the kernel). */
+void bn_emit_fold_statics(Emit *e, const Graph *g, const Node *conv, long taps);
+void bn_emit_fold(Emit *e, const Graph *g, const Node *conv, const Node *bn, long taps);
+
 /* ---- pool.c ---- */
 typedef struct {
     long kernel[2], stride[2], padding[2];   /* height, width */

@@ -419,7 +419,7 @@ static void backward_linear1_grad_params_sgd(int n)
 static void backward_max_pool2d2_grad_relu2_grad_conv2d2_grad_input_max_pool2d1_grad_relu1_grad(int n)
 {
     /* dy ⋆ flip(W): (n, 6, 14, 14) → (n, 16, 10, 10), kernel 5×5, stride 1×1, padding 0×0;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); dy made example by example, just before it is read, by max_pool2d2.grad, relu2.grad; then max_pool2d1.grad, relu1.grad on */
+     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 40% of the padded planes' work, packing included); dy made example by example, just before it is read, by max_pool2d2.grad, relu2.grad; then max_pool2d1.grad, relu1.grad on each example's planes while in cache */
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
