@@ -4,7 +4,9 @@
 # one does (the running statistics travel in the checkpoint); --eval of the
 # saved model, which normalizes with the running statistics, prints the
 # test accuracy of the last epoch line.  tests/parity/bn_conv.lua (batch
-# norm on 4-D and 2-D values) on a 10000/2000-image subset.
+# norm on 4-D and 2-D values) on a 10000/2000-image subset; and the ResNet
+# of tests/parity/resnet.lua, where every fusion of batch norm happens, the
+# same at 1, 2 and 3 threads.
 if ! make_subset "$SMALL" 10000 2000; then
     skip batchnorm "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 else
@@ -31,6 +33,24 @@ else
     got=$("$B" --data "$SMALL" --load "$TMP/bn2.ckpt" --eval 2>&1 | sed -n 's/.*test acc \([0-9.]*\)$/\1/p')
     if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "batchnorm/eval-uses-the-saved-running-statistics (test acc $got)"
     else fail batchnorm/eval-uses-the-saved-running-statistics "--eval gave '$got', the last epoch '$want'"; fi
+    # the ResNet (batch 32) on 2000 images: every fusion of batch norm —
+    # statistics in the convolutions' kernels, parameter sums in the input
+    # gradients', the input gradient as a convolution's prologue, folding in
+    # evaluation — bit for bit the same at 1, 2 and 3 threads
+    if make_subset "$TMP/fmnist-2000" 2000 500 && "$KILN" build tests/parity/resnet.lua -o "$TMP/resnet" >/dev/null 2>&1; then
+        for t in 1 2 3; do
+            "$TMP/resnet" --data "$TMP/fmnist-2000" --epochs 1 --quiet --threads $t --save "$TMP/rn$t.ckpt" \
+                >"$TMP/rn$t.out" 2>&1
+        done
+        if [ -s "$TMP/rn1.ckpt" ] && cmp -s "$TMP/rn1.ckpt" "$TMP/rn2.ckpt" && cmp -s "$TMP/rn1.ckpt" "$TMP/rn3.ckpt" &&
+           cmp -s "$TMP/rn1.out" "$TMP/rn2.out" && cmp -s "$TMP/rn1.out" "$TMP/rn3.out"; then
+            pass "batchnorm/resnet-threads-1-2-3-same-lines-and-checkpoint ($(tail -n 1 "$TMP/rn1.out"))"
+        else
+            fail batchnorm/resnet-threads-1-2-3-same-lines-and-checkpoint "$(cat "$TMP"/rn[123].out | tr '\n' ' ')"
+        fi
+    else
+        fail batchnorm/resnet-build "kiln build tests/parity/resnet.lua failed"
+    fi
     grep -q "batch_norm1.running_var" "$B.c" && pass batchnorm/running-statistics-are-named-state ||
         fail batchnorm/running-statistics-are-named-state "no batch_norm1.running_var tensor in $B.c"
 fi
