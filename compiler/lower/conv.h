@@ -18,7 +18,9 @@
  *           weight gradient multiply at the real output positions only;
  *           the input gradient adds each dy element times W's column onto
  *           dx where its taps land, so no multiply-add is by dy's zero
- *           padding.  Stride 1, any padding.
+ *           padding — or, where the padding keeps the size, it is the
+ *           forward kernel on dy with W flipped and transposed.  Stride 1,
+ *           any padding.
  *   gemm    (conv_gemm.c) each example's inputs under every tap packed
  *           into a taps × positions matrix (zeros for the padding) and
  *           multiplied with W by the runtime's GEMM on the calling thread
@@ -62,6 +64,9 @@ typedef struct {
      * the folded ones when fold, a batch_norm after it, is folded in) */
     const Node *fold;
     char        wx[160], bx[160];
+    /* grad_input in the lanes as the forward kernel on dy (zero border
+     * kh − 1 − ph) with W flipped and transposed, instead of scattering */
+    int         gi_forward;
 } ConvKernel;
 
 /* One of x's elements as a float: a byte scaled as it is read, or a float;

@@ -96,8 +96,23 @@ void conv_lanes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvK
     long in_n = s->in * s->h * s->w, out_n = s->out * s->oh * s->ow;
     StrBuf formula = {0};
     epilogue_formula(&formula, g, &c->chain, q->acc[0] ? "dx + dy ⋆ flip(W)" : "dy ⋆ flip(W)");
+    if (c->gi_forward) {
+        emit(e, "/* %s flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */",
+             cname(g, c->w));
+        emit(e, "static float %s_flipped[%ld];", cname(g, c->w), s->in * s->out * s->kh * s->kw);
+        emit_blank(e);
+    }
     kernel_begin(e, g, k);
     conv_geometry_comment(e, s, formula.data, c->strategy);
+    if (c->gi_forward) {
+        emit(e, "#pragma omp for schedule(static) nowait");
+        emit(e, "for (int ci = 0; ci < %ld; ci++)", s->in);
+        emit(e, "    for (int o = 0; o < %ld; o++)", s->out);
+        emit(e, "        for (int t = 0; t < %ld; t++)", s->kh * s->kw);
+        emit(e, "            %s_flipped[(ci * %ld + o) * %ld + t] = %s[(o * %ld + ci) * %ld + %ld - t];", cname(g, c->w),
+             s->out, s->kh * s->kw, cname(g, c->w), s->in, s->kh * s->kw, s->kh * s->kw - 1);
+        emit(e, "kiln_sync();");
+    }
     emit_blocks_begin(e);
     if (k->nprologue) {
         emit(e, "for (int i = i0; i < i0 + m; i++) {  /* dy, example by example, just before it is packed */");
@@ -106,12 +121,27 @@ void conv_lanes_grad_input(Emit *e, const Graph *g, const Kernel *k, const ConvK
         e->indent--;
         emit(e, "}");
     }
-    emit(e, "float *dy_lanes = kiln_thread_buffer(0, %ld), *dx_lanes = kiln_thread_buffer(1, %ld);", 16 * out_n, 16 * in_n);
-    emit(e, "kiln_lanes_pack(%s + (size_t)i0 * %ld, %ld, m, %ld, dy_lanes);", cname(g, c->dy), out_n, out_n, out_n);
-    emit(e, "kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){");
-    emit_shapes(e, s);
-    emit(e, "    .weight = %s,", cname(g, c->w));
-    emit(e, "}, dy_lanes, dx_lanes);");
+    if (c->gi_forward) {   /* dy with its zero border, W flipped and transposed, the forward kernel */
+        long qh = s->kh - 1 - s->ph, qw = s->kw - 1 - s->pw;
+        emit(e, "float *dy_lanes = kiln_thread_buffer(0, %ld), *dx_lanes = kiln_thread_buffer(1, %ld);",
+             16 * s->out * (s->oh + 2 * qh) * (s->ow + 2 * qw), 16 * in_n);
+        emit(e, "kiln_lanes_pack_planes(%s + (size_t)i0 * %ld, %ld, m, %ld, %ld, %ld, %ld, %ld, dy_lanes);", cname(g, c->dy),
+             out_n, out_n, s->out, s->oh, s->ow, qh, qw);
+        emit(e, "kiln_conv_lanes(&(const kiln_lanes_conv){");
+        emit(e, "    .ins = %ld, .outs = %ld, .h = %ld, .w = %ld, .oh = %ld, .ow = %ld,", s->out, s->in, s->oh, s->ow, s->h,
+             s->w);
+        emit(e, "    .kh = %ld, .kw = %ld, .ph = %ld, .pw = %ld,", s->kh, s->kw, qh, qw);
+        emit(e, "    .weight = %s_flipped,", cname(g, c->w));
+        emit(e, "}, dy_lanes, dx_lanes);");
+    } else {
+        emit(e, "float *dy_lanes = kiln_thread_buffer(0, %ld), *dx_lanes = kiln_thread_buffer(1, %ld);", 16 * out_n,
+             16 * in_n);
+        emit(e, "kiln_lanes_pack(%s + (size_t)i0 * %ld, %ld, m, %ld, dy_lanes);", cname(g, c->dy), out_n, out_n, out_n);
+        emit(e, "kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){");
+        emit_shapes(e, s);
+        emit(e, "    .weight = %s,", cname(g, c->w));
+        emit(e, "}, dy_lanes, dx_lanes);");
+    }
     emit(e, "kiln_lanes_unpack(dx_lanes, %ld, m, %s + (size_t)i0 * %ld, %ld, %d);  /* %s */", in_n, cname(g, c->y), in_n, in_n,
          q->acc[0], q->acc[0] ? "dx += dy ⋆ flip(W)" : "dx = dy ⋆ flip(W)");
     emit_each_example(e, g, k, c, "in", c->y, in_n);

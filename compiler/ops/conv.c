@@ -202,6 +202,17 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
     }
     if (role == CONV_GRAD_INPUT) {
         c.dy = q->in[0];
+        if (planes && 2 * s->ph >= s->kh - 1 && 2 * s->pw >= s->kw - 1 && s->ph < s->kh && s->pw < s->kw) {
+            /* "same" padding: dy needs a border no wider than x's, so the
+             * forward kernel on dy wastes little on it */
+            c.kind = CONV_LANES;
+            c.gi_forward = 1;
+            snprintf(c.strategy, sizeof c.strategy,
+                     "lanes: blocks of 16 examples, one per vector lane; dy with a zero border of %ld×%ld convolved "
+                     "with W flipped and transposed by the forward kernel (every lane an output)",
+                     s->kh - 1 - s->ph, s->kw - 1 - s->pw);
+            return c;
+        }
         if (planes && (s->ph >= s->kh || s->pw >= s->kw || gi_lanes_cost(s) < gi_planes_cost(s))) {
             c.kind = CONV_LANES;
             snprintf(c.strategy, sizeof c.strategy,

@@ -2150,11 +2150,20 @@ static void backward_batch_norm15_grad_params(int n)
     }
 }
 
+/* conv2d15_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d15_weight_flipped[36864];
+
 /* backward_batch_norm15_grad_input_conv2d15_grad_input_relu12_grad_batch_norm14_grad_sums — nodes: conv2d15.grad_input, relu12.grad, batch_norm14.grad_sums, batch_norm15.grad_input */
 static void backward_batch_norm15_grad_input_conv2d15_grad_input_relu12_grad_batch_norm14_grad_sums(int n)
 {
     /* relu.grad(dy ⋆ flip(W), relu12): (n, 64, 7, 7) → (n, 64, 7, 7), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 63% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm15.grad_input; then batch_norm14.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm15.grad_input; then batch_norm14.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 64; ci++)
+        for (int o = 0; o < 64; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d15_weight_flipped[(ci * 64 + o) * 9 + t] = conv2d15_weight[(o * 64 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -2172,12 +2181,12 @@ static void backward_batch_norm15_grad_input_conv2d15_grad_input_relu12_grad_bat
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 50176), *dx_lanes = kiln_thread_buffer(1, 50176);
-        kiln_lanes_pack(d_conv2d15 + (size_t)i0 * 3136, 3136, m, 3136, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 82944), *dx_lanes = kiln_thread_buffer(1, 50176);
+        kiln_lanes_pack_planes(d_conv2d15 + (size_t)i0 * 3136, 3136, m, 64, 7, 7, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 64, .outs = 64, .h = 7, .w = 7, .oh = 7, .ow = 7,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d15_weight,
+            .weight = conv2d15_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 3136, m, d_batch_norm14 + (size_t)i0 * 3136, 3136, 0);  /* dx = dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -2238,11 +2247,20 @@ static void backward_batch_norm14_grad_params(int n)
     }
 }
 
+/* conv2d14_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d14_weight_flipped[36864];
+
 /* backward_batch_norm14_grad_input_conv2d14_grad_input_relu11_grad — nodes: conv2d14.grad_input, relu11.grad, batch_norm14.grad_input */
 static void backward_batch_norm14_grad_input_conv2d14_grad_input_relu11_grad(int n)
 {
     /* relu.grad(dx + dy ⋆ flip(W), relu11): (n, 64, 7, 7) → (n, 64, 7, 7), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 63% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm14.grad_input */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm14.grad_input */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 64; ci++)
+        for (int o = 0; o < 64; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d14_weight_flipped[(ci * 64 + o) * 9 + t] = conv2d14_weight[(o * 64 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -2260,12 +2278,12 @@ static void backward_batch_norm14_grad_input_conv2d14_grad_input_relu11_grad(int
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 50176), *dx_lanes = kiln_thread_buffer(1, 50176);
-        kiln_lanes_pack(d_conv2d14 + (size_t)i0 * 3136, 3136, m, 3136, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 82944), *dx_lanes = kiln_thread_buffer(1, 50176);
+        kiln_lanes_pack_planes(d_conv2d14 + (size_t)i0 * 3136, 3136, m, 64, 7, 7, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 64, .outs = 64, .h = 7, .w = 7, .oh = 7, .ow = 7,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d14_weight,
+            .weight = conv2d14_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 3136, m, d_add6 + (size_t)i0 * 3136, 3136, 1);  /* dx += dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -2457,11 +2475,20 @@ static void backward_batch_norm12_grad_params(int n)
     }
 }
 
+/* conv2d12_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d12_weight_flipped[36864];
+
 /* backward_batch_norm12_grad_input_conv2d12_grad_input_relu10_grad_batch_norm11_grad_sums — nodes: conv2d12.grad_input, relu10.grad, batch_norm11.grad_sums, batch_norm12.grad_input */
 static void backward_batch_norm12_grad_input_conv2d12_grad_input_relu10_grad_batch_norm11_grad_sums(int n)
 {
     /* relu.grad(dy ⋆ flip(W), relu10): (n, 64, 7, 7) → (n, 64, 7, 7), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 63% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm12.grad_input; then batch_norm11.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm12.grad_input; then batch_norm11.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 64; ci++)
+        for (int o = 0; o < 64; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d12_weight_flipped[(ci * 64 + o) * 9 + t] = conv2d12_weight[(o * 64 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -2479,12 +2506,12 @@ static void backward_batch_norm12_grad_input_conv2d12_grad_input_relu10_grad_bat
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 50176), *dx_lanes = kiln_thread_buffer(1, 50176);
-        kiln_lanes_pack(d_conv2d12 + (size_t)i0 * 3136, 3136, m, 3136, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 82944), *dx_lanes = kiln_thread_buffer(1, 50176);
+        kiln_lanes_pack_planes(d_conv2d12 + (size_t)i0 * 3136, 3136, m, 64, 7, 7, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 64, .outs = 64, .h = 7, .w = 7, .oh = 7, .ow = 7,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d12_weight,
+            .weight = conv2d12_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 3136, m, d_batch_norm11 + (size_t)i0 * 3136, 3136, 0);  /* dx = dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -2671,11 +2698,20 @@ static void backward_batch_norm10_grad_params(int n)
     }
 }
 
+/* conv2d10_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d10_weight_flipped[9216];
+
 /* backward_batch_norm10_grad_input_conv2d10_grad_input_relu8_grad_batch_norm9_grad_sums — nodes: conv2d10.grad_input, relu8.grad, batch_norm9.grad_sums, batch_norm10.grad_input */
 static void backward_batch_norm10_grad_input_conv2d10_grad_input_relu8_grad_batch_norm9_grad_sums(int n)
 {
     /* relu.grad(dy ⋆ flip(W), relu8): (n, 32, 14, 14) → (n, 32, 14, 14), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 81% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm10.grad_input; then batch_norm9.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm10.grad_input; then batch_norm9.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 32; ci++)
+        for (int o = 0; o < 32; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d10_weight_flipped[(ci * 32 + o) * 9 + t] = conv2d10_weight[(o * 32 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -2693,12 +2729,12 @@ static void backward_batch_norm10_grad_input_conv2d10_grad_input_relu8_grad_batc
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 100352), *dx_lanes = kiln_thread_buffer(1, 100352);
-        kiln_lanes_pack(d_conv2d10 + (size_t)i0 * 6272, 6272, m, 6272, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 131072), *dx_lanes = kiln_thread_buffer(1, 100352);
+        kiln_lanes_pack_planes(d_conv2d10 + (size_t)i0 * 6272, 6272, m, 32, 14, 14, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 32, .outs = 32, .h = 14, .w = 14, .oh = 14, .ow = 14,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d10_weight,
+            .weight = conv2d10_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 6272, m, d_batch_norm9 + (size_t)i0 * 6272, 6272, 0);  /* dx = dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -2759,11 +2795,20 @@ static void backward_batch_norm9_grad_params(int n)
     }
 }
 
+/* conv2d9_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d9_weight_flipped[9216];
+
 /* backward_batch_norm9_grad_input_conv2d9_grad_input_relu7_grad — nodes: conv2d9.grad_input, relu7.grad, batch_norm9.grad_input */
 static void backward_batch_norm9_grad_input_conv2d9_grad_input_relu7_grad(int n)
 {
     /* relu.grad(dx + dy ⋆ flip(W), relu7): (n, 32, 14, 14) → (n, 32, 14, 14), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 81% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm9.grad_input */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm9.grad_input */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 32; ci++)
+        for (int o = 0; o < 32; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d9_weight_flipped[(ci * 32 + o) * 9 + t] = conv2d9_weight[(o * 32 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -2781,12 +2826,12 @@ static void backward_batch_norm9_grad_input_conv2d9_grad_input_relu7_grad(int n)
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 100352), *dx_lanes = kiln_thread_buffer(1, 100352);
-        kiln_lanes_pack(d_conv2d9 + (size_t)i0 * 6272, 6272, m, 6272, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 131072), *dx_lanes = kiln_thread_buffer(1, 100352);
+        kiln_lanes_pack_planes(d_conv2d9 + (size_t)i0 * 6272, 6272, m, 32, 14, 14, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 32, .outs = 32, .h = 14, .w = 14, .oh = 14, .ow = 14,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d9_weight,
+            .weight = conv2d9_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 6272, m, d_relu9 + (size_t)i0 * 6272, 6272, 1);  /* dx += dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -2978,11 +3023,20 @@ static void backward_batch_norm7_grad_params(int n)
     }
 }
 
+/* conv2d7_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d7_weight_flipped[9216];
+
 /* backward_batch_norm7_grad_input_conv2d7_grad_input_relu6_grad_batch_norm6_grad_sums — nodes: conv2d7.grad_input, relu6.grad, batch_norm6.grad_sums, batch_norm7.grad_input */
 static void backward_batch_norm7_grad_input_conv2d7_grad_input_relu6_grad_batch_norm6_grad_sums(int n)
 {
     /* relu.grad(dy ⋆ flip(W), relu6): (n, 32, 14, 14) → (n, 32, 14, 14), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 81% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm7.grad_input; then batch_norm6.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm7.grad_input; then batch_norm6.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 32; ci++)
+        for (int o = 0; o < 32; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d7_weight_flipped[(ci * 32 + o) * 9 + t] = conv2d7_weight[(o * 32 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -3000,12 +3054,12 @@ static void backward_batch_norm7_grad_input_conv2d7_grad_input_relu6_grad_batch_
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 100352), *dx_lanes = kiln_thread_buffer(1, 100352);
-        kiln_lanes_pack(d_conv2d7 + (size_t)i0 * 6272, 6272, m, 6272, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 131072), *dx_lanes = kiln_thread_buffer(1, 100352);
+        kiln_lanes_pack_planes(d_conv2d7 + (size_t)i0 * 6272, 6272, m, 32, 14, 14, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 32, .outs = 32, .h = 14, .w = 14, .oh = 14, .ow = 14,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d7_weight,
+            .weight = conv2d7_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 6272, m, d_batch_norm6 + (size_t)i0 * 6272, 6272, 0);  /* dx = dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -3192,11 +3246,20 @@ static void backward_batch_norm5_grad_params(int n)
     }
 }
 
+/* conv2d5_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d5_weight_flipped[2304];
+
 /* backward_batch_norm5_grad_input_conv2d5_grad_input_relu4_grad_batch_norm4_grad_sums — nodes: conv2d5.grad_input, relu4.grad, batch_norm4.grad_sums, batch_norm5.grad_input */
 static void backward_batch_norm5_grad_input_conv2d5_grad_input_relu4_grad_batch_norm4_grad_sums(int n)
 {
     /* relu.grad(dy ⋆ flip(W), relu4): (n, 16, 28, 28) → (n, 16, 28, 28), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 91% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm5.grad_input; then batch_norm4.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm5.grad_input; then batch_norm4.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 16; ci++)
+        for (int o = 0; o < 16; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d5_weight_flipped[(ci * 16 + o) * 9 + t] = conv2d5_weight[(o * 16 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -3214,12 +3277,12 @@ static void backward_batch_norm5_grad_input_conv2d5_grad_input_relu4_grad_batch_
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 200704), *dx_lanes = kiln_thread_buffer(1, 200704);
-        kiln_lanes_pack(d_conv2d5 + (size_t)i0 * 12544, 12544, m, 12544, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 230400), *dx_lanes = kiln_thread_buffer(1, 200704);
+        kiln_lanes_pack_planes(d_conv2d5 + (size_t)i0 * 12544, 12544, m, 16, 28, 28, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 16, .outs = 16, .h = 28, .w = 28, .oh = 28, .ow = 28,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d5_weight,
+            .weight = conv2d5_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 12544, m, d_batch_norm4 + (size_t)i0 * 12544, 12544, 0);  /* dx = dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -3280,11 +3343,20 @@ static void backward_batch_norm4_grad_params(int n)
     }
 }
 
+/* conv2d4_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d4_weight_flipped[2304];
+
 /* backward_batch_norm4_grad_input_conv2d4_grad_input_relu3_grad — nodes: conv2d4.grad_input, relu3.grad, batch_norm4.grad_input */
 static void backward_batch_norm4_grad_input_conv2d4_grad_input_relu3_grad(int n)
 {
     /* relu.grad(dx + dy ⋆ flip(W), relu3): (n, 16, 28, 28) → (n, 16, 28, 28), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 91% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm4.grad_input */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm4.grad_input */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 16; ci++)
+        for (int o = 0; o < 16; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d4_weight_flipped[(ci * 16 + o) * 9 + t] = conv2d4_weight[(o * 16 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -3302,12 +3374,12 @@ static void backward_batch_norm4_grad_input_conv2d4_grad_input_relu3_grad(int n)
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 200704), *dx_lanes = kiln_thread_buffer(1, 200704);
-        kiln_lanes_pack(d_conv2d4 + (size_t)i0 * 12544, 12544, m, 12544, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 230400), *dx_lanes = kiln_thread_buffer(1, 200704);
+        kiln_lanes_pack_planes(d_conv2d4 + (size_t)i0 * 12544, 12544, m, 16, 28, 28, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 16, .outs = 16, .h = 28, .w = 28, .oh = 28, .ow = 28,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d4_weight,
+            .weight = conv2d4_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 12544, m, d_relu5 + (size_t)i0 * 12544, 12544, 1);  /* dx += dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -3376,11 +3448,20 @@ static void backward_batch_norm3_grad_params(int n)
     }
 }
 
+/* conv2d3_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d3_weight_flipped[2304];
+
 /* backward_batch_norm3_grad_input_conv2d3_grad_input_relu2_grad_batch_norm2_grad_sums — nodes: conv2d3.grad_input, relu2.grad, batch_norm2.grad_sums, batch_norm3.grad_input */
 static void backward_batch_norm3_grad_input_conv2d3_grad_input_relu2_grad_batch_norm2_grad_sums(int n)
 {
     /* relu.grad(dy ⋆ flip(W), relu2): (n, 16, 28, 28) → (n, 16, 28, 28), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 91% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm3.grad_input; then batch_norm2.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm3.grad_input; then batch_norm2.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 16; ci++)
+        for (int o = 0; o < 16; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d3_weight_flipped[(ci * 16 + o) * 9 + t] = conv2d3_weight[(o * 16 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -3398,12 +3479,12 @@ static void backward_batch_norm3_grad_input_conv2d3_grad_input_relu2_grad_batch_
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 200704), *dx_lanes = kiln_thread_buffer(1, 200704);
-        kiln_lanes_pack(d_conv2d3 + (size_t)i0 * 12544, 12544, m, 12544, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 230400), *dx_lanes = kiln_thread_buffer(1, 200704);
+        kiln_lanes_pack_planes(d_conv2d3 + (size_t)i0 * 12544, 12544, m, 16, 28, 28, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 16, .outs = 16, .h = 28, .w = 28, .oh = 28, .ow = 28,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d3_weight,
+            .weight = conv2d3_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 12544, m, d_batch_norm2 + (size_t)i0 * 12544, 12544, 0);  /* dx = dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
@@ -3464,11 +3545,20 @@ static void backward_batch_norm2_grad_params(int n)
     }
 }
 
+/* conv2d2_weight flipped and transposed: (in, out, kh, kw), tap (u, v) from (kh − 1 − u, kw − 1 − v) */
+static float conv2d2_weight_flipped[2304];
+
 /* backward_batch_norm2_grad_input_conv2d2_grad_input_relu1_grad_batch_norm1_grad_sums — nodes: conv2d2.grad_input, relu1.grad, batch_norm1.grad_sums, batch_norm2.grad_input */
 static void backward_batch_norm2_grad_input_conv2d2_grad_input_relu1_grad_batch_norm1_grad_sums(int n)
 {
     /* relu.grad(dx + dy ⋆ flip(W), relu1): (n, 16, 28, 28) → (n, 16, 28, 28), kernel 3×3, stride 1×1, padding 1×1;
-     * lanes: blocks of 16 examples, one per vector lane; each dy element times W's column added onto dx where its taps land (no multiply-add by padding: 91% of the padded planes' work, packing included); dy made example by example, just before it is read, by batch_norm2.grad_input; then batch_norm1.grad_sums on each example's planes while in cache */
+     * lanes: blocks of 16 examples, one per vector lane; dy with a zero border of 1×1 convolved with W flipped and transposed by the forward kernel (every lane an output); dy made example by example, just before it is read, by batch_norm2.grad_input; then batch_norm1.grad_sums on each example's planes while in cache */
+    #pragma omp for schedule(static) nowait
+    for (int ci = 0; ci < 16; ci++)
+        for (int o = 0; o < 16; o++)
+            for (int t = 0; t < 9; t++)
+                conv2d2_weight_flipped[(ci * 16 + o) * 9 + t] = conv2d2_weight[(o * 16 + ci) * 9 + 8 - t];
+    kiln_sync();
     const int blocks = (n + 15) / 16;
     #pragma omp for schedule(static) nowait
     for (int blk = 0; blk < blocks; blk++) {
@@ -3486,12 +3576,12 @@ static void backward_batch_norm2_grad_input_conv2d2_grad_input_relu1_grad_batch_
                 }
             }
         }
-        float *dy_lanes = kiln_thread_buffer(0, 200704), *dx_lanes = kiln_thread_buffer(1, 200704);
-        kiln_lanes_pack(d_conv2d2 + (size_t)i0 * 12544, 12544, m, 12544, dy_lanes);
-        kiln_conv_grad_input_lanes(&(const kiln_lanes_conv){
+        float *dy_lanes = kiln_thread_buffer(0, 230400), *dx_lanes = kiln_thread_buffer(1, 200704);
+        kiln_lanes_pack_planes(d_conv2d2 + (size_t)i0 * 12544, 12544, m, 16, 28, 28, 1, 1, dy_lanes);
+        kiln_conv_lanes(&(const kiln_lanes_conv){
             .ins = 16, .outs = 16, .h = 28, .w = 28, .oh = 28, .ow = 28,
             .kh = 3, .kw = 3, .ph = 1, .pw = 1,
-            .weight = conv2d2_weight,
+            .weight = conv2d2_weight_flipped,
         }, dy_lanes, dx_lanes);
         kiln_lanes_unpack(dx_lanes, 12544, m, d_relu5 + (size_t)i0 * 12544, 12544, 1);  /* dx += dy ⋆ flip(W) */
         for (int i = i0; i < i0 + m; i++) {  /* the fused ops, example by example while in cache */
