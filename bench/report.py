@@ -2,7 +2,7 @@
 """report.py — turns the raw timings bench/run.sh collected into its report.
 
 usage: report.py META.tsv RAW.tsv [--reps N] [--scale-reps N] [--scale-samples N]
-                 [--lenet-reps N]
+                 [--lenet-reps N] [--resnet-reps N]
 
 META.tsv: "key<TAB>value" facts (CPU, library versions).
 RAW.tsv:  "kind<TAB>config<TAB>rep<TAB>key<TAB>value" rows, e.g.
@@ -10,12 +10,14 @@ RAW.tsv:  "kind<TAB>config<TAB>rep<TAB>key<TAB>value" rows, e.g.
           torch i1b2 1 rss_kb  511244
           shapes_kiln t2 1 fwd1 245.9      (GFLOP/s)
           lenet_trial i2b1_avx512 1 trial:channels_last:on 21.3   (ms/step)
+          kiln_resnet t2 1 epoch1 71.2
 Every figure printed is the median over the runs (reps) of one configuration.
 Only the standard library is used.
 """
 import argparse
 import statistics
 import sys
+import textwrap
 from collections import defaultdict
 
 SAMPLES, IN, HID, OUT, BATCH = 60000, 784, 256, 10, 256
@@ -28,27 +30,79 @@ def epoch_flop(samples, hidden, inputs=IN, outputs=OUT):
 
 
 FLOP = epoch_flop(SAMPLES, HID)  # 49,090,560,000
-# LeNet of models/lenet.lua: each product as (layer, outputs per image, taps
-# per output = multiply-adds per output, does backward compute its input
-# gradient?).  Per image, forward does outputs·taps multiply-adds per layer,
-# the weight gradient as many again, and the input gradient as many again
-# except for conv1, whose input is the data.
-LENET_LAYERS = [
+# The CNNs' products, each as (group, outputs per image, taps per output =
+# multiply-adds per output, does backward compute its input gradient?).  Per
+# image, forward does outputs·taps multiply-adds per product, the weight
+# gradient as many again, and the input gradient as many again except for
+# the first convolution, whose input is the data.  A strided convolution's
+# input gradient, too, adds each output's gradient through each tap once.
+LENET_LAYERS = [  # models/lenet.lua
     ("conv1", 6 * 28 * 28, 1 * 5 * 5, False),   # 1@28×28, padding 2 → 6@28×28
     ("conv2", 16 * 10 * 10, 6 * 5 * 5, True),   # 6@14×14 → 16@10×10
-    ("linear1", 120, 16 * 5 * 5, True),
-    ("linear2", 84, 120, True),
-    ("linear3", 10, 84, True),
+    ("linears", 120, 16 * 5 * 5, True),
+    ("linears", 84, 120, True),
+    ("linears", 10, 84, True),
 ]
 
 
-def lenet_macs():
+def resnet_layers():
+    """models/resnet.lua: a 3×3 stem, then three stages of two basic blocks
+    (two 3×3 convolutions with padding 1; the first block of stages 2 and 3
+    has stride 2 in its first convolution and a 1×1 stride-2 convolution on
+    its shortcut), global average pooling, linear 10."""
+    layers = [("stem", 16 * 28 * 28, 1 * 3 * 3, False)]  # 1@28×28, padding 1 → 16@28×28
+    cin, size = 16, 28
+    for stage, cout in enumerate((16, 32, 64), 1):
+        for block in (1, 2):
+            stride = 2 if stage > 1 and block == 1 else 1
+            size = (size + 2 * 1 - 3) // stride + 1  # 28, then 14, then 7
+            group = f"stage {stage}"
+            layers += [(group, cout * size * size, cin * 3 * 3, True),    # conv 3×3, stride
+                       (group, cout * size * size, cout * 3 * 3, True)]   # conv 3×3
+            if stride != 1:
+                layers.append((group, cout * size * size, cin, True))     # shortcut: 1×1, stride 2
+            cin = cout
+    return layers + [("linear", 10, 64, True)]
+
+
+RESNET_LAYERS = resnet_layers()
+
+
+def macs(layers):
     """(forward, weight-gradient, input-gradient) multiply-adds per image."""
-    fwd = sum(o * t for _, o, t, _ in LENET_LAYERS)
-    return fwd, fwd, sum(o * t for _, o, t, grad_in in LENET_LAYERS if grad_in)
+    fwd = sum(o * t for _, o, t, _ in layers)
+    return fwd, fwd, sum(o * t for _, o, t, grad_in in layers if grad_in)
 
 
-LENET_FLOP = SAMPLES * 2 * sum(lenet_macs())  # 135,835,200,000
+def cnn_flop(layers):
+    return SAMPLES * 2 * sum(macs(layers))
+
+
+LENET_FLOP = cnn_flop(LENET_LAYERS)    # 135,835,200,000
+RESNET_FLOP = cnn_flop(RESNET_LAYERS)  # 7,252,669,440,000
+
+FLOATS_MB = (SAMPLES + 10000) * IN * 4 / 2**20  # the data set preloaded as floats (PyTorch's CNNs)
+# What each CNN's section says; bench/run.sh's cnn_bench measured it as
+# MODEL_trial, kiln_MODEL and torch_MODEL runs.
+CNNS = {
+    "lenet": dict(
+        title="LeNet", spec="models/lenet.lua", knob="BENCH_LENET_REPS", layers=LENET_LAYERS,
+        flop=LENET_FLOP, kiln_epochs=2,
+        about="conv 6@5×5 pad 2 → sigmoid → avg-pool 2 → conv 16@5×5 → sigmoid → avg-pool 2 → "
+              "120 → sigmoid → 84 → sigmoid → 10; Xavier, SGD lr 0.9, batch 256",
+        uncounted="Bias, sigmoid, pooling, softmax and the SGD update are",
+        acc="test acc after kiln's 2nd and PyTorch's 1st epoch: this sigmoid LeNet at lr 0.9 stays near "
+            "chance, 0.1, for about its first epoch"),
+    "resnet": dict(
+        title="ResNet", spec="models/resnet.lua", knob="BENCH_RESNET_REPS", layers=RESNET_LAYERS,
+        flop=RESNET_FLOP, kiln_epochs=1,
+        about="3×3 stem conv 16 → batch norm → relu; three stages of two basic blocks with 16, 32, 64 "
+              "channels, the first of stages 2 and 3 with stride 2 and a 1×1 stride-2 shortcut; "
+              "global average pool → 10; SGD lr 0.05, momentum 0.9, weight decay 5e-4, batch 256",
+        uncounted="Bias, batch norm, relu, the adds, pooling, softmax and the SGD update are",
+        acc="test acc after the 1st epoch of both, PyTorch's in evaluation mode like kiln's "
+            "(batch norm's running statistics)"),
+}
 CONTENDED = 0.10  # a run is contended when other processes took more than this share of the CPUs
 
 SHAPES = [  # name, product, m, n, k, FLOP share of the epoch
@@ -203,29 +257,38 @@ def fma_peak(meta):
     return max(vals) if vals else None
 
 
-def lenet_results(R, meta, reps, p, ratio):
-    """Print LeNet's section; return its 2-thread figures for the targets
-    ({"kiln": {T: s}, "torch": {T: s}, "share": {T: x}, "rss": {T: MB},
-    "peak": GFLOP/s}), or None when LeNet was not measured."""
+def cnn_results(R, meta, model, reps, p, ratio):
+    """Print a CNN's section (model: a key of CNNS); return its figures for
+    the targets ({"kiln": {T: s}, "torch": {T: s}, "share": {T: x},
+    "rss": {T: MB}, "torch_rss": {T: MB}, "peak": GFLOP/s, "torch_setting":
+    str}), or None when it was not measured."""
+    m = CNNS[model]
+    kiln_kind, torch_kind = f"kiln_{model}", f"torch_{model}"
     trials = {cfg: {k[6:]: v for k, v in runs["1"].items() if k.startswith("trial:")}
-              for (kind, cfg), runs in R.runs.items() if kind == "lenet_trial" and "1" in runs}
-    if not trials and not any(kind == "kiln_lenet" for kind, _ in R.runs):
-        p("LeNet: not measured (BENCH_LENET_REPS=0, or models/lenet.lua did not build)")
+              for (kind, cfg), runs in R.runs.items() if kind == f"{model}_trial" and "1" in runs}
+    if not trials and not any(kind == kiln_kind for kind, _ in R.runs):
+        p(f"{m['title']}: not measured ({m['knob']}=0, or {m['spec']} did not build)")
         return None
-    fwd, dw, dx = lenet_macs()
+    fwd, dw, dx = macs(m["layers"])
+    groups = {}
+    for g, o, t, _ in m["layers"]:
+        groups[g] = groups.get(g, 0) + o * t
+    first = m["layers"][0][0]
     peak = fma_peak(meta)
-    p("LeNet (models/lenet.lua: conv 6@5×5 pad 2 → sigmoid → avg-pool 2 → conv 16@5×5 → sigmoid →")
-    p("avg-pool 2 → 120 → sigmoid → 84 → sigmoid → 10; Xavier, SGD lr 0.9, batch 256).")
-    conv1, conv2 = (o * t for _, o, t, _ in LENET_LAYERS[:2])
-    p(f"FLOP of one epoch's products, per image: forward {fwd:,} multiply-adds (conv1 {conv1:,},")
-    p(f"conv2 {conv2:,}, the linears {fwd - conv1 - conv2:,}), weight gradients {dw:,}, input gradients "
-      f"{dx:,} (conv1")
-    p(f"has none: its input is the data); × 2 FLOP × {SAMPLES} images = {LENET_FLOP:,} FLOP.  Bias,")
-    p("sigmoid, pooling, softmax and the SGD update are not counted.  'of peak' = GFLOP/s over")
-    p(f"T × one thread's FMA peak ({fmt(peak, '.1f')} GFLOP/s: bench/core_probe.c, the higher of its two "
-      "readings).")
+    wrap = textwrap.TextWrapper(width=98, break_on_hyphens=False)
+    for line in wrap.wrap(f"{m['title']} ({m['spec']}: {m['about']})."):
+        p(line)
+    for line in wrap.wrap(
+            f"FLOP of one epoch's products, per image: forward {fwd:,} multiply-adds ("
+            + ", ".join(f"{g} {n:,}" for g, n in groups.items())
+            + f"), weight gradients {dw:,}, input gradients {dx:,} ({first} has none: its input is the "
+            f"data); × 2 FLOP × {SAMPLES} images = {m['flop']:,} FLOP.  {m['uncounted']} not counted.  "
+            f"'of peak' = GFLOP/s over T × one thread's FMA peak ({fmt(peak, '.1f')} GFLOP/s: "
+            "bench/core_probe.c, the higher of its two readings)."):
+        p(line)
     p("")
-    cols = [("contiguous", "on"), ("contiguous", "off"), ("channels_last", "on"), ("channels_last", "off")]
+    cols = [(f, d) for f in ("contiguous", "channels_last") for d in ("on", "off")
+            if any(f"{f}:{d}" in tr for tr in trials.values())]
     if trials:
         p("PyTorch's settings (ms per training step, the fastest of 3 passes of 10 steps; iXbY = X intra-op")
         p("threads, Y OpenBLAS threads; cap = ATEN_CPU_CAPABILITY; format/oneDNN in the columns)")
@@ -233,24 +296,33 @@ def lenet_results(R, meta, reps, p, ratio):
         for cfg in sorted(trials, key=lambda c: (c.split("_")[0] != "i1b1", c)):
             mix, _, cap = cfg.partition("_")
             p(f"{mix:5} {cap:8}" + "".join(f" {fmt(trials[cfg].get(f'{f}:{d}'), '.2f'):>18}" for f, d in cols))
-        p("timed below: the fastest at 1 thread (t1) and the two fastest at 2 threads (t2a, t2b)")
+        timed = [what for what, mixes in (("the fastest at 1 thread (t1)", "i1b1"),
+                                          ("the two fastest at 2 threads (t2a, t2b)", "i2b1 i2b2 i1b2"))
+                 if any(c.split("_")[0] in mixes.split() for c in trials)]
+        p("timed below: " + " and ".join(timed))
         p("")
-    setting = {c: meta.get(f"lenet_torch_{c}", "none") for c in ("t1", "t2a", "t2b")}
-    rows = [("kiln trainer", "kiln_lenet", "t1", 1),
-            (f"PyTorch t1: {setting['t1']}", "torch_lenet", "t1", 1),
-            ("kiln trainer", "kiln_lenet", "t2", 2),
-            (f"PyTorch t2a: {setting['t2a']}", "torch_lenet", "t2a", 2),
-            (f"PyTorch t2b: {setting['t2b']}", "torch_lenet", "t2b", 2)]
-    p(f"Median of {reps} interleaved rounds; kiln: the 2nd of 2 epochs ('epoch 1' beside it); PyTorch:")
-    p("1 epoch after 20 untimed warm-up steps.  Training time only, as above.")
+    setting = {c: meta.get(f"{model}_torch_{c}", "none") for c in ("t1", "t2a", "t2b")}
+    rows = [("kiln trainer", kiln_kind, "t1", 1),
+            (f"PyTorch t1: {setting['t1']}", torch_kind, "t1", 1),
+            ("kiln trainer", kiln_kind, "t2", 2),
+            (f"PyTorch t2a: {setting['t2a']}", torch_kind, "t2a", 2),
+            (f"PyTorch t2b: {setting['t2b']}", torch_kind, "t2b", 2)]
+    rows = [r for r in rows if (r[1], r[2]) in R.runs]  # the thread counts that ran
+    if m["kiln_epochs"] > 1:
+        p(f"Median of {reps} interleaved rounds; kiln: the 2nd of 2 epochs ('epoch 1' beside it); PyTorch:")
+        p("1 epoch after 20 untimed warm-up steps.  Training time only, as above.")
+    else:
+        p(f"Median of {reps} interleaved round{'s' if reps != 1 else ''}; kiln: its only epoch (the 1st: "
+          "its first-touch costs are a")
+        p("small part of a minute); PyTorch: 1 epoch after 20 untimed warm-up steps.  Training time only.")
     p(f"{'':44} {'threads':>7} {'s/epoch':>8} {'(range)':>15} {'epoch 1':>8} {'GFLOP/s':>8} {'of peak':>7} "
       f"{'peak RSS':>9} {'test acc':>8} {'clean':>6}")
-    res = {"kiln": {}, "share": {}, "rss": {}, "peak": peak}
-    torch_med = {}
+    res = {"kiln": {}, "share": {}, "rss": {}, "torch_rss": {}, "peak": peak}
+    torch_med, torch_rss = {}, {}
     for label, kind, cfg, t in rows:
         med, n, lo, hi = R.epoch(kind, cfg)
-        first = R.epoch(kind, cfg, "first")[0] if kind == "kiln_lenet" else None
-        rate = LENET_FLOP / med / 1e9 if med else None
+        first = R.epoch(kind, cfg, "first")[0] if kind == kiln_kind and m["kiln_epochs"] > 1 else None
+        rate = m["flop"] / med / 1e9 if med else None
         share = rate / (t * peak) if rate and peak else None
         rss = mb(R.median(kind, cfg, "rss_kb"))
         rng = f"{lo:.3f}–{hi:.3f}" if n else ""
@@ -259,31 +331,36 @@ def lenet_results(R, meta, reps, p, ratio):
         p(f"{label[:44]:44} {t:>7} {fmt(med):>8} {rng:>15} {fmt(first, '.3f', '     -'):>8} {fmt(rate, '.1f'):>8} "
           f"{fmt(share and 100 * share, '.1f'):>6}% {fmt(rss, '.0f'):>6} MB "
           f"{fmt(R.median(kind, cfg, 'test_acc'), '.3f', ''):>8} {'%d/%d' % R.clean_count(kind, cfg):>6}{note}")
-        if kind == "kiln_lenet":
+        if kind == kiln_kind:
             res["kiln"][t], res["share"][t], res["rss"][t] = med, share, rss
         elif med is not None:
-            torch_med[cfg] = med
-    floats = (SAMPLES + 10000) * IN * 4 / 2**20
-    p("(test acc after kiln's 2nd and PyTorch's 1st epoch: this sigmoid LeNet at lr 0.9 stays near chance,")
-    p(f" 0.1, for about its first epoch; PyTorch's RSS includes the data set as floats, {floats:.0f} MB)")
+            torch_med[cfg], torch_rss[cfg] = med, rss
+    for line in wrap.wrap(f"({m['acc']}; PyTorch's RSS includes the data set as floats, {FLOATS_MB:.0f} MB)"):
+        p(line)
     # PyTorch's best at ≤ T threads, from the timed epochs (at 2 threads the 1-thread setting counts too)
     best = {}
     for t, cfgs in ((1, ["t1"]), (2, ["t1", "t2a", "t2b"])):
         cands = [(torch_med[c], c) for c in cfgs if c in torch_med]
         best[t] = min(cands) if cands else (None, None)
     res["torch"] = {t: best[t][0] for t in (1, 2)}
+    res["torch_rss"] = {t: torch_rss.get(best[t][1]) for t in (1, 2)}
     res["torch_setting"] = f"PyTorch {best[2][1]}: {setting[best[2][1]]}" if best[2][1] else "no PyTorch run"
+    kiln = {t: res["kiln"].get(t) for t in (1, 2)}
+    share = {t: res["share"].get(t) for t in (1, 2)}
     p(f"{'':44} {'1 thread':>12} {'2 threads':>12}")
     p(f"{'PyTorch fastest at ≤ T threads (timed above)':44}" + "".join(f" {best[t][1] or '-':>12}" for t in (1, 2)))
     p(f"{'kiln / PyTorch fastest (seconds)':44}" +
-      "".join(f" {fmt(ratio(res['kiln'][t], best[t][0]), '.2f'):>12}" for t in (1, 2)))
+      "".join(f" {fmt(ratio(kiln[t], best[t][0]), '.2f'):>12}" for t in (1, 2)))
     p(f"{'   = kiln is N× faster than PyTorch':44}" +
-      "".join(f" {fmt(ratio(best[t][0], res['kiln'][t]), '.2f'):>11}×" for t in (1, 2)))
+      "".join(f" {fmt(ratio(best[t][0], kiln[t]), '.2f'):>11}×" for t in (1, 2)))
     p(f"{'kiln share of FMA peak (T × one thread)':44}" +
-      "".join(f" {fmt(res['share'][t] and 100 * res['share'][t], '.1f'):>11}%" for t in (1, 2)))
-    p(f"{'kiln speed-up of 2 threads over 1':44} {'':>12} {fmt(ratio(res['kiln'][1], res['kiln'][2]), '.3f'):>11}×")
+      "".join(f" {fmt(share[t] and 100 * share[t], '.1f'):>11}%" for t in (1, 2)))
+    p(f"{'peak RSS: kiln / PyTorch fastest (MB)':44}" +
+      "".join(" {:>12}".format(f"{fmt(res['rss'].get(t), '.0f', '-')} / {fmt(res['torch_rss'][t], '.0f', '-')}")
+              for t in (1, 2)))
+    p(f"{'kiln speed-up of 2 threads over 1':44} {'':>12} {fmt(ratio(kiln[1], kiln[2]), '.3f'):>11}×")
     for t in (1, 2):
-        rounds = R.round_pairs(("kiln_lenet", f"t{t}"), ("torch_lenet", best[t][1])) if best[t][1] else []
+        rounds = R.round_pairs((kiln_kind, f"t{t}"), (torch_kind, best[t][1])) if best[t][1] else []
         if rounds:
             p(f"   kiln / PyTorch {best[t][1]} round by round, {t} thread{'s' if t > 1 else ''}: "
               + ", ".join(f"{x:.2f}" for x in rounds))
@@ -298,6 +375,7 @@ def main():
     ap.add_argument("--scale-reps", type=int, default=3)
     ap.add_argument("--scale-samples", type=int, default=10000)
     ap.add_argument("--lenet-reps", type=int, default=2)
+    ap.add_argument("--resnet-reps", type=int, default=1)
     a = ap.parse_args()
     meta, runs = load(a.meta, a.raw)
     R = Results(runs)
@@ -305,7 +383,7 @@ def main():
     p = out.append
 
     p("=" * 78)
-    p("kiln benchmark (bench/run.sh) — issues 3 and 18")
+    p("kiln benchmark (bench/run.sh) — issues 3, 18 and 19")
     p("=" * 78)
     p(f"CPU       {meta.get('cpu_model', '?')}, {meta.get('cpu_count', '?')} CPUs; "
       f"avx512f {meta.get('flag_avx512f', '?')}, avx2 {meta.get('flag_avx2', '?')}, fma {meta.get('flag_fma', '?')}")
@@ -445,8 +523,10 @@ def main():
     p(line)
     p("")
 
-    # ---- LeNet
-    lenet = lenet_results(R, meta, a.lenet_reps, p, ratio)
+    # ---- the CNNs
+    lenet = cnn_results(R, meta, "lenet", a.lenet_reps, p, ratio)
+    p("")
+    resnet = cnn_results(R, meta, "resnet", a.resnet_reps, p, ratio)
     p("")
 
     # ---- GEMM shapes
@@ -588,6 +668,17 @@ def main():
           f"{fmt(share2 and 100 * share2, '.1f')}% of {fmt(lenet['peak'] and 2 * lenet['peak'], '.0f')} GFLOP/s")
         rss = lenet["rss"][2]
         p(f"LeNet trainer peak RSS < 150 MB       {verdict(rss is not None and rss < 150):>8}: {fmt(rss, '.0f')} MB")
+    if resnet:
+        p("-" * 78)
+        p("Target of issue 19: the ResNet (2 threads; a ratio from this run)")
+        p("-" * 78)
+        k2, t2, share2 = resnet["kiln"].get(2), resnet["torch"][2], resnet["share"].get(2)
+        sp = ratio(t2, k2)
+        p(f"kiln ≥ 3× faster than PyTorch best    {verdict(at_least(sp, 3)):>8}: "
+          f"{fmt(sp, '.2f')}× ({fmt(k2)} s vs {fmt(t2)} s, {resnet['torch_setting']})")
+        p(f"   (kiln at {fmt(share2 and 100 * share2, '.1f')}% of {fmt(resnet['peak'] and 2 * resnet['peak'], '.0f')} "
+          f"GFLOP/s; peak RSS {fmt(resnet['rss'].get(2), '.0f')} MB, PyTorch's "
+          f"{fmt(resnet['torch_rss'][2], '.0f')} MB)")
     print("\n".join(out))
 
 

@@ -13,25 +13,29 @@
 #   (c) the GEMM-only floor: the epoch's matrix products alone with OpenBLAS
 #       (bench/gemm_floor.c);
 # then the residual MLP (models/mlp_residual.lua) with kiln and PyTorch,
-# LeNet (models/lenet.lua) with kiln and PyTorch's fastest setting (oneDNN
-# convolutions; bench/torch_cnn.py --model lenet), each GEMM shape alone with OpenBLAS
-# and with kiln's GEMM
-# (bench/gemm_shapes.c), spec-to-trainer compile time, and a scaling table
-# (hidden 256/1024/4096 × batch 64/256/1024).  Prints a report on stdout,
-# ending with the targets of issues 3 and 18 marked met / NOT met.
+# LeNet (models/lenet.lua) and the ResNet (models/resnet.lua) with kiln and
+# PyTorch's fastest settings (oneDNN convolutions; bench/torch_cnn.py
+# --model lenet|resnet), each GEMM shape alone with OpenBLAS and with kiln's
+# GEMM (bench/gemm_shapes.c), spec-to-trainer compile time, and a scaling
+# table (hidden 256/1024/4096 × batch 64/256/1024).  Prints a report on
+# stdout, ending with the targets of issues 3, 18 and 19 marked met / NOT met.
 # bench/README.md explains how to read it.
 #
-# usage: bench/run.sh            (about 8–12 minutes on an idle 2-core machine)
+# usage: bench/run.sh            (about 15–20 minutes on an idle 2-core machine)
 # environment: BENCH_REPS (default 5) runs per configuration of the main
 # comparison, BENCH_RES_REPS (default 3) of the residual MLP's,
-# BENCH_LENET_REPS (default 2; 0 skips LeNet) of LeNet's, BENCH_SCALE_REPS
-# (default 3) for the scaling table.
+# BENCH_LENET_REPS (default 2; 0 skips LeNet) of LeNet's, BENCH_RESNET_REPS
+# (default 1; 0 skips the ResNet) of the ResNet's, at BENCH_RESNET_THREADS
+# (default "2"; "1 2" adds 1 thread), BENCH_SCALE_REPS (default 3) for the
+# scaling table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 REPS=${BENCH_REPS:-5}
 RES_REPS=${BENCH_RES_REPS:-3}   # rounds of the residual MLP
 LENET_REPS=${BENCH_LENET_REPS:-2}  # rounds of LeNet
+RESNET_REPS=${BENCH_RESNET_REPS:-1}  # rounds of the ResNet (an epoch is about a minute)
+RESNET_THREADS=${BENCH_RESNET_THREADS:-2}  # its thread counts: "2", "1 2" or "1"
 SCALE_REPS=${BENCH_SCALE_REPS:-3}
 PY=/usr/bin/python3              # Debian's python, the one python3-torch is for
 DATA=/usr/share/datasets/fashion-mnist
@@ -61,7 +65,7 @@ fi
 # forced from the environment would make the floor and PyTorch (which uses
 # OpenBLAS through libblas.so.3) slower than they can be.  The floor is also
 # measured with the AVX2 "Haswell" kernels, for reference.  PyTorch's own
-# kernels use their default vector width unless LeNet's trials set one.
+# kernels use their default vector width unless the CNNs' trials set one.
 unset OPENBLAS_CORETYPE OPENBLAS_L2_SIZE OPENBLAS_NUM_THREADS OMP_NUM_THREADS GOTO_NUM_THREADS MKL_NUM_THREADS \
     ATEN_CPU_CAPABILITY
 
@@ -91,10 +95,14 @@ for m in mlp mlp_residual; do
     build/kiln build "models/$m.lua" -o "$work/$m" >"$work/kiln.log" 2>&1 \
         || { cat "$work/kiln.log" >&2; log "build/kiln build models/$m.lua failed"; exit 1; }
 done
-# LeNet is measured when its trainer builds; the rest of the bench does not need it.
-if [ "$LENET_REPS" -gt 0 ] && ! build/kiln build models/lenet.lua -o "$work/lenet" >"$work/kiln.log" 2>&1; then
-    log "build/kiln build models/lenet.lua failed, LeNet is left out: $(tail -1 "$work/kiln.log")"
-fi
+# LeNet and the ResNet are measured when their trainers build; the rest of the bench does not need them.
+cnn_build() {  # cnn_build MODEL REPS: build models/MODEL.lua's trainer as $work/MODEL when REPS > 0
+    [ "$2" -gt 0 ] || return 0
+    build/kiln build "models/$1.lua" -o "$work/$1" >"$work/kiln.log" 2>&1 \
+        || log "build/kiln build models/$1.lua failed, $1 is left out: $(tail -1 "$work/kiln.log")"
+}
+cnn_build lenet "$LENET_REPS"
+cnn_build resnet "$RESNET_REPS"
 BLAS_FLAGS=$(pkg-config --cflags --libs openblas)
 # shellcheck disable=SC2086  # BLAS_FLAGS is a list of compiler words
 cc -O2 -o "$work/gemm_floor" bench/gemm_floor.c $BLAS_FLAGS
@@ -219,67 +227,83 @@ for rep in $(seq 1 "$RES_REPS"); do
         $PY bench/torch_mlp.py --model residual --threads 1 --epochs 2 --seed 0 --data "$DATA"
 done
 
-# ---- LeNet (models/lenet.lua): kiln / PyTorch's fastest settings ---------------------------
-# First PyTorch's settings: one process per thread mix (iXbY: X intra-op
-# threads, which oneDNN's convolutions use, Y OpenBLAS threads, which its
-# linear layers use) and vector width of its own kernels (ATEN_CPU_CAPABILITY
+# ---- the CNNs: LeNet (models/lenet.lua) and the ResNet (models/resnet.lua) -----------------
+# Each against PyTorch's fastest settings for it, the same way.  First
+# PyTorch's settings: one process per thread mix (iXbY: X intra-op threads,
+# which oneDNN's convolutions use, Y OpenBLAS threads, which its linear
+# layers use) and vector width of its own kernels (ATEN_CPU_CAPABILITY
 # default or avx512), each trying both memory formats with oneDNN on and off
-# (torch_cnn.py --model lenet --format best --mkldnn best --epochs 0: short passes of a
-# few steps, ms/step).  Short trials can misjudge a setting (a mix whose
+# (torch_cnn.py --format best --mkldnn best --epochs 0: short passes of a few
+# steps, ms/step); the ResNet tries oneDNN on only (its own convolutions are
+# about 60× slower there).  Short trials can misjudge a setting (a mix whose
 # OpenMP and OpenBLAS threads spin on the same two cores most), so the
 # fastest 1-thread setting (t1) and the two fastest 2-thread ones (t2a, t2b)
-# are then timed for a whole epoch beside kiln's trainer, interleaved, for
-# LENET_REPS rounds; the report takes PyTorch's best at ≤ T threads from
-# those epochs.  kiln trains 2 epochs and the report uses the 2nd, as above;
-# PyTorch trains 1 after 20 untimed warm-up steps.
-lenet_env() {  # lenet_env MIX CAP: the environment of a PyTorch thread mix and vector width
+# are then timed for a whole epoch beside kiln's trainer, interleaved; the
+# report takes PyTorch's best at ≤ T threads from those epochs.  PyTorch
+# trains 1 epoch after 20 untimed warm-up steps; kiln trains as many epochs
+# as cnn_bench is told and the report uses the last (LeNet: the 2nd of 2, as
+# above; the ResNet: its only one, a minute long, whose first-touch costs
+# are a small part of it).
+torch_env() {  # torch_env MIX CAP: the environment of a PyTorch thread mix and vector width
     echo "OMP_NUM_THREADS=${1:1:1} OPENBLAS_NUM_THREADS=${1:3:1}"
     [ "$2" = default ] || echo "ATEN_CPU_CAPABILITY=$2"
 }
-lenet_fastest() {  # lenet_fastest N MIX...: "MIX CAP FORMAT MKLDNN" of the N fastest trials of these mixes
-    local n=$1
-    shift
-    awk -F'\t' -v mixes=" $* " '$1 == "lenet_trial" && $4 ~ /^trial:/ {
+torch_fastest() {  # torch_fastest MODEL N MIX...: "MIX CAP FORMAT MKLDNN" of MODEL's N fastest trials in these mixes
+    local model=$1 n=$2
+    shift 2
+    awk -F'\t' -v kind="${model}_trial" -v mixes=" $* " '$1 == kind && $4 ~ /^trial:/ {
             split($2, c, "_"); split($4, s, ":")
             if (index(mixes, " " c[1] " ")) print $5, c[1], c[2], s[2], s[3]
         }' "$raw" | sort -g | awk -v n="$n" 'NR <= n { print $2, $3, $4, $5 }'
 }
-if [ -x "$work/lenet" ]; then
-    log "LeNet: PyTorch's settings, 8 trial processes (~2 min)"
-    for mix in i1b1 i2b1 i2b2 i1b2; do
+# cnn_bench MODEL REPS EPOCHS MKLDNN THREADS: PyTorch's trials for MODEL
+# (oneDNN MKLDNN: best or on), then REPS rounds of kiln's trainer ($work/MODEL,
+# EPOCHS epochs) and PyTorch's timed settings at each of THREADS ("1 2" or
+# one of them).  Recorded as MODEL_trial, kiln_MODEL and torch_MODEL runs and
+# MODEL_torch_CFG facts.
+cnn_bench() {
+    local model=$1 reps=$2 epochs=$3 mkldnn=$4 threads=$5 mixes=() mix cap rep t c cfgs form dnn
+    [ "$reps" -gt 0 ] && [ -x "$work/$model" ] || return 0
+    [[ " $threads " != *" 1 "* ]] || mixes+=(i1b1)
+    [[ " $threads " != *" 2 "* ]] || mixes+=(i2b1 i2b2 i1b2)
+    log "$model: PyTorch's settings, $(( 2 * ${#mixes[@]} )) trial processes"
+    for mix in "${mixes[@]}"; do
         for cap in default avx512; do
-            # shellcheck disable=SC2046  # lenet_env prints VAR=value words for env
-            run_case lenet_trial "${mix}_$cap" 1 env $(lenet_env "$mix" "$cap") \
-                $PY bench/torch_cnn.py --model lenet --threads "${mix:1:1}" --epochs 0 --format best --mkldnn best \
-                --seed 0 --data "$DATA"
+            # shellcheck disable=SC2046  # torch_env prints VAR=value words for env
+            run_case "${model}_trial" "${mix}_$cap" 1 env $(torch_env "$mix" "$cap") \
+                $PY bench/torch_cnn.py --model "$model" --threads "${mix:1:1}" --epochs 0 --format best \
+                --mkldnn "$mkldnn" --seed 0 --data "$DATA"
         done
     done
-    mapfile -t fast1 < <(lenet_fastest 1 i1b1)
-    mapfile -t fast2 < <(lenet_fastest 2 i2b1 i2b2 i1b2)
-    declare -A lenet_torch=([t1]="${fast1[0]:-}" [t2a]="${fast2[0]:-}" [t2b]="${fast2[1]:-}")
+    local fast1 fast2
+    mapfile -t fast1 < <(torch_fastest "$model" 1 i1b1)
+    mapfile -t fast2 < <(torch_fastest "$model" 2 i2b1 i2b2 i1b2)
+    local -A setting=([t1]="${fast1[0]:-}" [t2a]="${fast2[0]:-}" [t2b]="${fast2[1]:-}")
     for c in t1 t2a t2b; do
-        echo "lenet_torch_$c	${lenet_torch[$c]:-none}" >>"$work/meta.tsv"
+        echo "${model}_torch_$c	${setting[$c]:-none}" >>"$work/meta.tsv"
     done
-    log "LeNet: $LENET_REPS rounds of kiln / PyTorch (1 thread: ${lenet_torch[t1]:-none};" \
-        "2 threads: ${lenet_torch[t2a]:-none}; ${lenet_torch[t2b]:-none})"
-    for rep in $(seq 1 "$LENET_REPS"); do
-        for t in 1 2; do
-            run_case kiln_lenet "t$t" "$rep" env OMP_NUM_THREADS=$t \
-                "$work/lenet" --epochs 2 --threads $t --seed 0 --data "$DATA" --verbose
+    log "$model: $reps rounds of kiln / PyTorch, threads: $threads (1 thread: ${setting[t1]:-none};" \
+        "2 threads: ${setting[t2a]:-none}; ${setting[t2b]:-none})"
+    for rep in $(seq 1 "$reps"); do
+        for t in $threads; do
+            run_case "kiln_$model" "t$t" "$rep" env OMP_NUM_THREADS="$t" \
+                "$work/$model" --epochs "$epochs" --threads "$t" --seed 0 --data "$DATA" --verbose
             cfgs=(t2a t2b)
             [ "$t" = 2 ] || cfgs=(t1)
             for c in "${cfgs[@]}"; do
-                [ -n "${lenet_torch[$c]}" ] || continue
-                read -r mix cap form dnn <<<"${lenet_torch[$c]}"
+                [ -n "${setting[$c]}" ] || continue
+                read -r mix cap form dnn <<<"${setting[$c]}"
                 # shellcheck disable=SC2046
-                run_case torch_lenet "$c" "$rep" env $(lenet_env "$mix" "$cap") \
-                    $PY bench/torch_cnn.py --model lenet --threads "${mix:1:1}" --epochs 1 --format "$form" --mkldnn "$dnn" \
-                    --seed 0 --data "$DATA"
+                run_case "torch_$model" "$c" "$rep" env $(torch_env "$mix" "$cap") \
+                    $PY bench/torch_cnn.py --model "$model" --threads "${mix:1:1}" --epochs 1 --format "$form" \
+                    --mkldnn "$dnn" --seed 0 --data "$DATA"
             done
         done
-        log "LeNet round $rep/$LENET_REPS done"
+        log "$model round $rep/$reps done"
     done
-fi
+}
+cnn_bench lenet "$LENET_REPS" 2 best "1 2"
+cnn_bench resnet "$RESNET_REPS" 1 on "$RESNET_THREADS"
 
 # ---- GEMM shapes: OpenBLAS vs kiln ----------------------------------------------------
 log "GEMM shapes: OpenBLAS and kiln, 3 rounds"
@@ -375,5 +399,5 @@ done
     echo "wall_seconds	$(( $(date +%s) - START ))"
 } >>"$work/meta.tsv"
 $PY bench/report.py "$work/meta.tsv" "$raw" --reps "$REPS" --scale-reps "$SCALE_REPS" --scale-samples 10000 \
-    --lenet-reps "$LENET_REPS" \
+    --lenet-reps "$LENET_REPS" --resnet-reps "$RESNET_REPS" \
     || { keep=1; log "report.py failed"; exit 1; }
