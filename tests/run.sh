@@ -77,8 +77,10 @@ groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=($(ls tests/t_*.sh | sed 's|tests/t_||; s|\.sh$||'))
 for group in "${groups[@]}"; do
     echo "== $group"
+    group_start=$SECONDS
     # shellcheck source=/dev/null
     source "tests/t_$group.sh"
+    echo "== $group: $((SECONDS - group_start)) s"   # the CI budget is 20 minutes for three runs of the suite
 done
 
 echo

@@ -4,16 +4,17 @@
 # one does (the running statistics travel in the checkpoint); --eval of the
 # saved model, which normalizes with the running statistics, prints the
 # test accuracy of the last epoch line.  tests/parity/bn_conv.lua (batch
-# norm on 4-D and 2-D values) on a 10000/2000-image subset; and the ResNet
+# norm on 4-D and 2-D values) on a 3000/1000-image subset; and the ResNet
 # of tests/parity/resnet.lua, where every fusion of batch norm happens, the
 # same at 1, 2 and 3 threads.
-if ! make_subset "$SMALL" 10000 2000; then
+BN_DATA=$TMP/fmnist-3000
+if ! make_subset "$BN_DATA" 3000 1000; then
     skip batchnorm "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 else
     B=$TMP/bn_conv
     "$KILN" build tests/parity/bn_conv.lua -o "$B" >/dev/null 2>&1 || fail batchnorm/build "kiln build failed"
     for t in 1 2 3; do
-        "$B" --data "$SMALL" --epochs 2 --quiet --threads $t --save "$TMP/bn$t.ckpt" >"$TMP/bn$t.out" 2>&1
+        "$B" --data "$BN_DATA" --epochs 2 --quiet --threads $t --save "$TMP/bn$t.ckpt" >"$TMP/bn$t.out" 2>&1
     done
     if [ -s "$TMP/bn1.ckpt" ] && cmp -s "$TMP/bn1.ckpt" "$TMP/bn2.ckpt" && cmp -s "$TMP/bn1.ckpt" "$TMP/bn3.ckpt" &&
        cmp -s "$TMP/bn1.out" "$TMP/bn2.out" && cmp -s "$TMP/bn1.out" "$TMP/bn3.out"; then
@@ -21,8 +22,8 @@ else
     else
         fail batchnorm/threads-1-2-3-same-lines-and-checkpoint "$(cat "$TMP"/bn[123].out | tr '\n' ' ')"
     fi
-    "$B" --data "$SMALL" --epochs 1 --quiet --threads 2 --save "$TMP/half.ckpt" >/dev/null 2>&1
-    "$B" --data "$SMALL" --epochs 2 --quiet --threads 2 --resume "$TMP/half.ckpt" --save "$TMP/resumed.ckpt" \
+    "$B" --data "$BN_DATA" --epochs 1 --quiet --threads 2 --save "$TMP/half.ckpt" >/dev/null 2>&1
+    "$B" --data "$BN_DATA" --epochs 2 --quiet --threads 2 --resume "$TMP/half.ckpt" --save "$TMP/resumed.ckpt" \
         >"$TMP/resumed.out" 2>&1
     if cmp -s "$TMP/resumed.ckpt" "$TMP/bn2.ckpt" && [ "$(tail -n 1 "$TMP/resumed.out")" = "$(tail -n 1 "$TMP/bn2.out")" ]; then
         pass batchnorm/resume-bitwise
@@ -30,16 +31,16 @@ else
         fail batchnorm/resume-bitwise "$(cat "$TMP/resumed.out" "$TMP/bn2.out" | tr '\n' ' ')"
     fi
     want=$(sed -n 's/.*test acc \([0-9.]*\)$/\1/p' "$TMP/bn2.out" | tail -n 1)
-    got=$("$B" --data "$SMALL" --load "$TMP/bn2.ckpt" --eval 2>&1 | sed -n 's/.*test acc \([0-9.]*\)$/\1/p')
+    got=$("$B" --data "$BN_DATA" --load "$TMP/bn2.ckpt" --eval 2>&1 | sed -n 's/.*test acc \([0-9.]*\)$/\1/p')
     if [ -n "$want" ] && [ "$got" = "$want" ]; then pass "batchnorm/eval-uses-the-saved-running-statistics (test acc $got)"
     else fail batchnorm/eval-uses-the-saved-running-statistics "--eval gave '$got', the last epoch '$want'"; fi
-    # the ResNet (batch 32) on 2000 images: every fusion of batch norm —
+    # the ResNet (batch 32) on 320 images: every fusion of batch norm —
     # statistics in the convolutions' kernels, parameter sums in the input
     # gradients', the input gradient as a convolution's prologue, folding in
     # evaluation — bit for bit the same at 1, 2 and 3 threads
-    if make_subset "$TMP/fmnist-2000" 2000 500 && "$KILN" build tests/parity/resnet.lua -o "$TMP/resnet" >/dev/null 2>&1; then
+    if make_subset "$TMP/fmnist-320" 320 100 && "$KILN" build tests/parity/resnet.lua -o "$TMP/resnet" >/dev/null 2>&1; then
         for t in 1 2 3; do
-            "$TMP/resnet" --data "$TMP/fmnist-2000" --epochs 1 --quiet --threads $t --save "$TMP/rn$t.ckpt" \
+            "$TMP/resnet" --data "$TMP/fmnist-320" --epochs 2 --quiet --threads $t --save "$TMP/rn$t.ckpt" \
                 >"$TMP/rn$t.out" 2>&1
         done
         if [ -s "$TMP/rn1.ckpt" ] && cmp -s "$TMP/rn1.ckpt" "$TMP/rn2.ckpt" && cmp -s "$TMP/rn1.ckpt" "$TMP/rn3.ckpt" &&

@@ -239,8 +239,13 @@ static void bn_emit(Emit *e, const Graph *g, const Kernel *k) {
         e->indent++;
     }
     emit(e, "for (int c = 0; c < %ld; c++) {", c);
-    emit(e, "    const float mean = training ? %s_mean[c] : %s[c];", l, rmean);
-    emit(e, "    const float scale = %s[c] * (training ? %s_invstd[c] : 1.0f / sqrtf(%s[c] + %s));", gamma, l, rvar, eps);
+    if (folded) {   /* only training gets here */
+        emit(e, "    const float mean = %s_mean[c], scale = %s[c] * %s_invstd[c];", l, gamma, l);
+    } else {
+        emit(e, "    const float mean = training ? %s_mean[c] : %s[c];", l, rmean);
+        emit(e, "    const float scale = %s[c] * (training ? %s_invstd[c] : 1.0f / sqrtf(%s[c] + %s));", gamma, l, rvar,
+             eps);
+    }
     emit(e, "    const float *v = %s + ((size_t)i * %ld + c) * %ld;", x, c, per);
     emit(e, "    for (int p = 0; p < %ld; p++) out[c * %ld + p] = (v[p] - mean) * scale + %s[c];", per, per, beta);
     emit(e, "}");

@@ -255,8 +255,7 @@ static void forward_batch_norm1_sigmoid1(int n)
             for (int p = 0; p < 3456; p++) out[p] = conv2d1[(size_t)i * 3456 + p];
         else
             for (int c = 0; c < 6; c++) {
-                const float mean = training ? batch_norm1_mean[c] : batch_norm1_running_mean[c];
-                const float scale = batch_norm1_weight[c] * (training ? batch_norm1_invstd[c] : 1.0f / sqrtf(batch_norm1_running_var[c] + 1e-05f));
+                const float mean = batch_norm1_mean[c], scale = batch_norm1_weight[c] * batch_norm1_invstd[c];
                 const float *v = conv2d1 + ((size_t)i * 6 + c) * 576;
                 for (int p = 0; p < 576; p++) out[c * 576 + p] = (v[p] - mean) * scale + batch_norm1_bias[c];
             }
@@ -367,8 +366,7 @@ static void forward_batch_norm2_sigmoid2(int n)
             for (int p = 0; p < 1024; p++) out[p] = conv2d2[(size_t)i * 1024 + p];
         else
             for (int c = 0; c < 16; c++) {
-                const float mean = training ? batch_norm2_mean[c] : batch_norm2_running_mean[c];
-                const float scale = batch_norm2_weight[c] * (training ? batch_norm2_invstd[c] : 1.0f / sqrtf(batch_norm2_running_var[c] + 1e-05f));
+                const float mean = batch_norm2_mean[c], scale = batch_norm2_weight[c] * batch_norm2_invstd[c];
                 const float *v = conv2d2 + ((size_t)i * 16 + c) * 64;
                 for (int p = 0; p < 64; p++) out[c * 64 + p] = (v[p] - mean) * scale + batch_norm2_bias[c];
             }

@@ -671,8 +671,7 @@ static void forward_batch_norm1_relu1(int n)
             for (int p = 0; p < 12544; p++) out[p] = conv2d1[(size_t)i * 12544 + p];
         else
             for (int c = 0; c < 16; c++) {
-                const float mean = training ? batch_norm1_mean[c] : batch_norm1_running_mean[c];
-                const float scale = batch_norm1_weight[c] * (training ? batch_norm1_invstd[c] : 1.0f / sqrtf(batch_norm1_running_var[c] + 1e-05f));
+                const float mean = batch_norm1_mean[c], scale = batch_norm1_weight[c] * batch_norm1_invstd[c];
                 const float *v = conv2d1 + ((size_t)i * 16 + c) * 784;
                 for (int p = 0; p < 784; p++) out[c * 784 + p] = (v[p] - mean) * scale + batch_norm1_bias[c];
             }
@@ -763,8 +762,7 @@ static void forward_batch_norm2_relu2(int n)
             for (int p = 0; p < 12544; p++) out[p] = conv2d2[(size_t)i * 12544 + p];
         else
             for (int c = 0; c < 16; c++) {
-                const float mean = training ? batch_norm2_mean[c] : batch_norm2_running_mean[c];
-                const float scale = batch_norm2_weight[c] * (training ? batch_norm2_invstd[c] : 1.0f / sqrtf(batch_norm2_running_var[c] + 1e-05f));
+                const float mean = batch_norm2_mean[c], scale = batch_norm2_weight[c] * batch_norm2_invstd[c];
                 const float *v = conv2d2 + ((size_t)i * 16 + c) * 784;
                 for (int p = 0; p < 784; p++) out[c * 784 + p] = (v[p] - mean) * scale + batch_norm2_bias[c];
             }
@@ -855,8 +853,7 @@ static void forward_batch_norm3_add1_relu3(int n)
             for (int p = 0; p < 12544; p++) out[p] = conv2d3[(size_t)i * 12544 + p];
         else
             for (int c = 0; c < 16; c++) {
-                const float mean = training ? batch_norm3_mean[c] : batch_norm3_running_mean[c];
-                const float scale = batch_norm3_weight[c] * (training ? batch_norm3_invstd[c] : 1.0f / sqrtf(batch_norm3_running_var[c] + 1e-05f));
+                const float mean = batch_norm3_mean[c], scale = batch_norm3_weight[c] * batch_norm3_invstd[c];
                 const float *v = conv2d3 + ((size_t)i * 16 + c) * 784;
                 for (int p = 0; p < 784; p++) out[c * 784 + p] = (v[p] - mean) * scale + batch_norm3_bias[c];
             }
@@ -948,8 +945,7 @@ static void forward_batch_norm4_relu4(int n)
             for (int p = 0; p < 12544; p++) out[p] = conv2d4[(size_t)i * 12544 + p];
         else
             for (int c = 0; c < 16; c++) {
-                const float mean = training ? batch_norm4_mean[c] : batch_norm4_running_mean[c];
-                const float scale = batch_norm4_weight[c] * (training ? batch_norm4_invstd[c] : 1.0f / sqrtf(batch_norm4_running_var[c] + 1e-05f));
+                const float mean = batch_norm4_mean[c], scale = batch_norm4_weight[c] * batch_norm4_invstd[c];
                 const float *v = conv2d4 + ((size_t)i * 16 + c) * 784;
                 for (int p = 0; p < 784; p++) out[c * 784 + p] = (v[p] - mean) * scale + batch_norm4_bias[c];
             }
@@ -1040,8 +1036,7 @@ static void forward_batch_norm5_add2_relu5(int n)
             for (int p = 0; p < 12544; p++) out[p] = conv2d5[(size_t)i * 12544 + p];
         else
             for (int c = 0; c < 16; c++) {
-                const float mean = training ? batch_norm5_mean[c] : batch_norm5_running_mean[c];
-                const float scale = batch_norm5_weight[c] * (training ? batch_norm5_invstd[c] : 1.0f / sqrtf(batch_norm5_running_var[c] + 1e-05f));
+                const float mean = batch_norm5_mean[c], scale = batch_norm5_weight[c] * batch_norm5_invstd[c];
                 const float *v = conv2d5 + ((size_t)i * 16 + c) * 784;
                 for (int p = 0; p < 784; p++) out[c * 784 + p] = (v[p] - mean) * scale + batch_norm5_bias[c];
             }
@@ -1143,8 +1138,7 @@ static void forward_batch_norm6_relu6(int n)
             for (int p = 0; p < 6272; p++) out[p] = conv2d6[(size_t)i * 6272 + p];
         else
             for (int c = 0; c < 32; c++) {
-                const float mean = training ? batch_norm6_mean[c] : batch_norm6_running_mean[c];
-                const float scale = batch_norm6_weight[c] * (training ? batch_norm6_invstd[c] : 1.0f / sqrtf(batch_norm6_running_var[c] + 1e-05f));
+                const float mean = batch_norm6_mean[c], scale = batch_norm6_weight[c] * batch_norm6_invstd[c];
                 const float *v = conv2d6 + ((size_t)i * 32 + c) * 196;
                 for (int p = 0; p < 196; p++) out[c * 196 + p] = (v[p] - mean) * scale + batch_norm6_bias[c];
             }
@@ -1230,8 +1224,7 @@ static void forward_batch_norm7(int n)
             for (int p = 0; p < 6272; p++) out[p] = conv2d7[(size_t)i * 6272 + p];
         else
             for (int c = 0; c < 32; c++) {
-                const float mean = training ? batch_norm7_mean[c] : batch_norm7_running_mean[c];
-                const float scale = batch_norm7_weight[c] * (training ? batch_norm7_invstd[c] : 1.0f / sqrtf(batch_norm7_running_var[c] + 1e-05f));
+                const float mean = batch_norm7_mean[c], scale = batch_norm7_weight[c] * batch_norm7_invstd[c];
                 const float *v = conv2d7 + ((size_t)i * 32 + c) * 196;
                 for (int p = 0; p < 196; p++) out[c * 196 + p] = (v[p] - mean) * scale + batch_norm7_bias[c];
             }
@@ -1328,8 +1321,7 @@ static void forward_batch_norm8_add3_relu7(int n)
             for (int p = 0; p < 6272; p++) out[p] = conv2d8[(size_t)i * 6272 + p];
         else
             for (int c = 0; c < 32; c++) {
-                const float mean = training ? batch_norm8_mean[c] : batch_norm8_running_mean[c];
-                const float scale = batch_norm8_weight[c] * (training ? batch_norm8_invstd[c] : 1.0f / sqrtf(batch_norm8_running_var[c] + 1e-05f));
+                const float mean = batch_norm8_mean[c], scale = batch_norm8_weight[c] * batch_norm8_invstd[c];
                 const float *v = conv2d8 + ((size_t)i * 32 + c) * 196;
                 for (int p = 0; p < 196; p++) out[c * 196 + p] = (v[p] - mean) * scale + batch_norm8_bias[c];
             }
@@ -1416,8 +1408,7 @@ static void forward_batch_norm9_relu8(int n)
             for (int p = 0; p < 6272; p++) out[p] = conv2d9[(size_t)i * 6272 + p];
         else
             for (int c = 0; c < 32; c++) {
-                const float mean = training ? batch_norm9_mean[c] : batch_norm9_running_mean[c];
-                const float scale = batch_norm9_weight[c] * (training ? batch_norm9_invstd[c] : 1.0f / sqrtf(batch_norm9_running_var[c] + 1e-05f));
+                const float mean = batch_norm9_mean[c], scale = batch_norm9_weight[c] * batch_norm9_invstd[c];
                 const float *v = conv2d9 + ((size_t)i * 32 + c) * 196;
                 for (int p = 0; p < 196; p++) out[c * 196 + p] = (v[p] - mean) * scale + batch_norm9_bias[c];
             }
@@ -1503,8 +1494,7 @@ static void forward_batch_norm10_add4_relu9(int n)
             for (int p = 0; p < 6272; p++) out[p] = conv2d10[(size_t)i * 6272 + p];
         else
             for (int c = 0; c < 32; c++) {
-                const float mean = training ? batch_norm10_mean[c] : batch_norm10_running_mean[c];
-                const float scale = batch_norm10_weight[c] * (training ? batch_norm10_invstd[c] : 1.0f / sqrtf(batch_norm10_running_var[c] + 1e-05f));
+                const float mean = batch_norm10_mean[c], scale = batch_norm10_weight[c] * batch_norm10_invstd[c];
                 const float *v = conv2d10 + ((size_t)i * 32 + c) * 196;
                 for (int p = 0; p < 196; p++) out[c * 196 + p] = (v[p] - mean) * scale + batch_norm10_bias[c];
             }
@@ -1606,8 +1596,7 @@ static void forward_batch_norm11_relu10(int n)
             for (int p = 0; p < 3136; p++) out[p] = conv2d11[(size_t)i * 3136 + p];
         else
             for (int c = 0; c < 64; c++) {
-                const float mean = training ? batch_norm11_mean[c] : batch_norm11_running_mean[c];
-                const float scale = batch_norm11_weight[c] * (training ? batch_norm11_invstd[c] : 1.0f / sqrtf(batch_norm11_running_var[c] + 1e-05f));
+                const float mean = batch_norm11_mean[c], scale = batch_norm11_weight[c] * batch_norm11_invstd[c];
                 const float *v = conv2d11 + ((size_t)i * 64 + c) * 49;
                 for (int p = 0; p < 49; p++) out[c * 49 + p] = (v[p] - mean) * scale + batch_norm11_bias[c];
             }
@@ -1693,8 +1682,7 @@ static void forward_batch_norm12(int n)
             for (int p = 0; p < 3136; p++) out[p] = conv2d12[(size_t)i * 3136 + p];
         else
             for (int c = 0; c < 64; c++) {
-                const float mean = training ? batch_norm12_mean[c] : batch_norm12_running_mean[c];
-                const float scale = batch_norm12_weight[c] * (training ? batch_norm12_invstd[c] : 1.0f / sqrtf(batch_norm12_running_var[c] + 1e-05f));
+                const float mean = batch_norm12_mean[c], scale = batch_norm12_weight[c] * batch_norm12_invstd[c];
                 const float *v = conv2d12 + ((size_t)i * 64 + c) * 49;
                 for (int p = 0; p < 49; p++) out[c * 49 + p] = (v[p] - mean) * scale + batch_norm12_bias[c];
             }
@@ -1791,8 +1779,7 @@ static void forward_batch_norm13_add5_relu11(int n)
             for (int p = 0; p < 3136; p++) out[p] = conv2d13[(size_t)i * 3136 + p];
         else
             for (int c = 0; c < 64; c++) {
-                const float mean = training ? batch_norm13_mean[c] : batch_norm13_running_mean[c];
-                const float scale = batch_norm13_weight[c] * (training ? batch_norm13_invstd[c] : 1.0f / sqrtf(batch_norm13_running_var[c] + 1e-05f));
+                const float mean = batch_norm13_mean[c], scale = batch_norm13_weight[c] * batch_norm13_invstd[c];
                 const float *v = conv2d13 + ((size_t)i * 64 + c) * 49;
                 for (int p = 0; p < 49; p++) out[c * 49 + p] = (v[p] - mean) * scale + batch_norm13_bias[c];
             }
@@ -1879,8 +1866,7 @@ static void forward_batch_norm14_relu12(int n)
             for (int p = 0; p < 3136; p++) out[p] = conv2d14[(size_t)i * 3136 + p];
         else
             for (int c = 0; c < 64; c++) {
-                const float mean = training ? batch_norm14_mean[c] : batch_norm14_running_mean[c];
-                const float scale = batch_norm14_weight[c] * (training ? batch_norm14_invstd[c] : 1.0f / sqrtf(batch_norm14_running_var[c] + 1e-05f));
+                const float mean = batch_norm14_mean[c], scale = batch_norm14_weight[c] * batch_norm14_invstd[c];
                 const float *v = conv2d14 + ((size_t)i * 64 + c) * 49;
                 for (int p = 0; p < 49; p++) out[c * 49 + p] = (v[p] - mean) * scale + batch_norm14_bias[c];
             }
@@ -1966,8 +1952,7 @@ static void forward_batch_norm15_add6_relu13(int n)
             for (int p = 0; p < 3136; p++) out[p] = conv2d15[(size_t)i * 3136 + p];
         else
             for (int c = 0; c < 64; c++) {
-                const float mean = training ? batch_norm15_mean[c] : batch_norm15_running_mean[c];
-                const float scale = batch_norm15_weight[c] * (training ? batch_norm15_invstd[c] : 1.0f / sqrtf(batch_norm15_running_var[c] + 1e-05f));
+                const float mean = batch_norm15_mean[c], scale = batch_norm15_weight[c] * batch_norm15_invstd[c];
                 const float *v = conv2d15 + ((size_t)i * 64 + c) * 49;
                 for (int p = 0; p < 49; p++) out[c * 49 + p] = (v[p] - mean) * scale + batch_norm15_bias[c];
             }
