@@ -41,6 +41,22 @@ tally() {
     fi
 }
 
+# same_at_threads NAME TAG TRAINER ARGS... : train with ARGS at 1, 2 and 3
+# threads, saving to $TMP/TAG{1,2,3}.ckpt and printing to $TMP/TAG{1,2,3}.out;
+# passes NAME when the three print the same lines and save the same
+# checkpoint, bit for bit.
+same_at_threads() {
+    local name=$1 tag=$2 t; shift 2
+    for t in 1 2 3; do "$@" --threads $t --save "$TMP/$tag$t.ckpt" >"$TMP/$tag$t.out" 2>&1; done
+    if [ -s "$TMP/${tag}1.ckpt" ] && cmp -s "$TMP/${tag}1.ckpt" "$TMP/${tag}2.ckpt" &&
+       cmp -s "$TMP/${tag}1.ckpt" "$TMP/${tag}3.ckpt" && cmp -s "$TMP/${tag}1.out" "$TMP/${tag}2.out" &&
+       cmp -s "$TMP/${tag}1.out" "$TMP/${tag}3.out"; then
+        pass "$name ($(tail -n 1 "$TMP/${tag}1.out"))"
+    else
+        fail "$name" "$(cat "$TMP/$tag"[123].out | tr '\n' ' ')"
+    fi
+}
+
 # The C compiler flags every test build of a generated trainer uses.
 TRAINER_CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -fopenmp"
 [ "$SANITIZE" = 1 ] && TRAINER_CFLAGS="$TRAINER_CFLAGS -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"

@@ -13,15 +13,7 @@ if ! make_subset "$BN_DATA" 3000 1000; then
 else
     B=$TMP/bn_conv
     "$KILN" build tests/parity/bn_conv.lua -o "$B" >/dev/null 2>&1 || fail batchnorm/build "kiln build failed"
-    for t in 1 2 3; do
-        "$B" --data "$BN_DATA" --epochs 2 --quiet --threads $t --save "$TMP/bn$t.ckpt" >"$TMP/bn$t.out" 2>&1
-    done
-    if [ -s "$TMP/bn1.ckpt" ] && cmp -s "$TMP/bn1.ckpt" "$TMP/bn2.ckpt" && cmp -s "$TMP/bn1.ckpt" "$TMP/bn3.ckpt" &&
-       cmp -s "$TMP/bn1.out" "$TMP/bn2.out" && cmp -s "$TMP/bn1.out" "$TMP/bn3.out"; then
-        pass "batchnorm/threads-1-2-3-same-lines-and-checkpoint ($(tail -n 1 "$TMP/bn1.out"))"
-    else
-        fail batchnorm/threads-1-2-3-same-lines-and-checkpoint "$(cat "$TMP"/bn[123].out | tr '\n' ' ')"
-    fi
+    same_at_threads batchnorm/threads-1-2-3-same-lines-and-checkpoint bn "$B" --data "$BN_DATA" --epochs 2 --quiet
     "$B" --data "$BN_DATA" --epochs 1 --quiet --threads 2 --save "$TMP/half.ckpt" >/dev/null 2>&1
     "$B" --data "$BN_DATA" --epochs 2 --quiet --threads 2 --resume "$TMP/half.ckpt" --save "$TMP/resumed.ckpt" \
         >"$TMP/resumed.out" 2>&1
@@ -39,16 +31,8 @@ else
     # gradients', the input gradient as a convolution's prologue, folding in
     # evaluation — bit for bit the same at 1, 2 and 3 threads
     if make_subset "$TMP/fmnist-320" 320 100 && "$KILN" build tests/parity/resnet.lua -o "$TMP/resnet" >/dev/null 2>&1; then
-        for t in 1 2 3; do
-            "$TMP/resnet" --data "$TMP/fmnist-320" --epochs 2 --quiet --threads $t --save "$TMP/rn$t.ckpt" \
-                >"$TMP/rn$t.out" 2>&1
-        done
-        if [ -s "$TMP/rn1.ckpt" ] && cmp -s "$TMP/rn1.ckpt" "$TMP/rn2.ckpt" && cmp -s "$TMP/rn1.ckpt" "$TMP/rn3.ckpt" &&
-           cmp -s "$TMP/rn1.out" "$TMP/rn2.out" && cmp -s "$TMP/rn1.out" "$TMP/rn3.out"; then
-            pass "batchnorm/resnet-threads-1-2-3-same-lines-and-checkpoint ($(tail -n 1 "$TMP/rn1.out"))"
-        else
-            fail batchnorm/resnet-threads-1-2-3-same-lines-and-checkpoint "$(cat "$TMP"/rn[123].out | tr '\n' ' ')"
-        fi
+        same_at_threads batchnorm/resnet-threads-1-2-3-same-lines-and-checkpoint rn "$TMP/resnet" \
+            --data "$TMP/fmnist-320" --epochs 2 --quiet
     else
         fail batchnorm/resnet-build "kiln build tests/parity/resnet.lua failed"
     fi

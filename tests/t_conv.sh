@@ -8,15 +8,7 @@ if ! make_subset "$TMP/fmnist-2000" 2000 500; then
 else
     D=$TMP/fmnist-2000
     "$KILN" build models/lenet.lua -o "$TMP/lenet" >/dev/null 2>&1 || fail conv/build-lenet "kiln build failed"
-    for t in 1 2 3; do
-        "$TMP/lenet" --data "$D" --epochs 1 --quiet --threads $t --save "$TMP/lenet$t.ckpt" >"$TMP/lenet$t.out" 2>&1
-    done
-    if [ -s "$TMP/lenet1.ckpt" ] && cmp -s "$TMP/lenet1.ckpt" "$TMP/lenet2.ckpt" && cmp -s "$TMP/lenet1.ckpt" "$TMP/lenet3.ckpt" &&
-       cmp -s "$TMP/lenet1.out" "$TMP/lenet2.out" && cmp -s "$TMP/lenet1.out" "$TMP/lenet3.out"; then
-        pass "conv/lenet-threads-1-2-3-same-lines-and-weights ($(cat "$TMP/lenet1.out"))"
-    else
-        fail conv/lenet-threads-1-2-3-same-lines-and-weights "$(cat "$TMP"/lenet[123].out | tr '\n' ' ')"
-    fi
+    same_at_threads conv/lenet-threads-1-2-3-same-lines-and-weights lenet "$TMP/lenet" --data "$D" --epochs 1 --quiet
 
     "$KILN" build models/lenet_relu.lua -o "$TMP/lr" >/dev/null 2>&1 || fail conv/build-lenet_relu "kiln build failed"
     R=$TMP/lr

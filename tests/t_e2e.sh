@@ -48,15 +48,7 @@ else
     # residual MLP's) and joined values (the concat MLP's)
     for m in mlp_residual mlp_concat; do
         "$KILN" build "models/$m.lua" -o "$TMP/e2e_$m" >/dev/null 2>&1 || { fail "e2e/$m/build" "kiln build failed"; continue; }
-        for t in 1 2 3; do
-            "$TMP/e2e_$m" --data "$SMALL" --epochs 1 --quiet --seed 5 --threads $t --save "$TMP/det_$m$t.ckpt" \
-                >"$TMP/det_$m$t.out" 2>&1
-        done
-        if [ -s "$TMP/det_${m}1.ckpt" ] && cmp -s "$TMP/det_${m}1.ckpt" "$TMP/det_${m}2.ckpt" &&
-           cmp -s "$TMP/det_${m}1.ckpt" "$TMP/det_${m}3.ckpt" && cmp -s "$TMP/det_${m}1.out" "$TMP/det_${m}3.out"; then
-            pass "e2e/$m/threads-1-2-3-same-lines-and-weights ($(cat "$TMP/det_${m}1.out"))"
-        else
-            fail "e2e/$m/threads-1-2-3-same-lines-and-weights" "$(cat "$TMP"/det_${m}[123].out | tr '\n' ' ')"
-        fi
+        same_at_threads "e2e/$m/threads-1-2-3-same-lines-and-weights" "det_$m" "$TMP/e2e_$m" --data "$SMALL" --epochs 1 \
+            --quiet --seed 5
     done
 fi

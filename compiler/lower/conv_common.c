@@ -48,7 +48,7 @@ void conv_emit_prologue(Emit *e, const Graph *g, const Kernel *k) {
 }
 
 void conv_emit_fold_statics(Emit *e, const Graph *g, const ConvKernel *c) {
-    if (c->fold) bn_emit_fold_statics(e, g, node(g, c->chain.nodes[0]), c->s.in * c->s.kh * c->s.kw);
+    if (c->fold) bn_emit_fold_statics(e, g, node(g, c->chain.nodes[0]), c->fold, c->s.in * c->s.kh * c->s.kw);
 }
 
 void conv_emit_fold(Emit *e, const Graph *g, const ConvKernel *c) {

@@ -27,7 +27,6 @@
  * node, in static arrays the backward kernels read. */
 #include <math.h>
 #include <stdio.h>
-#include <string.h>
 
 #include "../lower/gemm.h"
 #include "../lower/loop.h"
@@ -181,7 +180,7 @@ static void bn_emit(Emit *e, const Graph *g, const Kernel *k) {
     const char *x = cname(g, n->in[BN_X]), *stats = cname(g, n->in[BN_STATS]), *l = n->label;
     const char *y = cname(g, node(g, k->nodes[k->nnodes - 1])->out[0]);
     const Node *producer = val(g, n->in[BN_X])->producer >= 0 ? node(g, val(g, n->in[BN_X])->producer) : NULL;
-    int folded = producer && producer->op->name && !strcmp(producer->op->name, "conv2d") && bn_folded_after(g, producer) == n;
+    int folded = producer && producer->op == op_conv2d.node && bn_folded_after(g, producer) == n;
     const char *gamma = cname(g, n->in[BN_GAMMA]), *beta = cname(g, n->in[BN_BETA]);
     const char *rmean = cname(g, n->in[BN_MEAN]), *rvar = cname(g, n->in[BN_VAR]);
     char m[40], m1[40], eps[40];
@@ -374,10 +373,10 @@ static void fold_names(const Node *conv, char w[80], char b[80]) {
     snprintf(b, 80, "%s_bias_folded", conv->label);
 }
 
-void bn_emit_fold_statics(Emit *e, const Graph *g, const Node *conv, long taps) {
+void bn_emit_fold_statics(Emit *e, const Graph *g, const Node *conv, const Node *bn, long taps) {
     char w[80], b[80];
     fold_names(conv, w, b);
-    emit(e, "/* %s's weight and bias with %s folded in (evaluation) */", conv->label, bn_folded_after(g, conv)->label);
+    emit(e, "/* %s's weight and bias with %s folded in (evaluation) */", conv->label, bn->label);
     emit(e, "static float %s[%ld], %s[%ld];", w, taps * val(g, conv->in[2])->shape.dim[0], b,
          val(g, conv->in[2])->shape.dim[0]);
     emit_blank(e);

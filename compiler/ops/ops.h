@@ -50,7 +50,7 @@ extern const OpDef op_batch_norm;
 const Node *bn_folded_after(const Graph *g, const Node *conv);
 /* The statements, in conv's forward kernel, that fold bn into W and b
  * (evaluation only), and their static arrays (before the kernel). */
-void bn_emit_fold_statics(Emit *e, const Graph *g, const Node *conv, long taps);
+void bn_emit_fold_statics(Emit *e, const Graph *g, const Node *conv, const Node *bn, long taps);
 void bn_emit_fold(Emit *e, const Graph *g, const Node *conv, const Node *bn, long taps);
 
 /* ---- pool.c ---- */
