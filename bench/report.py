@@ -23,6 +23,21 @@ from collections import defaultdict
 SAMPLES, IN, HID, OUT, BATCH = 60000, 784, 256, 10, 256
 
 
+def cpu_generation(meta):
+    """family F model M, and for AMD's EPYCs the core generation: a Zen 4
+    runs each 512-bit FMA as two 256-bit halves (half a Zen 5's peak), so
+    the FMA-bound kernels' speed against PyTorch differs between the two."""
+    fam, mod = meta.get("cpu_family", "?"), meta.get("cpu_family_model", "?")
+    text = f"family {fam} model {mod}"
+    if "AMD" in meta.get("cpu_model", "") and fam.isdigit() and mod.isdigit():
+        m = int(mod)
+        zen4 = 0x10 <= m <= 0x1F or 0x60 <= m <= 0x7F or 0xA0 <= m <= 0xAF
+        zen = {23: "Zen 1/2", 25: "Zen 4" if zen4 else "Zen 3", 26: "Zen 5"}.get(int(fam))
+        if zen:
+            text += f": {zen}"
+    return text
+
+
 def epoch_flop(samples, hidden, inputs=IN, outputs=OUT):
     """2·m·n·k over the five products of one epoch; linear in the batch rows,
     so it does not depend on the batch size: per sample 4·in·hid + 6·hid·out."""
@@ -385,7 +400,7 @@ def main():
     p("=" * 78)
     p("kiln benchmark (bench/run.sh) — issues 3, 18 and 19")
     p("=" * 78)
-    p(f"CPU       {meta.get('cpu_model', '?')}, {meta.get('cpu_count', '?')} CPUs; "
+    p(f"CPU       {meta.get('cpu_model', '?')} ({cpu_generation(meta)}), {meta.get('cpu_count', '?')} CPUs; "
       f"avx512f {meta.get('flag_avx512f', '?')}, avx2 {meta.get('flag_avx2', '?')}, fma {meta.get('flag_fma', '?')}")
     p(f"kiln      {meta.get('kiln_rev', '?')}; trainer from `build/kiln build models/mlp.lua` (its default cc -O3 -march=native)")
     p(f"OpenBLAS  {meta.get('openblas', '?')}  [autodetected kernels, OPENBLAS_CORETYPE unset]")

@@ -115,6 +115,8 @@ cc -O3 -march=native -mprefer-vector-width=512 -fopenmp -o "$work/core_probe" be
 {
     echo "cpu_model	$(lscpu | sed -n 's/^Model name: *//p' | head -1)"
     echo "cpu_count	$(nproc)"
+    echo "cpu_family	$(sed -n 's/^cpu family[[:space:]]*: //p' /proc/cpuinfo | head -1)"
+    echo "cpu_family_model	$(sed -n 's/^model[[:space:]]*: //p' /proc/cpuinfo | head -1)"
     for f in avx512f avx2 fma; do
         if grep -qw "$f" /proc/cpuinfo; then echo "flag_$f	yes"; else echo "flag_$f	no"; fi
     done
