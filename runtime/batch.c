@@ -4,10 +4,8 @@
  * gives each thread of the step its own copy of the whole batch (the
  * kernels split their work by output columns, so every thread reads every
  * row; on a machine whose cores sit far apart, reading rows another core
- * just wrote can cost more than copying them twice — for example, measured
- * with models/mlp.lua on a 2-vCPU EPYC, with each thread copying half into
- * one shared batch, packing the first product's A took 45–52 µs a step
- * instead of 17–20). */
+ * just wrote can cost more than copying them twice: bench/README.md,
+ * "Measurements behind the runtime's choices"). */
 #include "kiln_rt.h"
 #include "scratch.h"
 
@@ -32,8 +30,7 @@ static void prefetch_row(const char *row, size_t bytes)
  * would cost a trip to memory, one after another: the row ROWS_AHEAD on is
  * fetched while this one is copied.  (Fetching the next batch's rows ahead,
  * a few lines per micro-tile of the step's big products, was tried and
- * lost: with models/mlp.lua it cut this copy by 12–20 µs but slowed the
- * product that issued them by 50–100 µs.) */
+ * lost: the products that issued them slowed more than the copy gained.) */
 enum { ROWS_AHEAD = 16 };
 static void copy_rows(const kiln_dataset *d, const uint32_t *idx, int r0, int r1, uint8_t *x,
                       uint8_t *labels, float *xf, float *targets)

@@ -157,9 +157,8 @@ static int read_items(gzFile f, const char *path, kiln_idx *out, size_t total,
 /* Ask Linux to keep a large item block on 2 MiB pages.  A minibatch copies
  * rows from random places of a data set far larger than the caches, most
  * of them on a 4 KiB page of their own, and there the TLB misses can cost
- * as much as the copying (for example, batches of 256 images out of
- * Fashion-MNIST's 47 MB took 88 µs on small pages and 46 µs on huge ones,
- * on Zen 5).
+ * as much as the copying (bench/README.md, "Measurements behind the
+ * runtime's choices").
  * MADV_COLLAPSE (Linux 6.1) moves the pages now; where it is missing,
  * MADV_HUGEPAGE lets the kernel do it when it can.  Only whole 2 MiB blocks
  * inside the buffer can move.  Nothing changes where neither works: it is

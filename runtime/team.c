@@ -3,10 +3,12 @@
  * A trainer kiln emits runs each step in one OpenMP parallel region; every
  * kernel splits its work among the team without waiting at its end (GEMMs,
  * `omp for nowait`), and the generated code calls kiln_sync() only between
- * kernels where one reads or writes what another wrote.  libgomp's barrier
- * costs about 1.5 µs on a 2-core VM; this one, a counter and a generation
- * number on their own cache lines, about 0.2 µs.  A thread that has waited
- * long (more threads than cores) yields its core instead of spinning.
+ * kernels where one reads or writes what another wrote.  A step has dozens
+ * of them, so the barrier is kiln's own: a counter and a generation number
+ * on their own cache lines, several times cheaper than libgomp's
+ * (bench/README.md, "Measurements behind the runtime's choices").  A
+ * thread that has waited long (more threads than cores) yields its core
+ * instead of spinning.
  *
  * Only one team at a time may use it (as with kiln_gemm's packing memory):
  * a trainer has one. */

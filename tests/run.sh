@@ -3,7 +3,13 @@
 # and ends with the line CI reads: "N passed, N failed, N skipped".
 #   tests/run.sh            all groups
 #   tests/run.sh golden e2e only the groups named (t_golden.sh, t_e2e.sh)
+#   tests/run.sh -v ...     every check's line and everything the groups print
 # Each check reports one line: PASS name, FAIL name: why, SKIP name: why.
+# Without -v a group's output goes to a log and the group prints one line
+# (its name, counts and seconds); at the end come the failures, each with
+# the command that reproduces it, then the summary line.  Output a check
+# lets escape (a trainer's epoch lines, a compiler's warning) is a failure
+# of its group: the log then shows what the check should have caught.
 # Built by ./build.sh test, which is how it should be run.
 set -u
 cd "$(dirname "$0")/.."
@@ -17,9 +23,14 @@ trap 'rm -rf "$TMP"' EXIT
 
 [ -x "$KILN" ] || { echo "tests/run.sh: $KILN is missing; run ./build.sh test" >&2; exit 2; }
 
+VERBOSE=0
+[ "${1:-}" = -v ] && { VERBOSE=1; shift; }
+
 passed=0 failed=0 skipped=0
+failures=()   # "name: why" of every failure, for the end of a quiet run
+group=""
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); }
+fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); failures+=("$group	$1: $2"); }
 skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
 
 # Run a program that prints PASS/FAIL/SKIP lines itself; count its lines.
@@ -32,7 +43,7 @@ tally() {
     while IFS= read -r line; do
         case "$line" in
             PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
-            FAIL\ *) echo "$line"; failed=$((failed + 1)); nfail=$((nfail + 1)) ;;
+            FAIL\ *) echo "$line"; failed=$((failed + 1)); nfail=$((nfail + 1)); failures+=("$group	${line#FAIL }") ;;
             SKIP\ *) echo "$line"; skipped=$((skipped + 1)) ;;
         esac
     done <<<"$out"
@@ -89,16 +100,46 @@ make_subset() {
 }
 SMALL=$TMP/fmnist-small   # 10000 training and 2000 test images
 
+# The command that reruns a group with its whole output.
+rerun() {
+    local env=""
+    [ "$BUILD" = build ] || env="BUILD=$BUILD "
+    [ "$SANITIZE" = 0 ] || env+="SANITIZE=$SANITIZE "
+    [ -z "${KILN_GEMM_KERNEL:-}" ] || env+="KILN_GEMM_KERNEL=$KILN_GEMM_KERNEL "
+    echo "${env}tests/run.sh -v $1"
+}
+
 groups=("$@")
 [ ${#groups[@]} -gt 0 ] || groups=($(ls tests/t_*.sh | sed 's|tests/t_||; s|\.sh$||'))
 for group in "${groups[@]}"; do
-    echo "== $group"
+    [ -f "tests/t_$group.sh" ] || { echo "tests/run.sh: no test group '$group' (tests/t_$group.sh)" >&2; exit 2; }
     group_start=$SECONDS
+    if [ $VERBOSE = 1 ]; then
+        echo "== $group"
+        # shellcheck source=/dev/null
+        source "tests/t_$group.sh"
+        echo "== $group: $((SECONDS - group_start)) s"   # the CI budget is 20 minutes for three runs of the suite
+        continue
+    fi
+    p0=$passed f0=$failed s0=$skipped
     # shellcheck source=/dev/null
-    source "tests/t_$group.sh"
-    echo "== $group: $((SECONDS - group_start)) s"   # the CI budget is 20 minutes for three runs of the suite
+    source "tests/t_$group.sh" >"$TMP/group.log" 2>&1
+    stray=$(grep -cvE '^(PASS|FAIL|SKIP) ' "$TMP/group.log")
+    if [ "$stray" -gt 0 ]; then
+        fail "$group/quiet" "$stray line(s) of output outside the checks, the first: $(grep -vE '^(PASS|FAIL|SKIP) ' "$TMP/group.log" | head -n 1 | cut -c 1-160)" >/dev/null
+    fi
+    printf '%-18s %4d passed %3d failed %3d skipped %5d s\n' "$group" $((passed - p0)) $((failed - f0)) \
+        $((skipped - s0)) $((SECONDS - group_start))
 done
 
+if [ $VERBOSE = 0 ] && [ ${#failures[@]} -gt 0 ]; then
+    echo
+    echo "failures:"
+    for f in "${failures[@]}"; do
+        echo "FAIL ${f#*	}"
+        echo "     rerun: $(rerun "${f%%	*}")"
+    done
+fi
 echo
 echo "$passed passed, $failed failed, $skipped skipped"
 [ $failed -eq 0 ]

@@ -17,9 +17,8 @@ else
     out2=$(run --seed 3 --threads 2)
     out3=$(run --seed 3 --threads 1)
     out4=$(run --seed 4 --threads 2)
-    echo "$out1" | sed 's/^/    /'
     re='^epoch [12], loss [0-9]\.[0-9]{4}, train acc [01]\.[0-9]{3}, test acc [01]\.[0-9]{3}$'
-    [ "$(echo "$out1" | grep -Ec "$re")" -eq 2 ] && pass e2e/format || fail e2e/format "$out1"
+    [ "$(echo "$out1" | grep -Ec "$re")" -eq 2 ] && pass "e2e/format ($(echo "$out1" | tail -n 1))" || fail e2e/format "$out1"
     read -r l1 l2 <<<"$(echo "$out1" | sed -n 's/.*loss \([0-9.]*\),.*/\1/p' | tr '\n' ' ')"
     read -r a1 a2 <<<"$(echo "$out1" | sed -n 's/.*test acc \([0-9.]*\)$/\1/p' | tr '\n' ' ')"
     read -r t1 t2 <<<"$(echo "$out1" | sed -n 's/.*train acc \([0-9.]*\),.*/\1/p' | tr '\n' ' ')"

@@ -61,8 +61,8 @@ static int omp_get_max_threads(void) { return 1; }
 static int omp_get_level(void) { return 0; }
 #endif
 
-/* Outside a parallel region, below this many multiply-adds (about 10 µs of
- * work) a GEMM runs on the calling thread only: waking a team would cost
+/* Outside a parallel region, below this many multiply-adds (a few
+ * microseconds of work) a GEMM runs on the calling thread only: waking a team would cost
  * more than it saves; a team it starts gets at most one thread per
  * PER_THREAD_MIN multiply-adds.  Inside a team the threads are awake
  * already, and one takes a share once there are TEAM_SHARE_MIN. */

@@ -48,8 +48,9 @@ static double ceil_div_d(double a, double b) { return (double)(long)((a + b - 1)
 /* Rough cost, in multiply-adds, of the busiest thread of a tm × tn grid: its
  * tiles and its packing (A is packed again for every block of nb B slivers).
  * A packed element costs about PACK_U8, PACK_F32 or PACK_B multiply-adds
- * (measured on Zen 5: bytes are cheap to read; B is a large float matrix
- * streaming from L3, so packing it twice costs more than packing A twice). */
+ * (bytes are cheap to read; B is a large float matrix streaming from L3,
+ * so packing it twice costs more than packing A twice; bench/README.md,
+ * "Measurements behind the runtime's choices"). */
 enum { PACK_U8 = 6, PACK_F32 = 12, PACK_B = 16 };
 static double grid_cost(const gemm_job *g, int tm, int tn)
 {
