@@ -49,7 +49,7 @@ static const char plot_help[] =
     "                small harness, which sweeps the bias over 321 points: f is the\n"
     "                emitted forward pass, f' one step of the emitted backward pass\n"
     "                (sgd, lr 1: f' = bias before − bias after).\n"
-    "  metrics FILE.csv  loss and train/test accuracy per epoch from a trainer's\n"
+    "  metrics FILE.csv  train and test loss (and accuracy) per epoch from a trainer's\n"
     "                --metrics file (default metrics.png)\n"
     "\n"
     "  -o FILE.png   where to write the picture\n"
@@ -406,28 +406,52 @@ static void plot_activations(const char *out, const char *data_out, int verbose)
 
 /* ---- kiln plot metrics ---------------------------------------------------- */
 
-#define METRICS_HEADER "epoch,loss,train_acc,test_acc,seconds"
+/* The CSVs a trainer's --metrics writes: a classifier's, a regression
+ * model's, and a classifier's from kilns before the test loss was written
+ * (its loss still plots; there is no test loss to draw). */
+#define METRICS_CLASSES "epoch,loss,test_loss,train_acc,test_acc,seconds"
+#define METRICS_REGRESSION "epoch,train_mse,test_mse,seconds"
+#define METRICS_OLD "epoch,loss,train_acc,test_acc,seconds"
+enum { MAX_COLUMNS = 6 };
 
 static void chomp(char *s) {
     size_t n = strlen(s);
     while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r')) s[--n] = 0;
 }
 
-/* "v1,v2,...,v5" → 1 if five finite numbers */
-static int parse_row(const char *line, double v[5]) {
+/* "v1,v2,...,vk" → 1 if k finite numbers */
+static int parse_row(const char *line, double *v, int k) {
     const char *p = line;
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < k; i++) {
         char *end;
         errno = 0;
         v[i] = strtod(p, &end);
         if (end == p || errno == ERANGE || !isfinite(v[i])) return 0;
         p = end;
-        if (i < 4) {
+        if (i < k - 1) {
             if (*p != ',') return 0;
             p++;
         }
     }
     return *p == 0;
+}
+
+/* One curve of a panel: the CSV's column (1-based in the data file), its key. */
+typedef struct { int column; const char *title; } Curve;
+
+/* A panel of lines over the epochs: its title, y label, where its key
+ * goes (loss falls: top right; accuracy rises: bottom right) and its
+ * curves (up to 2). */
+static void plot_panel(StrBuf *gp, const char *dat, const char *title, const char *ylabel, const char *key,
+                       const Curve *c, int n) {
+    static const char *const look[] = { "pt 7 ps 0.6 lc rgb '#1f77b4'", "pt 5 ps 0.6 lc rgb '#d62728'" };
+    sb_printf(gp, "set title '%s'\nset ylabel '%s'\nset key %s\nplot ", title, ylabel, key);
+    for (int i = 0; i < n; i++) {
+        if (i) sb_printf(gp, ", \\\n     ");
+        sb_gnuplot_string(gp, dat);
+        sb_printf(gp, " using 1:%d title '%s' with linespoints lw 2 %s", c[i].column, c[i].title, look[i]);
+    }
+    sb_printf(gp, "\n");
 }
 
 static void plot_metrics(const char *csv, const char *out) {
@@ -446,9 +470,15 @@ static void plot_metrics(const char *csv, const char *out) {
     size_t cap = 0;
     int header = getline(&line, &cap, f) >= 0;
     if (header) chomp(line);
-    if (!header || strcmp(line, METRICS_HEADER) != 0)
-        plot_fail("%s is not a metrics CSV: its first line should be '" METRICS_HEADER
-                  "', as a trainer's --metrics FILE writes", csv);
+    enum { CLASSES, REGRESSION, OLD, NONE } kind = NONE;
+    static const char *const headers[] = { METRICS_CLASSES, METRICS_REGRESSION, METRICS_OLD };
+    for (int k = CLASSES; header && k < NONE; k++)
+        if (strcmp(line, headers[k]) == 0) kind = k;
+    if (kind == NONE)
+        plot_fail("%s is not a metrics CSV: its first line should be '" METRICS_CLASSES "' (or '" METRICS_REGRESSION
+                  "' for a regression model), as a trainer's --metrics FILE writes", csv);
+    int ncol = 1;
+    for (const char *c = headers[kind]; *c; c++) ncol += *c == ',';
     StrBuf rows = { 0 };
     int n = 0, lineno = 1;
     double last_epoch = 0;
@@ -456,10 +486,11 @@ static void plot_metrics(const char *csv, const char *out) {
         lineno++;
         chomp(line);
         if (!line[0]) continue;
-        double v[5];
-        if (!parse_row(line, v))
-            plot_fail("%s:%d: expected five numbers (" METRICS_HEADER "), got '%.60s'", csv, lineno, line);
-        sb_printf(&rows, "%.9g %.9g %.9g %.9g %.9g\n", v[0], v[1], v[2], v[3], v[4]);
+        double v[MAX_COLUMNS];
+        if (!parse_row(line, v, ncol))
+            plot_fail("%s:%d: expected %d numbers (%s), got '%.60s'", csv, lineno, ncol, headers[kind], line);
+        for (int i = 0; i < ncol; i++) sb_printf(&rows, "%s%.9g", i ? " " : "", v[i]);
+        sb_printf(&rows, "\n");
         last_epoch = v[0];
         n++;
     }
@@ -475,11 +506,12 @@ static void plot_metrics(const char *csv, const char *out) {
 
     const char *base = strrchr(csv, '/');
     base = base ? base + 1 : csv;
+    int regression = kind == REGRESSION;
     StrBuf title = { 0 };
     sb_printf(&title, "Training curves: %s (%d epoch%s)", base, n, n == 1 ? "" : "s");
     StrBuf gp = { 0 };
-    script_begin(&gp, 1000, 420);
-    sb_printf(&gp, "set multiplot layout 1,2 title ");
+    script_begin(&gp, regression ? 560 : 1000, 420);
+    sb_printf(&gp, "set multiplot layout 1,%d title ", regression ? 1 : 2);
     sb_gnuplot_string(&gp, title.data);
     sb_printf(&gp, "\nset grid\nset xlabel 'epoch'\n");
     double span = last_epoch > 1 ? last_epoch : 1;
@@ -488,14 +520,18 @@ static void plot_metrics(const char *csv, const char *out) {
         sb_printf(&gp, "set xrange [%.9g:%.9g]\nset yrange [0:*]\n", last_epoch - 1, last_epoch + 1);
     else
         sb_printf(&gp, "set offsets 0.3, 0.3, graph 0.05, graph 0.05\n");   /* x: in epochs */
-    sb_printf(&gp, "set title 'loss'\nunset key\nplot ");
-    sb_gnuplot_string(&gp, dat);
-    sb_printf(&gp, " using 1:2 with linespoints lw 2 pt 7 ps 0.6 lc rgb '#1f77b4'\n");
-    sb_printf(&gp, "set title 'accuracy'\nset key bottom right\nplot ");
-    sb_gnuplot_string(&gp, dat);
-    sb_printf(&gp, " using 1:3 title 'train acc' with linespoints lw 2 pt 7 ps 0.6 lc rgb '#1f77b4', \\\n     ");
-    sb_gnuplot_string(&gp, dat);
-    sb_printf(&gp, " using 1:4 title 'test acc' with linespoints lw 2 pt 5 ps 0.6 lc rgb '#d62728'\n");
+    if (regression) {
+        plot_panel(&gp, dat, "loss", "mean squared error per example", "top right",
+                   (const Curve[]){ { 2, "train" }, { 3, "test" } }, 2);
+    } else {
+        if (kind == CLASSES)
+            plot_panel(&gp, dat, "loss", "mean loss per example", "top right", (const Curve[]){ { 2, "train" }, { 3, "test" } }, 2);
+        else
+            plot_panel(&gp, dat, "loss", "loss", "top right", (const Curve[]){ { 2, "train" } }, 1);
+        int acc = kind == CLASSES ? 4 : 3;
+        plot_panel(&gp, dat, "accuracy", "accuracy", "bottom right",
+                   (const Curve[]){ { acc, "train acc" }, { acc + 1, "test acc" } }, 2);
+    }
     sb_printf(&gp, "unset multiplot\n");
     sb_free(&title);
     script_run(&gp, out);

@@ -1,7 +1,7 @@
 /* checkpoint.c — saving and loading a model's tensors, optimizer state and
  * step count, and checking a loaded run before it is resumed.
  *
- * Format version 5 (all integers little-endian, u32 unless marked; floats
+ * Format version 6 (all integers little-endian, u32 unless marked; floats
  * IEEE-754 binary32 little-endian):
  *
  *   "KILNCKPT"                      8 bytes of magic
@@ -18,18 +18,21 @@
  *   dropout key                     u64: the seed of dropout's masks (0: none)
  *   progress: epoch, step           where the run stands (kiln_progress):
  *             rng                   4 × u64, the RNG before the epoch's shuffle
- *             loss sum              f64 (as its u64 bits)
+ *             loss sum              f64 (as its u64 bits): the epoch's
+ *                                   per-example losses so far, summed
  *             correct               u64
  *   run:      seed                  u64: the run's --seed
  *             train count, batch    the training set's size, the batch size
  *             data CRC              kiln_dataset_crc of the training set
  *   CRC-32 (zlib's) of every byte above
  *
- * Versions 1 to 4 came from older kilns (3 had no record of the data and
- * batch a run trained on; 4's state held the optimizer's only, where 5's
- * holds the model's too — batch norm's running statistics — so a
- * checkpoint of 4 would miss them); they are refused with a message saying
- * so.
+ * Version 5 is 6's layout with the loss sum of the batches' mean losses;
+ * it is read, its sum made per example (times the batch: the steps an
+ * epoch saved mid-way had done are whole batches).  Versions 1 to 4 came
+ * from older kilns (3 had no record of the data and batch a run trained
+ * on; 4's state held the optimizer's only, where 5's holds the model's too
+ * — batch norm's running statistics — so a checkpoint of 4 would miss
+ * them); they are refused with a message saying so.
  *
  * Saving writes FILE.tmp next to FILE (the file a symbolic link FILE points
  * to, for a link), fsyncs it and renames it over FILE, so a crash never
@@ -60,7 +63,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { CKPT_VERSION = 5, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
+enum { CKPT_VERSION = 6, CKPT_OLDEST = 5, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
 static const char MAGIC[8] = {'K', 'I', 'L', 'N', 'C', 'K', 'P', 'T'};
 
 __attribute__((format(printf, 3, 4)))
@@ -623,10 +626,10 @@ int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progres
     }
     f.version = (uint32_t)p[8] | (uint32_t)p[9] << 8 | (uint32_t)p[10] << 16 |
                 (uint32_t)p[11] << 24;
-    if (f.version != CKPT_VERSION) {
+    if (f.version < CKPT_OLDEST || f.version > CKPT_VERSION) {
         fail(err, errlen, "checkpoint %s: format version %u is not supported; this trainer "
-             "reads version %d only%s", path, (unsigned)f.version, CKPT_VERSION,
-             f.version >= 1 && f.version < CKPT_VERSION ? " (it comes from an older kiln: train again to "
+             "reads versions %d to %d only%s", path, (unsigned)f.version, CKPT_OLDEST, CKPT_VERSION,
+             f.version >= 1 && f.version < CKPT_OLDEST ? " (it comes from an older kiln: train again to "
              "make a new one)" : "");
         goto done;
     }
@@ -635,6 +638,7 @@ int kiln_checkpoint_load_run(const kiln_model *m, const char *path, kiln_progres
     int s = len < 12 + 4 + 4 + 8 + 8 + 56 + 20 + 4 ? 1 : parse(p, len, &f);
     uint32_t stored = len < 16 ? 0 : (uint32_t)p[len - 4] | (uint32_t)p[len - 3] << 8 |
                                      (uint32_t)p[len - 2] << 16 | (uint32_t)p[len - 1] << 24;
+    if (s == 0 && f.version == 5) f.progress.loss_sum *= f.progress.batch;   /* batch means → per example */
     if (s == 1) {
         fail(err, errlen, "checkpoint %s: truncated (%zu bytes); it was not completely "
              "written or copied", path, len);

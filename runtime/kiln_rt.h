@@ -465,7 +465,7 @@ typedef struct {
     uint32_t epoch;       /* the epoch in progress, from 1 (0: nothing recorded) */
     uint32_t step;        /* its minibatches already done */
     uint64_t rng[4];      /* the trainer's RNG as it was before this epoch's shuffle */
-    double   loss_sum;    /* this epoch so far: the sum of the batch losses */
+    double   loss_sum;    /* this epoch so far: the sum of the per-example losses */
     uint64_t correct;     /* ... and the correctly classified rows */
     uint64_t seed;        /* the run's --seed */
     uint32_t train_count; /* examples in its training set */

@@ -25,6 +25,12 @@
 #include <signal.h>
 #include <unistd.h>
 
+/* The --metrics CSV's header: a classifier's and a regression model's
+ * (kiln plot metrics reads both).  Every loss in it, on the epoch line and
+ * from --eval is the mean loss per example. */
+#define METRICS_CLASSES "epoch,loss,test_loss,train_acc,test_acc,seconds"
+#define METRICS_REGRESSION "epoch,train_mse,test_mse,seconds"
+
 /* ---- Flags --------------------------------------------------------------------- */
 
 typedef struct {
@@ -120,8 +126,14 @@ static void usage(const kiln_model *m)
            "                 is the total to reach; the data and batch size must be the run's\n");
     printf("  --load FILE    start from the checkpoint in FILE instead of initializing\n"
            "                 (a checkpoint of another model is refused)\n");
-    printf("  --metrics FILE write a CSV to FILE: a header 'epoch,loss,train_acc,test_acc,seconds'\n"
-           "                 and one row per epoch (loss as on the epoch line, seconds of training)\n");
+    if (m->classes)
+        printf("  --metrics FILE write a CSV to FILE: a header '" METRICS_CLASSES "'\n"
+               "                 and one row per epoch (the mean loss per example on the training\n"
+               "                 set, as on the epoch line, and on the test set; seconds of training)\n");
+    else
+        printf("  --metrics FILE write a CSV to FILE: a header '" METRICS_REGRESSION "'\n"
+               "                 and one row per epoch (the mean loss per example on the training\n"
+               "                 and test sets, as on the epoch line; seconds of training)\n");
     if (m->classes) {
         printf("  --eval         do not train: evaluate the model (usually --load-ed) on the test set\n"
                "                 and print 'test loss X, test acc X', where the loss is the mean\n"
@@ -329,11 +341,11 @@ static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
 }
 
 /* One pass over the rows order[0..count) of d in batches; train or evaluate.
- * Returns the sum of the batch-mean losses (with per_sample, the sum of the
- * per-row losses); adds correct rows to *correct. */
+ * Returns the sum of the per-example losses (each batch's mean loss times
+ * its rows, so that over the pass / count it is the mean loss per example,
+ * whatever the batches' sizes); adds correct rows to *correct. */
 static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_t *order,
-                       int train, int per_sample, long *correct, progress *pr, int epoch,
-                       int epochs)
+                       int train, long *correct, progress *pr, int epoch, int epochs)
 {
     double loss = 0;
     for (int start = 0; start < d->count; start += m->batch) {
@@ -341,7 +353,7 @@ static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_
         kiln_batch b = gather(d, order + start, n);
         int ok = 0;
         double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
-        loss += per_sample ? l * n : l;
+        loss += l * n;
         *correct += ok;
         if (train) progress_show(pr, epoch, epochs, start + n, d->count);
     }
@@ -431,7 +443,6 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
                        kiln_progress *at, long *correct, double *loss, progress *pr, int epochs,
                        char *why, size_t whylen)
 {
-    int regression = m->classes == 0;
     int nsteps = (tr->count + m->batch - 1) / m->batch;
     for (int step = (int)at->step; step < nsteps; step++) {
         int start = step * m->batch;
@@ -445,7 +456,7 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
             return 3;
         }
         at->step = (uint32_t)step + 1;
-        at->loss_sum += regression ? l * n : l;
+        at->loss_sum += l * n;   /* the batch's mean loss times its rows */
         at->correct += (uint64_t)ok;
         progress_show(pr, (int)at->epoch, epochs, start + n, tr->count);
         if (stop_signal) return stop_signal;
@@ -500,7 +511,7 @@ static int run_without_training(const kiln_model *m, const options *o, kiln_data
     if (rc == 0 && o->eval) {
         long ok = 0;
         progress none = {0, 0};
-        double loss = run_pass(m, te, order, 0, 1, &ok, &none, 0, 0);
+        double loss = run_pass(m, te, order, 0, &ok, &none, 0, 0);
         if (m->classes) printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
         else printf("test loss %.6f\n", loss / te->count);
         fflush(stdout);
@@ -543,7 +554,8 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             rc = 1;
             goto done;
         }
-        if (!o->resume && (rc = metrics_write(metrics, o->metrics, "epoch,loss,train_acc,test_acc,seconds\n")))
+        if (!o->resume && (rc = metrics_write(metrics, o->metrics, "%s\n",
+                                              m->classes ? METRICS_CLASSES : METRICS_REGRESSION)))
             goto done;
     }
     progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
@@ -592,11 +604,11 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
         }
         double t1 = omp_get_wtime();
-        double test_loss = run_pass(m, te, order, 0, regression, &test_ok, &pr, epoch, o->epochs);
+        double test_loss = run_pass(m, te, order, 0, &test_ok, &pr, epoch, o->epochs);
         double t2 = omp_get_wtime();
         double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
-            loss = run_pass(m, tr, perm, 0, 1, &train_ok, &pr, epoch, o->epochs);
+            loss = run_pass(m, tr, perm, 0, &train_ok, &pr, epoch, o->epochs);
         int in_evaluation = stop_signal;   /* later ones stop the next epoch's first step */
         if (regression)
             printf("epoch %d, loss %.6f, test loss %.6f\n", epoch, loss / tr->count, test_loss / te->count);
@@ -606,8 +618,13 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         fflush(stdout);
         if (o->verbose)
             fprintf(stderr, "epoch %d: train %.3f s, test %.3f s\n", epoch, t1 - t0, t2 - t1);
-        if (metrics && (rc = metrics_write(metrics, o->metrics, "%d,%.6g,%.4f,%.4f,%.3f\n", epoch,
-                                           loss / tr->count, train_acc, test_acc, t1 - t0)))
+        if (metrics && regression &&
+            (rc = metrics_write(metrics, o->metrics, "%d,%.6g,%.6g,%.3f\n", epoch, loss / tr->count,
+                                test_loss / te->count, t1 - t0)))
+            goto done;
+        if (metrics && !regression &&
+            (rc = metrics_write(metrics, o->metrics, "%d,%.6g,%.6g,%.4f,%.4f,%.3f\n", epoch, loss / tr->count,
+                                test_loss / te->count, train_acc, test_acc, t1 - t0)))
             goto done;
         /* the epoch is done: the next one starts from here */
         at = run_of;

@@ -37,8 +37,10 @@ plot_status plot/no-gnuplot 1 env PATH=/nonexistent "$KILN" plot activations -o 
 one_line plot/no-gnuplot/message '^kiln plot: gnuplot is not installed; apt-get install gnuplot-nox$'
 
 # the trainer writes the header kiln plot metrics reads
-grep -q '"epoch,loss,train_acc,test_acc,seconds\\n"' runtime/trainer.c \
-    && pass plot/metrics-header-matches-trainer || fail plot/metrics-header-matches-trainer "runtime/trainer.c writes another header"
+for h in epoch,loss,test_loss,train_acc,test_acc,seconds epoch,train_mse,test_mse,seconds; do
+    grep -qF "\"$h\"" runtime/trainer.c && grep -qF "\"$h\"" compiler/plot.c \
+        && pass "plot/metrics-header-matches-trainer ($h)" || fail plot/metrics-header-matches-trainer "runtime/trainer.c or compiler/plot.c has no '$h'"
+done
 
 if ! command -v gnuplot >/dev/null 2>&1; then
     skip plot/activations "gnuplot is not installed (apt-get install gnuplot-nox)"
@@ -85,10 +87,23 @@ else
     fi
 
     # metrics: a small CSV → a PNG
-    printf 'epoch,loss,train_acc,test_acc,seconds\n1,0.0031,0.705,0.809,0.25\n2,0.0019,0.824,0.795,0.22\n3,0.0017,0.842,0.836,0.22\n' \
+    printf 'epoch,loss,test_loss,train_acc,test_acc,seconds\n1,0.795,0.513,0.705,0.809,0.25\n2,0.484,0.560,0.824,0.795,0.22\n3,0.433,0.457,0.842,0.836,0.22\n' \
         >"$TMP/m.csv"
     plot_status plot/metrics 0 "$KILN" plot metrics "$TMP/m.csv" -o "$TMP/m.png"
     is_png plot/metrics/png "$TMP/m.png"
+    [ ! -s "$TMP/plot.out" ] && pass plot/metrics/quiet || fail plot/metrics/quiet "$(head -c 300 "$TMP/plot.out")"
+    # a regression model's CSV: its MSEs, no accuracy panel, no gnuplot warning
+    printf 'epoch,train_mse,test_mse,seconds\n1,0.000162,0.000175,0.01\n2,9.78e-05,0.000108,0.00\n' >"$TMP/r.csv"
+    plot_status plot/metrics/regression 0 "$KILN" plot metrics "$TMP/r.csv" -o "$TMP/r.png"
+    is_png plot/metrics/regression/png "$TMP/r.png"
+    [ ! -s "$TMP/plot.out" ] && pass plot/metrics/regression/quiet || fail plot/metrics/regression/quiet "$(head -c 300 "$TMP/plot.out")"
+    # a CSV from a kiln before the test loss: still drawn
+    printf 'epoch,loss,train_acc,test_acc,seconds\n1,0.0031,0.705,0.809,0.25\n2,0.0019,0.824,0.795,0.22\n' >"$TMP/old.csv"
+    plot_status plot/metrics/old-csv 0 "$KILN" plot metrics "$TMP/old.csv" -o "$TMP/old.png"
+    [ ! -s "$TMP/plot.out" ] && pass plot/metrics/old-csv/quiet || fail plot/metrics/old-csv/quiet "$(head -c 300 "$TMP/plot.out")"
+    # the loss axis has a label
+    grep -qF "mean loss per example" compiler/plot.c && grep -qF "mean squared error per example" compiler/plot.c \
+        && pass plot/metrics/loss-axis-label || fail plot/metrics/loss-axis-label "compiler/plot.c labels no loss axis"
     head -n 2 "$TMP/m.csv" >"$TMP/m1.csv"
     plot_status plot/metrics/one-epoch 0 "$KILN" plot metrics "$TMP/m1.csv" -o "$TMP/m1.png"
     [ ! -s "$TMP/plot.out" ] && pass plot/metrics/one-epoch/quiet || fail plot/metrics/one-epoch/quiet "$(head -c 300 "$TMP/plot.out")"
@@ -96,12 +111,12 @@ else
     # bad input: exit 1, one line, no picture
     printf 'a,b,c\n1,2,3\n' >"$TMP/bad.csv"
     plot_status plot/metrics/bad-header 1 "$KILN" plot metrics "$TMP/bad.csv" -o "$TMP/bad.png"
-    one_line plot/metrics/bad-header/message "^kiln plot: .*bad.csv is not a metrics CSV: its first line should be 'epoch,loss,train_acc,test_acc,seconds'"
+    one_line plot/metrics/bad-header/message "^kiln plot: .*bad.csv is not a metrics CSV: its first line should be 'epoch,loss,test_loss,train_acc,test_acc,seconds' \(or 'epoch,train_mse,test_mse,seconds' for a regression model\)"
     [ ! -e "$TMP/bad.png" ] && pass plot/metrics/bad-header/no-picture || fail plot/metrics/bad-header/no-picture "a picture was written"
-    printf 'epoch,loss,train_acc,test_acc,seconds\n1,0.5,0.7,0.8,1\n2,oops,0.7,0.8,1\n' >"$TMP/badrow.csv"
+    printf 'epoch,loss,test_loss,train_acc,test_acc,seconds\n1,0.5,0.5,0.7,0.8,1\n2,oops,0.5,0.7,0.8,1\n' >"$TMP/badrow.csv"
     plot_status plot/metrics/bad-row 1 "$KILN" plot metrics "$TMP/badrow.csv" -o "$TMP/bad.png"
-    one_line plot/metrics/bad-row/message "^kiln plot: .*badrow.csv:3: expected five numbers"
-    printf 'epoch,loss,train_acc,test_acc,seconds\n' >"$TMP/empty.csv"
+    one_line plot/metrics/bad-row/message "^kiln plot: .*badrow.csv:3: expected 6 numbers"
+    printf 'epoch,loss,test_loss,train_acc,test_acc,seconds\n' >"$TMP/empty.csv"
     plot_status plot/metrics/no-epochs 1 "$KILN" plot metrics "$TMP/empty.csv" -o "$TMP/bad.png"
     one_line plot/metrics/no-epochs/message "^kiln plot: .*empty.csv has no epochs"
     plot_status plot/metrics/missing-file 1 "$KILN" plot metrics "$TMP/nope.csv" -o "$TMP/bad.png"

@@ -26,6 +26,13 @@ if "$KILN" build models/linear_regression.lua -o "$G/lr" >"$G/k.err" 2>&1; then
         fail regression/report-printed "status $rc: $(tr '\n' '|' <"$G/lr.out") $(cat "$G/lr.err")"
     fi
     reg_has report-is-generated "$G/lr.c" '^    \.report = report,$'
+    # its metrics: train and test MSE per example, the epoch line's figures, no accuracies
+    "$G/lr" --quiet --epochs 2 --metrics "$G/lr.csv" >"$G/lr2.out" 2>&1
+    bad=$(paste -d, <(tail -n +2 "$G/lr.csv") <(sed -n 's/^epoch [0-9]*, loss \([0-9.]*\), test loss \([0-9.]*\)$/\1,\2/p' "$G/lr2.out") |
+          awk -F, '{ if (NF != 6 || $1 != NR || !($2 > 0 && $2 < 1) || !($3 > 0 && $3 < 1) ||
+                         sprintf("%.6f", $2) != $5 || sprintf("%.6f", $3) != $6) print "row " NR ": " $0 }')
+    [ "$(head -n 1 "$G/lr.csv")" = "epoch,train_mse,test_mse,seconds" ] && [ "$(wc -l <"$G/lr.csv")" -eq 3 ] && [ -z "$bad" ] \
+        && pass regression/metrics-mse-columns || fail regression/metrics-mse-columns "$(tr '\n' '|' <"$G/lr.csv") $bad"
     reg_has report-reads-the-layer "$G/lr.c" 'printf\("%s%\.4f", j \? ", " : "", linear1_weight\[j\]\);'
     reg_has true-weights-are-data "$G/lr.c" '^static const double synthetic_w\[2\] = \{ 2, -3\.3999999999999999 \};$'
     reg_hasnt float-input-no-input-scale "$G/lr.c" 'INPUT_SCALE'

@@ -58,20 +58,28 @@ else
     "$T" --data "$SMALL" --epochs 2 --quiet --metrics "$TMP/m.csv" --save "$TMP/m.ckpt" >"$TMP/m.out" 2>"$TMP/t.err"; rc=$?
     if [ $rc -ne 0 ] || [ ! -f "$TMP/m.csv" ]; then
         fail trainer/metrics "status $rc: $(cat "$TMP/t.err")"
-    elif [ "$(head -1 "$TMP/m.csv")" != "epoch,loss,train_acc,test_acc,seconds" ]; then
+    elif [ "$(head -1 "$TMP/m.csv")" != "epoch,loss,test_loss,train_acc,test_acc,seconds" ]; then
         fail trainer/metrics "header is '$(head -1 "$TMP/m.csv")'"
     elif [ "$(wc -l <"$TMP/m.csv")" -ne 3 ]; then
         fail trainer/metrics "want a header and 2 rows: $(cat "$TMP/m.csv")"
     else
-        # each row: epoch i, 0 < loss < 0.01 (the book's loss), accuracies in
-        # (0.2, 1] (chance is 0.1; two epochs on the subset reach about 0.4-0.6),
-        # train seconds in (0, 120), and the accuracies rounded as
-        # the epoch line prints them equal the epoch line's
-        bad=$(paste -d, <(tail -n +2 "$TMP/m.csv") <(sed 's/.*train acc \([0-9.]*\), test acc \([0-9.]*\)$/\1,\2/' "$TMP/m.out") |
-              awk -F, '{ if (NF != 7 || $1 != NR || !($2 > 0 && $2 < 0.01) || !($3 > 0.2 && $3 <= 1) ||
-                             !($4 > 0.2 && $4 <= 1) || !($5 > 0 && $5 < 120) ||
-                             sprintf("%.3f", $3) != $6 || sprintf("%.3f", $4) != $7) print "row " NR ": " $0 }')
+        # each row: epoch i, train and test loss in (0.1, 3) (the mean loss
+        # per example: chance is ln 10 = 2.3, two epochs on the subset reach
+        # about 0.6-1.2), accuracies in (0.2, 1] (chance is 0.1), train seconds
+        # in (0, 120), and the loss and accuracies rounded as the epoch line
+        # prints them equal the epoch line's
+        bad=$(paste -d, <(tail -n +2 "$TMP/m.csv") \
+                  <(sed 's/.*loss \([0-9.]*\), train acc \([0-9.]*\), test acc \([0-9.]*\)$/\1,\2,\3/' "$TMP/m.out") |
+              awk -F, '{ if (NF != 9 || $1 != NR || !($2 > 0.1 && $2 < 3) || !($3 > 0.1 && $3 < 3) ||
+                             !($4 > 0.2 && $4 <= 1) || !($5 > 0.2 && $5 <= 1) || !($6 > 0 && $6 < 120) ||
+                             sprintf("%.4f", $2) != $7 || sprintf("%.3f", $4) != $8 || sprintf("%.3f", $5) != $9)
+                             print "row " NR ": " $0 }')
         [ -z "$bad" ] && pass trainer/metrics || fail trainer/metrics "$bad"
+        # one loss everywhere: --eval of the saved model prints the last row's test loss
+        want=$(tail -n 1 "$TMP/m.csv" | awk -F, '{ printf "test loss %.4f, test acc %.3f", $3, $5 }')
+        got=$("$T" --data "$SMALL" --load "$TMP/m.ckpt" --eval 2>&1)
+        [ "$got" = "$want" ] && pass "trainer/metrics/eval-same-loss ($got)" \
+            || fail trainer/metrics/eval-same-loss "--eval printed '$got', the CSV's last row says '$want'"
     fi
 
     # --eval after --load: one line, the same test accuracy as the last epoch line

@@ -1,5 +1,5 @@
 /* test_rng_ckpt.c — the seeded RNG (known values, reproducibility, rough
- * distribution checks, shuffles) and checkpoints, format version 5 (bitwise
+ * distribution checks, shuffles) and checkpoints, format version 6 (bitwise
  * round trip of tensors, optimizer state and step count; refusal of another
  * model, a wrong shape, a missing, extra or renamed tensor, each named; of
  * every truncation and every flipped byte; of versions 1, 4 and 99).
@@ -303,13 +303,13 @@ static void checkpoints(void)
     long size = file_size(path);
     result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 20 + 4, "unexpected file size");
 
-    /* the layout: version 5 after the magic, the steps as u64 after the
+    /* the layout: version 6 after the magic, the steps as u64 after the
      * tensors, then the dropout key, the progress and the run, then the CRC */
     long n;
     unsigned char *bytes = slurp(path, &n);
     uint64_t st = 0;
     for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 96 + i] << (8 * i);
-    result("ckpt_v5_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 5 &&
+    result("ckpt_v6_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 6 &&
            !bytes[9] && !bytes[10] && !bytes[11] && st == 12345678901234ULL &&
            crc32(0, bytes, (uInt)(n - 4)) == ((uint32_t)bytes[n - 4] | (uint32_t)bytes[n - 3] << 8 |
                                               (uint32_t)bytes[n - 2] << 16 |
@@ -421,7 +421,7 @@ static void checkpoints(void)
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
     spit(in_dir("v99.ckpt"), v, size);
     expect_refusal2("ckpt_unknown_version", &model, in_dir("v99.ckpt"),
-                    "version 99 is not supported", "reads version 5 only");
+                    "version 99 is not supported", "reads versions 5 to 6 only");
     /* version 4: the same layout, but its state was the optimizer's only */
     le32(v + 8, 4);
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
@@ -439,7 +439,7 @@ static void checkpoints(void)
     v1model.nstate = 0;
     v1model.state = NULL;
     expect_refusal2("ckpt_version_1_refused", &v1model, in_dir("v1.ckpt"),
-                    "version 1 is not supported", "reads version 5 only");
+                    "version 1 is not supported", "reads versions 5 to 6 only");
     free(v);
     free(bytes);
 
@@ -454,6 +454,20 @@ static void checkpoints(void)
            back.rng[0] == 1 && back.rng[3] == 0xFFFFFFFFFFFFFFFFull && back.loss_sum == 123.456789 &&
            back.correct == 98765 && back.seed == 0xFEDCBA9876543210ull &&
            back.train_count == 60000 && back.batch == 256 && back.data_crc == 0xDEADBEEF, err);
+    /* version 5: the same layout, its loss sum the batches' means: read as
+     * the per-example sum (times the batch of 256) */
+    if (rc == 0) {
+        long rn;
+        unsigned char *run = slurp(in_dir("run.ckpt"), &rn);
+        le32(run + 8, 5);
+        le32(run + rn - 4, (uint32_t)crc32(0, run, (uInt)(rn - 4)));
+        spit(in_dir("run_v5.ckpt"), run, rn);
+        free(run);
+        memset(&back, 0, sizeof back);
+        rc2 = kiln_checkpoint_load_run(&model, in_dir("run_v5.ckpt"), &back, err, sizeof err);
+        result("ckpt_version_5_loss_sum_per_example", rc2 == 0 && back.loss_sum == 123.456789 * 256 &&
+               back.epoch == 7 && back.step == 41 && back.batch == 256, err);
+    }
 
     rc = kiln_checkpoint_save(&model, in_dir("no/such/dir.ckpt"), err, sizeof err);
     result("ckpt_save_unwritable_dir", rc != 0 && strstr(err, "no/such/dir.ckpt"), err);
