@@ -33,6 +33,25 @@ MARCH="-march=native"
 [ "${KILN_PORTABLE:-0}" = 1 ] && MARCH=""
 
 # ---- packages ----------------------------------------------------------------
+# apt_install PACKAGE...: apt-get update and install, their output kept in a
+# log that is shown only when they fail.
+apt_install() {
+    local sudo="" log
+    [ "$(id -u)" = 0 ] || sudo="sudo"
+    if [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
+        echo "build.sh: missing packages ($*) and not root; install them with apt-get" >&2
+        exit 1
+    fi
+    log=$(mktemp)
+    if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$@"; } >"$log" 2>&1; then
+        cat "$log" >&2
+        rm -f "$log"
+        echo "build.sh: apt-get could not install $* (its output is above)" >&2
+        exit 1
+    fi
+    rm -f "$log"
+}
+
 need_packages() {
     local missing=()
     command -v "$CC" >/dev/null 2>&1 || missing+=(gcc)
@@ -44,15 +63,8 @@ need_packages() {
     command -v gnuplot >/dev/null 2>&1 || missing+=(gnuplot-nox)   # kiln plot
     command -v dot >/dev/null 2>&1 || missing+=(graphviz)          # kiln graph --dot | dot -Tpng
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "build.sh: installing ${missing[*]}" >&2
-        local sudo=""
-        [ "$(id -u)" = 0 ] || sudo="sudo"
-        if [ -n "$sudo" ] && ! command -v sudo >/dev/null 2>&1; then
-            echo "build.sh: missing packages (${missing[*]}) and not root; install them with apt-get" >&2
-            exit 1
-        fi
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+        echo "build.sh: installing ${missing[*]} (apt-get)" >&2
+        apt_install "${missing[@]}"
     fi
 }
 
@@ -82,7 +94,7 @@ build_all() {
     cp runtime/kiln_rt.h "$dir/kiln_rt.h"
 
     # compiler → kiln (the prelude is embedded as a C string)
-    if [ ! -f "$dir/kiln" ] || [ -n "$(find compiler -newer "$dir/kiln" -type f | head -1)" ]; then
+    if [ ! -f "$dir/kiln" ] || [ -n "$(find compiler runtime/flags.h -newer "$dir/kiln" -type f | head -1)" ]; then
         awk 'BEGIN { q = sprintf("%c", 34) }
              { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' \
             compiler/prelude.lua >"$dir/prelude.inc"
@@ -118,11 +130,8 @@ build_fuzz() {
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || missing+=(libclang-rt-14-dev)
     ls /usr/lib/llvm-*/lib/libomp.so >/dev/null 2>&1 || missing+=(libomp-14-dev)   # the trainer's OpenMP, for clang
     if [ ${#missing[@]} -gt 0 ]; then
-        echo "build.sh: installing ${missing[*]}" >&2
-        local sudo=""
-        [ "$(id -u)" = 0 ] || sudo="sudo"
-        $sudo apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+        echo "build.sh: installing ${missing[*]} (apt-get)" >&2
+        apt_install "${missing[@]}"
     fi
     local dir=build/fuzz
     mkdir -p "$dir"
@@ -167,9 +176,11 @@ cmd=${1:-build}
 case "$cmd" in
     build) build ;;
     train)
+        echo "build.sh: building kiln and its runtime (build/kiln, build/libkiln_rt.a)" >&2
         build
-        build/kiln compile models/mlp.lua -o build/mlp.c
+        echo "build.sh: compiling models/mlp.lua into a trainer" >&2
         build/kiln build models/mlp.lua -o build/mlp
+        echo "build.sh: training it for 5 epochs on Fashion-MNIST" >&2
         build/mlp --epochs 5
         ;;
     test)
@@ -190,8 +201,7 @@ case "$cmd" in
         mkdir -p tests/golden
         for spec in models/*.lua; do
             name=$(basename "${spec%.lua}")
-            build/kiln compile "$spec" -o "tests/golden/$name.c"
-            echo "wrote tests/golden/$name.c"
+            build/kiln compile "$spec" -o "tests/golden/$name.c"   # it says what it wrote
         done
         ;;
     fuzz)

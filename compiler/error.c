@@ -112,6 +112,15 @@ static void vformat_line(char *out, size_t cap, const Loc *loc, const char *fmt,
     escape_line(out, cap, raw, (size_t)n >= sizeof raw);
 }
 
+void note(const char *fmt, ...) {
+    char line[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vformat_line(line, sizeof line, NULL, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "%s\n", line);
+}
+
 void fail_usage(const char *fmt, ...) {
     char raw[4096];
     static char line[4096];

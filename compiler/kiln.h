@@ -48,6 +48,8 @@ typedef struct { const char *file; int line; } Loc;   /* a place in a spec */
  * output, exit 1. */
 _Noreturn void fail_at(const Loc *loc, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 _Noreturn void fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "kiln: message" on stderr, one line escaped the same way: what a command did. */
+void note(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* A command-line mistake: the line as formatted (escaped the same way), exit status 2. */
 _Noreturn void fail_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* The text at s as it may reach a terminal, into piece (NUL-terminated):
@@ -279,6 +281,7 @@ int    call_opts(Call *c, int arg, const char *const *valid);    /* 1 if an opti
 int    call_opt_number(Call *c, int arg, const char *key, double *out);
 int    call_opt_bool(Call *c, int arg, const char *key, int *out);
 int    call_opt_string(Call *c, int arg, const char *key, char **out);
+int    call_opt_path(Call *c, int arg, const char *key, char **out);     /* relative: to the spec's directory */
 int    call_opt_init(Call *c, int arg, const char *key, Init *out);
 /* Sizes per axis, e.g. a kernel of 5 or {3, 5}: a whole number from lo to hi
  * for both, or a pair {height, width}; out[0] height, out[1] width. */

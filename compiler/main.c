@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "kiln.h"
+#include "../runtime/flags.h"
 
 static const char usage[] =
     "usage: kiln COMMAND SPEC [options]\n"
@@ -59,13 +60,25 @@ static const char build_help[] =
     "  KILN_CFLAGS   its flags (default \"" "-O3 -march=native" "\"; use -O3 for a portable binary)\n"
     "  KILN_HOME     directory holding libkiln_rt.a and kiln_rt.h (default: kiln's own)\n";
 
+/* One line of the trainer's flags (runtime/flags.h) for kiln train --help. */
+#define TRAIN_FLAG_LINE(name, value, what) "  " name " " value "\t" what "\n"
 static const char train_help[] =
     "usage: kiln train SPEC [FLAGS...]\n"
     "\n"
     "Build build/NAME from SPEC unless it is up to date, then run it with FLAGS.\n"
-    "The trainer's flags (run 'kiln train SPEC --help' for its own list):\n"
-    "  --epochs N  --threads N  --seed N  --data DIR  --save FILE  --load FILE\n"
-    "  --quiet  --verbose  --help\n";
+    "The trainer's flags ('kiln train SPEC --help' prints the model's own help,\n"
+    "with its defaults):\n";
+static const char train_flags[] = KILN_TRAINER_FLAGS(TRAIN_FLAG_LINE);
+
+/* kiln train --help: the usage, then the flags in two columns. */
+static void print_train_help(FILE *f) {
+    fputs(train_help, f);
+    for (const char *line = train_flags; *line;) {
+        const char *tab = strchr(line, '\t'), *end = strchr(line, '\n');
+        fprintf(f, "%-18.*s%.*s\n", (int)(tab - line), line, (int)(end - tab - 1), tab + 1);
+        line = end + 1;
+    }
+}
 
 static const char graph_help[] =
     "usage: kiln graph SPEC [--dot | --kernels | --plan]\n"
@@ -150,6 +163,7 @@ static int cmd_compile(int argc, char **argv) {
         if (a.out) snprintf(path, sizeof path, "%s", a.out);
         else default_path(path, sizeof path, &spec, ".c");
         write_file_atomic(path, c.data, c.len);
+        note("wrote %s, the C trainer of %s; kiln build makes the program", path, a.spec);
     }
     sb_free(&c);
     graph_free(&g);
@@ -187,7 +201,9 @@ static int newer_or_same(const char *a, const char *b) {
 
 /* Compile spec into exe (with exe.c beside it); skip cc when exe is newer
  * than an identical C file and the runtime. */
-static void build_exe(const char *spec_path, const char *out, int verbose, char *exe, size_t n) {
+/* Builds the trainer of spec_path into exe (out, or build/NAME); returns 1
+ * if it built, 0 if exe was up to date. */
+static int build_exe(const char *spec_path, const char *out, int verbose, char *exe, size_t n) {
     char c_path[PATH_MAX], lib[PATH_MAX], real[PATH_MAX];
     if (out) {   /* refused before the work */
         snprintf(c_path, sizeof c_path, "%s.c", out);
@@ -214,21 +230,29 @@ static void build_exe(const char *spec_path, const char *out, int verbose, char 
     sb_free(&c);
     graph_free(&g);
     spec_free(&spec);
+    return !fresh;
 }
 
 static int cmd_build(int argc, char **argv) {
     if (wants_help(argc, argv)) { fputs(build_help, stdout); return 0; }
     Args a = parse_args("build", argc, argv, 0);
     char exe[PATH_MAX];
-    build_exe(a.spec, a.out, a.verbose, exe, sizeof exe);
+    if (build_exe(a.spec, a.out, a.verbose, exe, sizeof exe))
+        note("built %s (and its source %s.c), the trainer of %s; run %s%s --help", exe, exe, a.spec,
+             strchr(exe, '/') ? "" : "./", exe);
+    else
+        note("%s is up to date with %s", exe, a.spec);
     return 0;
 }
 
 static int cmd_train(int argc, char **argv) {
-    if (argc == 0 || (argv[0][0] == '-' && wants_help(1, argv))) { fputs(train_help, stdout); return argc ? 0 : 2; }
+    if (argc == 0 || (argv[0][0] == '-' && wants_help(1, argv))) {
+        print_train_help(stdout);
+        return argc ? 0 : 2;
+    }
     const char *spec = argv[0];
     char exe[PATH_MAX];
-    build_exe(spec, NULL, 0, exe, sizeof exe);
+    if (build_exe(spec, NULL, 0, exe, sizeof exe)) note("built %s, the trainer of %s", exe, spec);
     char **targv = xcalloc((size_t)argc + 1, sizeof *targv);
     targv[0] = exe;
     for (int i = 1; i < argc; i++) targv[i] = argv[i];
@@ -240,6 +264,9 @@ static int cmd_train(int argc, char **argv) {
 static int cmd_graph(int argc, char **argv) {
     if (wants_help(argc, argv)) { fputs(graph_help, stdout); return 0; }
     Args a = parse_args("graph", argc, argv, 1);
+    if (a.dot + a.kernels + a.plan > 1)
+        fail_usage("kiln graph: %s and %s are different views; give one (run 'kiln graph --help')",
+                   a.dot ? "--dot" : "--kernels", a.plan ? "--plan" : "--kernels");
     Spec spec;
     Graph g;
     compile_spec(a.spec, &spec, &g);

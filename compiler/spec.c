@@ -7,7 +7,7 @@
  * userdata.  model{} wraps the spec's table; after the chunk returns, this
  * file checks every field and copies it out.  The Lua state is capped in
  * memory and instructions, so a spec cannot hang or exhaust kiln. */
-#define _POSIX_C_SOURCE 200809L
+#define _XOPEN_SOURCE 700   /* realpath */
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -409,6 +409,23 @@ int call_opt_string(Call *c, int arg, const char *key, char **out) {
         call_fail(c, "option %s must be a non-empty string of at most 4000 bytes without NUL", key);
     *out = spec_strdup(c->L, s, len);
     lua_pop(c->L, 1);
+    return 1;
+}
+
+int call_opt_path(Call *c, int arg, const char *key, char **out) {
+    if (!call_opt_string(c, arg, key, out)) return 0;
+    if ((*out)[0] == '/') return 1;
+    /* relative: to the spec's directory, made absolute so the trainer finds
+     * it from anywhere */
+    char dir[PATH_MAX], real[PATH_MAX];
+    const char *slash = strrchr(spec_path, '/');
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec_path) + (slash == spec_path) : 1,
+             slash ? spec_path : ".");
+    const char *base = realpath(dir, real) ? real : dir;
+    StrBuf joined = { 0 };
+    sb_printf(&joined, "%s/%s", base, *out);
+    *out = spec_strdup(c->L, joined.data, joined.len);
+    sb_free(&joined);
     return 1;
 }
 
@@ -942,7 +959,6 @@ static void read_model(lua_State *L, Spec *s) {
     snprintf(s->optimizer.label, sizeof s->optimizer.label, "%s", s->optimizer.op->name);
 }
 
-/* "attempt to call a nil value (global 'lineer')" → "; did you mean linear()?" in out. */
 /* s lower-cased and without '_', for matching PyTorch's and other
  * spellings: Conv2d, MaxPool2d, maxpool → conv2d, maxpool2d, maxpool. */
 static void folded(const char *s, char *out, size_t n) {
@@ -952,14 +968,82 @@ static void folded(const char *s, char *out, size_t n) {
     out[j] = 0;
 }
 
-static void suggest_global(const char *msg, char *out, size_t n) {
+/* PyTorch's names (folded) of what kiln calls otherwise. */
+static const struct { const char *torch, *kiln; } torch_names[] = {
+    { "crossentropyloss", "softmax_cross_entropy" }, { "crossentropy", "softmax_cross_entropy" },
+    { "mseloss", "mse" }, { "batchnorm1d", "batch_norm" }, { "batchnorm2d", "batch_norm" },
+    { "batchnorm", "batch_norm" }, { "adaptiveavgpool2d", "global_avg_pool2d" },
+    { "xavieruniform", "xavier" }, { "kaimingnormal", "kaiming" }, { "fashionmnist", "fashion_mnist" },
+};
+
+/* The kind of name the spec's line wants where word is called: the field
+ * it is the value of (loss = …, optimizer = …, init = …, data = …), else
+ * a layer (in layers = {…} or forward). */
+static OpKind kind_at(const char *line, const char *word) {
+    for (const char *p = strstr(line, word); p; p = strstr(p + 1, word)) {
+        if (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.')) continue;
+        const char *q = p;
+        while (q > line && isspace((unsigned char)q[-1])) q--;
+        if (q == line || q[-1] != '=' || (q - 1 > line && strchr("=~<>", q[-2]))) return OP_LAYER;
+        q--;
+        while (q > line && isspace((unsigned char)q[-1])) q--;
+        const char *e = q;
+        while (q > line && (isalnum((unsigned char)q[-1]) || q[-1] == '_')) q--;
+        size_t n = (size_t)(e - q);
+        if (n == 4 && !strncmp(q, "loss", 4)) return OP_LOSS;
+        if (n == 9 && !strncmp(q, "optimizer", 9)) return OP_OPTIM;
+        if ((n == 4 && !strncmp(q, "init", 4)) || (n == 9 && !strncmp(q, "bias_init", 9))) return OP_INIT;
+        if (n == 4 && !strncmp(q, "data", 4)) return OP_DATA;
+        return OP_LAYER;
+    }
+    return OP_LAYER;
+}
+
+static char spec_line[256];   /* the spec's line an error names, for unknown_name */
+static StrBuf kept_src;       /* the spec's text, for spec_line (reused: nothing to free when a host recovers) */
+
+/* Keep the spec's text (src, now owned here) for the messages. */
+static void spec_source_keep(StrBuf *src) {
+    sb_free(&kept_src);
+    kept_src = *src;
+    *src = (StrBuf){ 0 };
+}
+
+/* Line `line` (from 1) of the kept text into spec_line, or "". */
+static void pick_line(int line) {
+    spec_line[0] = 0;
+    const char *p = kept_src.data;
+    for (int l = 1; p && l < line; l++) {
+        p = memchr(p, '\n', kept_src.len - (size_t)(p - kept_src.data));
+        if (p) p++;
+    }
+    if (!p || line < 1) return;
+    size_t n = strcspn(p, "\n");
+    snprintf(spec_line, sizeof spec_line, "%.*s", (int)(n < sizeof spec_line - 1 ? n : sizeof spec_line - 1), p);
+}
+
+/* "attempt to call a nil value (global 'Conv2D')" → "unknown layer
+ * 'Conv2D'; did you mean conv2d()? (layers: flatten, …)" in out: the
+ * nearest name of the kind the line wants, matched without case or '_'
+ * and through PyTorch's names; nothing if msg is another error. */
+static void unknown_name(const char *msg, char *out, size_t n) {
     const char *p = strstr(msg, "(global '");
-    if (!p || !strstr(msg, "attempt to call")) return;
+    if (!p || strncmp(msg, "attempt to call a nil value", 27) != 0) return;
     char word[64], fword[64], fnames[64][32];
     if (sscanf(p + 9, "%63[A-Za-z0-9_]", word) != 1) return;
+    static const char *const removed[] = { "require", "load", "loadfile", "dofile", "loadstring", "collectgarbage",
+                                           "module", NULL };   /* Lua's, not in the sandbox */
+    for (int i = 0; removed[i]; i++)
+        if (!strcmp(word, removed[i])) {
+            snprintf(out, n, "'%s' is not available in a spec: specs run in a sandbox that cannot read files, "
+                     "load code or modules (see docs/spec.md)", word);
+            return;
+        }
+    OpKind kind = kind_at(spec_line, word);
     const char *names[64], *folds[64];
     int k = 0;
     for (int i = 0; kiln_ops[i] && k < 62; i++) {
+        if (kiln_ops[i]->kind != kind) continue;
         names[k] = kiln_ops[i]->name;
         folded(names[k], fnames[k], sizeof fnames[k]);
         folds[k] = fnames[k];
@@ -967,22 +1051,26 @@ static void suggest_global(const char *msg, char *out, size_t n) {
     }
     names[k] = folds[k] = NULL;
     folded(word, fword, sizeof fword);
-    const char *near = nearest_name(word, names);
-    if (!near) {   /* another spelling of a name: the same letters, other cases or underscores */
+    const char *near = NULL;
+    for (size_t i = 0; !near && i < sizeof torch_names / sizeof *torch_names; i++)
+        if (!strcmp(fword, torch_names[i].torch) && op_find(torch_names[i].kiln)->kind == kind) near = torch_names[i].kiln;
+    for (int i = 0; !near && i < k; i++)
+        if (!strcmp(fword, folds[i])) near = names[i];
+    if (!near) {
         const char *f = nearest_name(fword, folds);
         for (int i = 0; f && i < k; i++)
             if (folds[i] == f) near = names[i];
     }
-    if (!near) return;
-    const OpDef *op = op_find(near);
-    static const char *const kinds[] = { "layers", "losses", "optimizers", "initializers", "data sets" };   /* ORDER OpKind */
-    size_t at = (size_t)snprintf(out, n, "; did you mean %s()? (%s:", near, kinds[op->kind]);
+    static const char *const one[] = { "layer", "loss", "optimizer", "initializer", "data set" };        /* ORDER OpKind */
+    static const char *const many[] = { "layers", "losses", "optimizers", "initializers", "data sets" };
+    size_t at = (size_t)snprintf(out, n, "unknown %s '%s'", one[kind], word);
+    if (near && at < n) at += (size_t)snprintf(out + at, n - at, "; did you mean %s()?", near);
+    if (at < n) at += (size_t)snprintf(out + at, n - at, " (%s:", many[kind]);
     const char *sep = " ";
-    for (int i = 0; kiln_ops[i] && at < n; i++)
-        if (kiln_ops[i]->kind == op->kind) {
-            at += (size_t)snprintf(out + at, n - at, "%s%s", sep, kiln_ops[i]->name);
-            sep = ", ";
-        }
+    for (int i = 0; names[i] && at < n; i++) {
+        at += (size_t)snprintf(out + at, n - at, "%s%s", sep, names[i]);
+        sep = ", ";
+    }
     if (at < n) snprintf(out + at, n - at, ")");
 }
 
@@ -1042,8 +1130,10 @@ _Noreturn static void fail_spec_error(lua_State *L, int status) {
     } else if ((rest = after_place(msg, "prelude", &line))) {
         msg = rest;
     }
+    char unknown[640] = "";
     if (strcmp(msg, "C stack overflow") == 0) snprintf(hint, sizeof hint, " (calls, tables or parentheses nested too deeply)");
-    else suggest_global(msg, hint, sizeof hint);
+    else pick_line(loc.line), unknown_name(msg, unknown, sizeof unknown);
+    if (unknown[0]) fail_at(&loc, "%s", unknown);
     fail_at(&loc, "%s%s", msg, hint);
 }
 
@@ -1186,7 +1276,7 @@ void spec_load(const char *path, Spec *s) {
         lua_pop(L, 1);
     }
     int loaded = luaL_loadbufferx(L, src.data ? src.data : "", src.len, chunkname.data, "t");
-    sb_free(&src);
+    spec_source_keep(&src);
     sb_free(&chunkname);
     if (loaded != LUA_OK) fail_spec_error(L, loaded);
     lua_pushvalue(L, env);
@@ -1221,6 +1311,7 @@ void spec_load(const char *path, Spec *s) {
 }
 
 void spec_free(Spec *s) {
+    sb_free(&kept_src);
     free(s->file);
     free(s->name);
     free(s->apps);

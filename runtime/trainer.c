@@ -13,7 +13,9 @@
  * 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
+#include "flags.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <inttypes.h>
@@ -156,13 +158,69 @@ static void usage(const kiln_model *m)
            "--metrics.  The batch size is %d, fixed when the trainer was compiled.\n", m->batch);
 }
 
+/* The trainer's flags and their values' placeholders (flags.h). */
+#define FLAG_NAME(name, value, what) name,
+#define FLAG_VALUE(name, value, what) value,
+static const char *const flag_names[] = { KILN_TRAINER_FLAGS(FLAG_NAME) NULL };
+static const char *const flag_values[] = { KILN_TRAINER_FLAGS(FLAG_VALUE) NULL };
+
+/* Edits (insert, delete, change, swap two neighbours) between a and b,
+ * letters compared without case; 99 for words over 63 bytes. */
+static int edits(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64][64];
+    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
+    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
+            int best = d[i - 1][j - 1] + cost;
+            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
+            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
+                best = d[i - 2][j - 2] + 1;
+            d[i][j] = best;
+        }
+    return d[la][lb];
+}
+
+/* The flag nearest to name (at most 2 edits, fewer for short names), or NULL. */
+static const char *nearest_flag(const char *name)
+{
+    const char *best = NULL;
+    int bestd = strlen(name) < 6 ? 2 : 3;
+    for (int i = 0; flag_names[i]; i++) {
+        int d = edits(name, flag_names[i]);
+        if (d < bestd) bestd = d, best = flag_names[i];
+    }
+    return best;
+}
+
+/* Index of the flag in flag_names, or -1. */
+static int flag_index(const char *name)
+{
+    for (int i = 0; flag_names[i]; i++)
+        if (!strcmp(name, flag_names[i])) return i;
+    return !strcmp(name, "-h") ? flag_index("--help") : -1;
+}
+
 /* Fills o from argv; returns -1 after printing one line on a usage error. */
 static int parse_flags(int argc, char **argv, options *o)
 {
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (strncmp(arg, "--", 2) != 0 && strcmp(arg, "-h") != 0) {
-            say("unexpected argument '%s'; run %s --help for the flags", arg, prog);
+            char dashed[72];   /* -epochs or epochs: the flag with its two dashes */
+            snprintf(dashed, sizeof dashed, "--%s", arg + strspn(arg, "-"));
+            char *eq = strchr(dashed, '=');
+            if (eq) *eq = 0;
+            const char *near = flag_index(dashed) >= 0 ? dashed : nearest_flag(dashed);
+            if (near && arg[0] == '-')
+                say("unexpected argument '%s'; did you mean %s? run %s --help for the flags", arg, near, prog);
+            else
+                say("unexpected argument '%s'; run %s --help for the flags", arg, prog);
             return -1;
         }
         char name[64];
@@ -170,18 +228,15 @@ static int parse_flags(int argc, char **argv, options *o)
         size_t nlen = eq ? (size_t)(eq - arg) : strlen(arg);
         snprintf(name, sizeof name, "%.*s", (int)(nlen < 63 ? nlen : 63), arg);
 
-        int is_switch = !strcmp(name, "--quiet") || !strcmp(name, "--verbose") ||
-                        !strcmp(name, "--profile") || !strcmp(name, "--eval") || !strcmp(name, "--help") ||
-                        !strcmp(name, "-h");
-        int is_file = !strcmp(name, "--save") || !strcmp(name, "--load") ||
-                      !strcmp(name, "--resume") || !strcmp(name, "--metrics");
-        int takes_value = is_file || !strcmp(name, "--epochs") || !strcmp(name, "--threads") ||
-                          !strcmp(name, "--seed") || !strcmp(name, "--data") ||
-                          !strcmp(name, "--predict");
-        if (!is_switch && !takes_value) {
-            say("unknown flag '%s'; run %s --help for the list", name, prog);
+        int f = flag_index(name);
+        if (f < 0) {
+            const char *near = nearest_flag(name);
+            if (near) say("unknown flag '%s'; did you mean %s? run %s --help for the list", name, near, prog);
+            else say("unknown flag '%s'; run %s --help for the list", name, prog);
             return -1;
         }
+        int is_switch = !flag_values[f][0];
+        int is_file = !strcmp(flag_values[f], "FILE");
         if (is_switch) {
             if (eq) {
                 say("%s takes no value", name);
@@ -197,8 +252,8 @@ static int parse_flags(int argc, char **argv, options *o)
         const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
         if (!val || !*val) {
             say("%s needs a value, e.g. %s %s", name, name,
-                    !strcmp(name, "--data") ? "DIR" : !strcmp(name, "--metrics") ?
-                    "FILE.csv" : is_file ? "FILE" : "5");
+                    !strcmp(name, "--metrics") ? "FILE.csv" : is_file || !strcmp(name, "--data") ?
+                    flag_values[f] : "5");
             return -1;
         }
         const char *bad = NULL;
@@ -263,25 +318,48 @@ static int parse_flags(int argc, char **argv, options *o)
 
 /* ---- Progress bar (stderr, only on a terminal) ----------------------------------- */
 
-typedef struct { int on; double last; } progress;
+/* The terminal's progress line (only when stderr is one): the epoch, a bar,
+ * examples per second and the time left in the epoch (both from where
+ * this epoch started, or resumed, in this process) and the running mean
+ * loss per example. */
+typedef struct { int on; double last; int epoch; double t0; long done0; } progress;
 
-static void progress_show(progress *p, int epoch, int epochs, long done, long total)
+static void progress_show(progress *p, int epoch, int epochs, long done, long total, double loss_sum)
 {
     double now = omp_get_wtime();
-    if (!p->on || (now - p->last < 0.1 && done < total)) return;
+    if (!p->on) return;
+    if (p->epoch != epoch) p->epoch = epoch, p->t0 = now, p->done0 = done, p->last = 0;
+    if (now - p->last < 0.1 && done < total) return;
     p->last = now;
-    enum { WIDTH = 30 };
-    char bar[WIDTH + 1];
+    enum { WIDTH = 20 };
+    char bar[WIDTH + 1], rate[32] = "", eta[32] = "", loss[32] = "";
     int fill = (int)(WIDTH * done / total);
     for (int i = 0; i < WIDTH; i++) bar[i] = i < fill ? '#' : '.';
     bar[WIDTH] = 0;
-    fprintf(stderr, "\repoch %d/%d [%s] %3d%%", epoch, epochs, bar, (int)(100 * done / total));
+    double secs = now - p->t0, per = secs > 0 ? (double)(done - p->done0) / secs : 0;
+    if (per > 0 && done > p->done0) {
+        long left = (long)((double)(total - done) / per + 0.5);
+        snprintf(rate, sizeof rate, "  %.0f ex/s", per);
+        snprintf(eta, sizeof eta, "  ETA %ld:%02ld", left / 60, left % 60);
+    }
+    if (done > 0 && loss_sum >= 0) snprintf(loss, sizeof loss, "  loss %.4g", loss_sum / (double)done);
+    fprintf(stderr, "\repoch %d/%d [%s] %3d%%%s%s%s\033[K", epoch, epochs, bar, (int)(100 * done / total), rate, eta,
+            loss);
     fflush(stderr);
 }
 
 static void progress_clear(progress *p)
 {
-    if (p->on) fprintf(stderr, "\r%60s\r", ""), fflush(stderr);
+    if (p->on) fprintf(stderr, "\r\033[K"), fflush(stderr);
+}
+
+/* A loss for the epoch line and --eval: 4 decimals, or %g's form where
+ * that would take a screen (a diverging run's 1e25). */
+static const char *loss_text(char buf[32], double v, int decimals)
+{
+    if (fabs(v) < 1e5) snprintf(buf, 32, "%.*f", decimals, v);
+    else snprintf(buf, 32, "%.*g", decimals + 1, v);
+    return buf;
 }
 
 /* ---- Stopping: signals and divergence -------------------------------------------- */
@@ -355,7 +433,7 @@ static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_
         double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
         loss += l * n;
         *correct += ok;
-        if (train) progress_show(pr, epoch, epochs, start + n, d->count);
+        if (train) progress_show(pr, epoch, epochs, start + n, d->count, loss);
     }
     return loss;
 }
@@ -458,7 +536,7 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
         at->step = (uint32_t)step + 1;
         at->loss_sum += l * n;   /* the batch's mean loss times its rows */
         at->correct += (uint64_t)ok;
-        progress_show(pr, (int)at->epoch, epochs, start + n, tr->count);
+        progress_show(pr, (int)at->epoch, epochs, start + n, tr->count, at->loss_sum);
         if (stop_signal) return stop_signal;
     }
     *loss = at->loss_sum;
@@ -510,10 +588,11 @@ static int run_without_training(const kiln_model *m, const options *o, kiln_data
     if (o->predict) rc = predict(m, te, order, o->predict);
     if (rc == 0 && o->eval) {
         long ok = 0;
-        progress none = {0, 0};
+        progress none = { .on = 0 };
         double loss = run_pass(m, te, order, 0, &ok, &none, 0, 0);
-        if (m->classes) printf("test loss %.4f, test acc %.3f\n", loss / te->count, (double)ok / te->count);
-        else printf("test loss %.6f\n", loss / te->count);
+        char lt[32];
+        if (m->classes) printf("test loss %s, test acc %.3f\n", loss_text(lt, loss / te->count, 4), (double)ok / te->count);
+        else printf("test loss %s\n", loss_text(lt, loss / te->count, 6));
         fflush(stdout);
     }
     if (rc == 0 && o->save) rc = save_run(m, o->save, at);
@@ -531,6 +610,12 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     kiln_rng_seed(&rng, o->seed);
     if (o->resume) memcpy(rng.s, at.rng, sizeof rng.s);
     else if (!o->load) m->init(&rng);
+    if (o->resume && (long)at.epoch > o->epochs) {   /* nothing left to train: say so */
+        if (!o->quiet)
+            say("the run in %s has trained %u epoch%s already, as many as --epochs %d asks for; "
+                "give a larger --epochs to train on", o->resume, at.epoch - 1, at.epoch == 2 ? "" : "s", o->epochs);
+        return 0;
+    }
     /* what every checkpoint of this run records besides its position */
     const kiln_progress run_of = { .seed = o->seed, .train_count = (uint32_t)tr->count,
                                    .batch = (uint32_t)m->batch, .data_crc = data_crc };
@@ -558,7 +643,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
                                               m->classes ? METRICS_CLASSES : METRICS_REGRESSION)))
             goto done;
     }
-    progress pr = {isatty(STDERR_FILENO) && !o->quiet, 0};
+    progress pr = { .on = isatty(STDERR_FILENO) && !o->quiet };
     if (o->profile && kiln_profile_enable(m->nparts) != 0) {
         say("out of memory for --profile's timings");
         rc = 1;
@@ -610,11 +695,13 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
             loss = run_pass(m, tr, perm, 0, &train_ok, &pr, epoch, o->epochs);
         int in_evaluation = stop_signal;   /* later ones stop the next epoch's first step */
+        char lt[32], tt[32];
         if (regression)
-            printf("epoch %d, loss %.6f, test loss %.6f\n", epoch, loss / tr->count, test_loss / te->count);
+            printf("epoch %d, loss %s, test loss %s\n", epoch, loss_text(lt, loss / tr->count, 6),
+                   loss_text(tt, test_loss / te->count, 6));
         else
-            printf("epoch %d, loss %.4f, train acc %.3f, test acc %.3f\n", epoch,
-                   loss / tr->count, train_acc, test_acc);
+            printf("epoch %d, loss %s, train acc %.3f, test acc %.3f\n", epoch, loss_text(lt, loss / tr->count, 4),
+                   train_acc, test_acc);
         fflush(stdout);
         if (o->verbose)
             fprintf(stderr, "epoch %d: train %.3f s, test %.3f s\n", epoch, t1 - t0, t2 - t1);

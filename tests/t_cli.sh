@@ -21,6 +21,13 @@ expect_status cli/spec-not-found 1 "$KILN" compile "$TMP/nope.lua" -o "$TMP/nope
 grep -qx "$TMP/nope.lua: cannot read the spec: No such file or directory" "$TMP/out" \
     && pass cli/spec-not-found/message || fail cli/spec-not-found/message "$(cat "$TMP/out")"
 
+for pair in "--dot --plan" "--kernels --plan" "--dot --kernels"; do
+    # shellcheck disable=SC2086  # two flags
+    expect_status "cli/graph-conflicting-views ($pair)" 2 "$KILN" graph models/mlp.lua $pair
+    [ "$(wc -l <"$TMP/out")" -eq 1 ] && grep -q "are different views; give one" "$TMP/out" \
+        && pass "cli/graph-conflicting-views/message ($pair)" || fail "cli/graph-conflicting-views/message ($pair)" "$(cat "$TMP/out")"
+done
+
 # graph: one node per line with its shape, forward then backward
 "$KILN" graph models/mlp.lua >"$TMP/graph.txt" 2>&1
 for want in 'linear1.weight +\(784, 256\)' '^  linear1 +linear .*-> linear1 \(batch, 256\)' \
@@ -38,8 +45,16 @@ fi
 grep -q 'forward_linear1_relu1 ' "$TMP/kernels.txt" && pass cli/graph/kernels || fail cli/graph/kernels "$(head -3 "$TMP/kernels.txt")"
 
 # compile -o - prints exactly what compile -o FILE writes
-"$KILN" compile models/mlp.lua -o - >"$TMP/stdout.c" && "$KILN" compile models/mlp.lua -o "$TMP/file.c" &&
+"$KILN" compile models/mlp.lua -o - >"$TMP/stdout.c" 2>"$TMP/stdout.err" && "$KILN" compile models/mlp.lua -o "$TMP/file.c" 2>"$TMP/file.err" &&
     cmp -s "$TMP/stdout.c" "$TMP/file.c" && pass cli/compile-stdout || fail cli/compile-stdout "differs"
+# compile and build say in one line what they wrote (nothing when the C goes to stdout)
+[ ! -s "$TMP/stdout.err" ] && grep -qx "kiln: wrote $TMP/file.c, the C trainer of models/mlp.lua; kiln build makes the program" "$TMP/file.err" \
+    && pass cli/compile-says-what-it-wrote || fail cli/compile-says-what-it-wrote "$(cat "$TMP/stdout.err" "$TMP/file.err")"
+"$KILN" build models/softmax_regression.lua -o "$TMP/says" 2>"$TMP/b1.err" >/dev/null
+"$KILN" build models/softmax_regression.lua -o "$TMP/says" 2>"$TMP/b2.err" >/dev/null
+grep -qx "kiln: built $TMP/says (and its source $TMP/says.c), the trainer of models/softmax_regression.lua; run $TMP/says --help" "$TMP/b1.err" &&
+    grep -qx "kiln: $TMP/says is up to date with models/softmax_regression.lua" "$TMP/b2.err" \
+    && pass cli/build-says-what-it-built || fail cli/build-says-what-it-built "$(cat "$TMP/b1.err" "$TMP/b2.err")"
 
 # the spec runs inside kiln: no lua interpreter needed on PATH
 env PATH=/nonexistent "$KILN" compile models/mlp.lua -o "$TMP/nopath.c" >/dev/null 2>&1 \

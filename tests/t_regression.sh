@@ -39,6 +39,14 @@ if "$KILN" build models/linear_regression.lua -o "$G/lr" >"$G/k.err" 2>&1; then
 else
     fail regression/build "$(head -c 300 "$G/k.err")"
 fi
+# a diverging run's loss prints in %g's form, not as 35 digits
+printf 'return model { name = "div", input = {2}, layers = { linear(1) }, loss = mse(), optimizer = sgd {lr = 1.1},\n  data = synthetic_regression {w = {2, -3.4}, b = 4.2}, batch = 10, epochs = 1 }\n' >"$G/div.lua"
+if "$KILN" build "$G/div.lua" -o "$G/div" >/dev/null 2>&1 && "$G/div" --quiet >"$G/div.out" 2>&1 &&
+   grep -Eq '^epoch 1, loss [0-9]\.[0-9]{6}e\+[0-9]+, test loss [0-9]\.[0-9]{6}e\+[0-9]+$' "$G/div.out"; then
+    pass "regression/diverging-loss-readable ($(head -n 1 "$G/div.out"))"
+else
+    fail regression/diverging-loss-readable "$(head -c 300 "$G/div.out")"
+fi
 # the runtime prints no model's parameters; byte input keeps its scale
 grep -rqF 'learned [' runtime/ && fail regression/runtime-prints-no-report "$(grep -rnF 'learned [' runtime/ | head -3)" \
     || pass regression/runtime-prints-no-report

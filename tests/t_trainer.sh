@@ -22,7 +22,25 @@ else
         grep -q -- '--metrics' "$TMP/t.out" && grep -q -- '--eval' "$TMP/t.out" && grep -q -- '--predict' "$TMP/t.out" \
         && pass trainer/help || fail trainer/help "$(head -5 "$TMP/t.out")"
     one_line_status trainer/unknown-flag 2 --epoch 3
-    grep -q "unknown flag '--epoch'" "$TMP/t.err" && pass trainer/unknown-flag/names-it || fail trainer/unknown-flag/names-it "$(cat "$TMP/t.err")"
+    grep -q "unknown flag '--epoch'; did you mean --epochs?" "$TMP/t.err" && pass trainer/unknown-flag/suggests \
+        || fail trainer/unknown-flag/suggests "$(cat "$TMP/t.err")"
+    one_line_status trainer/one-dash 2 -threads 2
+    grep -q "unexpected argument '-threads'; did you mean --threads?" "$TMP/t.err" && pass trainer/one-dash/suggests \
+        || fail trainer/one-dash/suggests "$(cat "$TMP/t.err")"
+    one_line_status trainer/unknown-flag-far 2 --frobnicate
+    grep -q "did you mean" "$TMP/t.err" && fail trainer/unknown-flag-far/no-suggestion "$(cat "$TMP/t.err")" \
+        || pass trainer/unknown-flag-far/no-suggestion
+    # every flag of runtime/flags.h is in the trainer's --help and in kiln train --help, and parses
+    "$KILN" train --help >"$TMP/th.out" 2>&1
+    "$T" --help >"$TMP/t.out" 2>&1
+    missing=""
+    while read -r f v; do   # each flag (and a value) before a bad --epochs: parsed, and nothing runs
+        grep -q -- "^  $f" "$TMP/t.out" && grep -q -- "^  $f" "$TMP/th.out" || missing="$missing $f"
+        # shellcheck disable=SC2086  # $v: no word or one
+        "$T" "$f" ${v/#N/1} --epochs bogus 2>&1 | grep -q -- "--epochs expects" || missing="$missing $f(parse)"
+    done < <(sed -n 's/^ *X("\(--[a-z]*\)", "\([A-Z]*\)".*/\1 \2/p' runtime/flags.h)
+    [ -z "$missing" ] && [ "$(grep -c 'X("--' runtime/flags.h)" -ge 14 ] && pass trainer/flags-table-in-both-helps \
+        || fail trainer/flags-table-in-both-helps "missing:$missing"
     one_line_status trainer/bad-number 2 --epochs three
     one_line_status trainer/missing-value 2 --threads
     one_line_status trainer/zero-threads 2 --threads 0
@@ -115,4 +133,34 @@ else
     # --quiet keeps stderr empty; the epoch lines stay on stdout
     "$T" --data "$SMALL" --epochs 1 --quiet >"$TMP/t.out" 2>"$TMP/t.err"
     [ ! -s "$TMP/t.err" ] && [ "$(wc -l <"$TMP/t.out")" -eq 1 ] && pass trainer/quiet || fail trainer/quiet "$(cat "$TMP/t.err")"
+
+    # the progress line, on a terminal only: examples per second, time left, running loss
+    if command -v script >/dev/null 2>&1; then
+        script -qec "$T --data $SMALL --epochs 1" /dev/null >"$TMP/tty.out" 2>&1 </dev/null
+        tr '\r' '\n' <"$TMP/tty.out" | grep -Eq '^epoch 1/1 \[#+\.*\] +[0-9]+%  [0-9]+ ex/s  ETA [0-9]+:[0-9]{2}  loss [0-9.]+' \
+            && pass trainer/progress-line || fail trainer/progress-line "$(tr '\r' '\n' <"$TMP/tty.out" | head -n 3 | cat -v)"
+        "$T" --data "$SMALL" --epochs 1 >"$TMP/t.out" 2>"$TMP/t.err"
+        [ ! -s "$TMP/t.err" ] && pass trainer/progress-line/not-in-a-pipe || fail trainer/progress-line/not-in-a-pipe "$(head -c 200 "$TMP/t.err")"
+    else
+        skip trainer/progress-line "script (util-linux) is not installed"
+    fi
+
+    # --resume of a run that has reached --epochs says so (exit 0, nothing on stdout)
+    "$T" --data "$SMALL" --resume "$TMP/m.ckpt" --epochs 2 >"$TMP/t.out" 2>"$TMP/t.err"; rc=$?
+    [ $rc -eq 0 ] && [ ! -s "$TMP/t.out" ] &&
+        grep -qx "mlp: the run in $TMP/m.ckpt has trained 2 epochs already, as many as --epochs 2 asks for; give a larger --epochs to train on" "$TMP/t.err" \
+        && pass trainer/resume-already-done || fail trainer/resume-already-done "status $rc: $(cat "$TMP/t.out" "$TMP/t.err")"
+
+    # a relative idx {dir} is the spec's directory's, whatever the working directory
+    mkdir -p "$TMP/specdir"
+    ln -sfn "$SMALL" "$TMP/specdir/fm"
+    printf 'return model { name = "rel", input = {1, 28, 28}, classes = 10, layers = { flatten(), linear(10) },\n  loss = softmax_cross_entropy(), optimizer = sgd {lr = 0.1}, data = idx {dir = "fm"}, epochs = 1 }\n' \
+        >"$TMP/specdir/rel.lua"
+    kiln_abs=$(cd "$(dirname "$KILN")" && pwd)/kiln
+    if (cd / && "$kiln_abs" build "$TMP/specdir/rel.lua" -o "$TMP/rel" >"$TMP/t.err" 2>&1) &&
+       (cd /tmp && "$TMP/rel" --quiet >"$TMP/t.out" 2>>"$TMP/t.err") && grep -q '^epoch 1, loss' "$TMP/t.out"; then
+        pass trainer/idx-dir-relative-to-spec
+    else
+        fail trainer/idx-dir-relative-to-spec "$(cat "$TMP/t.err")"
+    fi
 fi

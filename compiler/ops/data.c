@@ -40,7 +40,7 @@ static const char *const idx_opts[] = { "dir", "train_images", "train_labels", "
 static void idx_parse(Call *c, Layer *l) {
     DataAttr *out = l->attr;
     call_max_args(c, 1);
-    if (!call_opts(c, 1, idx_opts) || !call_opt_string(c, 1, "dir", &out->dir))
+    if (!call_opts(c, 1, idx_opts) || !call_opt_path(c, 1, "dir", &out->dir))
         call_fail(c, "needs the data directory, e.g. idx { dir = \"data/mnist\" }");
     for (int i = 0; i < 4; i++)
         if (!call_opt_string(c, 1, file_keys[i], &out->files[i])) out->files[i] = (char *)default_files[i];

@@ -1,4 +1,4 @@
--- expect: tests/errors/name_Conv2d.lua:6: attempt to call a nil value (global 'Conv2d'); did you mean conv2d()? (layers: flatten, linear, relu, leaky_relu, sigmoid, tanh, dropout, add, concat, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, batch_norm)
+-- expect: tests/errors/name_Conv2d.lua:6: unknown layer 'Conv2d'; did you mean conv2d()? (layers: flatten, linear, relu, leaky_relu, sigmoid, tanh, dropout, add, concat, conv2d, max_pool2d, avg_pool2d, global_avg_pool2d, batch_norm)
 return model {
   input = {1, 28, 28}, classes = 10,
   layers = {
