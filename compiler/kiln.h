@@ -433,6 +433,8 @@ void dump_graph(StrBuf *out, const Graph *g);
 void dump_dot(StrBuf *out, const Graph *g);
 void dump_kernels(StrBuf *out, const Graph *g);
 void dump_plan(StrBuf *out, const Graph *g);
+/* ---- summary.c: kiln summary ---------------------------------------------- */
+void dump_summary(StrBuf *out, const Graph *g);
 
 /* ---- build.c: files and the C compiler ------------------------------- */
 /* Where an output at path really goes, into out: path, or the file a

@@ -24,6 +24,7 @@ static const char usage[] =
     "  build SPEC [-o EXE]          compile and build the trainer (default build/NAME)\n"
     "  train SPEC [FLAGS...]        build the trainer if stale, then run it with FLAGS\n"
     "  graph SPEC [--dot|--kernels|--plan]  print the graph, its kernels or its memory plan\n"
+    "  summary SPEC                 one row per layer: output shape, parameters, FLOPs; the totals\n"
     "  plot activations|metrics CSV [-o FILE.png]  draw a picture with gnuplot\n"
     "\n"
     "options:\n"
@@ -79,6 +80,17 @@ static void print_train_help(FILE *f) {
         line = end + 1;
     }
 }
+
+static const char summary_help[] =
+    "usage: kiln summary SPEC\n"
+    "\n"
+    "Print the model as a table, like Keras's model.summary(): one row per layer\n"
+    "with its output shape, its parameter count and the FLOPs of its products per\n"
+    "example (forward; backward = weight gradient + input gradient, none for an\n"
+    "input that is the data; 2 FLOPs per multiply-add; elementwise ops, pooling,\n"
+    "batch norm, the loss and the update not counted), then the exact number of\n"
+    "parameters, the model's and the optimizer's state, and the arena the trainer\n"
+    "holds for one batch's activations and gradients.\n";
 
 static const char graph_help[] =
     "usage: kiln graph SPEC [--dot | --kernels | --plan]\n"
@@ -282,6 +294,22 @@ static int cmd_graph(int argc, char **argv) {
     return 0;
 }
 
+static int cmd_summary(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(summary_help, stdout); return 0; }
+    Args a = parse_args("summary", argc, argv, 0);
+    if (a.out) fail_usage("kiln summary: -o is not an option here; the table goes to stdout");
+    Spec spec;
+    Graph g;
+    compile_spec(a.spec, &spec, &g);
+    StrBuf out = { 0 };
+    dump_summary(&out, &g);
+    fwrite(out.data, 1, out.len, stdout);
+    sb_free(&out);
+    graph_free(&g);
+    spec_free(&spec);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) { fputs(usage, stderr); return 2; }
     const char *cmd = argv[1];
@@ -294,8 +322,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "build") == 0) return cmd_build(argc - 2, argv + 2);
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "graph") == 0) return cmd_graph(argc - 2, argv + 2);
+    if (strcmp(cmd, "summary") == 0) return cmd_summary(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 2, argv + 2);
-    static const char *const cmds[] = { "compile", "build", "train", "graph", "plot", NULL };
+    static const char *const cmds[] = { "compile", "build", "train", "graph", "summary", "plot", NULL };
     const char *near = nearest_name(cmd, cmds);
     if (near) fail_usage("kiln: unknown command '%s'; did you mean '%s'? run 'kiln --help'", cmd, near);
     fail_usage("kiln: unknown command '%s'; run 'kiln --help' for the list", cmd);

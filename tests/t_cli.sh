@@ -7,7 +7,7 @@ expect_status() {  # NAME WANT_STATUS COMMAND... ; output kept in $TMP/out
 }
 expect_status cli/help 0 "$KILN" --help
 grep -q 'compile SPEC' "$TMP/out" && grep -q 'graph SPEC' "$TMP/out" || fail cli/help/text "kiln --help does not list the commands"
-for cmd in compile build train graph; do
+for cmd in compile build train graph summary; do
     expect_status "cli/$cmd-help" 0 "$KILN" $cmd --help
     grep -q "usage: kiln $cmd" "$TMP/out" || fail "cli/$cmd-help/text" "no usage line"
 done
@@ -27,6 +27,22 @@ for pair in "--dot --plan" "--kernels --plan" "--dot --kernels"; do
     [ "$(wc -l <"$TMP/out")" -eq 1 ] && grep -q "are different views; give one" "$TMP/out" \
         && pass "cli/graph-conflicting-views/message ($pair)" || fail "cli/graph-conflicting-views/message ($pair)" "$(cat "$TMP/out")"
 done
+
+# summary: one row per layer, the exact totals (the MLP's 203,530 parameters,
+# the book's LeNet's 61,706), FLOPs as bench/report.py counts the ResNet's
+expect_status cli/summary 0 "$KILN" summary models/mlp.lua
+for want in '^linear1 +linear +\(batch, 256\) +200,960 +401,408 +401,408$' '^linear2 +linear +\(batch, 10\) +2,570 +5,120 +10,240$' \
+            '^flatten1 +flatten +\(batch, 784\) +0$' '^parameters +203,530 \(795\.0 KiB\)$' '^arena +136,192 floats' \
+            '^FLOPs/example +forward 406,528, backward 411,648 '; do
+    grep -Eq "$want" "$TMP/out" && pass "cli/summary/'$want'" || fail "cli/summary/'$want'" "$(cat "$TMP/out")"
+done
+"$KILN" summary models/lenet.lua 2>&1 | grep -Eq '^parameters +61,706 ' && pass cli/summary/lenet-params \
+    || fail cli/summary/lenet-params "$("$KILN" summary models/lenet.lua 2>&1 | tail -5)"
+"$KILN" summary models/resnet.lua >"$TMP/out" 2>&1
+grep -Eq '^FLOPs/example +forward 40,367,872, backward 80,509,952 ' "$TMP/out" &&
+    grep -Eq '^model state +1,120 floats' "$TMP/out" && grep -Eq '^optimizer state +175,530 floats' "$TMP/out" \
+    && pass cli/summary/resnet-flops-and-state || fail cli/summary/resnet-flops-and-state "$(tail -6 "$TMP/out")"
+expect_status cli/summary-no-o 2 "$KILN" summary models/mlp.lua -o x
 
 # graph: one node per line with its shape, forward then backward
 "$KILN" graph models/mlp.lua >"$TMP/graph.txt" 2>&1
