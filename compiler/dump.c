@@ -97,28 +97,49 @@ static void dot_label(StrBuf *out, const char *s) {
     }
 }
 
+/* The picture's colours and shapes, as a box in its corner. */
+static void dot_legend(StrBuf *out, int has_state) {
+    sb_printf(out, "  subgraph cluster_legend {\n    label=\"legend\"; fontsize=10; color=gray;\n");
+    static const char *const what[] = { "forward", "loss", "backward (gradients)", "update (optimizer)" };
+    static const char *const color[] = { "lightblue", "gold", "lightpink", "palegreen" };   /* ORDER Phase */
+    for (int i = 0; i < 4; i++)
+        sb_printf(out, "    legend%d [shape=box, style=filled, fillcolor=%s, label=\"%s\"];\n", i, color[i], what[i]);
+    sb_printf(out, "    legend4 [shape=ellipse, label=\"input, parameter\"];\n");
+    if (has_state) sb_printf(out, "    legend5 [shape=ellipse, style=dashed, label=\"state (momentum, moments,\\nrunning statistics)\"];\n");
+    sb_printf(out, "    legend0 -> legend1 -> legend2 -> legend3 -> legend4%s [style=invis];\n  }\n",
+              has_state ? " -> legend5" : "");
+}
+
 void dump_dot(StrBuf *out, const Graph *g) {
     char shape[96];
     sb_printf(out, "digraph \"");
     dot_label(out, g->spec->name);
     sb_printf(out, "\" {\n  rankdir=TB;\n  node [fontname=\"Helvetica\", fontsize=10];\n");
-    for (int id = 0; id < g->nvals; id++) {
+    int has_state = 0;
+    for (int id = 0; id < g->nvals; id++) {   /* what no node makes: inputs, parameters, state */
         const Value *v = val(g, id);
         if (v->producer >= 0 || v->alias >= 0) continue;
-        if (v->kind != VAL_INPUT && v->kind != VAL_LABELS && v->kind != VAL_PARAM) continue;
+        if (v->kind != VAL_INPUT && v->kind != VAL_LABELS && v->kind != VAL_PARAM && v->kind != VAL_STATE &&
+            v->kind != VAL_TARGETS)
+            continue;
+        has_state |= v->kind == VAL_STATE;
         shape_str(&v->shape, shape, sizeof shape);
-        sb_printf(out, "  v%d [shape=ellipse, label=\"", id);
+        sb_printf(out, "  v%d [shape=ellipse%s, label=\"", id, v->kind == VAL_STATE ? ", style=dashed" : "");
         dot_label(out, v->name);
         sb_printf(out, "\\n%s\"];\n", shape);
     }
-    static const char *const color[] = { "lightblue", "gold", "lightpink", "palegreen" };
+    static const char *const color[] = { "lightblue", "gold", "lightpink", "palegreen" };   /* ORDER Phase */
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = node(g, i);
         sb_printf(out, "  n%d [shape=box, style=filled, fillcolor=%s, label=\"", i, color[n->phase]);
         dot_label(out, n->label);
-        sb_printf(out, "\\n%s\"];\n", n->op->name);
+        /* the op under a layer's own name (linear1: linear); a gradient's or
+         * an update's name says its op already */
+        if (n->phase == PHASE_FORWARD && strcmp(n->label, n->op->name) != 0) sb_printf(out, "\\n%s", n->op->name);
+        sb_printf(out, "\"];\n");
     }
-    /* edges: producer (node or source value) → consumer, labelled with the value */
+    /* edges: producer → consumer; one from a node says the value it carries
+     * (an ellipse says its own) */
     for (int i = 0; i < g->nnodes; i++) {
         const Node *n = node(g, i);
         for (int k = 0; k < n->nin; k++) {
@@ -126,13 +147,17 @@ void dump_dot(StrBuf *out, const Graph *g) {
             const Value *src = val(g, id);
             while (src->producer < 0 && src->alias >= 0) src = val(g, src->alias);
             const Value *v = val(g, id);
+            if (src->producer < 0) {
+                sb_printf(out, "  v%d -> n%d;\n", src->id, i);
+                continue;
+            }
             shape_str(&v->shape, shape, sizeof shape);
-            if (src->producer >= 0) sb_printf(out, "  n%d -> n%d [label=\"", src->producer, i);
-            else sb_printf(out, "  v%d -> n%d [label=\"", src->id, i);
+            sb_printf(out, "  n%d -> n%d [label=\"", src->producer, i);
             dot_label(out, v->name);
             sb_printf(out, "\\n%s\", fontsize=8];\n", shape);
         }
     }
+    dot_legend(out, has_state);
     sb_printf(out, "}\n");
 }
 

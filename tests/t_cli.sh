@@ -57,6 +57,18 @@ head -n 1 "$TMP/graph.dot" | grep -q '^digraph "mlp"' && tail -n 1 "$TMP/graph.d
 if command -v dot >/dev/null; then
     dot -Tsvg "$TMP/graph.dot" >/dev/null 2>&1 && pass cli/graph/dot-renders || fail cli/graph/dot-renders "dot rejected it"
 fi
+# every node of the picture is declared with a label (Adam's moments too),
+# no box repeats its name, and there is a legend
+"$KILN" graph models/mlp_adam.lua --dot >"$TMP/adam.dot" 2>&1
+undeclared=$(grep -oE '^  [vn][0-9]+ -> [vn][0-9]+' "$TMP/adam.dot" | grep -oE '[vn][0-9]+' | sort -u |
+             while read -r id; do grep -q "^  $id \[.*label=" "$TMP/adam.dot" || echo "$id"; done)
+[ -z "$undeclared" ] && grep -q 'label="linear1.weight.adam_m' "$TMP/adam.dot" && pass cli/graph/dot-every-node-labelled \
+    || fail cli/graph/dot-every-node-labelled "no label for:$undeclared"
+repeats=$(grep -oE 'label="[^"\\]+\\n[^"\\]+"' "$TMP/adam.dot" | sed 's/label="//; s/"$//' |
+          awk -F'\\\\n' '$1 == $2' | head -3)
+[ -z "$repeats" ] && pass cli/graph/dot-no-name-twice || fail cli/graph/dot-no-name-twice "$repeats"
+grep -q 'subgraph cluster_legend' "$TMP/adam.dot" && grep -q 'label="backward (gradients)"' "$TMP/adam.dot" \
+    && pass cli/graph/dot-legend || fail cli/graph/dot-legend "no legend"
 "$KILN" graph models/mlp.lua --kernels >"$TMP/kernels.txt" 2>&1
 grep -q 'forward_linear1_relu1 ' "$TMP/kernels.txt" && pass cli/graph/kernels || fail cli/graph/kernels "$(head -3 "$TMP/kernels.txt")"
 
