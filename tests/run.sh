@@ -6,8 +6,9 @@
 #   tests/run.sh -v ...     every check's line and everything the groups print
 # Each check reports one line: PASS name, FAIL name: why, SKIP name: why.
 # Without -v a group's output goes to a log and the group prints one line
-# (its name, counts and seconds); at the end come the failures, each with
-# the command that reproduces it, then the summary line.  Output a check
+# (its name, counts and seconds); at the end come the skipped checks and
+# their reasons, then the failures, each with the command that reruns its
+# group, then the summary line.  Output a check
 # lets escape (a trainer's epoch lines, a compiler's warning) is a failure
 # of its group: the log then shows what the check should have caught.
 # Built by ./build.sh test, which is how it should be run.
@@ -27,11 +28,12 @@ VERBOSE=0
 [ "${1:-}" = -v ] && { VERBOSE=1; shift; }
 
 passed=0 failed=0 skipped=0
-failures=()   # "name: why" of every failure, for the end of a quiet run
+failures=()   # "group<TAB>name: why" of every failure, for the end of a quiet run
+skips=()      # "name: why" of every skipped check, likewise
 group=""
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
 fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); failures+=("$group	$1: $2"); }
-skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); }
+skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); skips+=("$1: $2"); }
 
 # Run a program that prints PASS/FAIL/SKIP lines itself; count its lines.
 # A non-zero exit without a FAIL line (a crash) counts as one failure.
@@ -44,7 +46,7 @@ tally() {
         case "$line" in
             PASS\ *) echo "$line"; passed=$((passed + 1)) ;;
             FAIL\ *) echo "$line"; failed=$((failed + 1)); nfail=$((nfail + 1)); failures+=("$group	${line#FAIL }") ;;
-            SKIP\ *) echo "$line"; skipped=$((skipped + 1)) ;;
+            SKIP\ *) echo "$line"; skipped=$((skipped + 1)); skips+=("${line#SKIP }") ;;
         esac
     done <<<"$out"
     if [ $rc -ne 0 ] && [ $nfail -eq 0 ]; then
@@ -132,6 +134,11 @@ for group in "${groups[@]}"; do
         $((skipped - s0)) $((SECONDS - group_start))
 done
 
+if [ $VERBOSE = 0 ] && [ ${#skips[@]} -gt 0 ]; then
+    echo
+    echo "skipped:"
+    for s in "${skips[@]}"; do echo "SKIP $s"; done
+fi
 if [ $VERBOSE = 0 ] && [ ${#failures[@]} -gt 0 ]; then
     echo
     echo "failures:"
