@@ -17,6 +17,7 @@
     X("--resume", "FILE", "continue the run saved in FILE exactly where it stopped")                \
     X("--load", "FILE", "start from a checkpoint's parameters instead of initializing")             \
     X("--metrics", "FILE", "write a CSV with one row per epoch")                                    \
+    X("--save-npz", "FILE", "at the end, write the parameters as NumPy arrays (numpy.load)")       \
     X("--eval", "", "do not train: evaluate on the test set")                                       \
     X("--predict", "N", "do not train: print the predictions for the first N test examples")       \
     X("--quiet", "", "print nothing on stderr except errors")                                       \

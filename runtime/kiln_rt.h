@@ -501,6 +501,11 @@ int kiln_checkpoint_check_run(const kiln_model *m, const char *path, const kiln_
 /* A data set's identity for checkpoints: CRC-32 of its examples, then its
  * labels or targets. */
 uint32_t kiln_dataset_crc(const kiln_dataset *d);
+/* --save-npz: the trainable tensors and the model's state (batch norm's
+ * running statistics) as a NumPy .npz archive at path (npz.c).  Returns 0,
+ * or 1 with a one-line message in err. */
+int kiln_npz_save(const kiln_model *m, const char *path, char *err, size_t errlen);
+
 /* Whether every float of the model's tensors and optimizer state is
  * finite; if not, *bad names the first tensor that is not. */
 int kiln_model_finite(const kiln_model *m, const char **bad);

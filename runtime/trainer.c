@@ -41,7 +41,7 @@ typedef struct {
     int         threads;      /* 0: OpenMP's default */
     uint64_t    seed;
     int         seed_set;     /* --seed given */
-    const char *data, *save, *load, *resume, *metrics;
+    const char *data, *save, *load, *resume, *metrics, *npz;
     int         eval;
     int         predict;      /* --predict N: N > 0 */
     int         quiet, verbose, help;
@@ -136,6 +136,9 @@ static void usage(const kiln_model *m)
         printf("  --metrics FILE write a CSV to FILE: a header '" METRICS_REGRESSION "'\n"
                "                 and one row per epoch (the mean loss per example on the training\n"
                "                 and test sets, as on the epoch line; seconds of training)\n");
+    printf("  --save-npz FILE  when the run ends (training, --eval or --predict), write the\n"
+           "                 parameters and batch norm's running statistics to FILE as NumPy\n"
+           "                 arrays, one per tensor under its name (numpy.load(FILE)['linear1.weight'])\n");
     if (m->classes) {
         printf("  --eval         do not train: evaluate the model (usually --load-ed) on the test set\n"
                "                 and print 'test loss X, test acc X', where the loss is the mean\n"
@@ -275,6 +278,8 @@ static int parse_flags(int argc, char **argv, options *o)
             o->save = val;
         } else if (!strcmp(name, "--metrics")) {
             o->metrics = val;
+        } else if (!strcmp(name, "--save-npz")) {
+            o->npz = val;
         } else if (!strcmp(name, "--resume")) {
             o->resume = val;
         } else {
@@ -876,6 +881,10 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         } else {
             rc = run(m, &o, &tr, &te, at, crc);
         }
+    }
+    if (rc == 0 && o.npz && kiln_npz_save(m, o.npz, err, sizeof err) != 0) {
+        say("%s", err);
+        rc = 1;
     }
     kiln_dataset_free(&tr);
     kiln_dataset_free(&te);

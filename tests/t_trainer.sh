@@ -145,6 +145,34 @@ else
         skip trainer/progress-line "script (util-linux) is not installed"
     fi
 
+    # --save-npz: the parameters load in numpy, and a forward pass with them in
+    # numpy predicts what the trainer's --predict does (class and probability)
+    "$T" --data "$SMALL" --load "$TMP/m.ckpt" --predict 3 --save-npz "$TMP/m.npz" >"$TMP/npz.out" 2>"$TMP/t.err"; rc=$?
+    if ! /usr/bin/python3 -c 'import numpy' 2>/dev/null; then
+        skip trainer/save-npz "python3-numpy is not installed"
+    elif [ $rc -ne 0 ]; then
+        fail trainer/save-npz "status $rc: $(cat "$TMP/t.err")"
+    else
+        got=$(/usr/bin/python3 - "$TMP/m.npz" "$SMALL/t10k-images-idx3-ubyte.gz" <<'PY' 2>&1
+import gzip, sys
+import numpy as np
+z = np.load(sys.argv[1])
+assert sorted(z.keys()) == ["linear1.bias", "linear1.weight", "linear2.bias", "linear2.weight"], list(z.keys())
+assert z["linear1.weight"].shape == (784, 256) and z["linear1.weight"].dtype == np.float32
+names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
+x = np.frombuffer(gzip.open(sys.argv[2]).read()[16:16 + 3 * 784], np.uint8).reshape(3, 784) / 255.0
+h = np.maximum(x @ z["linear1.weight"] + z["linear1.bias"], 0)
+y = h @ z["linear2.weight"] + z["linear2.bias"]
+p = np.exp(y - y.max(1, keepdims=True)); p /= p.sum(1, keepdims=True)
+for i in range(3):
+    print("image %d: predicted %s (%.2f)" % (i + 1, names[p[i].argmax()], p[i].max()))
+PY
+)
+        want=$(sed 's/, true .*//' "$TMP/npz.out")
+        [ "$got" = "$want" ] && pass "trainer/save-npz (numpy's forward pass predicts as --predict)" \
+            || fail trainer/save-npz "numpy: $got | trainer: $want"
+    fi
+
     # --resume of a run that has reached --epochs says so (exit 0, nothing on stdout)
     "$T" --data "$SMALL" --resume "$TMP/m.ckpt" --epochs 2 >"$TMP/t.out" 2>"$TMP/t.err"; rc=$?
     [ $rc -eq 0 ] && [ ! -s "$TMP/t.out" ] &&
