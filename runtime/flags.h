@@ -20,6 +20,7 @@
     X("--save-npz", "FILE", "at the end, write the parameters as NumPy arrays (numpy.load)")       \
     X("--eval", "", "do not train: evaluate on the test set")                                       \
     X("--predict", "N", "do not train: print the predictions for the first N test examples")       \
+    X("--classify", "FILE...", "do not train: classify PNG or PGM images (the flags' last)")        \
     X("--quiet", "", "print nothing on stderr except errors")                                       \
     X("--verbose", "", "print the thread count, the memory plan and timings on stderr")             \
     X("--profile", "", "after training, print where a step's time went")                            \

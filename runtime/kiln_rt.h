@@ -501,6 +501,12 @@ int kiln_checkpoint_check_run(const kiln_model *m, const char *path, const kiln_
 /* A data set's identity for checkpoints: CRC-32 of its examples, then its
  * labels or targets. */
 uint32_t kiln_dataset_crc(const kiln_dataset *d);
+/* --classify: a grayscale image from a PNG (8-bit gray) or binary PGM file
+ * (image.c), its pixels as stored, row by row.  Returns 0, or 1 with a
+ * one-line message in err. */
+typedef struct { int w, h; uint8_t *pixels; } kiln_image;
+int kiln_image_load(const char *path, kiln_image *img, char *err, size_t errlen);
+
 /* --save-npz: the trainable tensors and the model's state (batch norm's
  * running statistics) as a NumPy .npz archive at path (npz.c).  Returns 0,
  * or 1 with a one-line message in err. */

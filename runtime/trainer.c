@@ -44,6 +44,8 @@ typedef struct {
     const char *data, *save, *load, *resume, *metrics, *npz;
     int         eval;
     int         predict;      /* --predict N: N > 0 */
+    char      **classify;     /* --classify FILE...: the files, nclassify of them */
+    int         nclassify;
     int         quiet, verbose, help;
     int         profile;      /* --profile: time each part of the training step */
 } options;
@@ -136,6 +138,10 @@ static void usage(const kiln_model *m)
         printf("  --metrics FILE write a CSV to FILE: a header '" METRICS_REGRESSION "'\n"
                "                 and one row per epoch (the mean loss per example on the training\n"
                "                 and test sets, as on the epoch line; seconds of training)\n");
+    if (m->classes)
+        printf("  --classify FILE...  do not train: for each PNG (8-bit grayscale) or binary PGM image\n"
+               "                 of the model's input size, print 'FILE: predicted CLASS (PROBABILITY)';\n"
+               "                 pixels as the data set's (0 black, 255 white); give it after the other flags\n");
     printf("  --save-npz FILE  when the run ends (training, --eval or --predict), write the\n"
            "                 parameters and batch norm's running statistics to FILE as NumPy\n"
            "                 arrays, one per tensor under its name (numpy.load(FILE)['linear1.weight'])\n");
@@ -238,6 +244,19 @@ static int parse_flags(int argc, char **argv, options *o)
             else say("unknown flag '%s'; run %s --help for the list", name, prog);
             return -1;
         }
+        if (!strcmp(name, "--classify")) {   /* every argument after it up to the next flag */
+            if (eq) {
+                say("--classify takes its files as separate arguments: --classify a.png b.pgm");
+                return -1;
+            }
+            o->classify = argv + i + 1;
+            while (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) i++, o->nclassify++;
+            if (!o->nclassify) {
+                say("--classify needs image files, e.g. --classify shoe.png shirt.pgm");
+                return -1;
+            }
+            continue;
+        }
         int is_switch = !flag_values[f][0];
         int is_file = !strcmp(flag_values[f], "FILE");
         if (is_switch) {
@@ -298,7 +317,7 @@ static int parse_flags(int argc, char **argv, options *o)
         say("--quiet and --profile contradict each other (the profile is printed on stderr); pick one");
         return -1;
     }
-    const char *mode = o->eval ? "--eval" : o->predict ? "--predict" : NULL;
+    const char *mode = o->eval ? "--eval" : o->predict ? "--predict" : o->classify ? "--classify" : NULL;
     if (mode && o->profile) {
         say("%s does not train, so there is no training step for --profile to time; drop --profile", mode);
         return -1;
@@ -452,6 +471,79 @@ static const char *class_name(const kiln_model *m, int k, char *buf, size_t len)
             if (i == k) return m->class_names[i];
     snprintf(buf, len, "%d", k);
     return buf;
+}
+
+/* --classify FILE...: each image's predicted class and probability, one
+ * line per file in the order given.  The images must be grayscale and hold
+ * the model's input size (28×28 for Fashion-MNIST's); they are scaled as
+ * the data set's bytes are. */
+static int load_checkpoint(const kiln_model *m, options *o, kiln_progress *at);
+
+static int classify(const kiln_model *m, options *o)
+{
+    int n = o->nclassify, rc = 0;
+    kiln_progress at = { 0 };
+    if (!m->classes || !m->predict || m->synthetic.dims) {
+        say("--classify is for models that classify images; this one %s",
+            m->classes ? "has no predict function (rebuild it)" : "predicts values (a regression)");
+        return 2;
+    }
+    if (o->load && load_checkpoint(m, o, &at) != 0) return 1;
+    uint8_t *pixels = malloc((size_t)n * (size_t)m->input_size);
+    uint8_t *labels = calloc((size_t)n, 1);
+    uint32_t *order = malloc((size_t)n * sizeof *order);
+    float *probs = malloc((size_t)m->batch * (size_t)m->classes * sizeof *probs);
+    if (!pixels || !labels || !order || !probs) {
+        say("out of memory for %d images", n);
+        rc = 1;
+    }
+    int side = 0;   /* a square input's side, for the message */
+    while ((side + 1) * (side + 1) <= m->input_size) side++;
+    for (int i = 0; i < n && rc == 0; i++) {
+        kiln_image img;
+        char err[1200];
+        order[i] = (uint32_t)i;
+        if (kiln_image_load(o->classify[i], &img, err, sizeof err) != 0) {
+            say("%s", err);
+            rc = 1;
+        } else if ((long)img.w * img.h != m->input_size || (side * side == m->input_size && img.w != side)) {
+            if (side * side == m->input_size)
+                say("%s is %d×%d; this model takes %d×%d grayscale images (resize it)", o->classify[i], img.w, img.h,
+                    side, side);
+            else
+                say("%s has %ld pixels; this model takes images of %d", o->classify[i], (long)img.w * img.h, m->input_size);
+            rc = 1;
+        } else {
+            memcpy(pixels + (size_t)i * (size_t)m->input_size, img.pixels, (size_t)m->input_size);
+        }
+        free(img.pixels);
+    }
+    if (rc == 0) {
+        if (!o->load) {
+            kiln_rng rng;
+            kiln_rng_seed(&rng, o->seed);
+            m->init(&rng);
+            if (!o->quiet) say("no --load given: using the initial parameters (seed %" PRIu64 ")", o->seed);
+        }
+        kiln_dataset d = { .count = n, .sample_size = m->input_size, .images = pixels, .labels = labels };
+        for (int start = 0; start < n; start += m->batch) {
+            int rows = n - start < m->batch ? n - start : m->batch;
+            kiln_batch b = gather(&d, order + start, rows);
+            m->predict(&b, probs);
+            for (int i = 0; i < rows; i++) {
+                const float *p = probs + (size_t)i * m->classes;
+                int best = 0;
+                for (int k = 1; k < m->classes; k++)
+                    if (p[k] > p[best]) best = k;
+                char a[16];
+                printf("%s: predicted %s (%.2f)\n", o->classify[start + i], class_name(m, best, a, sizeof a), p[best]);
+            }
+        }
+        kiln_balance_end();
+        fflush(stdout);
+    }
+    free(pixels), free(labels), free(order), free(probs);
+    return rc;
 }
 
 /* --predict N: one line per image for the first n test images. */
@@ -826,6 +918,7 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     if (o.help) { usage(m); return 0; }
     int rc = set_threads(&o);
     if (rc) return rc;
+    if (o.classify) return classify(m, &o);
     int training = !(o.eval || o.predict);
     if (training) catch_stop_signals();   /* before any thread starts: they inherit the mask */
     if (o.verbose) {

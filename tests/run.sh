@@ -32,7 +32,10 @@ failures=()   # "group<TAB>name: why" of every failure, for the end of a quiet r
 skips=()      # "name: why" of every skipped check, likewise
 group=""
 pass() { echo "PASS $1"; passed=$((passed + 1)); }
-fail() { echo "FAIL $1: $2"; failed=$((failed + 1)); failures+=("$group	$1: $2"); }
+fail() {   # a reason of several lines becomes one, joined by " | "
+    local why=${2//$'\n'/ | }
+    echo "FAIL $1: $why"; failed=$((failed + 1)); failures+=("$group	$1: $why")
+}
 skip() { echo "SKIP $1: $2"; skipped=$((skipped + 1)); skips+=("$1: $2"); }
 
 # Run a program that prints PASS/FAIL/SKIP lines itself; count its lines.

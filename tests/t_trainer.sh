@@ -173,6 +173,24 @@ PY
             || fail trainer/save-npz "numpy: $got | trainer: $want"
     fi
 
+    # --classify: PNG (every row filter) and PGM files of the first test images
+    # classify as --predict does; a wrong size or depth is one line
+    mkdir -p "$TMP/img"
+    if ! /usr/bin/python3 tests/classify/write_images.py "$SMALL/t10k-images-idx3-ubyte.gz" "$TMP/img" 3 2>"$TMP/t.err"; then
+        skip trainer/classify "python3-numpy is not installed"
+    else
+        got=$(cd "$TMP/img" && "$T" --load "$TMP/m.ckpt" --classify img1.png img2.pgm img3.png 2>&1 | sed 's/^img[0-9]\.[a-z]*: //')
+        want=$(sed 's/^image [0-9]*: //; s/, true .*//' "$TMP/npz.out")
+        [ "$got" = "$want" ] && pass "trainer/classify (PNG and PGM as --predict)" || fail trainer/classify "classify: $got | predict: $want"
+        one_line_status trainer/classify/wrong-size 1 --load "$TMP/m.ckpt" --classify "$TMP/img/big.png"
+        grep -q "big.png is 32×32; this model takes 28×28 grayscale images" "$TMP/t.err" && pass trainer/classify/wrong-size/message \
+            || fail trainer/classify/wrong-size/message "$(cat "$TMP/t.err")"
+        one_line_status trainer/classify/colour 1 --load "$TMP/m.ckpt" --classify "$TMP/img/rgb.png"
+        grep -q "rgb.png is not an 8-bit grayscale PNG" "$TMP/t.err" && pass trainer/classify/colour/message \
+            || fail trainer/classify/colour/message "$(cat "$TMP/t.err")"
+        one_line_status trainer/classify/no-files 2 --classify
+    fi
+
     # --resume of a run that has reached --epochs says so (exit 0, nothing on stdout)
     "$T" --data "$SMALL" --resume "$TMP/m.ckpt" --epochs 2 >"$TMP/t.out" 2>"$TMP/t.err"; rc=$?
     [ $rc -eq 0 ] && [ ! -s "$TMP/t.out" ] &&
