@@ -422,10 +422,9 @@ int call_opt_path(Call *c, int arg, const char *key, char **out) {
     snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash - spec_path) + (slash == spec_path) : 1,
              slash ? spec_path : ".");
     const char *base = realpath(dir, real) ? real : dir;
-    StrBuf joined = { 0 };
-    sb_printf(&joined, "%s/%s", base, *out);
-    *out = spec_strdup(c->L, joined.data, joined.len);
-    sb_free(&joined);
+    static char joined[PATH_MAX + 4096];   /* static: spec_strdup may raise the memory limit's error */
+    int n = snprintf(joined, sizeof joined, "%s/%s", base, *out);
+    *out = spec_strdup(c->L, joined, n < (int)sizeof joined ? (size_t)n : sizeof joined - 1);
     return 1;
 }
 
