@@ -94,7 +94,7 @@ build_all() {
     cp runtime/kiln_rt.h "$dir/kiln_rt.h"
 
     # compiler → kiln (the prelude is embedded as a C string)
-    if [ ! -f "$dir/kiln" ] || [ -n "$(find compiler runtime/flags.h -newer "$dir/kiln" -type f | head -1)" ]; then
+    if [ ! -f "$dir/kiln" ] || [ -n "$(find compiler runtime/flags.h runtime/levenshtein.h -newer "$dir/kiln" -type f | head -1)" ]; then
         awk 'BEGIN { q = sprintf("%c", 34) }
              { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' \
             compiler/prelude.lua >"$dir/prelude.inc"

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "kiln.h"
+#include "../runtime/levenshtein.h"
 
 void *xmalloc(size_t n) {
     void *p = malloc(n ? n : 1);
@@ -61,33 +62,11 @@ void sb_free(StrBuf *sb) {
     sb->len = sb->cap = 0;
 }
 
-/* Levenshtein distance, capped: names here are short. */
-static int edit_distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int row[64];
-    for (size_t j = 0; j <= lb; j++) row[j] = (int)j;
-    for (size_t i = 1; i <= la; i++) {
-        int diag = row[0];
-        row[0] = (int)i;
-        for (size_t j = 1; j <= lb; j++) {
-            int up = row[j];
-            int cost = a[i - 1] == b[j - 1] ? 0 : 1;
-            int best = diag + cost;
-            if (row[j] + 1 < best) best = row[j] + 1;
-            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[lb];
-}
-
 const char *nearest_name(const char *word, const char *const *names) {
     const char *best = NULL;
     int bestd = 3;
     for (int i = 0; names[i]; i++) {
-        int d = edit_distance(word, names[i]);
+        int d = kiln_levenshtein(word, names[i]);
         if (d < bestd) { bestd = d; best = names[i]; }
     }
     return best;

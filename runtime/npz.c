@@ -47,6 +47,21 @@ static size_t npy_header(const kiln_tensor *x, unsigned char *h)
     return total;
 }
 
+enum { BLOCK = 1024 };
+
+/* Floats j … j+BLOCK−1 of x (fewer at its end) little-endian into le;
+ * returns how many. */
+static size_t le_block(const kiln_tensor *x, size_t j, unsigned char le[4 * BLOCK])
+{
+    size_t nb = x->size - j < BLOCK ? x->size - j : BLOCK;
+    for (size_t q = 0; q < nb; q++) {
+        uint32_t bits;
+        memcpy(&bits, &x->data[j + q], 4);
+        put32(le + 4 * q, bits);
+    }
+    return nb;
+}
+
 typedef struct {
     char     name[80];
     uint32_t crc, size, offset;
@@ -75,14 +90,9 @@ int kiln_npz_save(const kiln_model *m, const char *path, char *err, size_t errle
         if (strlen(x->name) + 4 >= sizeof e[k].name || x->size > (UINT32_MAX - hl) / 4) { bad = 1; break; }
         snprintf(e[k].name, sizeof e[k].name, "%s.npy", x->name);
         uint32_t crc = (uint32_t)crc32(0, h, (uInt)hl);
-        unsigned char le[4096];   /* the floats little-endian, a block at a time */
-        for (size_t j = 0; j < x->size; j += 1024) {
-            size_t nb = x->size - j < 1024 ? x->size - j : 1024;
-            for (size_t q = 0; q < nb; q++) {
-                uint32_t bits;
-                memcpy(&bits, &x->data[j + q], 4);
-                put32(le + 4 * q, bits);
-            }
+        unsigned char le[4 * BLOCK];   /* the floats little-endian, a block at a time: once for */
+        for (size_t j = 0; j < x->size; j += BLOCK) {   /* the CRC the header needs, once to write */
+            size_t nb = le_block(x, j, le);
             crc = (uint32_t)crc32(crc, le, (uInt)(4 * nb));
         }
         e[k].crc = crc, e[k].size = (uint32_t)(hl + 4 * x->size), e[k].offset = at;
@@ -96,13 +106,8 @@ int kiln_npz_save(const kiln_model *m, const char *path, char *err, size_t errle
         put32(local + 22, e[k].size);
         put16(local + 26, (unsigned)nl);
         bad |= fwrite(local, 1, 30, f) != 30 || fwrite(e[k].name, 1, nl, f) != nl || fwrite(h, 1, hl, f) != hl;
-        for (size_t j = 0; j < x->size && !bad; j += 1024) {
-            size_t nb = x->size - j < 1024 ? x->size - j : 1024;
-            for (size_t q = 0; q < nb; q++) {
-                uint32_t bits;
-                memcpy(&bits, &x->data[j + q], 4);
-                put32(le + 4 * q, bits);
-            }
+        for (size_t j = 0; j < x->size && !bad; j += BLOCK) {
+            size_t nb = le_block(x, j, le);
             bad |= fwrite(le, 4, nb, f) != nb;
         }
         at += 30 + (uint32_t)nl + e[k].size;

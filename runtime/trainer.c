@@ -14,6 +14,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
 #include "flags.h"
+#include "levenshtein.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -173,35 +174,18 @@ static void usage(const kiln_model *m)
 static const char *const flag_names[] = { KILN_TRAINER_FLAGS(FLAG_NAME) NULL };
 static const char *const flag_values[] = { KILN_TRAINER_FLAGS(FLAG_VALUE) NULL };
 
-/* Edits (insert, delete, change, swap two neighbours) between a and b,
- * letters compared without case; 99 for words over 63 bytes. */
-static int edits(const char *a, const char *b)
-{
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 63 || lb > 63) return 99;
-    int d[64][64];
-    for (size_t i = 0; i <= la; i++) d[i][0] = (int)i;
-    for (size_t j = 0; j <= lb; j++) d[0][j] = (int)j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            int cost = tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]);
-            int best = d[i - 1][j - 1] + cost;
-            if (d[i - 1][j] + 1 < best) best = d[i - 1][j] + 1;
-            if (d[i][j - 1] + 1 < best) best = d[i][j - 1] + 1;
-            if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && d[i - 2][j - 2] + 1 < best)
-                best = d[i - 2][j - 2] + 1;
-            d[i][j] = best;
-        }
-    return d[la][lb];
-}
-
-/* The flag nearest to name (at most 2 edits, fewer for short names), or NULL. */
+/* The flag nearest to name, in any case (at most 2 edits, 1 for short
+ * names), or NULL. */
 static const char *nearest_flag(const char *name)
 {
+    char lower[64];
+    size_t n = 0;
+    for (; n < sizeof lower - 1 && name[n]; n++) lower[n] = (char)tolower((unsigned char)name[n]);
+    lower[n] = 0;
     const char *best = NULL;
-    int bestd = strlen(name) < 6 ? 2 : 3;
+    int bestd = n < 6 ? 2 : 3;
     for (int i = 0; flag_names[i]; i++) {
-        int d = edits(name, flag_names[i]);
+        int d = kiln_levenshtein(lower, flag_names[i]);
         if (d < bestd) bestd = d, best = flag_names[i];
     }
     return best;
@@ -366,7 +350,7 @@ static void progress_show(progress *p, int epoch, int epochs, long done, long to
         snprintf(rate, sizeof rate, "  %.0f ex/s", per);
         snprintf(eta, sizeof eta, "  ETA %ld:%02ld", left / 60, left % 60);
     }
-    if (done > 0 && loss_sum >= 0) snprintf(loss, sizeof loss, "  loss %.4g", loss_sum / (double)done);
+    if (done > 0) snprintf(loss, sizeof loss, "  loss %.4g", loss_sum / (double)done);
     fprintf(stderr, "\repoch %d/%d [%s] %3d%%%s%s%s\033[K", epoch, epochs, bar, (int)(100 * done / total), rate, eta,
             loss);
     fflush(stderr);
@@ -442,22 +426,19 @@ static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
     return (kiln_batch){ .n = n, .from = d, .idx = order };
 }
 
-/* One pass over the rows order[0..count) of d in batches; train or evaluate.
+/* One evaluation pass over the rows order[0..count) of d in batches.
  * Returns the sum of the per-example losses (each batch's mean loss times
  * its rows, so that over the pass / count it is the mean loss per example,
  * whatever the batches' sizes); adds correct rows to *correct. */
-static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_t *order,
-                       int train, long *correct, progress *pr, int epoch, int epochs)
+static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_t *order, long *correct)
 {
     double loss = 0;
     for (int start = 0; start < d->count; start += m->batch) {
         int n = d->count - start < m->batch ? d->count - start : m->batch;
         kiln_batch b = gather(d, order + start, n);
         int ok = 0;
-        double l = train ? m->train_step(&b, &ok) : m->eval_batch(&b, &ok);
-        loss += l * n;
+        loss += m->eval_batch(&b, &ok) * n;
         *correct += ok;
-        if (train) progress_show(pr, epoch, epochs, start + n, d->count, loss);
     }
     return loss;
 }
@@ -473,22 +454,38 @@ static const char *class_name(const kiln_model *m, int k, char *buf, size_t len)
     return buf;
 }
 
+/* The most probable of a row of class probabilities. */
+static int best_class(const float *p, int classes)
+{
+    int best = 0;
+    for (int k = 1; k < classes; k++)
+        if (p[k] > p[best]) best = k;
+    return best;
+}
+
+/* Without --load, --eval, --predict and --classify use the parameters the
+ * seed initializes, and say so. */
+static void init_unless_loaded(const kiln_model *m, const options *o)
+{
+    if (o->load) return;
+    kiln_rng rng;
+    kiln_rng_seed(&rng, o->seed);
+    m->init(&rng);
+    if (!o->quiet) say("no --load given: using the initial parameters (seed %" PRIu64 ")", o->seed);
+}
+
 /* --classify FILE...: each image's predicted class and probability, one
  * line per file in the order given.  The images must be grayscale and hold
  * the model's input size (28×28 for Fashion-MNIST's); they are scaled as
  * the data set's bytes are. */
-static int load_checkpoint(const kiln_model *m, options *o, kiln_progress *at);
-
-static int classify(const kiln_model *m, options *o)
+static int classify(const kiln_model *m, const options *o)
 {
     int n = o->nclassify, rc = 0;
-    kiln_progress at = { 0 };
     if (!m->classes || !m->predict || m->synthetic.dims) {
         say("--classify is for models that classify images; this one %s",
             m->classes ? "has no predict function (rebuild it)" : "predicts values (a regression)");
         return 2;
     }
-    if (o->load && load_checkpoint(m, o, &at) != 0) return 1;
     uint8_t *pixels = malloc((size_t)n * (size_t)m->input_size);
     uint8_t *labels = calloc((size_t)n, 1);
     uint32_t *order = malloc((size_t)n * sizeof *order);
@@ -519,12 +516,7 @@ static int classify(const kiln_model *m, options *o)
         free(img.pixels);
     }
     if (rc == 0) {
-        if (!o->load) {
-            kiln_rng rng;
-            kiln_rng_seed(&rng, o->seed);
-            m->init(&rng);
-            if (!o->quiet) say("no --load given: using the initial parameters (seed %" PRIu64 ")", o->seed);
-        }
+        init_unless_loaded(m, o);
         kiln_dataset d = { .count = n, .sample_size = m->input_size, .images = pixels, .labels = labels };
         for (int start = 0; start < n; start += m->batch) {
             int rows = n - start < m->batch ? n - start : m->batch;
@@ -532,9 +524,7 @@ static int classify(const kiln_model *m, options *o)
             m->predict(&b, probs);
             for (int i = 0; i < rows; i++) {
                 const float *p = probs + (size_t)i * m->classes;
-                int best = 0;
-                for (int k = 1; k < m->classes; k++)
-                    if (p[k] > p[best]) best = k;
+                int best = best_class(p, m->classes);
                 char a[16];
                 printf("%s: predicted %s (%.2f)\n", o->classify[start + i], class_name(m, best, a, sizeof a), p[best]);
             }
@@ -568,9 +558,7 @@ static int predict(const kiln_model *m, const kiln_dataset *te, const uint32_t *
                    te->targets[order[start + i]]);
         for (int i = 0; i < rows && m->classes > 0; i++) {
             const float *p = probs + (size_t)i * m->classes;
-            int best = 0;
-            for (int k = 1; k < m->classes; k++)
-                if (p[k] > p[best]) best = k;
+            int best = best_class(p, m->classes);
             char a[16], t[16];
             printf("image %d: predicted %s (%.2f), true %s\n", start + i + 1,
                    class_name(m, best, a, sizeof a), p[best],
@@ -669,12 +657,7 @@ static void report_divergence(const options *o, const char *why, int saved_epoch
 static int run_without_training(const kiln_model *m, const options *o, kiln_dataset *te,
                                 const kiln_progress *at)
 {
-    if (!o->load) {
-        kiln_rng rng;
-        kiln_rng_seed(&rng, o->seed);
-        m->init(&rng);
-        if (!o->quiet) say("no --load given: using the initial parameters (seed %" PRIu64 ")", o->seed);
-    }
+    init_unless_loaded(m, o);
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
     if (!order) {
         say("out of memory for the test set's order");
@@ -685,8 +668,7 @@ static int run_without_training(const kiln_model *m, const options *o, kiln_data
     if (o->predict) rc = predict(m, te, order, o->predict);
     if (rc == 0 && o->eval) {
         long ok = 0;
-        progress none = { .on = 0 };
-        double loss = run_pass(m, te, order, 0, &ok, &none, 0, 0);
+        double loss = run_pass(m, te, order, &ok);
         char lt[32];
         if (m->classes) printf("test loss %s, test acc %.3f\n", loss_text(lt, loss / te->count, 4), (double)ok / te->count);
         else printf("test loss %s\n", loss_text(lt, loss / te->count, 6));
@@ -786,11 +768,11 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
         }
         double t1 = omp_get_wtime();
-        double test_loss = run_pass(m, te, order, 0, &test_ok, &pr, epoch, o->epochs);
+        double test_loss = run_pass(m, te, order, &test_ok);
         double t2 = omp_get_wtime();
         double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
-            loss = run_pass(m, tr, perm, 0, &train_ok, &pr, epoch, o->epochs);
+            loss = run_pass(m, tr, perm, &train_ok);
         int in_evaluation = stop_signal;   /* later ones stop the next epoch's first step */
         char lt[32], tt[32];
         if (regression)
@@ -918,8 +900,7 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     if (o.help) { usage(m); return 0; }
     int rc = set_threads(&o);
     if (rc) return rc;
-    if (o.classify) return classify(m, &o);
-    int training = !(o.eval || o.predict);
+    int training = !(o.eval || o.predict || o.classify);
     if (training) catch_stop_signals();   /* before any thread starts: they inherit the mask */
     if (o.verbose) {
         say("model '%s', %d thread%s, batch %d, arena %.1f KiB", m->name,
@@ -932,6 +913,7 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     kiln_progress at = {0};
     char err[1024];
     if ((o.resume || o.load) && (rc = load_checkpoint(m, &o, &at))) return rc;
+    if (o.classify) return classify(m, &o);   /* the user's images: no data set to read */
     if (o.save && kiln_checkpoint_check_target(o.save, err, sizeof err) != 0) {
         say("%s", err);
         return 1;
