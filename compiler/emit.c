@@ -48,6 +48,15 @@ const char *float_literal(char buf[40], double v) {
     return buf;
 }
 
+const char *double_literal(char buf[40], double v) {
+    for (int prec = 1; prec <= 17; prec++) {
+        snprintf(buf, 32, "%.*g", prec, v);
+        if (strtod(buf, NULL) == v) break;
+    }
+    if (!strpbrk(buf, ".en")) strcat(buf, ".0");
+    return buf;
+}
+
 void sb_comment_text(StrBuf *sb, const char *s) {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
@@ -184,9 +193,9 @@ static void emit_banner(Emit *e, const Graph *g) {
     }
     if (s->classes) emit(e, " *   %-12s %ld classes", s->loss.op->name, s->classes);
     else emit(e, " *   %-12s", s->loss.op->name);
-    char lr[40];
+    char lr[160];
     emit(e, " *   %-12s lr %s", s->optimizer.op->name,
-         float_literal(lr, s->optimizer.op->optim->learning_rate(&s->optimizer)));
+         rate_describe(s->optimizer.op->optim->rate(&s->optimizer), lr, sizeof lr));
     emit(e, " *");
     emit(e, " * One training step runs these kernels, in order:");
     for (int i = 0; i < g->nkernels; i++)
@@ -238,6 +247,9 @@ static void emit_buffers(Emit *e, const Graph *g) {
         blank(e);
     }
     emit(e, "static uint64_t steps;  /* optimizer steps taken; checkpoints save it */");
+    char lr[40];
+    emit(e, "static double learning_rate = %s;  /* the optimizer's: the trainer sets it before each epoch */",
+         double_literal(lr, g->spec->optimizer.op->optim->rate(&g->spec->optimizer)->lr));
     if (has_training_mode(g)) {
         emit(e, "static int training;  /* 1 in a training step: dropout is active only then */");
         emit(e, "static uint64_t dropout_key;  /* drawn by init(): dropout masks depend on the seed */");
@@ -519,6 +531,8 @@ static void emit_model_struct(Emit *e, const Graph *g) {
         emit(e, "    .state = state_tensors,");
     }
     emit(e, "    .steps = &steps,");
+    emit(e, "    .learning_rate = &learning_rate,");
+    rate_emit(e, s->optimizer.op->optim->rate(&s->optimizer));
     if (has_training_mode(g)) emit(e, "    .dropout_key = &dropout_key,");
     if (d->class_names) emit(e, "    .class_names = class_names,");
     emit(e, "    .init = init,");

@@ -226,9 +226,9 @@ static void fuse_updates(Graph *g, Kernel *k, int *claimed) {
         int r[2];
         if (readers(g, h->out[o], r, 2) != 1) return;
         const Node *u = node(g, r[0]);
-        double alpha, beta;
+        GemmUpdate how;
         if (u->phase != PHASE_UPDATE || u->in[UPDATE_GRAD] != h->out[o] || !u->op->gemm_update ||
-            !u->op->gemm_update(u, &alpha, &beta))
+            !u->op->gemm_update(u, &how))
             return;
         ups[o] = r[0];
     }

@@ -100,6 +100,7 @@ typedef enum {
     OP_OPTIM,      /* model.optimizer */
     OP_INIT,       /* an initializer, e.g. normal(0, 0.01) */
     OP_DATA,       /* model.data */
+    OP_SCHEDULE,   /* a learning-rate schedule, e.g. step_lr {lr = 0.1, every = 5} */
 } OpKind;
 
 /* A parameter initializer, as written in the spec: the init op's own
@@ -109,6 +110,32 @@ typedef struct {
     double a, b;              /* normal: mean, std; uniform: lo, hi */
     Loc    loc;
 } Init;
+
+/* An optimizer's learning rate as the spec gives it: a number, or a
+ * schedule over the epochs (ops/schedule.c, PyTorch's definitions). */
+typedef struct {
+    const OpDef *op;          /* NULL: the rate is the number lr throughout */
+    double lr;                /* the base rate (the trainer's --lr replaces it) */
+    long   every;             /* step_lr: times gamma every `every` epochs */
+    double gamma;
+    long   epochs, warmup;    /* cosine_lr: warmup epochs, then a cosine to min_lr at
+                                 epoch `epochs` (0 until the spec's epochs fill it in) */
+    double min_lr;
+    Loc    loc;
+} Rate;
+
+/* ops/schedule.c: fill in what the rest of the spec decides (cosine_lr's
+ * epochs), describe it for people, write it into the trainer's kiln_model. */
+void rate_resolve(Rate *r, long spec_epochs);
+const char *rate_describe(const Rate *r, char *buf, size_t n);
+void rate_emit(Emit *e, const Rate *r);
+
+/* An update p ← β·p + α·∇p (gemm_update), α and β as C expressions of the
+ * trainer's learning_rate. */
+typedef struct {
+    char alpha[96], beta[96];
+    int  decays;              /* β is not 1 (weight decay) */
+} GemmUpdate;
 
 /* What a graph node does in each pass. */
 typedef struct NodeOp {
@@ -151,7 +178,7 @@ typedef struct NodeOp {
     /* Update steps of the form p ← β·p + α·∇p: return 1 and set α and β, so
      * the kernel that computes ∇p can apply the update itself (a GEMM with
      * alpha = α, beta = β, C = p).  0 if the update is not of that form. */
-    int (*gemm_update)(const Node *update, double *alpha, double *beta);
+    int (*gemm_update)(const Node *update, GemmUpdate *u);
     /* Ops that work one example at a time (pooling and its gradient): the
      * statements for example i (in scope) of part, a piece of a kernel: this
      * op's node, then the elementwise ops fused after it (run in place on
@@ -191,7 +218,7 @@ typedef struct {
 typedef struct {
     /* Append the node(s) that update param with its gradient grad. */
     void (*update)(Graph *g, const Layer *opt, int param, int grad);
-    double (*learning_rate)(const Layer *opt);   /* for the trainer's banner */
+    Rate *(*rate)(const Layer *opt);   /* its learning rate (schedule) */
 } OptimOp;
 
 typedef struct {
@@ -283,6 +310,8 @@ int    call_opt_bool(Call *c, int arg, const char *key, int *out);
 int    call_opt_string(Call *c, int arg, const char *key, char **out);
 int    call_opt_path(Call *c, int arg, const char *key, char **out);     /* relative: to the spec's directory */
 int    call_opt_init(Call *c, int arg, const char *key, Init *out);
+/* A learning rate: a number or a schedule like step_lr {...}. */
+int    call_opt_rate(Call *c, int arg, const char *key, Rate *out);
 /* Sizes per axis, e.g. a kernel of 5 or {3, 5}: a whole number from lo to hi
  * for both, or a pair {height, width}; out[0] height, out[1] width. */
 void   call_pair(Call *c, int arg, const char *what, long lo, long hi, long out[2]);
@@ -419,6 +448,8 @@ const char *cname(const Graph *g, int value);        /* C expression for a value
 const char *assign_op(const Node *n, int k);
 /* The shortest C float literal that reads back as (float)v, e.g. "0.1f". */
 const char *float_literal(char buf[40], double v);
+/* The shortest C literal of the double v that reads back as v, e.g. 0.05. */
+const char *double_literal(char buf[40], double v);
 /* Text made safe to sit inside a C block comment or a C string literal. */
 void sb_comment_text(StrBuf *sb, const char *s);
 void sb_c_string(StrBuf *sb, const char *s);
@@ -448,7 +479,8 @@ int  build_program(const char *const *sources, int nsources, const char *exe, in
 const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.h */
 
 /* ---- compile.c: the pipeline, spec path → graph ----------------------- */
-void compile_spec(const char *path, Spec *spec, Graph *g);
+/* batch: the batch size instead of the spec's (kiln's --batch), 0: the spec's */
+void compile_spec(const char *path, long batch, Spec *spec, Graph *g);
 void compile_graph(const Spec *spec, Graph *g);   /* passes 2–6 on a Spec built in C */
 
 /* ---- plot.c: kiln plot (gnuplot) --------------------------------------- */

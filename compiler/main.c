@@ -23,6 +23,8 @@ static const char usage[] =
     "  compile SPEC [-o FILE.c]     write the trainer's C source (default build/NAME.c)\n"
     "  build SPEC [-o EXE]          compile and build the trainer (default build/NAME)\n"
     "  train SPEC [FLAGS...]        build the trainer if stale, then run it with FLAGS\n"
+    "                               (compile, build, train, graph, summary: --batch N\n"
+    "                               instead of the spec's batch size)\n"
     "  graph SPEC [--dot|--kernels|--plan]  print the graph, its kernels or its memory plan\n"
     "  summary SPEC                 one row per layer: output shape, parameters, FLOPs; the totals\n"
     "  plot activations|metrics CSV [-o FILE.png]  draw a picture with gnuplot\n"
@@ -43,7 +45,8 @@ static const char compile_help[] =
     "  -o FILE.c   where to write it (default build/NAME.c; '-' for stdout); a symbolic\n"
     "              link is followed and the file it points to replaced; a device,\n"
     "              FIFO or directory there is refused\n"
-    "  -v, --verbose  print the memory plan (arena size, buffers, lifetimes) on stderr\n";
+    "  -v, --verbose  print the memory plan (arena size, buffers, lifetimes) on stderr\n"
+    "  --batch N   the batch size instead of the spec's (1 to 65536)\n";
 
 static const char build_help[] =
     "usage: kiln build SPEC [-o EXE] [-v]\n"
@@ -55,6 +58,7 @@ static const char build_help[] =
     "              symbolic links (the files they point to are replaced) but not\n"
     "              devices, FIFOs or directories\n"
     "  -v          show the memory plan and the C compiler's command line\n"
+    "  --batch N   the batch size instead of the spec's (1 to 65536)\n"
     "\n"
     "environment:\n"
     "  KILN_CC       C compiler (default cc)\n"
@@ -64,11 +68,12 @@ static const char build_help[] =
 /* One line of the trainer's flags (runtime/flags.h) for kiln train --help. */
 #define TRAIN_FLAG_LINE(name, value, what) "  " name " " value "\t" what "\n"
 static const char train_help[] =
-    "usage: kiln train SPEC [FLAGS...]\n"
+    "usage: kiln train SPEC [--batch N] [FLAGS...]\n"
     "\n"
     "Build build/NAME from SPEC unless it is up to date, then run it with FLAGS.\n"
-    "The trainer's flags ('kiln train SPEC --help' prints the model's own help,\n"
-    "with its defaults):\n";
+    "--batch N builds it with batch N instead of the spec's (a trainer's batch is\n"
+    "compiled in).  The trainer's flags ('kiln train SPEC --help' prints the\n"
+    "model's own help, with its defaults):\n";
 static const char train_flags[] = KILN_TRAINER_FLAGS(TRAIN_FLAG_LINE);
 
 /* kiln train --help: the usage, then the flags in two columns. */
@@ -117,7 +122,18 @@ _Noreturn static void usage_fail(const char *cmd, const char *fmt, const char *a
 }
 
 /* Parse "SPEC [-o PATH] [flags]" for compile/build/graph. */
-typedef struct { const char *spec, *out; int dot, kernels, plan, verbose; } Args;
+typedef struct { const char *spec, *out; int dot, kernels, plan, verbose; long batch; } Args;
+
+/* --batch's value (a whole number from 1 to KILN_MAX_BATCH), or a usage error. */
+static long batch_arg(const char *cmd, const char *v) {
+    char *end;
+    errno = 0;
+    long b = v ? strtol(v, &end, 10) : 0;
+    if (!v || !*v || *end || errno || b < 1 || b > KILN_MAX_BATCH)
+        usage_fail(cmd, "--batch expects a whole number from 1 to 65536, got '%s'", v ? v : "nothing");
+    _Static_assert(KILN_MAX_BATCH == 65536, "the message says 65536");
+    return b;
+}
 
 static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_flags) {
     Args a = { 0 };
@@ -126,6 +142,10 @@ static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_f
         if (strcmp(s, "-o") == 0 && !allow_graph_flags) {
             if (i + 1 >= argc) usage_fail(cmd, "%s needs a path", s);
             a.out = argv[++i];
+        } else if (strcmp(s, "--batch") == 0) {
+            a.batch = batch_arg(cmd, i + 1 < argc ? argv[++i] : NULL);
+        } else if (strncmp(s, "--batch=", 8) == 0) {
+            a.batch = batch_arg(cmd, s + 8);
         } else if ((strcmp(s, "-v") == 0 || strcmp(s, "--verbose") == 0) && !allow_graph_flags) {
             a.verbose = 1;
         } else if (strcmp(s, "--dot") == 0 && allow_graph_flags) {
@@ -165,7 +185,7 @@ static int cmd_compile(int argc, char **argv) {
     if (a.out && !to_stdout) output_target(a.out, path, sizeof path);   /* refused before the work */
     Spec spec;
     Graph g;
-    compile_spec(a.spec, &spec, &g);
+    compile_spec(a.spec, a.batch, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
     if (a.verbose) print_plan(&g);
@@ -215,7 +235,7 @@ static int newer_or_same(const char *a, const char *b) {
  * than an identical C file and the runtime. */
 /* Builds the trainer of spec_path into exe (out, or build/NAME); returns 1
  * if it built, 0 if exe was up to date. */
-static int build_exe(const char *spec_path, const char *out, int verbose, char *exe, size_t n) {
+static int build_exe(const char *spec_path, long batch, const char *out, int verbose, char *exe, size_t n) {
     char c_path[PATH_MAX], lib[PATH_MAX], real[PATH_MAX];
     if (out) {   /* refused before the work */
         snprintf(c_path, sizeof c_path, "%s.c", out);
@@ -224,7 +244,7 @@ static int build_exe(const char *spec_path, const char *out, int verbose, char *
     }
     Spec spec;
     Graph g;
-    compile_spec(spec_path, &spec, &g);
+    compile_spec(spec_path, batch, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
     if (verbose) print_plan(&g);
@@ -249,7 +269,7 @@ static int cmd_build(int argc, char **argv) {
     if (wants_help(argc, argv)) { fputs(build_help, stdout); return 0; }
     Args a = parse_args("build", argc, argv, 0);
     char exe[PATH_MAX];
-    if (build_exe(a.spec, a.out, a.verbose, exe, sizeof exe))
+    if (build_exe(a.spec, a.batch, a.out, a.verbose, exe, sizeof exe))
         note("built %s (and its source %s.c), the trainer of %s; run %s%s --help", exe, exe, a.spec,
              strchr(exe, '/') ? "" : "./", exe);
     else
@@ -263,11 +283,21 @@ static int cmd_train(int argc, char **argv) {
         return argc ? 0 : 2;
     }
     const char *spec = argv[0];
-    char exe[PATH_MAX];
-    if (build_exe(spec, NULL, 0, exe, sizeof exe)) note("built %s, the trainer of %s", exe, spec);
+    /* --batch is kiln's (the trainer is built with it); every other flag the trainer's */
+    long batch = 0;
     char **targv = xcalloc((size_t)argc + 1, sizeof *targv);
+    int targc = 1;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--batch") == 0) batch = batch_arg("train", i + 1 < argc ? argv[++i] : NULL);
+        else if (strncmp(argv[i], "--batch=", 8) == 0) batch = batch_arg("train", argv[i] + 8);
+        else targv[targc++] = argv[i];
+    }
+    char exe[PATH_MAX];
+    if (build_exe(spec, batch, NULL, 0, exe, sizeof exe)) {
+        if (batch) note("built %s, the trainer of %s, with batch %ld", exe, spec, batch);
+        else note("built %s, the trainer of %s", exe, spec);
+    }
     targv[0] = exe;
-    for (int i = 1; i < argc; i++) targv[i] = argv[i];
     fflush(stdout);
     execv(exe, targv);
     fail("cannot run %s: %s", exe, strerror(errno));
@@ -281,7 +311,7 @@ static int cmd_graph(int argc, char **argv) {
                    a.dot ? "--dot" : "--kernels", a.plan ? "--plan" : "--kernels");
     Spec spec;
     Graph g;
-    compile_spec(a.spec, &spec, &g);
+    compile_spec(a.spec, a.batch, &spec, &g);
     StrBuf out = { 0 };
     if (a.dot) dump_dot(&out, &g);
     else if (a.kernels) dump_kernels(&out, &g);
@@ -300,7 +330,7 @@ static int cmd_summary(int argc, char **argv) {
     if (a.out) fail_usage("kiln summary: -o is not an option here; the table goes to stdout");
     Spec spec;
     Graph g;
-    compile_spec(a.spec, &spec, &g);
+    compile_spec(a.spec, a.batch, &spec, &g);
     StrBuf out = { 0 };
     dump_summary(&out, &g);
     fwrite(out.data, 1, out.len, stdout);

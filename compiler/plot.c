@@ -259,7 +259,8 @@ static void probe_spec(Spec *s, Apply apps[2], char *name, size_t namelen, const
     static DataAttr data;
     linear = (LinearAttr){ .units = 1, .bias = 1, .init = zero, .bias_init = zero };
     activation = (ActivationAttr){ 0 };
-    sgd = (OptimAttr){ .lr = 1.0 };
+    sgd = (OptimAttr){ 0 };
+    sgd.lr.lr = 1.0;
     data = (DataAttr){ 0 };
     memset(s, 0, sizeof *s);
     snprintf(name, namelen, "kiln plot %s", act);

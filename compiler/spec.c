@@ -467,6 +467,24 @@ int call_opt_init(Call *c, int arg, const char *key, Init *out) {
     return 1;
 }
 
+int call_opt_rate(Call *c, int arg, const char *key, Rate *out) {
+    char buf[80];
+    if (!get_opt(c, arg, key)) return 0;
+    Layer *v = luaL_testudata(c->L, -1, "kiln.value");
+    int number = lua_type(c->L, -1) == LUA_TNUMBER;
+    if (!number && (!v || v->op->kind != OP_SCHEDULE))
+        call_fail(c, "option %s must be a number or a schedule like step_lr {lr = 0.1, every = 5}, got %s", key,
+                  lua_show(c->L, -1, buf, sizeof buf));
+    if (v) *out = *(const Rate *)v->attr;
+    lua_pop(c->L, 1);
+    if (number) {
+        *out = (Rate){ .loc = c->loc };
+        call_opt_number(c, arg, key, &out->lr);
+        if (!(out->lr > 0) || out->lr > 1e6) call_fail(c, "%s must be above 0 and at most 1e6, got %g", key, out->lr);
+    }
+    return 1;
+}
+
 /* ---- DSL constructors ---------------------------------------------------- */
 
 /* Pushes a new box for op, made at loc; returns its Layer. */
@@ -935,6 +953,7 @@ static void read_model(lua_State *L, Spec *s) {
 
     field_value(L, s, "loss", OP_LOSS, "softmax_cross_entropy()", &s->loss, 1);
     field_value(L, s, "optimizer", OP_OPTIM, "sgd { lr = 0.1 }", &s->optimizer, 1);
+    rate_resolve(s->optimizer.op->optim->rate(&s->optimizer), s->epochs);
     field_value(L, s, "data", OP_DATA, "fashion_mnist()", &s->data, 0);
     if (!s->data.op) {   /* default data set: Fashion-MNIST (the 1 MiB above the cap holds it) */
         s->data.op = &op_fashion_mnist;
@@ -973,11 +992,12 @@ static const struct { const char *torch, *kiln; } torch_names[] = {
     { "mseloss", "mse" }, { "batchnorm1d", "batch_norm" }, { "batchnorm2d", "batch_norm" },
     { "batchnorm", "batch_norm" }, { "adaptiveavgpool2d", "global_avg_pool2d" },
     { "xavieruniform", "xavier" }, { "kaimingnormal", "kaiming" }, { "fashionmnist", "fashion_mnist" },
+    { "steplr", "step_lr" }, { "cosineannealinglr", "cosine_lr" }, { "cosineannealing", "cosine_lr" },
 };
 
 /* The kind of name the spec's line wants where word is called: the field
- * it is the value of (loss = …, optimizer = …, init = …, data = …), else
- * a layer (in layers = {…} or forward). */
+ * it is the value of (loss = …, optimizer = …, init = …, data = …, lr = …),
+ * else a layer (in layers = {…} or forward). */
 static OpKind kind_at(const char *line, const char *word) {
     for (const char *p = strstr(line, word); p; p = strstr(p + 1, word)) {
         if (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.')) continue;
@@ -993,6 +1013,7 @@ static OpKind kind_at(const char *line, const char *word) {
         if (n == 9 && !strncmp(q, "optimizer", 9)) return OP_OPTIM;
         if ((n == 4 && !strncmp(q, "init", 4)) || (n == 9 && !strncmp(q, "bias_init", 9))) return OP_INIT;
         if (n == 4 && !strncmp(q, "data", 4)) return OP_DATA;
+        if (n == 2 && !strncmp(q, "lr", 2)) return OP_SCHEDULE;
         return OP_LAYER;
     }
     return OP_LAYER;
@@ -1060,8 +1081,10 @@ static void unknown_name(const char *msg, char *out, size_t n) {
         for (int i = 0; f && i < k; i++)
             if (folds[i] == f) near = names[i];
     }
-    static const char *const one[] = { "layer", "loss", "optimizer", "initializer", "data set" };        /* ORDER OpKind */
-    static const char *const many[] = { "layers", "losses", "optimizers", "initializers", "data sets" };
+    static const char *const one[] = { "layer", "loss", "optimizer", "initializer", "data set",   /* ORDER OpKind */
+                                       "learning-rate schedule" };
+    static const char *const many[] = { "layers", "losses", "optimizers", "initializers", "data sets",
+                                        "schedules" };
     size_t at = (size_t)snprintf(out, n, "unknown %s '%s'", one[kind], word);
     if (near && at < n) at += (size_t)snprintf(out + at, n - at, "; did you mean %s()?", near);
     if (at < n) at += (size_t)snprintf(out + at, n - at, " (%s:", many[kind]);

@@ -1,7 +1,7 @@
 /* checkpoint.c — saving and loading a model's tensors, optimizer state and
  * step count, and checking a loaded run before it is resumed.
  *
- * Format version 6 (all integers little-endian, u32 unless marked; floats
+ * Format version 7 (all integers little-endian, u32 unless marked; floats
  * IEEE-754 binary32 little-endian):
  *
  *   "KILNCKPT"                      8 bytes of magic
@@ -24,11 +24,17 @@
  *   run:      seed                  u64: the run's --seed
  *             train count, batch    the training set's size, the batch size
  *             data CRC              kiln_dataset_crc of the training set
+ *             base rate             f64 (as its u64 bits): the learning rate
+ *                                   the run's schedule starts from (the
+ *                                   spec's, or --lr's); with the epoch, where
+ *                                   the schedule stands
  *   CRC-32 (zlib's) of every byte above
  *
- * Version 5 is 6's layout with the loss sum of the batches' mean losses;
- * it is read, its sum made per example (times the batch: the steps an
- * epoch saved mid-way had done are whole batches).  Versions 1 to 4 came
+ * Version 6 is 7's layout without the base rate; it is read, and a resumed
+ * run of it goes on with the spec's rate (or --lr's).  Version 5 is 6's
+ * layout with the loss sum of the batches' mean losses; it is read, its sum
+ * made per example (times the batch: the steps an epoch saved mid-way had
+ * done are whole batches).  Versions 1 to 4 came
  * from older kilns (3 had no record of the data and batch a run trained
  * on; 4's state held the optimizer's only, where 5's holds the model's too
  * — batch norm's running statistics — so a checkpoint of 4 would miss
@@ -63,7 +69,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
-enum { CKPT_VERSION = 6, CKPT_OLDEST = 5, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
+enum { CKPT_VERSION = 7, CKPT_OLDEST = 5, NAME_MAX_LEN = 4096, MAX_RANK = 4 };
 static const char MAGIC[8] = {'K', 'I', 'L', 'N', 'C', 'K', 'P', 'T'};
 
 __attribute__((format(printf, 3, 4)))
@@ -129,7 +135,7 @@ static size_t encoded_size(const kiln_model *m)
         const kiln_tensor *x = model_tensor(m, t);
         n += 4 + strlen(x->name) + 4 + 4 * (size_t)x->rank + 4 * x->size;
     }
-    return n + 8 + 8 + 4 + 4 + 32 + 8 + 8 + 8 + 4 + 4 + 4 + 4;
+    return n + 8 + 8 + 4 + 4 + 32 + 8 + 8 + 8 + 4 + 4 + 4 + 8 + 4;
 }
 
 static void encode(const kiln_model *m, const kiln_progress *pr, wbuf *w)
@@ -165,6 +171,8 @@ static void encode(const kiln_model *m, const kiln_progress *pr, wbuf *w)
     put_u32(w, pr->train_count);
     put_u32(w, pr->batch);
     put_u32(w, pr->data_crc);
+    memcpy(&bits, &pr->lr, 8);
+    put_u64(w, bits);
     put_u32(w, crc_of(w->p, w->len));
 }
 
@@ -419,7 +427,7 @@ typedef struct {
     kiln_progress progress;
 } fckpt;
 
-/* Parses the structure of a version-3 file (no comparison with the model).
+/* Parses the structure of a file of a version read (no comparison with the model).
  * Returns 0, 1 when the file ends early, 2 when it is malformed. */
 static int parse(const uint8_t *p, size_t len, fckpt *f)
 {
@@ -463,6 +471,10 @@ static int parse(const uint8_t *p, size_t len, fckpt *f)
     f->progress.train_count = get_u32(&r);
     f->progress.batch = get_u32(&r);
     f->progress.data_crc = get_u32(&r);
+    if (f->version >= 7) {
+        bits = get_u64(&r);
+        memcpy(&f->progress.lr, &bits, 8);
+    }
     if (r.short_read) return 1;
     return r.pos == r.len ? 0 : 2;
 }
@@ -721,6 +733,8 @@ int kiln_checkpoint_check_run(const kiln_model *m, const char *path, const kiln_
     else if (p->correct > rows || (m->classes == 0 && p->correct != 0))
         snprintf(what, sizeof what, "%" PRIu64 " rows counted correct out of the %" PRIu64
                  " seen", p->correct, rows), why = what;
+    else if (!(p->lr >= 0) || p->lr > 1e6)
+        snprintf(what, sizeof what, "its base learning rate %g is not one a trainer takes", p->lr), why = what;
     else if (m->steps && *m->steps < (p->epoch - 1) * nsteps + p->step)
         snprintf(what, sizeof what, "%" PRIu64 " optimizer steps is fewer than the epochs "
                  "and steps done", *m->steps), why = what;

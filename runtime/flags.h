@@ -12,6 +12,7 @@
     X("--epochs", "N", "epochs to train (the total to reach, with --resume)")                       \
     X("--threads", "N", "OpenMP threads, 1 to 256 (results are the same for any count)")            \
     X("--seed", "N", "seed for initialization and shuffling")                                       \
+    X("--lr", "RATE", "base learning rate instead of the spec's (a schedule keeps its shape)")        \
     X("--data", "DIR", "directory with the IDX files (plain or .gz)")                               \
     X("--save", "FILE", "write a checkpoint after every epoch and when stopped")                    \
     X("--resume", "FILE", "continue the run saved in FILE exactly where it stopped")                \

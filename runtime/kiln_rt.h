@@ -394,6 +394,27 @@ typedef struct {
                                * a checkpoint holding one is refused */
 } kiln_tensor;
 
+/* ---- Learning-rate schedules (schedule.c) ----------------------------------
+ * The rate of epoch `epoch` (from 1) under schedule s with base rate lr (the
+ * spec's, or --lr's), as PyTorch's schedulers give it when stepped once an
+ * epoch (t = epoch − 1):
+ *   constant  lr
+ *   step      lr · gamma^⌊t / every⌋                                  (StepLR)
+ *   cosine    t < warmup: lr · (t + 1) / (warmup + 1)                 (LinearLR)
+ *             after: min_lr + (lr − min_lr)(1 + cos(π (t − warmup) / (epochs − warmup))) / 2
+ *                                                   (CosineAnnealingLR; past `epochs` it rises
+ *                                                    again, as PyTorch's does) */
+typedef enum { KILN_LR_CONSTANT, KILN_LR_STEP, KILN_LR_COSINE } kiln_lr_kind;
+typedef struct {
+    kiln_lr_kind kind;
+    double lr;                    /* the spec's base rate */
+    int    every;                 /* step */
+    double gamma;
+    int    epochs, warmup;        /* cosine */
+    double min_lr;
+} kiln_schedule;
+double kiln_lr_at(const kiln_schedule *s, double lr, long epoch);
+
 typedef struct {
     const char *name;             /* the spec's model name */
     const char *file_name;        /* the name made safe for file names ([A-Za-z0-9_]),
@@ -413,6 +434,8 @@ typedef struct {
     const kiln_tensor *state;     /* saved in checkpoints after the tensors */
     uint64_t          *steps;     /* optimizer steps taken (Adam's t, dropout's
                                    * stream); saved in checkpoints */
+    double            *learning_rate;  /* what the optimizer reads; the trainer sets it */
+    kiln_schedule      schedule;  /* ... before each epoch, from this */
     uint64_t          *dropout_key;  /* the seed of dropout's masks, or NULL; saved */
     const char *const *class_names;  /* the classes' names for --predict, or NULL */
     /* Draw initial parameters (spec's inits) from rng. */
@@ -471,6 +494,8 @@ typedef struct {
     uint32_t train_count; /* examples in its training set */
     uint32_t batch;       /* the batch size it was trained with */
     uint32_t data_crc;    /* kiln_dataset_crc of its training set */
+    double   lr;          /* the base learning rate it trains with (the spec's or --lr);
+                           * 0: not recorded (a checkpoint of format 6) */
 } kiln_progress;
 
 /* The most epochs a trainer runs (--epochs); a checkpoint's epoch is at most

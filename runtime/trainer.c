@@ -42,6 +42,7 @@ typedef struct {
     int         threads;      /* 0: OpenMP's default */
     uint64_t    seed;
     int         seed_set;     /* --seed given */
+    double      lr;           /* --lr X: the base learning rate; 0: the spec's (or the resumed run's) */
     const char *data, *save, *load, *resume, *metrics, *npz;
     int         eval;
     int         predict;      /* --predict N: N > 0 */
@@ -111,6 +112,10 @@ static void usage(const kiln_model *m)
            "(default %" PRIu64 ";\n"
            "                 with --resume, the saved run's seed, and only that one is accepted)\n",
            m->seed);
+    printf("  --lr RATE      the base learning rate, instead of the spec's %g%s, without\n"
+           "                 recompiling; --resume goes on with the saved run's unless --lr is given\n",
+           m->schedule.lr, m->schedule.kind == KILN_LR_STEP ? " (its step_lr schedule keeps its shape)" :
+           m->schedule.kind == KILN_LR_COSINE ? " (its cosine_lr schedule keeps its shape)" : "");
     if (m->synthetic.dims)
         printf("  --data DIR     (ignored: this model's data are generated from the seed: %d\n"
                "                 training and %d test examples of y = X·w + b + noise)\n",
@@ -165,7 +170,8 @@ static void usage(const kiln_model *m)
     printf("  --help         print this help and exit\n\n");
     printf("Flags also take the form --flag=value.  --eval and --predict may be combined\n"
            "(predictions first); they do not train, so they refuse --epochs N above 0 and\n"
-           "--metrics.  The batch size is %d, fixed when the trainer was compiled.\n", m->batch);
+           "--metrics.  The batch size is %d, fixed when the trainer was compiled\n"
+           "('kiln train SPEC --batch N' rebuilds it with another).\n", m->batch);
 }
 
 /* The trainer's flags and their values' placeholders (flags.h). */
@@ -273,6 +279,11 @@ static int parse_flags(int argc, char **argv, options *o)
         } else if (!strcmp(name, "--seed")) {
             if (parse_u64(val, &o->seed)) bad = "a whole number from 0 to 18446744073709551615";
             o->seed_set = 1;
+        } else if (!strcmp(name, "--lr")) {
+            char *end;
+            errno = 0;
+            o->lr = strtod(val, &end);
+            if (*end || errno || !(o->lr > 0) || o->lr > 1e6) bad = "a number above 0 and at most 1e6";
         } else if (!strcmp(name, "--predict")) {
             if (parse_int(val, 1, 1000000000, &o->predict)) bad = "a whole number, 1 or more";
         } else if (!strcmp(name, "--data")) {
@@ -304,6 +315,10 @@ static int parse_flags(int argc, char **argv, options *o)
     const char *mode = o->eval ? "--eval" : o->predict ? "--predict" : o->classify ? "--classify" : NULL;
     if (mode && o->profile) {
         say("%s does not train, so there is no training step for --profile to time; drop --profile", mode);
+        return -1;
+    }
+    if (mode && o->lr > 0) {
+        say("%s does not train, so --lr makes no sense with it; drop --lr", mode);
         return -1;
     }
     if (mode && o->epochs_set && o->epochs > 0) {
@@ -695,9 +710,13 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
                 "give a larger --epochs to train on", o->resume, at.epoch - 1, at.epoch == 2 ? "" : "s", o->epochs);
         return 0;
     }
+    /* the base learning rate: --lr, else the resumed run's, else the spec's */
+    double base = o->lr > 0 ? o->lr : o->resume && at.lr > 0 ? at.lr : m->schedule.lr;
+    if (o->verbose && o->lr > 0 && o->resume && at.lr > 0 && at.lr != o->lr)
+        say("--lr %g replaces the base rate %g the run in %s was trained with", o->lr, at.lr, o->resume);
     /* what every checkpoint of this run records besides its position */
     const kiln_progress run_of = { .seed = o->seed, .train_count = (uint32_t)tr->count,
-                                   .batch = (uint32_t)m->batch, .data_crc = data_crc };
+                                   .batch = (uint32_t)m->batch, .data_crc = data_crc, .lr = base };
 
     uint32_t *perm = malloc((size_t)tr->count * sizeof *perm);
     uint32_t *order = malloc((size_t)te->count * sizeof *order);
@@ -736,6 +755,8 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             at.epoch = (uint32_t)epoch;
             memcpy(at.rng, rng.s, sizeof at.rng);
         }
+        at.lr = base;   /* a resumed run may go on with another --lr */
+        *m->learning_rate = kiln_lr_at(&m->schedule, base, epoch);
         for (int i = 0; i < tr->count; i++) perm[i] = (uint32_t)i;
         kiln_shuffle(perm, (size_t)tr->count, &rng);
         long train_ok = 0, test_ok = 0;
@@ -774,16 +795,18 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
             loss = run_pass(m, tr, perm, &train_ok);
         int in_evaluation = stop_signal;   /* later ones stop the next epoch's first step */
-        char lt[32], tt[32];
+        char lt[32], tt[32], rate[40] = "";   /* a scheduled rate is shown with the epoch it was used in */
+        if (m->schedule.kind != KILN_LR_CONSTANT) snprintf(rate, sizeof rate, ", lr %g", *m->learning_rate);
         if (regression)
-            printf("epoch %d, loss %s, test loss %s\n", epoch, loss_text(lt, loss / tr->count, 6),
-                   loss_text(tt, test_loss / te->count, 6));
+            printf("epoch %d, loss %s, test loss %s%s\n", epoch, loss_text(lt, loss / tr->count, 6),
+                   loss_text(tt, test_loss / te->count, 6), rate);
         else
-            printf("epoch %d, loss %s, train acc %.3f, test acc %.3f\n", epoch, loss_text(lt, loss / tr->count, 4),
-                   train_acc, test_acc);
+            printf("epoch %d, loss %s, train acc %.3f, test acc %.3f%s\n", epoch,
+                   loss_text(lt, loss / tr->count, 4), train_acc, test_acc, rate);
         fflush(stdout);
         if (o->verbose)
-            fprintf(stderr, "epoch %d: train %.3f s, test %.3f s\n", epoch, t1 - t0, t2 - t1);
+            fprintf(stderr, "epoch %d: lr %.9g, train %.3f s, test %.3f s\n", epoch, *m->learning_rate, t1 - t0,
+                    t2 - t1);
         if (metrics && regression &&
             (rc = metrics_write(metrics, o->metrics, "%d,%.6g,%.6g,%.3f\n", epoch, loss / tr->count,
                                 test_loss / te->count, t1 - t0)))
@@ -898,6 +921,11 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
     options o = {.epochs = m->epochs, .seed = m->seed, .data = m->data_dir};
     if (parse_flags(argc, argv, &o) != 0) return 2;
     if (o.help) { usage(m); return 0; }
+    if (m->schedule.kind == KILN_LR_COSINE && o.lr > 0 && o.lr < m->schedule.min_lr) {
+        say("--lr %g is below the schedule's min_lr %g, where its cosine ends; give --lr %g or more", o.lr,
+            m->schedule.min_lr, m->schedule.min_lr);
+        return 2;
+    }
     int rc = set_threads(&o);
     if (rc) return rc;
     int training = !(o.eval || o.predict || o.classify);

@@ -83,21 +83,23 @@ temps=$(ls "$H" | grep -c '^killed\.ckpt\.tmp')
 
 # ---- 2. a checkpoint is untrusted input even when its CRC is right ----------------
 "$R" --epochs 1 --quiet --seed 5 --save "$H/good.ckpt" >/dev/null 2>&1
-# offsets from the end of a version-4 file (runtime/checkpoint.c): epoch 80,
-# step 76, rng 72 (32 bytes), loss sum 40, correct 32, steps 96
+# offsets from the end of a version-7 file (runtime/checkpoint.c): epoch 88,
+# step 84, rng 80 (32 bytes), loss sum 48, correct 40, steps 104, base rate 12
 hostile_patched() {  # NAME FROM_END HEX WORD
     "$H/ckpt_patch" "$H/good.ckpt" "$H/bad.ckpt" "$2" "$3"
     hostile_one_line "hostile_trainer/ckpt-$1" 1 "$R" --epochs 3 --resume "$H/bad.ckpt" &&
         { grep -q "$4" "$H/err" && pass "hostile_trainer/ckpt-$1/names-it" || fail "hostile_trainer/ckpt-$1/names-it" "$(cat "$H/err")"; }
 }
-hostile_patched step-all-ones 76 ffffffff "step 4294967295 is past the 20"
-hostile_patched step-signed-overflow 76 00000080 "step 2147483648 is past the 20"
-hostile_patched epoch-signed-overflow 80 00000080 "epoch 2147483648 is past"
-hostile_patched rng-all-zero 72 0000000000000000000000000000000000000000000000000000000000000000 "all zeros"
-hostile_patched loss-nan 40 000000000000f87f "loss sum"
-hostile_patched correct-counter 32 0100000000000000 "rows counted correct"
-hostile_patched steps-past-2-53 96 ffffffffffffffff "optimizer steps"
-"$H/ckpt_patch" "$H/good.ckpt" "$H/bad.ckpt" 96 ffffffffffffffff
+hostile_patched step-all-ones 84 ffffffff "step 4294967295 is past the 20"
+hostile_patched step-signed-overflow 84 00000080 "step 2147483648 is past the 20"
+hostile_patched epoch-signed-overflow 88 00000080 "epoch 2147483648 is past"
+hostile_patched rng-all-zero 80 0000000000000000000000000000000000000000000000000000000000000000 "all zeros"
+hostile_patched loss-nan 48 000000000000f87f "loss sum"
+hostile_patched correct-counter 40 0100000000000000 "rows counted correct"
+hostile_patched steps-past-2-53 104 ffffffffffffffff "optimizer steps"
+hostile_patched rate-nan 12 000000000000f87f "base learning rate nan"
+hostile_patched rate-negative 12 000000000000f0bf "base learning rate -1"
+"$H/ckpt_patch" "$H/good.ckpt" "$H/bad.ckpt" 104 ffffffffffffffff
 hostile_one_line hostile_trainer/ckpt-steps-refused-by-load-too 1 "$R" --eval --load "$H/bad.ckpt"
 # --seed with --resume: the run's own seed is accepted, another is refused
 hostile_one_line hostile_trainer/resume-other-seed-refused 2 "$R" --epochs 2 --seed 6 --resume "$H/good.ckpt"

@@ -36,6 +36,7 @@ else
     missing=""
     while read -r f v; do   # each flag (and a value) before a bad --epochs: parsed, and nothing runs
         grep -q -- "^  $f" "$TMP/t.out" && grep -q -- "^  $f" "$TMP/th.out" || missing="$missing $f"
+        v=${v/#RATE/0.1}
         # shellcheck disable=SC2086  # $v: no word or one
         "$T" "$f" ${v/#N/1} --epochs bogus 2>&1 | grep -q -- "--epochs expects" || missing="$missing $f(parse)"
     done < <(sed -n 's/^ *X("\(--[a-z]*\)", "\([A-Z]*\)".*/\1 \2/p' runtime/flags.h)

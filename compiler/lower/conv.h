@@ -50,7 +50,7 @@ typedef struct {
     /* grad_params: where dW and db go (the parameters themselves when sgd is
      * fused: target = beta·target + alpha·sum) */
     const char *target[2];
-    char        alpha[2][40], beta[2][40];
+    GemmUpdate  update[2];          /* alpha and beta, as C expressions */
     int         nout, fused;
     ConvStrategy kind;
     char        strategy[480];      /* which strategy and why (conv.c) */

@@ -228,11 +228,9 @@ static ConvKernel conv_kernel(const Graph *g, const Kernel *k, ConvRole role) {
         c.fused = k->nnodes > 1;
         for (int o = 0; o < q->nout; o++) {
             const Node *up = k->nnodes > 1 + o ? node(g, k->nodes[1 + o]) : NULL;
-            double a = 1.0, bt = 0.0;
-            if (up) up->op->gemm_update(up, &a, &bt);
+            c.update[o] = (GemmUpdate){ "1.0f", "", 0 };   /* the gradient itself: the old one not read */
+            if (up) up->op->gemm_update(up, &c.update[o]);
             c.target[o] = up ? cname(g, up->in[UPDATE_PARAM]) : cname(g, q->out[o]);
-            float_literal(c.alpha[o], a);
-            float_literal(c.beta[o], bt);
             if (q->acc[o]) fail("internal error: %s: a parameter's gradient has two contributions", q->label);
         }
     }

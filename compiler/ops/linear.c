@@ -133,19 +133,17 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_begin(e, g, k);
     for (int o = 0; o < n->nout; o++) {
         const Node *up = k->nnodes > 1 + o ? node(g, k->nodes[1 + o]) : NULL;
-        char alpha[40], beta[40];
         const char *target = up ? cname(g, up->in[UPDATE_PARAM]) : cname(g, n->out[o]);
-        double a = 1.0, bt = 0.0;
-        if (up) up->op->gemm_update(up, &a, &bt);
-        float_literal(alpha, a);
-        float_literal(beta, bt);
+        GemmUpdate u = { "1.0f", "0.0f", 0 };
+        if (up) up->op->gemm_update(up, &u);
+        const char *alpha = u.alpha, *beta = u.beta;
         if (o == GRAD_PARAMS_DW) {
-            if (up && bt == 1.0)
-                emit(e, "/* %s += %s · %sᵀ · %s: %s, fused (no gradient buffer) */", target, alpha, x, dy,
+            if (up && !u.decays)
+                emit(e, "/* %s -= lr · %sᵀ · %s: %s, fused (no gradient buffer) */", target, x, dy,
                      up->layer->op->name);
             else if (up)
-                emit(e, "/* %s = %s · %s + %s · %sᵀ · %s: %s with weight decay, fused (no gradient buffer) */",
-                     target, beta, target, alpha, x, dy, up->layer->op->name);
+                emit(e, "/* %s = (1 − lr·wd) · %s − lr · %sᵀ · %s: %s with weight decay, fused (no gradient buffer) */",
+                     target, target, x, dy, up->layer->op->name);
             else emit(e, "/* %s = %sᵀ · %s: (%ld, n) · (n, %ld) */", target, x, dy, in, out);
             emit(e, "kiln_gemm(&(const kiln_gemm_op){");
             emit(e, "    .transa = KILN_TRANS, .m = %ld, .n = %ld, .k = n, .alpha = %s, .beta = %s,", in, out, alpha,
@@ -155,11 +153,11 @@ static void grad_params_emit(Emit *e, const Graph *g, const Kernel *k) {
             emit(e, "    .c = %s, .ldc = %ld,", target, out);
             emit(e, "});");
         } else {
-            if (up && bt == 1.0)
-                emit(e, "/* %s += %s · column sums of %s: %s, fused */", target, alpha, dy, up->layer->op->name);
+            if (up && !u.decays)
+                emit(e, "/* %s -= lr · column sums of %s: %s, fused */", target, dy, up->layer->op->name);
             else if (up)
-                emit(e, "/* %s = %s · %s + %s · column sums of %s: %s with weight decay, fused */", target, beta,
-                     target, alpha, dy, up->layer->op->name);
+                emit(e, "/* %s = (1 − lr·wd) · %s − lr · column sums of %s: %s with weight decay, fused */", target,
+                     target, dy, up->layer->op->name);
             else emit(e, "/* %s = column sums of %s */", target, dy);
             if (storage_of(g, n->in[1])->panels)
                 emit(e, "kiln_column_sums_paneled(n, %ld, %s, KILN_PANEL, PANEL_STRIDE, %s, %s, %s);", out, dy,

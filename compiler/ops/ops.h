@@ -86,11 +86,14 @@ extern const NodeOp node_softmax_cross_entropy_grad, node_mse_grad, node_probe_s
 
 /* ---- optim.c ---- */
 typedef struct {
-    double lr;
+    Rate   lr;
     double momentum, weight_decay;   /* sgd; adam: weight_decay */
     double beta1, beta2, eps;        /* adam */
 } OptimAttr;
 extern const OpDef op_sgd, op_adam;
+
+/* ---- schedule.c: a Rate (kiln.h) is a schedule's attributes ---- */
+extern const OpDef op_step_lr, op_cosine_lr;
 
 /* ---- init.c: Init (kiln.h) is an initializer's attributes ---- */
 extern const OpDef op_normal, op_uniform, op_zeros, op_xavier, op_kaiming;

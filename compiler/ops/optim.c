@@ -2,6 +2,10 @@
  * added to the gradient).  Each appends one update node per parameter
  * after the backward pass; state lives in the model's state block.
  *
+ * The rate lr is a number or a schedule (schedule.c); the generated C reads
+ * it from the trainer's `learning_rate`, which the trainer sets before each
+ * epoch.
+ *
  *   sgd {lr, momentum = 0, weight_decay = 0}
  *     g = ∇p + wd·p;  v ← μ·v + g (v starts at 0);  p ← p − lr·v
  *     (without momentum: p ← (1 − lr·wd)·p − lr·∇p, which fuses into the
@@ -24,9 +28,8 @@ static const char *const sgd_opts[] = { "lr", "momentum", "weight_decay", NULL }
 static void sgd_parse(Call *c, Layer *l) {
     OptimAttr *out = l->attr;
     call_max_args(c, 1);
-    if (!call_opts(c, 1, sgd_opts) || !call_opt_number(c, 1, "lr", &out->lr))
+    if (!call_opts(c, 1, sgd_opts) || !call_opt_rate(c, 1, "lr", &out->lr))
         call_fail(c, "needs a learning rate, e.g. sgd { lr = 0.1 }");
-    if (!(out->lr > 0) || out->lr > 1e6) call_fail(c, "lr must be above 0 and at most 1e6, got %g", out->lr);
     if (call_opt_number(c, 1, "momentum", &out->momentum)) check_range(c, "momentum", out->momentum, 0, 1, 1);
     if (call_opt_number(c, 1, "weight_decay", &out->weight_decay))
         check_range(c, "weight_decay", out->weight_decay, 0, 1e3, 0);
@@ -37,15 +40,15 @@ static const char *const adam_opts[] = { "lr", "beta1", "beta2", "eps", "weight_
 static void adam_parse(Call *c, Layer *l) {
     OptimAttr *out = l->attr;
     call_max_args(c, 1);
-    out->lr = 0.001, out->beta1 = 0.9, out->beta2 = 0.999, out->eps = 1e-8;
+    out->lr = (Rate){ .lr = 0.001, .loc = c->loc };
+    out->beta1 = 0.9, out->beta2 = 0.999, out->eps = 1e-8;
     if (call_opts(c, 1, adam_opts)) {
-        call_opt_number(c, 1, "lr", &out->lr);
+        call_opt_rate(c, 1, "lr", &out->lr);
         call_opt_number(c, 1, "beta1", &out->beta1);
         call_opt_number(c, 1, "beta2", &out->beta2);
         call_opt_number(c, 1, "eps", &out->eps);
         call_opt_number(c, 1, "weight_decay", &out->weight_decay);
     }
-    if (!(out->lr > 0) || out->lr > 1e6) call_fail(c, "lr must be above 0 and at most 1e6, got %g", out->lr);
     check_range(c, "beta1", out->beta1, 0, 1, 1);
     check_range(c, "beta2", out->beta2, 0, 1, 1);
     if (!(out->eps > 0) || out->eps > 1) call_fail(c, "eps must be above 0 and at most 1, got %g", out->eps);
@@ -88,11 +91,14 @@ static void adam_update(Graph *g, const Layer *opt, int param, int grad) {
 }
 
 /* Plain SGD with or without weight decay is p ← (1 − lr·wd)·p − lr·∇p. */
-static int sgd_gemm_update(const Node *n, double *alpha, double *beta) {
+static int sgd_gemm_update(const Node *n, GemmUpdate *u) {
     const OptimAttr *l = attr_of(n->layer);
     if (l->momentum > 0) return 0;
-    *alpha = -l->lr;
-    *beta = 1.0 - l->lr * l->weight_decay;
+    snprintf(u->alpha, sizeof u->alpha, "(float)-learning_rate");
+    u->decays = l->weight_decay > 0;
+    char wd[40];
+    if (u->decays) snprintf(u->beta, sizeof u->beta, "(float)(1.0 - learning_rate * %s)", double_literal(wd, l->weight_decay));
+    else snprintf(u->beta, sizeof u->beta, "1.0f");
     return 1;
 }
 
@@ -107,7 +113,7 @@ static void sgd_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     const Node *n = node(g, k->nodes[0]);
     const OptimAttr *l = attr_of(n->layer);
     const char *name = n->layer->op->name;
-    char lr[40], mu[40];
+    char mu[40];
     const char *p = cname(g, n->in[UPDATE_PARAM]), *dp = cname(g, n->in[UPDATE_GRAD]);
     kernel_begin(e, g, k);
     if (l->momentum > 0) {
@@ -117,16 +123,16 @@ static void sgd_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     } else {
         emit(e, "/* %s: %s -= lr · (%s%s) */", name, p, dp, l->weight_decay > 0 ? " + wd·p" : "");
     }
+    emit(e, "const float lr = (float)learning_rate;");
     emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[UPDATE_PARAM]));
     emit_decayed_grad(e, l, p, dp);
-    float_literal(lr, l->lr);
     if (l->momentum > 0) {
         const char *v = cname(g, n->in[UPDATE_STATE]);
         emit(e, "    %s[i] = %s * %s[i] + g;", v, float_literal(mu, l->momentum), v);
-        emit(e, "    %s[i] -= %s * %s[i];", p, lr, v);
+        emit(e, "    %s[i] -= lr * %s[i];", p, v);
     } else {
-        emit(e, "    %s[i] -= %s * g;", p, lr);
+        emit(e, "    %s[i] -= lr * g;", p);
     }
     emit(e, "}");
     kernel_end(e);
@@ -141,7 +147,7 @@ static void adam_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_begin(e, g, k);
     emit(e, "/* adam, step t = steps + 1, with bias correction */");
     emit(e, "const double t = (double)(steps + 1);");
-    emit(e, "const float step = (float)(%.17g / (1.0 - pow(%.17g, t)));", l->lr, l->beta1);
+    emit(e, "const float step = (float)(learning_rate / (1.0 - pow(%.17g, t)));", l->beta1);
     emit(e, "const float root = (float)sqrt(1.0 - pow(%.17g, t));", l->beta2);
     emit(e, "#pragma omp for nowait");
     emit(e, "for (int i = 0; i < %ld; i++) {", features(g, n->in[UPDATE_PARAM]));
@@ -153,14 +159,14 @@ static void adam_step_emit(Emit *e, const Graph *g, const Kernel *k) {
     kernel_end(e);
 }
 
-static double learning_rate(const Layer *opt) { return attr_of(opt)->lr; }
+static Rate *rate(const Layer *opt) { return &((OptimAttr *)opt->attr)->lr; }
 
 static const NodeOp node_sgd_step = {
     .name = "sgd.step", .emit = sgd_step_emit, .gemm_update = sgd_gemm_update, .main_input = UPDATE_GRAD,
 };
 static const NodeOp node_adam_step = { .name = "adam.step", .emit = adam_step_emit, .main_input = UPDATE_GRAD };
-static const OptimOp optim_sgd = { .update = sgd_update, .learning_rate = learning_rate };
-static const OptimOp optim_adam = { .update = adam_update, .learning_rate = learning_rate };
+static const OptimOp optim_sgd = { .update = sgd_update, .rate = rate };
+static const OptimOp optim_adam = { .update = adam_update, .rate = rate };
 const OpDef op_sgd = {
     .name = "sgd", .kind = OP_OPTIM, .attr_size = sizeof(OptimAttr), .parse = sgd_parse, .optim = &optim_sgd,
 };

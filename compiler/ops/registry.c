@@ -17,6 +17,8 @@
     X(softmax_cross_entropy) X(mse)                                                        \
     /* optimizers */                                                                       \
     X(sgd) X(adam)                                                                         \
+    /* learning-rate schedules */                                                          \
+    X(step_lr) X(cosine_lr)                                                                \
     /* initializers */                                                                     \
     X(normal) X(uniform) X(zeros) X(xavier) X(kaiming)                                     \
     /* data */                                                                             \

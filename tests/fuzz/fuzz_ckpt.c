@@ -3,7 +3,7 @@
  * checkpoint of the model in ckpt_model.lua, resumed by the trainer itself
  * (kiln_main --resume, one thread, quiet) on a small data set the harness
  * writes: 10 training and 5 test images of 4×4, so an epoch is 3 steps.
- * --epochs is the checkpoint's own epoch (its bytes at the version-4
+ * --epochs is the checkpoint's own epoch (its bytes at the version-7
  * offset), so a checkpoint that is accepted trains the rest of that epoch:
  * at most three steps and an evaluation.  A refusal must be one line on
  * stderr; an accepted run prints nothing there.  Each input runs as it is
@@ -179,8 +179,8 @@ static void resume(const uint8_t *data, size_t size)
     write_file(ckpt_path, data, size);
     /* --epochs: the checkpoint's epoch, so that at most that epoch is trained */
     uint32_t epoch = 1;
-    if (size >= 80) {
-        const uint8_t *e = data + size - 80;
+    if (size >= 88) {
+        const uint8_t *e = data + size - 88;
         epoch = (uint32_t)e[0] | (uint32_t)e[1] << 8 | (uint32_t)e[2] << 16 | (uint32_t)e[3] << 24;
         if (epoch < 1 || epoch > KILN_MAX_EPOCHS) epoch = 1;
     }

@@ -25,7 +25,7 @@
  *   sigmoid4     (batch, 84)          models/lenet_bn.lua:23
  *   linear3      (batch, 10)          models/lenet_bn.lua:24
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 1.0f
+ *   sgd          lr 1
  *
  * One training step runs these kernels, in order:
  *   0 forward_conv2d1_batch_norm1_stats
@@ -126,6 +126,7 @@ static float *const batch_norm4_running_mean = state + 320;  /* (84) */
 static float *const batch_norm4_running_var = state + 416;  /* (84) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 1.0;  /* the optimizer's: the trainer sets it before each epoch */
 static int training;  /* 1 in a training step: dropout is active only then */
 static uint64_t dropout_key;  /* drawn by init(): dropout masks depend on the seed */
 
@@ -656,15 +657,15 @@ static void backward_linear3_grad_input_sigmoid4_grad(int n)
 /* backward_linear3_grad_params_sgd — nodes: linear3.grad_params, sgd.linear3.weight, sgd.linear3.bias */
 static void backward_linear3_grad_params_sgd(int n)
 {
-    /* linear3_weight += -1.0f · sigmoid4ᵀ · d_linear3: sgd, fused (no gradient buffer) */
+    /* linear3_weight -= lr · sigmoid4ᵀ · d_linear3: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 84, .n = 10, .k = n, .alpha = -1.0f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 84, .n = 10, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = sigmoid4, .lda = 84,
         .b = d_linear3, .ldb = 10,
         .c = linear3_weight, .ldc = 10,
     });
-    /* linear3_bias += -1.0f · column sums of d_linear3: sgd, fused */
-    kiln_column_sums(n, 10, d_linear3, 10, -1.0f, 1.0f, linear3_bias);
+    /* linear3_bias -= lr · column sums of d_linear3: sgd, fused */
+    kiln_column_sums(n, 10, d_linear3, 10, (float)-learning_rate, 1.0f, linear3_bias);
 }
 
 /* backward_batch_norm4_grad_sums — nodes: batch_norm4.grad_sums */
@@ -740,15 +741,15 @@ static void backward_linear2_grad_input_sigmoid3_grad(int n)
 /* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
 static void backward_linear2_grad_params_sgd(int n)
 {
-    /* linear2_weight += -1.0f · sigmoid3ᵀ · d_linear2: sgd, fused (no gradient buffer) */
+    /* linear2_weight -= lr · sigmoid3ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 120, .n = 84, .k = n, .alpha = -1.0f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 120, .n = 84, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = sigmoid3, .lda = 120,
         .b = d_linear2, .ldb = 84,
         .c = linear2_weight, .ldc = 84,
     });
-    /* linear2_bias += -1.0f · column sums of d_linear2: sgd, fused */
-    kiln_column_sums(n, 84, d_linear2, 84, -1.0f, 1.0f, linear2_bias);
+    /* linear2_bias -= lr · column sums of d_linear2: sgd, fused */
+    kiln_column_sums(n, 84, d_linear2, 84, (float)-learning_rate, 1.0f, linear2_bias);
 }
 
 /* backward_batch_norm3_grad_sums — nodes: batch_norm3.grad_sums */
@@ -812,15 +813,15 @@ static void backward_linear1_grad_input(int n)
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n)
 {
-    /* linear1_weight += -1.0f · avg_pool2d2ᵀ · d_linear1: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · avg_pool2d2ᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 120, .k = n, .alpha = -1.0f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 120, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = avg_pool2d2, .lda = 256,
         .b = d_linear1, .ldb = 120,
         .c = linear1_weight, .ldc = 120,
     });
-    /* linear1_bias += -1.0f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums(n, 120, d_linear1, 120, -1.0f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_linear1: sgd, fused */
+    kiln_column_sums(n, 120, d_linear1, 120, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* backward_avg_pool2d2_grad_sigmoid2_grad — nodes: avg_pool2d2.grad, sigmoid2.grad */
@@ -961,8 +962,8 @@ static void backward_conv2d2_grad_params_sgd(int n)
     for (int p = 0; p < 2416; p++) {  /* the chunks in order: p = β·p + α·Σ */
         float sum = 0.0f;
         for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
-        if (p < 2400) conv2d2_weight[p] = 1.0f * conv2d2_weight[p] + -1.0f * sum;
-        else conv2d2_bias[p - 2400] = 1.0f * conv2d2_bias[p - 2400] + -1.0f * sum;
+        if (p < 2400) conv2d2_weight[p] = 1.0f * conv2d2_weight[p] + (float)-learning_rate * sum;
+        else conv2d2_bias[p - 2400] = 1.0f * conv2d2_bias[p - 2400] + (float)-learning_rate * sum;
     }
 }
 
@@ -1035,8 +1036,8 @@ static void backward_conv2d1_grad_params_sgd(int n, const uint8_t *x)
     for (int p = 0; p < 156; p++) {  /* the chunks in order: p = β·p + α·Σ */
         float sum = 0.0f;
         for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
-        if (p < 150) conv2d1_weight[p] = 1.0f * conv2d1_weight[p] + -1.0f * sum;
-        else conv2d1_bias[p - 150] = 1.0f * conv2d1_bias[p - 150] + -1.0f * sum;
+        if (p < 150) conv2d1_weight[p] = 1.0f * conv2d1_weight[p] + (float)-learning_rate * sum;
+        else conv2d1_bias[p - 150] = 1.0f * conv2d1_bias[p - 150] + (float)-learning_rate * sum;
     }
 }
 
@@ -1044,10 +1045,11 @@ static void backward_conv2d1_grad_params_sgd(int n, const uint8_t *x)
 static void update_sgd_batch_norm1_weight(void)
 {
     /* sgd: batch_norm1_weight -= lr · (d_batch_norm1_weight) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 6; i++) {
         const float g = d_batch_norm1_weight[i];
-        batch_norm1_weight[i] -= 1.0f * g;
+        batch_norm1_weight[i] -= lr * g;
     }
 }
 
@@ -1055,10 +1057,11 @@ static void update_sgd_batch_norm1_weight(void)
 static void update_sgd_batch_norm1_bias(void)
 {
     /* sgd: batch_norm1_bias -= lr · (d_batch_norm1_bias) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 6; i++) {
         const float g = d_batch_norm1_bias[i];
-        batch_norm1_bias[i] -= 1.0f * g;
+        batch_norm1_bias[i] -= lr * g;
     }
 }
 
@@ -1066,10 +1069,11 @@ static void update_sgd_batch_norm1_bias(void)
 static void update_sgd_batch_norm2_weight(void)
 {
     /* sgd: batch_norm2_weight -= lr · (d_batch_norm2_weight) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm2_weight[i];
-        batch_norm2_weight[i] -= 1.0f * g;
+        batch_norm2_weight[i] -= lr * g;
     }
 }
 
@@ -1077,10 +1081,11 @@ static void update_sgd_batch_norm2_weight(void)
 static void update_sgd_batch_norm2_bias(void)
 {
     /* sgd: batch_norm2_bias -= lr · (d_batch_norm2_bias) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm2_bias[i];
-        batch_norm2_bias[i] -= 1.0f * g;
+        batch_norm2_bias[i] -= lr * g;
     }
 }
 
@@ -1088,10 +1093,11 @@ static void update_sgd_batch_norm2_bias(void)
 static void update_sgd_batch_norm3_weight(void)
 {
     /* sgd: batch_norm3_weight -= lr · (d_batch_norm3_weight) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 120; i++) {
         const float g = d_batch_norm3_weight[i];
-        batch_norm3_weight[i] -= 1.0f * g;
+        batch_norm3_weight[i] -= lr * g;
     }
 }
 
@@ -1099,10 +1105,11 @@ static void update_sgd_batch_norm3_weight(void)
 static void update_sgd_batch_norm3_bias(void)
 {
     /* sgd: batch_norm3_bias -= lr · (d_batch_norm3_bias) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 120; i++) {
         const float g = d_batch_norm3_bias[i];
-        batch_norm3_bias[i] -= 1.0f * g;
+        batch_norm3_bias[i] -= lr * g;
     }
 }
 
@@ -1110,10 +1117,11 @@ static void update_sgd_batch_norm3_bias(void)
 static void update_sgd_batch_norm4_weight(void)
 {
     /* sgd: batch_norm4_weight -= lr · (d_batch_norm4_weight) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 84; i++) {
         const float g = d_batch_norm4_weight[i];
-        batch_norm4_weight[i] -= 1.0f * g;
+        batch_norm4_weight[i] -= lr * g;
     }
 }
 
@@ -1121,10 +1129,11 @@ static void update_sgd_batch_norm4_weight(void)
 static void update_sgd_batch_norm4_bias(void)
 {
     /* sgd: batch_norm4_bias -= lr · (d_batch_norm4_bias) */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 84; i++) {
         const float g = d_batch_norm4_bias[i];
-        batch_norm4_bias[i] -= 1.0f * g;
+        batch_norm4_bias[i] -= lr * g;
     }
 }
 
@@ -1533,6 +1542,8 @@ static const kiln_model model = {
     .nstate = 8,
     .state = state_tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 1.0 },
     .dropout_key = &dropout_key,
     .class_names = class_names,
     .init = init,

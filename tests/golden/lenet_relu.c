@@ -17,7 +17,7 @@
  *   relu4        (batch, 84)          models/lenet_relu.lua:19
  *   linear3      (batch, 10)          models/lenet_relu.lua:20
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 0.1f
+ *   sgd          lr 0.1
  *
  * One training step runs these kernels, in order:
  *   0 forward_conv2d1_relu1_max_pool2d1
@@ -71,6 +71,7 @@ static float *const linear3_weight = params + 60896;  /* (84, 10) */
 static float *const linear3_bias = params + 61744;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.1;  /* the optimizer's: the trainer sets it before each epoch */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -340,15 +341,15 @@ static void backward_linear3_grad_input_relu4_grad(int n)
 /* backward_linear3_grad_params_sgd — nodes: linear3.grad_params, sgd.linear3.weight, sgd.linear3.bias */
 static void backward_linear3_grad_params_sgd(int n)
 {
-    /* linear3_weight += -0.1f · relu4ᵀ · d_linear3: sgd, fused (no gradient buffer) */
+    /* linear3_weight -= lr · relu4ᵀ · d_linear3: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 84, .n = 10, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 84, .n = 10, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu4, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear3, .ldb = 10,
         .c = linear3_weight, .ldc = 10,
     });
-    /* linear3_bias += -0.1f · column sums of d_linear3: sgd, fused */
-    kiln_column_sums(n, 10, d_linear3, 10, -0.1f, 1.0f, linear3_bias);
+    /* linear3_bias -= lr · column sums of d_linear3: sgd, fused */
+    kiln_column_sums(n, 10, d_linear3, 10, (float)-learning_rate, 1.0f, linear3_bias);
 }
 
 /* backward_linear2_grad_input_relu3_grad_epilogue, on each finished piece of the product: d_linear1 = piece ⊙ relu'(relu3) */
@@ -378,15 +379,15 @@ static void backward_linear2_grad_input_relu3_grad(int n)
 /* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
 static void backward_linear2_grad_params_sgd(int n)
 {
-    /* linear2_weight += -0.1f · relu3ᵀ · d_linear2: sgd, fused (no gradient buffer) */
+    /* linear2_weight -= lr · relu3ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 120, .n = 84, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 120, .n = 84, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu3, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear2, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear2_weight, .ldc = 84,
     });
-    /* linear2_bias += -0.1f · column sums of d_linear2: sgd, fused */
-    kiln_column_sums_paneled(n, 84, d_linear2, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear2_bias);
+    /* linear2_bias -= lr · column sums of d_linear2: sgd, fused */
+    kiln_column_sums_paneled(n, 84, d_linear2, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear2_bias);
 }
 
 /* backward_linear1_grad_input — nodes: linear1.grad_input */
@@ -404,15 +405,15 @@ static void backward_linear1_grad_input(int n)
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n)
 {
-    /* linear1_weight += -0.1f · max_pool2d2ᵀ · d_linear1: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · max_pool2d2ᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 400, .n = 120, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 400, .n = 120, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = max_pool2d2, .lda = 400,
         .b = d_linear1, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear1_weight, .ldc = 120,
     });
-    /* linear1_bias += -0.1f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums_paneled(n, 120, d_linear1, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_linear1: sgd, fused */
+    kiln_column_sums_paneled(n, 120, d_linear1, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* backward_max_pool2d2_grad_relu2_grad_conv2d2_grad_input_max_pool2d1_grad_relu1_grad — nodes: conv2d2.grad_input, max_pool2d1.grad, relu1.grad, max_pool2d2.grad, relu2.grad */
@@ -530,8 +531,8 @@ static void backward_conv2d2_grad_params_sgd(int n)
     for (int p = 0; p < 2416; p++) {  /* the chunks in order: p = β·p + α·Σ */
         float sum = 0.0f;
         for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
-        if (p < 2400) conv2d2_weight[p] = 1.0f * conv2d2_weight[p] + -0.1f * sum;
-        else conv2d2_bias[p - 2400] = 1.0f * conv2d2_bias[p - 2400] + -0.1f * sum;
+        if (p < 2400) conv2d2_weight[p] = 1.0f * conv2d2_weight[p] + (float)-learning_rate * sum;
+        else conv2d2_bias[p - 2400] = 1.0f * conv2d2_bias[p - 2400] + (float)-learning_rate * sum;
     }
 }
 
@@ -558,8 +559,8 @@ static void backward_conv2d1_grad_params_sgd(int n, const uint8_t *x)
     for (int p = 0; p < 156; p++) {  /* the chunks in order: p = β·p + α·Σ */
         float sum = 0.0f;
         for (int ch = 0; ch < chunks; ch++) sum += parts[ch][p];
-        if (p < 150) conv2d1_weight[p] = 1.0f * conv2d1_weight[p] + -0.1f * sum;
-        else conv2d1_bias[p - 150] = 1.0f * conv2d1_bias[p - 150] + -0.1f * sum;
+        if (p < 150) conv2d1_weight[p] = 1.0f * conv2d1_weight[p] + (float)-learning_rate * sum;
+        else conv2d1_bias[p - 150] = 1.0f * conv2d1_bias[p - 150] + (float)-learning_rate * sum;
     }
 }
 
@@ -777,6 +778,8 @@ static const kiln_model model = {
     .ntensors = 10,
     .tensors = tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.1 },
     .class_names = class_names,
     .init = init,
     .train_step = train_step,

@@ -6,7 +6,7 @@
  * Model, batch 10:
  *   linear1      (batch, 1)           models/linear_regression.lua:12
  *   mse         
- *   sgd          lr 0.03f
+ *   sgd          lr 0.03
  *
  * One training step runs these kernels, in order:
  *   0 forward_linear1
@@ -30,6 +30,7 @@ static float *const linear1_weight = params + 0;  /* (2, 1) */
 static float *const linear1_bias = params + 16;  /* (1) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.03;  /* the optimizer's: the trainer sets it before each epoch */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -101,15 +102,15 @@ static void loss_and_grad_mse(int n, const float *targets, float *loss, int *cor
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const float *x)
 {
-    /* linear1_weight += -0.03f · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 2, .n = 1, .k = n, .alpha = -0.03f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 2, .n = 1, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = x, .lda = 2,
         .b = d_linear1, .ldb = 1,
         .c = linear1_weight, .ldc = 1,
     });
-    /* linear1_bias += -0.03f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums(n, 1, d_linear1, 1, -0.03f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_linear1: sgd, fused */
+    kiln_column_sums(n, 1, d_linear1, 1, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -225,6 +226,8 @@ static const kiln_model model = {
     .ntensors = 2,
     .tensors = tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.03 },
     .init = init,
     .train_step = train_step,
     .eval_batch = eval_batch,

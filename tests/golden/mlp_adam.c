@@ -9,7 +9,7 @@
  *   relu1        (batch, 256)         models/mlp_adam.lua:13
  *   linear2      (batch, 10)          models/mlp_adam.lua:14
  *   softmax_cross_entropy 10 classes
- *   adam         lr 0.001f
+ *   adam         lr 0.001
  *
  * One training step runs these kernels, in order:
  *   0 forward_linear1_relu1
@@ -60,6 +60,7 @@ static float *const linear2_bias_adam_m = state + 407040;  /* (10) */
 static float *const linear2_bias_adam_v = state + 407056;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.001;  /* the optimizer's: the trainer sets it before each epoch */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -222,7 +223,7 @@ static void update_adam_linear1_weight(void)
 {
     /* adam, step t = steps + 1, with bias correction */
     const double t = (double)(steps + 1);
-    const float step = (float)(0.001 / (1.0 - pow(0.90000000000000002, t)));
+    const float step = (float)(learning_rate / (1.0 - pow(0.90000000000000002, t)));
     const float root = (float)sqrt(1.0 - pow(0.999, t));
     #pragma omp for nowait
     for (int i = 0; i < 200704; i++) {
@@ -238,7 +239,7 @@ static void update_adam_linear1_bias(void)
 {
     /* adam, step t = steps + 1, with bias correction */
     const double t = (double)(steps + 1);
-    const float step = (float)(0.001 / (1.0 - pow(0.90000000000000002, t)));
+    const float step = (float)(learning_rate / (1.0 - pow(0.90000000000000002, t)));
     const float root = (float)sqrt(1.0 - pow(0.999, t));
     #pragma omp for nowait
     for (int i = 0; i < 256; i++) {
@@ -254,7 +255,7 @@ static void update_adam_linear2_weight(void)
 {
     /* adam, step t = steps + 1, with bias correction */
     const double t = (double)(steps + 1);
-    const float step = (float)(0.001 / (1.0 - pow(0.90000000000000002, t)));
+    const float step = (float)(learning_rate / (1.0 - pow(0.90000000000000002, t)));
     const float root = (float)sqrt(1.0 - pow(0.999, t));
     #pragma omp for nowait
     for (int i = 0; i < 2560; i++) {
@@ -270,7 +271,7 @@ static void update_adam_linear2_bias(void)
 {
     /* adam, step t = steps + 1, with bias correction */
     const double t = (double)(steps + 1);
-    const float step = (float)(0.001 / (1.0 - pow(0.90000000000000002, t)));
+    const float step = (float)(learning_rate / (1.0 - pow(0.90000000000000002, t)));
     const float root = (float)sqrt(1.0 - pow(0.999, t));
     #pragma omp for nowait
     for (int i = 0; i < 10; i++) {
@@ -460,6 +461,8 @@ static const kiln_model model = {
     .nstate = 8,
     .state = state_tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.001 },
     .class_names = class_names,
     .init = init,
     .train_step = train_step,

@@ -13,7 +13,7 @@
  *   dropout2     (batch, 256)         models/mlp_dropout.lua:11
  *   linear3      (batch, 10)          models/mlp_dropout.lua:13
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 0.5f
+ *   sgd          lr 0.5
  *
  * One training step runs these kernels, in order:
  *   0 forward_linear1_relu1
@@ -53,6 +53,7 @@ static float *const linear3_weight = params + 266752;  /* (256, 10) */
 static float *const linear3_bias = params + 269312;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.5;  /* the optimizer's: the trainer sets it before each epoch */
 static int training;  /* 1 in a training step: dropout is active only then */
 static uint64_t dropout_key;  /* drawn by init(): dropout masks depend on the seed */
 
@@ -231,15 +232,15 @@ static void backward_linear3_grad_input_dropout2_grad_relu2_grad(int n)
 /* backward_linear3_grad_params_sgd — nodes: linear3.grad_params, sgd.linear3.weight, sgd.linear3.bias */
 static void backward_linear3_grad_params_sgd(int n)
 {
-    /* linear3_weight += -0.5f · dropout2ᵀ · d_linear3: sgd, fused (no gradient buffer) */
+    /* linear3_weight -= lr · dropout2ᵀ · d_linear3: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = -0.5f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = dropout2, .lda = 256,
         .b = d_linear3, .ldb = 10,
         .c = linear3_weight, .ldc = 10,
     });
-    /* linear3_bias += -0.5f · column sums of d_linear3: sgd, fused */
-    kiln_column_sums(n, 10, d_linear3, 10, -0.5f, 1.0f, linear3_bias);
+    /* linear3_bias -= lr · column sums of d_linear3: sgd, fused */
+    kiln_column_sums(n, 10, d_linear3, 10, (float)-learning_rate, 1.0f, linear3_bias);
 }
 
 /* backward_linear2_grad_input_dropout1_grad_relu1_grad_epilogue, on each finished piece of the product: d_linear1 = relu.grad(dropout.grad(piece), relu1) */
@@ -270,29 +271,29 @@ static void backward_linear2_grad_input_dropout1_grad_relu1_grad(int n)
 /* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
 static void backward_linear2_grad_params_sgd(int n)
 {
-    /* linear2_weight += -0.5f · dropout1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
+    /* linear2_weight -= lr · dropout1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = -0.5f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = dropout1, .lda = 256,
         .b = d_linear2, .ldb = 256,
         .c = linear2_weight, .ldc = 256,
     });
-    /* linear2_bias += -0.5f · column sums of d_linear2: sgd, fused */
-    kiln_column_sums(n, 256, d_linear2, 256, -0.5f, 1.0f, linear2_bias);
+    /* linear2_bias -= lr · column sums of d_linear2: sgd, fused */
+    kiln_column_sums(n, 256, d_linear2, 256, (float)-learning_rate, 1.0f, linear2_bias);
 }
 
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* linear1_weight += -0.5f · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = -0.5f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = d_linear1, .ldb = 256,
         .c = linear1_weight, .ldc = 256,
     });
-    /* linear1_bias += -0.5f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums(n, 256, d_linear1, 256, -0.5f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_linear1: sgd, fused */
+    kiln_column_sums(n, 256, d_linear1, 256, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -488,6 +489,8 @@ static const kiln_model model = {
     .ntensors = 6,
     .tensors = tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.5 },
     .dropout_key = &dropout_key,
     .class_names = class_names,
     .init = init,

@@ -19,7 +19,7 @@
  *   relu5        (batch, 256)         models/mlp_residual.lua:18
  *   linear6      (batch, 10)          models/mlp_residual.lua:20
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 0.1f
+ *   sgd          lr 0.1
  *
  * One training step runs these kernels, in order:
  *   0 forward_linear1_relu1
@@ -79,6 +79,7 @@ static float *const linear6_weight = params + 464128;  /* (256, 10) */
 static float *const linear6_bias = params + 466688;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.1;  /* the optimizer's: the trainer sets it before each epoch */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -313,15 +314,15 @@ static void backward_linear6_grad_input_relu5_grad(int n)
 /* backward_linear6_grad_params_sgd — nodes: linear6.grad_params, sgd.linear6.weight, sgd.linear6.bias */
 static void backward_linear6_grad_params_sgd(int n)
 {
-    /* linear6_weight += -0.1f · relu5ᵀ · d_linear6: sgd, fused (no gradient buffer) */
+    /* linear6_weight -= lr · relu5ᵀ · d_linear6: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu5, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear6, .ldb = 10,
         .c = linear6_weight, .ldc = 10,
     });
-    /* linear6_bias += -0.1f · column sums of d_linear6: sgd, fused */
-    kiln_column_sums(n, 10, d_linear6, 10, -0.1f, 1.0f, linear6_bias);
+    /* linear6_bias -= lr · column sums of d_linear6: sgd, fused */
+    kiln_column_sums(n, 10, d_linear6, 10, (float)-learning_rate, 1.0f, linear6_bias);
 }
 
 /* backward_linear5_grad_input_relu4_grad_epilogue, on each finished piece of the product: d_linear4 = piece ⊙ relu'(relu4) */
@@ -351,15 +352,15 @@ static void backward_linear5_grad_input_relu4_grad(int n)
 /* backward_linear5_grad_params_sgd — nodes: linear5.grad_params, sgd.linear5.weight, sgd.linear5.bias */
 static void backward_linear5_grad_params_sgd(int n)
 {
-    /* linear5_weight += -0.1f · relu4ᵀ · d_add2: sgd, fused (no gradient buffer) */
+    /* linear5_weight -= lr · relu4ᵀ · d_add2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu4, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_add2, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear5_weight, .ldc = 256,
     });
-    /* linear5_bias += -0.1f · column sums of d_add2: sgd, fused */
-    kiln_column_sums_paneled(n, 256, d_add2, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear5_bias);
+    /* linear5_bias -= lr · column sums of d_add2: sgd, fused */
+    kiln_column_sums_paneled(n, 256, d_add2, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear5_bias);
 }
 
 /* backward_linear4_grad_input_relu3_grad_epilogue, on each finished piece of the product: d_add2 = piece ⊙ relu'(relu3) */
@@ -389,15 +390,15 @@ static void backward_linear4_grad_input_relu3_grad(int n)
 /* backward_linear4_grad_params_sgd — nodes: linear4.grad_params, sgd.linear4.weight, sgd.linear4.bias */
 static void backward_linear4_grad_params_sgd(int n)
 {
-    /* linear4_weight += -0.1f · relu3ᵀ · d_linear4: sgd, fused (no gradient buffer) */
+    /* linear4_weight -= lr · relu3ᵀ · d_linear4: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu3, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear4, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear4_weight, .ldc = 256,
     });
-    /* linear4_bias += -0.1f · column sums of d_linear4: sgd, fused */
-    kiln_column_sums_paneled(n, 256, d_linear4, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear4_bias);
+    /* linear4_bias -= lr · column sums of d_linear4: sgd, fused */
+    kiln_column_sums_paneled(n, 256, d_linear4, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear4_bias);
 }
 
 /* backward_linear3_grad_input_relu2_grad_epilogue, on each finished piece of the product: d_linear2 = piece ⊙ relu'(relu2) */
@@ -427,15 +428,15 @@ static void backward_linear3_grad_input_relu2_grad(int n)
 /* backward_linear3_grad_params_sgd — nodes: linear3.grad_params, sgd.linear3.weight, sgd.linear3.bias */
 static void backward_linear3_grad_params_sgd(int n)
 {
-    /* linear3_weight += -0.1f · relu2ᵀ · d_add2: sgd, fused (no gradient buffer) */
+    /* linear3_weight -= lr · relu2ᵀ · d_add2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu2, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_add2, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear3_weight, .ldc = 256,
     });
-    /* linear3_bias += -0.1f · column sums of d_add2: sgd, fused */
-    kiln_column_sums_paneled(n, 256, d_add2, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear3_bias);
+    /* linear3_bias -= lr · column sums of d_add2: sgd, fused */
+    kiln_column_sums_paneled(n, 256, d_add2, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear3_bias);
 }
 
 /* backward_linear2_grad_input_relu1_grad_epilogue, on each finished piece of the product: d_add2 = piece ⊙ relu'(relu1) */
@@ -465,29 +466,29 @@ static void backward_linear2_grad_input_relu1_grad(int n)
 /* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
 static void backward_linear2_grad_params_sgd(int n)
 {
-    /* linear2_weight += -0.1f · relu1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
+    /* linear2_weight -= lr · relu1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = relu1, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear2, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear2_weight, .ldc = 256,
     });
-    /* linear2_bias += -0.1f · column sums of d_linear2: sgd, fused */
-    kiln_column_sums_paneled(n, 256, d_linear2, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear2_bias);
+    /* linear2_bias -= lr · column sums of d_linear2: sgd, fused */
+    kiln_column_sums_paneled(n, 256, d_linear2, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear2_bias);
 }
 
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* linear1_weight += -0.1f · xᵀ · d_add2: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · xᵀ · d_add2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = d_add2, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear1_weight, .ldc = 256,
     });
-    /* linear1_bias += -0.1f · column sums of d_add2: sgd, fused */
-    kiln_column_sums_paneled(n, 256, d_add2, KILN_PANEL, PANEL_STRIDE, -0.1f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_add2: sgd, fused */
+    kiln_column_sums_paneled(n, 256, d_add2, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -733,6 +734,8 @@ static const kiln_model model = {
     .ntensors = 12,
     .tensors = tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.1 },
     .class_names = class_names,
     .init = init,
     .train_step = train_step,

@@ -9,7 +9,7 @@
  *   tanh1        (batch, 256)         models/mlp_tanh.lua:12
  *   linear2      (batch, 10)          models/mlp_tanh.lua:13
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 0.390625f
+ *   sgd          lr 0.390625
  *
  * One training step runs these kernels, in order:
  *   0 forward_linear1_tanh1
@@ -45,6 +45,7 @@ static float *const linear2_weight = params + 200960;  /* (256, 10) */
 static float *const linear2_bias = params + 203520;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.390625;  /* the optimizer's: the trainer sets it before each epoch */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -173,29 +174,29 @@ static void backward_linear2_grad_input_tanh1_grad(int n)
 /* backward_linear2_grad_params_sgd — nodes: linear2.grad_params, sgd.linear2.weight, sgd.linear2.bias */
 static void backward_linear2_grad_params_sgd(int n)
 {
-    /* linear2_weight += -0.390625f · tanh1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
+    /* linear2_weight -= lr · tanh1ᵀ · d_linear2: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = -0.390625f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 256, .n = 10, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a = tanh1, .lda = KILN_PANEL, .a_panel_stride = PANEL_STRIDE,
         .b = d_linear2, .ldb = 10,
         .c = linear2_weight, .ldc = 10,
     });
-    /* linear2_bias += -0.390625f · column sums of d_linear2: sgd, fused */
-    kiln_column_sums(n, 10, d_linear2, 10, -0.390625f, 1.0f, linear2_bias);
+    /* linear2_bias -= lr · column sums of d_linear2: sgd, fused */
+    kiln_column_sums(n, 10, d_linear2, 10, (float)-learning_rate, 1.0f, linear2_bias);
 }
 
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* linear1_weight += -0.390625f · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = -0.390625f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 784, .n = 256, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = d_linear1, .ldb = KILN_PANEL, .b_panel_stride = PANEL_STRIDE,
         .c = linear1_weight, .ldc = 256,
     });
-    /* linear1_bias += -0.390625f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums_paneled(n, 256, d_linear1, KILN_PANEL, PANEL_STRIDE, -0.390625f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_linear1: sgd, fused */
+    kiln_column_sums_paneled(n, 256, d_linear1, KILN_PANEL, PANEL_STRIDE, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -349,6 +350,8 @@ static const kiln_model model = {
     .ntensors = 4,
     .tensors = tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.390625 },
     .class_names = class_names,
     .init = init,
     .train_step = train_step,

@@ -72,7 +72,7 @@
  *   flatten1     (batch, 64)          models/resnet.lua:36
  *   linear1      (batch, 10)          models/resnet.lua:36
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 0.05f
+ *   sgd          lr 0.05
  *
  * One training step runs these kernels, in order:
  *   0 forward_conv2d1_batch_norm1_stats
@@ -430,6 +430,7 @@ static float *const linear1_weight_momentum = state + 176000;  /* (64, 10) */
 static float *const linear1_bias_momentum = state + 176640;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.05;  /* the optimizer's: the trainer sets it before each epoch */
 static int training;  /* 1 in a training step: dropout is active only then */
 static uint64_t dropout_key;  /* drawn by init(): dropout masks depend on the seed */
 
@@ -3692,11 +3693,12 @@ static void backward_conv2d1_grad_params(int n, const uint8_t *x)
 static void update_sgd_conv2d1_weight(void)
 {
     /* sgd: g = d_conv2d1_weight + wd·p; conv2d1_weight_momentum = μ·conv2d1_weight_momentum + g; conv2d1_weight -= lr·conv2d1_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 144; i++) {
         const float g = d_conv2d1_weight[i] + 0.0005f * conv2d1_weight[i];
         conv2d1_weight_momentum[i] = 0.9f * conv2d1_weight_momentum[i] + g;
-        conv2d1_weight[i] -= 0.05f * conv2d1_weight_momentum[i];
+        conv2d1_weight[i] -= lr * conv2d1_weight_momentum[i];
     }
 }
 
@@ -3704,11 +3706,12 @@ static void update_sgd_conv2d1_weight(void)
 static void update_sgd_conv2d1_bias(void)
 {
     /* sgd: g = d_conv2d1_bias + wd·p; conv2d1_bias_momentum = μ·conv2d1_bias_momentum + g; conv2d1_bias -= lr·conv2d1_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_conv2d1_bias[i] + 0.0005f * conv2d1_bias[i];
         conv2d1_bias_momentum[i] = 0.9f * conv2d1_bias_momentum[i] + g;
-        conv2d1_bias[i] -= 0.05f * conv2d1_bias_momentum[i];
+        conv2d1_bias[i] -= lr * conv2d1_bias_momentum[i];
     }
 }
 
@@ -3716,11 +3719,12 @@ static void update_sgd_conv2d1_bias(void)
 static void update_sgd_batch_norm1_weight(void)
 {
     /* sgd: g = d_batch_norm1_weight + wd·p; batch_norm1_weight_momentum = μ·batch_norm1_weight_momentum + g; batch_norm1_weight -= lr·batch_norm1_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm1_weight[i] + 0.0005f * batch_norm1_weight[i];
         batch_norm1_weight_momentum[i] = 0.9f * batch_norm1_weight_momentum[i] + g;
-        batch_norm1_weight[i] -= 0.05f * batch_norm1_weight_momentum[i];
+        batch_norm1_weight[i] -= lr * batch_norm1_weight_momentum[i];
     }
 }
 
@@ -3728,11 +3732,12 @@ static void update_sgd_batch_norm1_weight(void)
 static void update_sgd_batch_norm1_bias(void)
 {
     /* sgd: g = d_batch_norm1_bias + wd·p; batch_norm1_bias_momentum = μ·batch_norm1_bias_momentum + g; batch_norm1_bias -= lr·batch_norm1_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm1_bias[i] + 0.0005f * batch_norm1_bias[i];
         batch_norm1_bias_momentum[i] = 0.9f * batch_norm1_bias_momentum[i] + g;
-        batch_norm1_bias[i] -= 0.05f * batch_norm1_bias_momentum[i];
+        batch_norm1_bias[i] -= lr * batch_norm1_bias_momentum[i];
     }
 }
 
@@ -3740,11 +3745,12 @@ static void update_sgd_batch_norm1_bias(void)
 static void update_sgd_conv2d2_weight(void)
 {
     /* sgd: g = d_conv2d2_weight + wd·p; conv2d2_weight_momentum = μ·conv2d2_weight_momentum + g; conv2d2_weight -= lr·conv2d2_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 2304; i++) {
         const float g = d_conv2d2_weight[i] + 0.0005f * conv2d2_weight[i];
         conv2d2_weight_momentum[i] = 0.9f * conv2d2_weight_momentum[i] + g;
-        conv2d2_weight[i] -= 0.05f * conv2d2_weight_momentum[i];
+        conv2d2_weight[i] -= lr * conv2d2_weight_momentum[i];
     }
 }
 
@@ -3752,11 +3758,12 @@ static void update_sgd_conv2d2_weight(void)
 static void update_sgd_conv2d2_bias(void)
 {
     /* sgd: g = d_conv2d2_bias + wd·p; conv2d2_bias_momentum = μ·conv2d2_bias_momentum + g; conv2d2_bias -= lr·conv2d2_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_conv2d2_bias[i] + 0.0005f * conv2d2_bias[i];
         conv2d2_bias_momentum[i] = 0.9f * conv2d2_bias_momentum[i] + g;
-        conv2d2_bias[i] -= 0.05f * conv2d2_bias_momentum[i];
+        conv2d2_bias[i] -= lr * conv2d2_bias_momentum[i];
     }
 }
 
@@ -3764,11 +3771,12 @@ static void update_sgd_conv2d2_bias(void)
 static void update_sgd_batch_norm2_weight(void)
 {
     /* sgd: g = d_batch_norm2_weight + wd·p; batch_norm2_weight_momentum = μ·batch_norm2_weight_momentum + g; batch_norm2_weight -= lr·batch_norm2_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm2_weight[i] + 0.0005f * batch_norm2_weight[i];
         batch_norm2_weight_momentum[i] = 0.9f * batch_norm2_weight_momentum[i] + g;
-        batch_norm2_weight[i] -= 0.05f * batch_norm2_weight_momentum[i];
+        batch_norm2_weight[i] -= lr * batch_norm2_weight_momentum[i];
     }
 }
 
@@ -3776,11 +3784,12 @@ static void update_sgd_batch_norm2_weight(void)
 static void update_sgd_batch_norm2_bias(void)
 {
     /* sgd: g = d_batch_norm2_bias + wd·p; batch_norm2_bias_momentum = μ·batch_norm2_bias_momentum + g; batch_norm2_bias -= lr·batch_norm2_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm2_bias[i] + 0.0005f * batch_norm2_bias[i];
         batch_norm2_bias_momentum[i] = 0.9f * batch_norm2_bias_momentum[i] + g;
-        batch_norm2_bias[i] -= 0.05f * batch_norm2_bias_momentum[i];
+        batch_norm2_bias[i] -= lr * batch_norm2_bias_momentum[i];
     }
 }
 
@@ -3788,11 +3797,12 @@ static void update_sgd_batch_norm2_bias(void)
 static void update_sgd_conv2d3_weight(void)
 {
     /* sgd: g = d_conv2d3_weight + wd·p; conv2d3_weight_momentum = μ·conv2d3_weight_momentum + g; conv2d3_weight -= lr·conv2d3_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 2304; i++) {
         const float g = d_conv2d3_weight[i] + 0.0005f * conv2d3_weight[i];
         conv2d3_weight_momentum[i] = 0.9f * conv2d3_weight_momentum[i] + g;
-        conv2d3_weight[i] -= 0.05f * conv2d3_weight_momentum[i];
+        conv2d3_weight[i] -= lr * conv2d3_weight_momentum[i];
     }
 }
 
@@ -3800,11 +3810,12 @@ static void update_sgd_conv2d3_weight(void)
 static void update_sgd_conv2d3_bias(void)
 {
     /* sgd: g = d_conv2d3_bias + wd·p; conv2d3_bias_momentum = μ·conv2d3_bias_momentum + g; conv2d3_bias -= lr·conv2d3_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_conv2d3_bias[i] + 0.0005f * conv2d3_bias[i];
         conv2d3_bias_momentum[i] = 0.9f * conv2d3_bias_momentum[i] + g;
-        conv2d3_bias[i] -= 0.05f * conv2d3_bias_momentum[i];
+        conv2d3_bias[i] -= lr * conv2d3_bias_momentum[i];
     }
 }
 
@@ -3812,11 +3823,12 @@ static void update_sgd_conv2d3_bias(void)
 static void update_sgd_batch_norm3_weight(void)
 {
     /* sgd: g = d_batch_norm3_weight + wd·p; batch_norm3_weight_momentum = μ·batch_norm3_weight_momentum + g; batch_norm3_weight -= lr·batch_norm3_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm3_weight[i] + 0.0005f * batch_norm3_weight[i];
         batch_norm3_weight_momentum[i] = 0.9f * batch_norm3_weight_momentum[i] + g;
-        batch_norm3_weight[i] -= 0.05f * batch_norm3_weight_momentum[i];
+        batch_norm3_weight[i] -= lr * batch_norm3_weight_momentum[i];
     }
 }
 
@@ -3824,11 +3836,12 @@ static void update_sgd_batch_norm3_weight(void)
 static void update_sgd_batch_norm3_bias(void)
 {
     /* sgd: g = d_batch_norm3_bias + wd·p; batch_norm3_bias_momentum = μ·batch_norm3_bias_momentum + g; batch_norm3_bias -= lr·batch_norm3_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm3_bias[i] + 0.0005f * batch_norm3_bias[i];
         batch_norm3_bias_momentum[i] = 0.9f * batch_norm3_bias_momentum[i] + g;
-        batch_norm3_bias[i] -= 0.05f * batch_norm3_bias_momentum[i];
+        batch_norm3_bias[i] -= lr * batch_norm3_bias_momentum[i];
     }
 }
 
@@ -3836,11 +3849,12 @@ static void update_sgd_batch_norm3_bias(void)
 static void update_sgd_conv2d4_weight(void)
 {
     /* sgd: g = d_conv2d4_weight + wd·p; conv2d4_weight_momentum = μ·conv2d4_weight_momentum + g; conv2d4_weight -= lr·conv2d4_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 2304; i++) {
         const float g = d_conv2d4_weight[i] + 0.0005f * conv2d4_weight[i];
         conv2d4_weight_momentum[i] = 0.9f * conv2d4_weight_momentum[i] + g;
-        conv2d4_weight[i] -= 0.05f * conv2d4_weight_momentum[i];
+        conv2d4_weight[i] -= lr * conv2d4_weight_momentum[i];
     }
 }
 
@@ -3848,11 +3862,12 @@ static void update_sgd_conv2d4_weight(void)
 static void update_sgd_conv2d4_bias(void)
 {
     /* sgd: g = d_conv2d4_bias + wd·p; conv2d4_bias_momentum = μ·conv2d4_bias_momentum + g; conv2d4_bias -= lr·conv2d4_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_conv2d4_bias[i] + 0.0005f * conv2d4_bias[i];
         conv2d4_bias_momentum[i] = 0.9f * conv2d4_bias_momentum[i] + g;
-        conv2d4_bias[i] -= 0.05f * conv2d4_bias_momentum[i];
+        conv2d4_bias[i] -= lr * conv2d4_bias_momentum[i];
     }
 }
 
@@ -3860,11 +3875,12 @@ static void update_sgd_conv2d4_bias(void)
 static void update_sgd_batch_norm4_weight(void)
 {
     /* sgd: g = d_batch_norm4_weight + wd·p; batch_norm4_weight_momentum = μ·batch_norm4_weight_momentum + g; batch_norm4_weight -= lr·batch_norm4_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm4_weight[i] + 0.0005f * batch_norm4_weight[i];
         batch_norm4_weight_momentum[i] = 0.9f * batch_norm4_weight_momentum[i] + g;
-        batch_norm4_weight[i] -= 0.05f * batch_norm4_weight_momentum[i];
+        batch_norm4_weight[i] -= lr * batch_norm4_weight_momentum[i];
     }
 }
 
@@ -3872,11 +3888,12 @@ static void update_sgd_batch_norm4_weight(void)
 static void update_sgd_batch_norm4_bias(void)
 {
     /* sgd: g = d_batch_norm4_bias + wd·p; batch_norm4_bias_momentum = μ·batch_norm4_bias_momentum + g; batch_norm4_bias -= lr·batch_norm4_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm4_bias[i] + 0.0005f * batch_norm4_bias[i];
         batch_norm4_bias_momentum[i] = 0.9f * batch_norm4_bias_momentum[i] + g;
-        batch_norm4_bias[i] -= 0.05f * batch_norm4_bias_momentum[i];
+        batch_norm4_bias[i] -= lr * batch_norm4_bias_momentum[i];
     }
 }
 
@@ -3884,11 +3901,12 @@ static void update_sgd_batch_norm4_bias(void)
 static void update_sgd_conv2d5_weight(void)
 {
     /* sgd: g = d_conv2d5_weight + wd·p; conv2d5_weight_momentum = μ·conv2d5_weight_momentum + g; conv2d5_weight -= lr·conv2d5_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 2304; i++) {
         const float g = d_conv2d5_weight[i] + 0.0005f * conv2d5_weight[i];
         conv2d5_weight_momentum[i] = 0.9f * conv2d5_weight_momentum[i] + g;
-        conv2d5_weight[i] -= 0.05f * conv2d5_weight_momentum[i];
+        conv2d5_weight[i] -= lr * conv2d5_weight_momentum[i];
     }
 }
 
@@ -3896,11 +3914,12 @@ static void update_sgd_conv2d5_weight(void)
 static void update_sgd_conv2d5_bias(void)
 {
     /* sgd: g = d_conv2d5_bias + wd·p; conv2d5_bias_momentum = μ·conv2d5_bias_momentum + g; conv2d5_bias -= lr·conv2d5_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_conv2d5_bias[i] + 0.0005f * conv2d5_bias[i];
         conv2d5_bias_momentum[i] = 0.9f * conv2d5_bias_momentum[i] + g;
-        conv2d5_bias[i] -= 0.05f * conv2d5_bias_momentum[i];
+        conv2d5_bias[i] -= lr * conv2d5_bias_momentum[i];
     }
 }
 
@@ -3908,11 +3927,12 @@ static void update_sgd_conv2d5_bias(void)
 static void update_sgd_batch_norm5_weight(void)
 {
     /* sgd: g = d_batch_norm5_weight + wd·p; batch_norm5_weight_momentum = μ·batch_norm5_weight_momentum + g; batch_norm5_weight -= lr·batch_norm5_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm5_weight[i] + 0.0005f * batch_norm5_weight[i];
         batch_norm5_weight_momentum[i] = 0.9f * batch_norm5_weight_momentum[i] + g;
-        batch_norm5_weight[i] -= 0.05f * batch_norm5_weight_momentum[i];
+        batch_norm5_weight[i] -= lr * batch_norm5_weight_momentum[i];
     }
 }
 
@@ -3920,11 +3940,12 @@ static void update_sgd_batch_norm5_weight(void)
 static void update_sgd_batch_norm5_bias(void)
 {
     /* sgd: g = d_batch_norm5_bias + wd·p; batch_norm5_bias_momentum = μ·batch_norm5_bias_momentum + g; batch_norm5_bias -= lr·batch_norm5_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 16; i++) {
         const float g = d_batch_norm5_bias[i] + 0.0005f * batch_norm5_bias[i];
         batch_norm5_bias_momentum[i] = 0.9f * batch_norm5_bias_momentum[i] + g;
-        batch_norm5_bias[i] -= 0.05f * batch_norm5_bias_momentum[i];
+        batch_norm5_bias[i] -= lr * batch_norm5_bias_momentum[i];
     }
 }
 
@@ -3932,11 +3953,12 @@ static void update_sgd_batch_norm5_bias(void)
 static void update_sgd_conv2d6_weight(void)
 {
     /* sgd: g = d_conv2d6_weight + wd·p; conv2d6_weight_momentum = μ·conv2d6_weight_momentum + g; conv2d6_weight -= lr·conv2d6_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 4608; i++) {
         const float g = d_conv2d6_weight[i] + 0.0005f * conv2d6_weight[i];
         conv2d6_weight_momentum[i] = 0.9f * conv2d6_weight_momentum[i] + g;
-        conv2d6_weight[i] -= 0.05f * conv2d6_weight_momentum[i];
+        conv2d6_weight[i] -= lr * conv2d6_weight_momentum[i];
     }
 }
 
@@ -3944,11 +3966,12 @@ static void update_sgd_conv2d6_weight(void)
 static void update_sgd_conv2d6_bias(void)
 {
     /* sgd: g = d_conv2d6_bias + wd·p; conv2d6_bias_momentum = μ·conv2d6_bias_momentum + g; conv2d6_bias -= lr·conv2d6_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_conv2d6_bias[i] + 0.0005f * conv2d6_bias[i];
         conv2d6_bias_momentum[i] = 0.9f * conv2d6_bias_momentum[i] + g;
-        conv2d6_bias[i] -= 0.05f * conv2d6_bias_momentum[i];
+        conv2d6_bias[i] -= lr * conv2d6_bias_momentum[i];
     }
 }
 
@@ -3956,11 +3979,12 @@ static void update_sgd_conv2d6_bias(void)
 static void update_sgd_batch_norm6_weight(void)
 {
     /* sgd: g = d_batch_norm6_weight + wd·p; batch_norm6_weight_momentum = μ·batch_norm6_weight_momentum + g; batch_norm6_weight -= lr·batch_norm6_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm6_weight[i] + 0.0005f * batch_norm6_weight[i];
         batch_norm6_weight_momentum[i] = 0.9f * batch_norm6_weight_momentum[i] + g;
-        batch_norm6_weight[i] -= 0.05f * batch_norm6_weight_momentum[i];
+        batch_norm6_weight[i] -= lr * batch_norm6_weight_momentum[i];
     }
 }
 
@@ -3968,11 +3992,12 @@ static void update_sgd_batch_norm6_weight(void)
 static void update_sgd_batch_norm6_bias(void)
 {
     /* sgd: g = d_batch_norm6_bias + wd·p; batch_norm6_bias_momentum = μ·batch_norm6_bias_momentum + g; batch_norm6_bias -= lr·batch_norm6_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm6_bias[i] + 0.0005f * batch_norm6_bias[i];
         batch_norm6_bias_momentum[i] = 0.9f * batch_norm6_bias_momentum[i] + g;
-        batch_norm6_bias[i] -= 0.05f * batch_norm6_bias_momentum[i];
+        batch_norm6_bias[i] -= lr * batch_norm6_bias_momentum[i];
     }
 }
 
@@ -3980,11 +4005,12 @@ static void update_sgd_batch_norm6_bias(void)
 static void update_sgd_conv2d7_weight(void)
 {
     /* sgd: g = d_conv2d7_weight + wd·p; conv2d7_weight_momentum = μ·conv2d7_weight_momentum + g; conv2d7_weight -= lr·conv2d7_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 9216; i++) {
         const float g = d_conv2d7_weight[i] + 0.0005f * conv2d7_weight[i];
         conv2d7_weight_momentum[i] = 0.9f * conv2d7_weight_momentum[i] + g;
-        conv2d7_weight[i] -= 0.05f * conv2d7_weight_momentum[i];
+        conv2d7_weight[i] -= lr * conv2d7_weight_momentum[i];
     }
 }
 
@@ -3992,11 +4018,12 @@ static void update_sgd_conv2d7_weight(void)
 static void update_sgd_conv2d7_bias(void)
 {
     /* sgd: g = d_conv2d7_bias + wd·p; conv2d7_bias_momentum = μ·conv2d7_bias_momentum + g; conv2d7_bias -= lr·conv2d7_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_conv2d7_bias[i] + 0.0005f * conv2d7_bias[i];
         conv2d7_bias_momentum[i] = 0.9f * conv2d7_bias_momentum[i] + g;
-        conv2d7_bias[i] -= 0.05f * conv2d7_bias_momentum[i];
+        conv2d7_bias[i] -= lr * conv2d7_bias_momentum[i];
     }
 }
 
@@ -4004,11 +4031,12 @@ static void update_sgd_conv2d7_bias(void)
 static void update_sgd_batch_norm7_weight(void)
 {
     /* sgd: g = d_batch_norm7_weight + wd·p; batch_norm7_weight_momentum = μ·batch_norm7_weight_momentum + g; batch_norm7_weight -= lr·batch_norm7_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm7_weight[i] + 0.0005f * batch_norm7_weight[i];
         batch_norm7_weight_momentum[i] = 0.9f * batch_norm7_weight_momentum[i] + g;
-        batch_norm7_weight[i] -= 0.05f * batch_norm7_weight_momentum[i];
+        batch_norm7_weight[i] -= lr * batch_norm7_weight_momentum[i];
     }
 }
 
@@ -4016,11 +4044,12 @@ static void update_sgd_batch_norm7_weight(void)
 static void update_sgd_batch_norm7_bias(void)
 {
     /* sgd: g = d_batch_norm7_bias + wd·p; batch_norm7_bias_momentum = μ·batch_norm7_bias_momentum + g; batch_norm7_bias -= lr·batch_norm7_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm7_bias[i] + 0.0005f * batch_norm7_bias[i];
         batch_norm7_bias_momentum[i] = 0.9f * batch_norm7_bias_momentum[i] + g;
-        batch_norm7_bias[i] -= 0.05f * batch_norm7_bias_momentum[i];
+        batch_norm7_bias[i] -= lr * batch_norm7_bias_momentum[i];
     }
 }
 
@@ -4028,11 +4057,12 @@ static void update_sgd_batch_norm7_bias(void)
 static void update_sgd_conv2d8_weight(void)
 {
     /* sgd: g = d_conv2d8_weight + wd·p; conv2d8_weight_momentum = μ·conv2d8_weight_momentum + g; conv2d8_weight -= lr·conv2d8_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 512; i++) {
         const float g = d_conv2d8_weight[i] + 0.0005f * conv2d8_weight[i];
         conv2d8_weight_momentum[i] = 0.9f * conv2d8_weight_momentum[i] + g;
-        conv2d8_weight[i] -= 0.05f * conv2d8_weight_momentum[i];
+        conv2d8_weight[i] -= lr * conv2d8_weight_momentum[i];
     }
 }
 
@@ -4040,11 +4070,12 @@ static void update_sgd_conv2d8_weight(void)
 static void update_sgd_conv2d8_bias(void)
 {
     /* sgd: g = d_conv2d8_bias + wd·p; conv2d8_bias_momentum = μ·conv2d8_bias_momentum + g; conv2d8_bias -= lr·conv2d8_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_conv2d8_bias[i] + 0.0005f * conv2d8_bias[i];
         conv2d8_bias_momentum[i] = 0.9f * conv2d8_bias_momentum[i] + g;
-        conv2d8_bias[i] -= 0.05f * conv2d8_bias_momentum[i];
+        conv2d8_bias[i] -= lr * conv2d8_bias_momentum[i];
     }
 }
 
@@ -4052,11 +4083,12 @@ static void update_sgd_conv2d8_bias(void)
 static void update_sgd_batch_norm8_weight(void)
 {
     /* sgd: g = d_batch_norm8_weight + wd·p; batch_norm8_weight_momentum = μ·batch_norm8_weight_momentum + g; batch_norm8_weight -= lr·batch_norm8_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm8_weight[i] + 0.0005f * batch_norm8_weight[i];
         batch_norm8_weight_momentum[i] = 0.9f * batch_norm8_weight_momentum[i] + g;
-        batch_norm8_weight[i] -= 0.05f * batch_norm8_weight_momentum[i];
+        batch_norm8_weight[i] -= lr * batch_norm8_weight_momentum[i];
     }
 }
 
@@ -4064,11 +4096,12 @@ static void update_sgd_batch_norm8_weight(void)
 static void update_sgd_batch_norm8_bias(void)
 {
     /* sgd: g = d_batch_norm8_bias + wd·p; batch_norm8_bias_momentum = μ·batch_norm8_bias_momentum + g; batch_norm8_bias -= lr·batch_norm8_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm8_bias[i] + 0.0005f * batch_norm8_bias[i];
         batch_norm8_bias_momentum[i] = 0.9f * batch_norm8_bias_momentum[i] + g;
-        batch_norm8_bias[i] -= 0.05f * batch_norm8_bias_momentum[i];
+        batch_norm8_bias[i] -= lr * batch_norm8_bias_momentum[i];
     }
 }
 
@@ -4076,11 +4109,12 @@ static void update_sgd_batch_norm8_bias(void)
 static void update_sgd_conv2d9_weight(void)
 {
     /* sgd: g = d_conv2d9_weight + wd·p; conv2d9_weight_momentum = μ·conv2d9_weight_momentum + g; conv2d9_weight -= lr·conv2d9_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 9216; i++) {
         const float g = d_conv2d9_weight[i] + 0.0005f * conv2d9_weight[i];
         conv2d9_weight_momentum[i] = 0.9f * conv2d9_weight_momentum[i] + g;
-        conv2d9_weight[i] -= 0.05f * conv2d9_weight_momentum[i];
+        conv2d9_weight[i] -= lr * conv2d9_weight_momentum[i];
     }
 }
 
@@ -4088,11 +4122,12 @@ static void update_sgd_conv2d9_weight(void)
 static void update_sgd_conv2d9_bias(void)
 {
     /* sgd: g = d_conv2d9_bias + wd·p; conv2d9_bias_momentum = μ·conv2d9_bias_momentum + g; conv2d9_bias -= lr·conv2d9_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_conv2d9_bias[i] + 0.0005f * conv2d9_bias[i];
         conv2d9_bias_momentum[i] = 0.9f * conv2d9_bias_momentum[i] + g;
-        conv2d9_bias[i] -= 0.05f * conv2d9_bias_momentum[i];
+        conv2d9_bias[i] -= lr * conv2d9_bias_momentum[i];
     }
 }
 
@@ -4100,11 +4135,12 @@ static void update_sgd_conv2d9_bias(void)
 static void update_sgd_batch_norm9_weight(void)
 {
     /* sgd: g = d_batch_norm9_weight + wd·p; batch_norm9_weight_momentum = μ·batch_norm9_weight_momentum + g; batch_norm9_weight -= lr·batch_norm9_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm9_weight[i] + 0.0005f * batch_norm9_weight[i];
         batch_norm9_weight_momentum[i] = 0.9f * batch_norm9_weight_momentum[i] + g;
-        batch_norm9_weight[i] -= 0.05f * batch_norm9_weight_momentum[i];
+        batch_norm9_weight[i] -= lr * batch_norm9_weight_momentum[i];
     }
 }
 
@@ -4112,11 +4148,12 @@ static void update_sgd_batch_norm9_weight(void)
 static void update_sgd_batch_norm9_bias(void)
 {
     /* sgd: g = d_batch_norm9_bias + wd·p; batch_norm9_bias_momentum = μ·batch_norm9_bias_momentum + g; batch_norm9_bias -= lr·batch_norm9_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm9_bias[i] + 0.0005f * batch_norm9_bias[i];
         batch_norm9_bias_momentum[i] = 0.9f * batch_norm9_bias_momentum[i] + g;
-        batch_norm9_bias[i] -= 0.05f * batch_norm9_bias_momentum[i];
+        batch_norm9_bias[i] -= lr * batch_norm9_bias_momentum[i];
     }
 }
 
@@ -4124,11 +4161,12 @@ static void update_sgd_batch_norm9_bias(void)
 static void update_sgd_conv2d10_weight(void)
 {
     /* sgd: g = d_conv2d10_weight + wd·p; conv2d10_weight_momentum = μ·conv2d10_weight_momentum + g; conv2d10_weight -= lr·conv2d10_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 9216; i++) {
         const float g = d_conv2d10_weight[i] + 0.0005f * conv2d10_weight[i];
         conv2d10_weight_momentum[i] = 0.9f * conv2d10_weight_momentum[i] + g;
-        conv2d10_weight[i] -= 0.05f * conv2d10_weight_momentum[i];
+        conv2d10_weight[i] -= lr * conv2d10_weight_momentum[i];
     }
 }
 
@@ -4136,11 +4174,12 @@ static void update_sgd_conv2d10_weight(void)
 static void update_sgd_conv2d10_bias(void)
 {
     /* sgd: g = d_conv2d10_bias + wd·p; conv2d10_bias_momentum = μ·conv2d10_bias_momentum + g; conv2d10_bias -= lr·conv2d10_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_conv2d10_bias[i] + 0.0005f * conv2d10_bias[i];
         conv2d10_bias_momentum[i] = 0.9f * conv2d10_bias_momentum[i] + g;
-        conv2d10_bias[i] -= 0.05f * conv2d10_bias_momentum[i];
+        conv2d10_bias[i] -= lr * conv2d10_bias_momentum[i];
     }
 }
 
@@ -4148,11 +4187,12 @@ static void update_sgd_conv2d10_bias(void)
 static void update_sgd_batch_norm10_weight(void)
 {
     /* sgd: g = d_batch_norm10_weight + wd·p; batch_norm10_weight_momentum = μ·batch_norm10_weight_momentum + g; batch_norm10_weight -= lr·batch_norm10_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm10_weight[i] + 0.0005f * batch_norm10_weight[i];
         batch_norm10_weight_momentum[i] = 0.9f * batch_norm10_weight_momentum[i] + g;
-        batch_norm10_weight[i] -= 0.05f * batch_norm10_weight_momentum[i];
+        batch_norm10_weight[i] -= lr * batch_norm10_weight_momentum[i];
     }
 }
 
@@ -4160,11 +4200,12 @@ static void update_sgd_batch_norm10_weight(void)
 static void update_sgd_batch_norm10_bias(void)
 {
     /* sgd: g = d_batch_norm10_bias + wd·p; batch_norm10_bias_momentum = μ·batch_norm10_bias_momentum + g; batch_norm10_bias -= lr·batch_norm10_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 32; i++) {
         const float g = d_batch_norm10_bias[i] + 0.0005f * batch_norm10_bias[i];
         batch_norm10_bias_momentum[i] = 0.9f * batch_norm10_bias_momentum[i] + g;
-        batch_norm10_bias[i] -= 0.05f * batch_norm10_bias_momentum[i];
+        batch_norm10_bias[i] -= lr * batch_norm10_bias_momentum[i];
     }
 }
 
@@ -4172,11 +4213,12 @@ static void update_sgd_batch_norm10_bias(void)
 static void update_sgd_conv2d11_weight(void)
 {
     /* sgd: g = d_conv2d11_weight + wd·p; conv2d11_weight_momentum = μ·conv2d11_weight_momentum + g; conv2d11_weight -= lr·conv2d11_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 18432; i++) {
         const float g = d_conv2d11_weight[i] + 0.0005f * conv2d11_weight[i];
         conv2d11_weight_momentum[i] = 0.9f * conv2d11_weight_momentum[i] + g;
-        conv2d11_weight[i] -= 0.05f * conv2d11_weight_momentum[i];
+        conv2d11_weight[i] -= lr * conv2d11_weight_momentum[i];
     }
 }
 
@@ -4184,11 +4226,12 @@ static void update_sgd_conv2d11_weight(void)
 static void update_sgd_conv2d11_bias(void)
 {
     /* sgd: g = d_conv2d11_bias + wd·p; conv2d11_bias_momentum = μ·conv2d11_bias_momentum + g; conv2d11_bias -= lr·conv2d11_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_conv2d11_bias[i] + 0.0005f * conv2d11_bias[i];
         conv2d11_bias_momentum[i] = 0.9f * conv2d11_bias_momentum[i] + g;
-        conv2d11_bias[i] -= 0.05f * conv2d11_bias_momentum[i];
+        conv2d11_bias[i] -= lr * conv2d11_bias_momentum[i];
     }
 }
 
@@ -4196,11 +4239,12 @@ static void update_sgd_conv2d11_bias(void)
 static void update_sgd_batch_norm11_weight(void)
 {
     /* sgd: g = d_batch_norm11_weight + wd·p; batch_norm11_weight_momentum = μ·batch_norm11_weight_momentum + g; batch_norm11_weight -= lr·batch_norm11_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm11_weight[i] + 0.0005f * batch_norm11_weight[i];
         batch_norm11_weight_momentum[i] = 0.9f * batch_norm11_weight_momentum[i] + g;
-        batch_norm11_weight[i] -= 0.05f * batch_norm11_weight_momentum[i];
+        batch_norm11_weight[i] -= lr * batch_norm11_weight_momentum[i];
     }
 }
 
@@ -4208,11 +4252,12 @@ static void update_sgd_batch_norm11_weight(void)
 static void update_sgd_batch_norm11_bias(void)
 {
     /* sgd: g = d_batch_norm11_bias + wd·p; batch_norm11_bias_momentum = μ·batch_norm11_bias_momentum + g; batch_norm11_bias -= lr·batch_norm11_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm11_bias[i] + 0.0005f * batch_norm11_bias[i];
         batch_norm11_bias_momentum[i] = 0.9f * batch_norm11_bias_momentum[i] + g;
-        batch_norm11_bias[i] -= 0.05f * batch_norm11_bias_momentum[i];
+        batch_norm11_bias[i] -= lr * batch_norm11_bias_momentum[i];
     }
 }
 
@@ -4220,11 +4265,12 @@ static void update_sgd_batch_norm11_bias(void)
 static void update_sgd_conv2d12_weight(void)
 {
     /* sgd: g = d_conv2d12_weight + wd·p; conv2d12_weight_momentum = μ·conv2d12_weight_momentum + g; conv2d12_weight -= lr·conv2d12_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 36864; i++) {
         const float g = d_conv2d12_weight[i] + 0.0005f * conv2d12_weight[i];
         conv2d12_weight_momentum[i] = 0.9f * conv2d12_weight_momentum[i] + g;
-        conv2d12_weight[i] -= 0.05f * conv2d12_weight_momentum[i];
+        conv2d12_weight[i] -= lr * conv2d12_weight_momentum[i];
     }
 }
 
@@ -4232,11 +4278,12 @@ static void update_sgd_conv2d12_weight(void)
 static void update_sgd_conv2d12_bias(void)
 {
     /* sgd: g = d_conv2d12_bias + wd·p; conv2d12_bias_momentum = μ·conv2d12_bias_momentum + g; conv2d12_bias -= lr·conv2d12_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_conv2d12_bias[i] + 0.0005f * conv2d12_bias[i];
         conv2d12_bias_momentum[i] = 0.9f * conv2d12_bias_momentum[i] + g;
-        conv2d12_bias[i] -= 0.05f * conv2d12_bias_momentum[i];
+        conv2d12_bias[i] -= lr * conv2d12_bias_momentum[i];
     }
 }
 
@@ -4244,11 +4291,12 @@ static void update_sgd_conv2d12_bias(void)
 static void update_sgd_batch_norm12_weight(void)
 {
     /* sgd: g = d_batch_norm12_weight + wd·p; batch_norm12_weight_momentum = μ·batch_norm12_weight_momentum + g; batch_norm12_weight -= lr·batch_norm12_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm12_weight[i] + 0.0005f * batch_norm12_weight[i];
         batch_norm12_weight_momentum[i] = 0.9f * batch_norm12_weight_momentum[i] + g;
-        batch_norm12_weight[i] -= 0.05f * batch_norm12_weight_momentum[i];
+        batch_norm12_weight[i] -= lr * batch_norm12_weight_momentum[i];
     }
 }
 
@@ -4256,11 +4304,12 @@ static void update_sgd_batch_norm12_weight(void)
 static void update_sgd_batch_norm12_bias(void)
 {
     /* sgd: g = d_batch_norm12_bias + wd·p; batch_norm12_bias_momentum = μ·batch_norm12_bias_momentum + g; batch_norm12_bias -= lr·batch_norm12_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm12_bias[i] + 0.0005f * batch_norm12_bias[i];
         batch_norm12_bias_momentum[i] = 0.9f * batch_norm12_bias_momentum[i] + g;
-        batch_norm12_bias[i] -= 0.05f * batch_norm12_bias_momentum[i];
+        batch_norm12_bias[i] -= lr * batch_norm12_bias_momentum[i];
     }
 }
 
@@ -4268,11 +4317,12 @@ static void update_sgd_batch_norm12_bias(void)
 static void update_sgd_conv2d13_weight(void)
 {
     /* sgd: g = d_conv2d13_weight + wd·p; conv2d13_weight_momentum = μ·conv2d13_weight_momentum + g; conv2d13_weight -= lr·conv2d13_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 2048; i++) {
         const float g = d_conv2d13_weight[i] + 0.0005f * conv2d13_weight[i];
         conv2d13_weight_momentum[i] = 0.9f * conv2d13_weight_momentum[i] + g;
-        conv2d13_weight[i] -= 0.05f * conv2d13_weight_momentum[i];
+        conv2d13_weight[i] -= lr * conv2d13_weight_momentum[i];
     }
 }
 
@@ -4280,11 +4330,12 @@ static void update_sgd_conv2d13_weight(void)
 static void update_sgd_conv2d13_bias(void)
 {
     /* sgd: g = d_conv2d13_bias + wd·p; conv2d13_bias_momentum = μ·conv2d13_bias_momentum + g; conv2d13_bias -= lr·conv2d13_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_conv2d13_bias[i] + 0.0005f * conv2d13_bias[i];
         conv2d13_bias_momentum[i] = 0.9f * conv2d13_bias_momentum[i] + g;
-        conv2d13_bias[i] -= 0.05f * conv2d13_bias_momentum[i];
+        conv2d13_bias[i] -= lr * conv2d13_bias_momentum[i];
     }
 }
 
@@ -4292,11 +4343,12 @@ static void update_sgd_conv2d13_bias(void)
 static void update_sgd_batch_norm13_weight(void)
 {
     /* sgd: g = d_batch_norm13_weight + wd·p; batch_norm13_weight_momentum = μ·batch_norm13_weight_momentum + g; batch_norm13_weight -= lr·batch_norm13_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm13_weight[i] + 0.0005f * batch_norm13_weight[i];
         batch_norm13_weight_momentum[i] = 0.9f * batch_norm13_weight_momentum[i] + g;
-        batch_norm13_weight[i] -= 0.05f * batch_norm13_weight_momentum[i];
+        batch_norm13_weight[i] -= lr * batch_norm13_weight_momentum[i];
     }
 }
 
@@ -4304,11 +4356,12 @@ static void update_sgd_batch_norm13_weight(void)
 static void update_sgd_batch_norm13_bias(void)
 {
     /* sgd: g = d_batch_norm13_bias + wd·p; batch_norm13_bias_momentum = μ·batch_norm13_bias_momentum + g; batch_norm13_bias -= lr·batch_norm13_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm13_bias[i] + 0.0005f * batch_norm13_bias[i];
         batch_norm13_bias_momentum[i] = 0.9f * batch_norm13_bias_momentum[i] + g;
-        batch_norm13_bias[i] -= 0.05f * batch_norm13_bias_momentum[i];
+        batch_norm13_bias[i] -= lr * batch_norm13_bias_momentum[i];
     }
 }
 
@@ -4316,11 +4369,12 @@ static void update_sgd_batch_norm13_bias(void)
 static void update_sgd_conv2d14_weight(void)
 {
     /* sgd: g = d_conv2d14_weight + wd·p; conv2d14_weight_momentum = μ·conv2d14_weight_momentum + g; conv2d14_weight -= lr·conv2d14_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 36864; i++) {
         const float g = d_conv2d14_weight[i] + 0.0005f * conv2d14_weight[i];
         conv2d14_weight_momentum[i] = 0.9f * conv2d14_weight_momentum[i] + g;
-        conv2d14_weight[i] -= 0.05f * conv2d14_weight_momentum[i];
+        conv2d14_weight[i] -= lr * conv2d14_weight_momentum[i];
     }
 }
 
@@ -4328,11 +4382,12 @@ static void update_sgd_conv2d14_weight(void)
 static void update_sgd_conv2d14_bias(void)
 {
     /* sgd: g = d_conv2d14_bias + wd·p; conv2d14_bias_momentum = μ·conv2d14_bias_momentum + g; conv2d14_bias -= lr·conv2d14_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_conv2d14_bias[i] + 0.0005f * conv2d14_bias[i];
         conv2d14_bias_momentum[i] = 0.9f * conv2d14_bias_momentum[i] + g;
-        conv2d14_bias[i] -= 0.05f * conv2d14_bias_momentum[i];
+        conv2d14_bias[i] -= lr * conv2d14_bias_momentum[i];
     }
 }
 
@@ -4340,11 +4395,12 @@ static void update_sgd_conv2d14_bias(void)
 static void update_sgd_batch_norm14_weight(void)
 {
     /* sgd: g = d_batch_norm14_weight + wd·p; batch_norm14_weight_momentum = μ·batch_norm14_weight_momentum + g; batch_norm14_weight -= lr·batch_norm14_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm14_weight[i] + 0.0005f * batch_norm14_weight[i];
         batch_norm14_weight_momentum[i] = 0.9f * batch_norm14_weight_momentum[i] + g;
-        batch_norm14_weight[i] -= 0.05f * batch_norm14_weight_momentum[i];
+        batch_norm14_weight[i] -= lr * batch_norm14_weight_momentum[i];
     }
 }
 
@@ -4352,11 +4408,12 @@ static void update_sgd_batch_norm14_weight(void)
 static void update_sgd_batch_norm14_bias(void)
 {
     /* sgd: g = d_batch_norm14_bias + wd·p; batch_norm14_bias_momentum = μ·batch_norm14_bias_momentum + g; batch_norm14_bias -= lr·batch_norm14_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm14_bias[i] + 0.0005f * batch_norm14_bias[i];
         batch_norm14_bias_momentum[i] = 0.9f * batch_norm14_bias_momentum[i] + g;
-        batch_norm14_bias[i] -= 0.05f * batch_norm14_bias_momentum[i];
+        batch_norm14_bias[i] -= lr * batch_norm14_bias_momentum[i];
     }
 }
 
@@ -4364,11 +4421,12 @@ static void update_sgd_batch_norm14_bias(void)
 static void update_sgd_conv2d15_weight(void)
 {
     /* sgd: g = d_conv2d15_weight + wd·p; conv2d15_weight_momentum = μ·conv2d15_weight_momentum + g; conv2d15_weight -= lr·conv2d15_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 36864; i++) {
         const float g = d_conv2d15_weight[i] + 0.0005f * conv2d15_weight[i];
         conv2d15_weight_momentum[i] = 0.9f * conv2d15_weight_momentum[i] + g;
-        conv2d15_weight[i] -= 0.05f * conv2d15_weight_momentum[i];
+        conv2d15_weight[i] -= lr * conv2d15_weight_momentum[i];
     }
 }
 
@@ -4376,11 +4434,12 @@ static void update_sgd_conv2d15_weight(void)
 static void update_sgd_conv2d15_bias(void)
 {
     /* sgd: g = d_conv2d15_bias + wd·p; conv2d15_bias_momentum = μ·conv2d15_bias_momentum + g; conv2d15_bias -= lr·conv2d15_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_conv2d15_bias[i] + 0.0005f * conv2d15_bias[i];
         conv2d15_bias_momentum[i] = 0.9f * conv2d15_bias_momentum[i] + g;
-        conv2d15_bias[i] -= 0.05f * conv2d15_bias_momentum[i];
+        conv2d15_bias[i] -= lr * conv2d15_bias_momentum[i];
     }
 }
 
@@ -4388,11 +4447,12 @@ static void update_sgd_conv2d15_bias(void)
 static void update_sgd_batch_norm15_weight(void)
 {
     /* sgd: g = d_batch_norm15_weight + wd·p; batch_norm15_weight_momentum = μ·batch_norm15_weight_momentum + g; batch_norm15_weight -= lr·batch_norm15_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm15_weight[i] + 0.0005f * batch_norm15_weight[i];
         batch_norm15_weight_momentum[i] = 0.9f * batch_norm15_weight_momentum[i] + g;
-        batch_norm15_weight[i] -= 0.05f * batch_norm15_weight_momentum[i];
+        batch_norm15_weight[i] -= lr * batch_norm15_weight_momentum[i];
     }
 }
 
@@ -4400,11 +4460,12 @@ static void update_sgd_batch_norm15_weight(void)
 static void update_sgd_batch_norm15_bias(void)
 {
     /* sgd: g = d_batch_norm15_bias + wd·p; batch_norm15_bias_momentum = μ·batch_norm15_bias_momentum + g; batch_norm15_bias -= lr·batch_norm15_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 64; i++) {
         const float g = d_batch_norm15_bias[i] + 0.0005f * batch_norm15_bias[i];
         batch_norm15_bias_momentum[i] = 0.9f * batch_norm15_bias_momentum[i] + g;
-        batch_norm15_bias[i] -= 0.05f * batch_norm15_bias_momentum[i];
+        batch_norm15_bias[i] -= lr * batch_norm15_bias_momentum[i];
     }
 }
 
@@ -4412,11 +4473,12 @@ static void update_sgd_batch_norm15_bias(void)
 static void update_sgd_linear1_weight(void)
 {
     /* sgd: g = d_linear1_weight + wd·p; linear1_weight_momentum = μ·linear1_weight_momentum + g; linear1_weight -= lr·linear1_weight_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 640; i++) {
         const float g = d_linear1_weight[i] + 0.0005f * linear1_weight[i];
         linear1_weight_momentum[i] = 0.9f * linear1_weight_momentum[i] + g;
-        linear1_weight[i] -= 0.05f * linear1_weight_momentum[i];
+        linear1_weight[i] -= lr * linear1_weight_momentum[i];
     }
 }
 
@@ -4424,11 +4486,12 @@ static void update_sgd_linear1_weight(void)
 static void update_sgd_linear1_bias(void)
 {
     /* sgd: g = d_linear1_bias + wd·p; linear1_bias_momentum = μ·linear1_bias_momentum + g; linear1_bias -= lr·linear1_bias_momentum */
+    const float lr = (float)learning_rate;
     #pragma omp for nowait
     for (int i = 0; i < 10; i++) {
         const float g = d_linear1_bias[i] + 0.0005f * linear1_bias[i];
         linear1_bias_momentum[i] = 0.9f * linear1_bias_momentum[i] + g;
-        linear1_bias[i] -= 0.05f * linear1_bias_momentum[i];
+        linear1_bias[i] -= lr * linear1_bias_momentum[i];
     }
 }
 
@@ -5516,6 +5579,8 @@ static const kiln_model model = {
     .nstate = 92,
     .state = state_tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.05 },
     .dropout_key = &dropout_key,
     .class_names = class_names,
     .init = init,

@@ -7,7 +7,7 @@
  *   flatten1     (batch, 784)         models/softmax_regression.lua:11
  *   linear1      (batch, 10)          models/softmax_regression.lua:12
  *   softmax_cross_entropy 10 classes
- *   sgd          lr 0.1f
+ *   sgd          lr 0.1
  *
  * One training step runs these kernels, in order:
  *   0 forward_linear1
@@ -31,6 +31,7 @@ static float *const linear1_weight = params + 0;  /* (784, 10) */
 static float *const linear1_bias = params + 7840;  /* (10) */
 
 static uint64_t steps;  /* optimizer steps taken; checkpoints save it */
+static double learning_rate = 0.1;  /* the optimizer's: the trainer sets it before each epoch */
 
 /* ---- activations and gradients: one arena, planned by kiln ----
  * Buffers whose lifetimes (the kernels, numbered in training order, from
@@ -108,15 +109,15 @@ static void loss_and_grad_softmax_cross_entropy(int n, const uint8_t *labels)
 /* backward_linear1_grad_params_sgd — nodes: linear1.grad_params, sgd.linear1.weight, sgd.linear1.bias */
 static void backward_linear1_grad_params_sgd(int n, const uint8_t *x)
 {
-    /* linear1_weight += -0.1f · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
+    /* linear1_weight -= lr · xᵀ · d_linear1: sgd, fused (no gradient buffer) */
     kiln_gemm(&(const kiln_gemm_op){
-        .transa = KILN_TRANS, .m = 784, .n = 10, .k = n, .alpha = -0.1f, .beta = 1.0f,
+        .transa = KILN_TRANS, .m = 784, .n = 10, .k = n, .alpha = (float)-learning_rate, .beta = 1.0f,
         .a_u8 = x, .a_scale = INPUT_SCALE, .lda = 784,
         .b = d_linear1, .ldb = 10,
         .c = linear1_weight, .ldc = 10,
     });
-    /* linear1_bias += -0.1f · column sums of d_linear1: sgd, fused */
-    kiln_column_sums(n, 10, d_linear1, 10, -0.1f, 1.0f, linear1_bias);
+    /* linear1_bias -= lr · column sums of d_linear1: sgd, fused */
+    kiln_column_sums(n, 10, d_linear1, 10, (float)-learning_rate, 1.0f, linear1_bias);
 }
 
 /* ---- one training step, and evaluation ---- */
@@ -249,6 +250,8 @@ static const kiln_model model = {
     .ntensors = 2,
     .tensors = tensors,
     .steps = &steps,
+    .learning_rate = &learning_rate,
+    .schedule = { .kind = KILN_LR_CONSTANT, .lr = 0.1 },
     .class_names = class_names,
     .init = init,
     .train_step = train_step,

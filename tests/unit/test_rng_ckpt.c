@@ -1,5 +1,5 @@
 /* test_rng_ckpt.c — the seeded RNG (known values, reproducibility, rough
- * distribution checks, shuffles) and checkpoints, format version 6 (bitwise
+ * distribution checks, shuffles) and checkpoints, format version 7 (bitwise
  * round trip of tensors, optimizer state and step count; refusal of another
  * model, a wrong shape, a missing, extra or renamed tensor, each named; of
  * every truncation and every flipped byte; of versions 1, 4 and 99).
@@ -299,17 +299,17 @@ static void checkpoints(void)
     if (rc != 0) return;
     /* header 8+4+(4+4)+4; tensors (4+14+4+8+48) + (4+12+4+4+16); state
      * (4+23+4+8+48) + (4+21+4+4+16); steps 8; dropout key 8; progress
-     * 4+4+32+8+8; run 8+4+4+4; CRC 4 */
+     * 4+4+32+8+8; run 8+4+4+4+8; CRC 4 */
     long size = file_size(path);
-    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 20 + 4, "unexpected file size");
+    result("ckpt_size", size == 24 + 78 + 40 + 87 + 49 + 8 + 8 + 56 + 28 + 4, "unexpected file size");
 
-    /* the layout: version 6 after the magic, the steps as u64 after the
+    /* the layout: version 7 after the magic, the steps as u64 after the
      * tensors, then the dropout key, the progress and the run, then the CRC */
     long n;
     unsigned char *bytes = slurp(path, &n);
     uint64_t st = 0;
-    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 96 + i] << (8 * i);
-    result("ckpt_v6_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 6 &&
+    for (int i = 0; i < 8; i++) st |= (uint64_t)bytes[n - 104 + i] << (8 * i);
+    result("ckpt_v7_layout", n == size && !memcmp(bytes, "KILNCKPT", 8) && bytes[8] == 7 &&
            !bytes[9] && !bytes[10] && !bytes[11] && st == 12345678901234ULL &&
            crc32(0, bytes, (uInt)(n - 4)) == ((uint32_t)bytes[n - 4] | (uint32_t)bytes[n - 3] << 8 |
                                               (uint32_t)bytes[n - 2] << 16 |
@@ -421,7 +421,7 @@ static void checkpoints(void)
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
     spit(in_dir("v99.ckpt"), v, size);
     expect_refusal2("ckpt_unknown_version", &model, in_dir("v99.ckpt"),
-                    "version 99 is not supported", "reads versions 5 to 6 only");
+                    "version 99 is not supported", "reads versions 5 to 7 only");
     /* version 4: the same layout, but its state was the optimizer's only */
     le32(v + 8, 4);
     le32(v + size - 4, (uint32_t)crc32(0, v, (uInt)(size - 4)));
@@ -439,26 +439,36 @@ static void checkpoints(void)
     v1model.nstate = 0;
     v1model.state = NULL;
     expect_refusal2("ckpt_version_1_refused", &v1model, in_dir("v1.ckpt"),
-                    "version 1 is not supported", "reads versions 5 to 6 only");
+                    "version 1 is not supported", "reads versions 5 to 7 only");
     free(v);
     free(bytes);
 
     /* the run's progress comes back as it was saved */
     kiln_progress pr = { .epoch = 7, .step = 41, .rng = { 1, 2, 3, 0xFFFFFFFFFFFFFFFFull },
                          .loss_sum = 123.456789, .correct = 98765, .seed = 0xFEDCBA9876543210ull,
-                         .train_count = 60000, .batch = 256, .data_crc = 0xDEADBEEF }, back;
+                         .train_count = 60000, .batch = 256, .data_crc = 0xDEADBEEF, .lr = 0.0375 }, back;
     memset(&back, 0, sizeof back);
     rc = kiln_checkpoint_save_run(&model, in_dir("run.ckpt"), &pr, err, sizeof err);
     int rc2 = rc ? rc : kiln_checkpoint_load_run(&model, in_dir("run.ckpt"), &back, err, sizeof err);
     result("ckpt_progress_roundtrip", rc == 0 && rc2 == 0 && back.epoch == 7 && back.step == 41 &&
            back.rng[0] == 1 && back.rng[3] == 0xFFFFFFFFFFFFFFFFull && back.loss_sum == 123.456789 &&
            back.correct == 98765 && back.seed == 0xFEDCBA9876543210ull &&
-           back.train_count == 60000 && back.batch == 256 && back.data_crc == 0xDEADBEEF, err);
-    /* version 5: the same layout, its loss sum the batches' means: read as
-     * the per-example sum (times the batch of 256) */
+           back.train_count == 60000 && back.batch == 256 && back.data_crc == 0xDEADBEEF && back.lr == 0.0375, err);
+    /* version 6: 7's layout without the base rate, read as 0 (not recorded);
+     * version 5: 6's, its loss sum the batches' means, read as the
+     * per-example sum (times the batch of 256) */
     if (rc == 0) {
         long rn;
         unsigned char *run = slurp(in_dir("run.ckpt"), &rn);
+        memmove(run + rn - 12, run + rn - 4, 4);   /* drop the rate's 8 bytes before the CRC */
+        rn -= 8;
+        le32(run + 8, 6);
+        le32(run + rn - 4, (uint32_t)crc32(0, run, (uInt)(rn - 4)));
+        spit(in_dir("run_v6.ckpt"), run, rn);
+        memset(&back, 0, sizeof back);
+        rc2 = kiln_checkpoint_load_run(&model, in_dir("run_v6.ckpt"), &back, err, sizeof err);
+        result("ckpt_version_6_no_rate", rc2 == 0 && back.lr == 0 && back.loss_sum == 123.456789 &&
+               back.epoch == 7 && back.data_crc == 0xDEADBEEF, err);
         le32(run + 8, 5);
         le32(run + rn - 4, (uint32_t)crc32(0, run, (uInt)(rn - 4)));
         spit(in_dir("run_v5.ckpt"), run, rn);
@@ -598,9 +608,9 @@ static void patch(const char *path, const char *out, long from_end, uint64_t v, 
     free(p);
 }
 
-/* Offsets from the end of a version-4 file. */
-enum { AT_STEPS = 96, AT_EPOCH = 80, AT_STEP = 76, AT_RNG = 72, AT_LOSS = 40, AT_CORRECT = 32,
-       AT_SEED = 24, AT_COUNT = 16, AT_BATCH = 12, AT_DATA = 8 };
+/* Offsets from the end of a version-7 file. */
+enum { AT_STEPS = 104, AT_EPOCH = 88, AT_STEP = 84, AT_RNG = 80, AT_LOSS = 48, AT_CORRECT = 40,
+       AT_SEED = 32, AT_COUNT = 24, AT_BATCH = 20, AT_DATA = 16, AT_RATE = 12 };
 
 static void expect_run_refused(const char *name, const char *good, long at, uint64_t v, int n,
                                const char *word)
@@ -650,6 +660,8 @@ static void untrusted_fields(void)
     expect_run_refused("ckpt_run_loss_negative", good, AT_LOSS, minus_one, 8, "loss sum");
     expect_run_refused("ckpt_run_correct_too_many", good, AT_CORRECT, 5, 8, "5 rows counted correct out of the 4");
     expect_run_refused("ckpt_run_other_batch", good, AT_BATCH, 4, 4, "batch 4");
+    expect_run_refused("ckpt_run_rate_nan", good, AT_RATE, 0x7FF8000000000000ull, 8, "base learning rate nan");
+    expect_run_refused("ckpt_run_rate_huge", good, AT_RATE, 0x7FEFFFFFFFFFFFFFull, 8, "base learning rate 1.79769e+308");
     expect_run_refused("ckpt_run_other_data_size", good, AT_COUNT, 2000, 4, "other data");
     expect_run_refused("ckpt_run_other_data_checksum", good, AT_DATA, 0xC0FFEF, 4, "other data");
     expect_run_refused("ckpt_run_fewer_optimizer_steps", good, AT_STEPS, 11, 8, "11 optimizer steps");
