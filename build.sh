@@ -91,17 +91,25 @@ build_all() {
         rm -f "$dir/libkiln_rt.a"
         ar rcs "$dir/libkiln_rt.a" "${objs[@]}"
     fi
-    cp runtime/kiln_rt.h "$dir/kiln_rt.h"
+    cp runtime/kiln_rt.h runtime/expf.h "$dir/"
 
-    # compiler → kiln (the prelude is embedded as a C string)
-    if [ ! -f "$dir/kiln" ] || [ -n "$(find compiler runtime/flags.h runtime/levenshtein.h -newer "$dir/kiln" -type f | head -1)" ]; then
-        awk 'BEGIN { q = sprintf("%c", 34) }
-             { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' \
-            compiler/prelude.lua >"$dir/prelude.inc"
+    # compiler → kiln (the prelude and runtime/expf.h are embedded as C
+    # strings; kiln export reads checkpoints with the runtime's loader)
+    if [ ! -f "$dir/kiln" ] || [ -n "$(find compiler runtime/flags.h runtime/levenshtein.h runtime/kiln_rt.h \
+            runtime/expf.h runtime/checkpoint.c -newer "$dir/kiln" -type f | head -1)" ]; then
+        embed compiler/prelude.lua >"$dir/prelude.inc"
+        embed runtime/expf.h >"$dir/expf.inc"
         $CC $warn -O2 $extra -I"$dir" $(pkg-config --cflags lua5.4) \
             -DKILN_TRAINER_CFLAGS="\"$trainer\"" \
-            compiler/*.c compiler/ops/*.c compiler/lower/*.c -o "$dir/kiln" $(pkg-config --libs lua5.4) -lm
+            compiler/*.c compiler/ops/*.c compiler/lower/*.c runtime/checkpoint.c -o "$dir/kiln" \
+            $(pkg-config --libs lua5.4) -lz -lm
     fi
+}
+
+# embed FILE: FILE's text as a C string literal, one quoted line per line
+embed() {
+    awk 'BEGIN { q = sprintf("%c", 34) }
+         { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' "$1"
 }
 
 SAN_FLAGS="-O1 -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
@@ -138,10 +146,11 @@ build_fuzz() {
     local flags="-std=c11 -g -O1 -Wall -Wextra -Werror -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
     # a tenth of kiln's Lua instruction limit: a unit that hits it stays well under -timeout
     flags="$flags -DSPEC_INSTRUCTION_LIMIT=10000000L"
-    awk 'BEGIN { q = sprintf("%c", 34) }
-         { gsub(/\\/, "\\\\"); gsub(q, "\\" q); print q $0 "\\n" q }' compiler/prelude.lua >"$dir/prelude.inc"
+    embed compiler/prelude.lua >"$dir/prelude.inc"
+    embed runtime/expf.h >"$dir/expf.inc"
     clang $flags -Icompiler -I"$dir" $(pkg-config --cflags lua5.4) tests/fuzz/fuzz_spec.c \
-        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c compiler/lower/*.c -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lm
+        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c compiler/lower/*.c runtime/checkpoint.c \
+        -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lz -lm
     clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
     # checkpoints: the whole trainer (runtime and a generated model) resumes them
     build/kiln compile tests/fuzz/ckpt_model.lua -o "$dir/ckpt_model.c"

@@ -89,13 +89,13 @@ static StrBuf *scratch(void) {
     return b;
 }
 
-static const char *comment(const char *s) {
+const char *comment(const char *s) {
     StrBuf *b = scratch();
     sb_comment_text(b, s);
     return b->data;
 }
 
-static const char *c_string(const char *s) {
+const char *c_string(const char *s) {
     StrBuf *b = scratch();
     sb_c_string(b, s);
     return b->data;

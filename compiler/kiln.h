@@ -453,6 +453,9 @@ const char *double_literal(char buf[40], double v);
 /* Text made safe to sit inside a C block comment or a C string literal. */
 void sb_comment_text(StrBuf *sb, const char *s);
 void sb_c_string(StrBuf *sb, const char *s);
+/* The same as a string for one emit() call (one of 8 rotating buffers). */
+const char *comment(const char *s);
+const char *c_string(const char *s);
 
 /* ---- sync.c: where the step's team waits ------------------------------- */
 /* 1 if kernel b may not start on any thread before kernel a has finished on
@@ -481,6 +484,11 @@ const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.
 /* ---- compile.c: the pipeline, spec path → graph ----------------------- */
 /* batch: the batch size instead of the spec's (kiln's --batch), 0: the spec's */
 void compile_spec(const char *path, long batch, Spec *spec, Graph *g);
+
+/* ---- export.c: kiln export ----------------------------------------------- */
+/* The trained model (the checkpoint ckpt, read and checked) as a standalone
+ * C file for inference (c, to be named base.c) and its header (h, base.h). */
+void export_model(StrBuf *c, StrBuf *h, const Graph *g, const char *ckpt, const char *base);
 void compile_graph(const Spec *spec, Graph *g);   /* passes 2–6 on a Spec built in C */
 
 /* ---- plot.c: kiln plot (gnuplot) --------------------------------------- */

@@ -27,6 +27,7 @@ static const char usage[] =
     "                               instead of the spec's batch size)\n"
     "  graph SPEC [--dot|--kernels|--plan]  print the graph, its kernels or its memory plan\n"
     "  summary SPEC                 one row per layer: output shape, parameters, FLOPs; the totals\n"
+    "  export SPEC --load CKPT [-o FILE.c]  the trained model as standalone C for inference\n"
     "  plot activations|metrics CSV [-o FILE.png]  draw a picture with gnuplot\n"
     "\n"
     "options:\n"
@@ -97,6 +98,21 @@ static const char summary_help[] =
     "parameters, the model's and the optimizer's state, and the arena the trainer\n"
     "holds for one batch's activations and gradients.\n";
 
+static const char export_help[] =
+    "usage: kiln export SPEC --load CKPT [-o FILE.c]\n"
+    "\n"
+    "Write the model of SPEC with the parameters of the checkpoint CKPT (saved by\n"
+    "its trainer's --save) as one standalone C file for inference, and its header\n"
+    "beside it (FILE.h): the forward pass on one example in evaluation mode\n"
+    "(dropout off, batch norm's running statistics), the weights as constant\n"
+    "arrays, and one function, int NAME_predict(const float *input, float *out),\n"
+    "which fills out with the class probabilities and returns the most probable\n"
+    "class (a regression model: its outputs, and 0).  No kiln runtime, no OpenMP:\n"
+    "  cc -std=c11 -O2 -c FILE.c && cc app.c FILE.o -lm\n"
+    "\n"
+    "  --load CKPT  the trained checkpoint (required); another model's is refused\n"
+    "  -o FILE.c    where to write (default build/NAME_predict.c; FILE.h beside it)\n";
+
 static const char graph_help[] =
     "usage: kiln graph SPEC [--dot | --kernels | --plan]\n"
     "\n"
@@ -122,7 +138,7 @@ _Noreturn static void usage_fail(const char *cmd, const char *fmt, const char *a
 }
 
 /* Parse "SPEC [-o PATH] [flags]" for compile/build/graph. */
-typedef struct { const char *spec, *out; int dot, kernels, plan, verbose; long batch; } Args;
+typedef struct { const char *spec, *out, *load; int dot, kernels, plan, verbose; long batch; } Args;
 
 /* --batch's value (a whole number from 1 to KILN_MAX_BATCH), or a usage error. */
 static long batch_arg(const char *cmd, const char *v) {
@@ -142,6 +158,9 @@ static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_f
         if (strcmp(s, "-o") == 0 && !allow_graph_flags) {
             if (i + 1 >= argc) usage_fail(cmd, "%s needs a path", s);
             a.out = argv[++i];
+        } else if (strcmp(s, "--load") == 0 && strcmp(cmd, "export") == 0) {
+            if (i + 1 >= argc) usage_fail(cmd, "%s needs a checkpoint, e.g. --load mlp.ckpt", s);
+            a.load = argv[++i];
         } else if (strcmp(s, "--batch") == 0) {
             a.batch = batch_arg(cmd, i + 1 < argc ? argv[++i] : NULL);
         } else if (strncmp(s, "--batch=", 8) == 0) {
@@ -303,6 +322,41 @@ static int cmd_train(int argc, char **argv) {
     fail("cannot run %s: %s", exe, strerror(errno));
 }
 
+static int cmd_export(int argc, char **argv) {
+    if (wants_help(argc, argv)) { fputs(export_help, stdout); return 0; }
+    Args a = parse_args("export", argc, argv, 0);
+    if (!a.load)
+        fail_usage("kiln export: needs --load CKPT, the trained checkpoint (a trainer's --save FILE writes one); "
+                   "run 'kiln export --help'");
+    if (a.batch) fail_usage("kiln export: --batch is not an option here; the exported code takes one example");
+    if (a.out && (strlen(a.out) < 3 || strcmp(a.out + strlen(a.out) - 2, ".c") != 0))
+        fail_usage("kiln export: -o %s must end in .c (the header is written beside it, as .h)", a.out);
+    Spec spec;
+    Graph g;
+    compile_spec(a.spec, 0, &spec, &g);
+    char c_path[PATH_MAX], h_path[PATH_MAX], real[PATH_MAX];
+    if (a.out) snprintf(c_path, sizeof c_path, "%s", a.out);
+    else snprintf(c_path, sizeof c_path, "build/%s_predict.c", spec.cname);
+    snprintf(h_path, sizeof h_path, "%.*sh", (int)strlen(c_path) - 1, c_path);
+    output_target(c_path, real, sizeof real);
+    output_target(h_path, real, sizeof real);
+    char base[PATH_MAX];   /* the file name without its directory and .c */
+    const char *slash = strrchr(c_path, '/');
+    snprintf(base, sizeof base, "%s", slash ? slash + 1 : c_path);
+    base[strlen(base) - 2] = 0;
+    StrBuf c = { 0 }, h = { 0 };
+    export_model(&c, &h, &g, a.load, base);
+    write_file_atomic(h_path, h.data, h.len);
+    write_file_atomic(c_path, c.data, c.len);
+    note("wrote %s and %s: %s's forward pass with the parameters of %s; cc -std=c11 -c %s", c_path, h_path,
+         a.spec, a.load, c_path);
+    sb_free(&c);
+    sb_free(&h);
+    graph_free(&g);
+    spec_free(&spec);
+    return 0;
+}
+
 static int cmd_graph(int argc, char **argv) {
     if (wants_help(argc, argv)) { fputs(graph_help, stdout); return 0; }
     Args a = parse_args("graph", argc, argv, 1);
@@ -353,8 +407,9 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "train") == 0) return cmd_train(argc - 2, argv + 2);
     if (strcmp(cmd, "graph") == 0) return cmd_graph(argc - 2, argv + 2);
     if (strcmp(cmd, "summary") == 0) return cmd_summary(argc - 2, argv + 2);
+    if (strcmp(cmd, "export") == 0) return cmd_export(argc - 2, argv + 2);
     if (strcmp(cmd, "plot") == 0) return cmd_plot(argc - 2, argv + 2);
-    static const char *const cmds[] = { "compile", "build", "train", "graph", "summary", "plot", NULL };
+    static const char *const cmds[] = { "compile", "build", "train", "graph", "summary", "export", "plot", NULL };
     const char *near = nearest_name(cmd, cmds);
     if (near) fail_usage("kiln: unknown command '%s'; did you mean '%s'? run 'kiln --help'", cmd, near);
     fail_usage("kiln: unknown command '%s'; run 'kiln --help' for the list", cmd);

@@ -32,9 +32,7 @@
 #include "../lower/loop.h"
 #include "ops.h"
 
-typedef struct { double momentum, eps; } BatchNormAttr;
 
-enum { BN_X, BN_STATS, BN_GAMMA, BN_BETA, BN_MEAN, BN_VAR };   /* the forward node's inputs */
 
 static const char *const bn_opts[] = { "momentum", "eps", NULL };
 

@@ -42,6 +42,9 @@ typedef struct {
 extern const OpDef op_conv2d;
 
 /* ---- batchnorm.c ---- */
+typedef struct { double momentum, eps; } BatchNormAttr;
+/* A batch_norm node's inputs, by position.  ORDER BN: batchnorm.c makes them so. */
+enum { BN_X, BN_STATS, BN_GAMMA, BN_BETA, BN_MEAN, BN_VAR };
 extern const OpDef op_batch_norm;
 /* In evaluation, a batch_norm right after a convolution with a bias (the
  * convolution's result read, in the forward pass, by the batch norm and
