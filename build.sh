@@ -68,6 +68,14 @@ need_packages() {
     fi
 }
 
+# need_mpi: Open MPI, for data parallel trainers (kiln build --mpi) and their tests
+need_mpi() {
+    if ! command -v mpicc >/dev/null 2>&1 || ! command -v mpirun >/dev/null 2>&1; then
+        echo "build.sh: installing openmpi-bin libopenmpi-dev (apt-get), for kiln build --mpi and its tests" >&2
+        apt_install openmpi-bin libopenmpi-dev
+    fi
+}
+
 # ---- building -------------------------------------------------------------------
 # build_all DIR "EXTRA CFLAGS" "TRAINER CFLAGS"
 build_all() {
@@ -92,6 +100,15 @@ build_all() {
         ar rcs "$dir/libkiln_rt.a" "${objs[@]}"
     fi
     cp runtime/kiln_rt.h runtime/expf.h "$dir/"
+
+    # runtime/mpi → libkiln_mpi.a, for data parallel trainers, when Open MPI is there
+    if command -v mpicc >/dev/null 2>&1 &&
+       { [ ! -f "$dir/libkiln_mpi.a" ] || [ -n "$(find runtime -newer "$dir/libkiln_mpi.a" -type f | head -1)" ]; }; then
+        OMPI_CC=$CC mpicc $warn -O3 $MARCH -fopenmp $extra -Iruntime -c runtime/mpi/mpi.c -o "$dir/obj/mpi.o"
+        rm -f "$dir/libkiln_mpi.a"
+        ar rcs "$dir/libkiln_mpi.a" "$dir/obj/mpi.o"
+    fi
+    cp runtime/mpi/kiln_mpi.h "$dir/"
 
     # compiler → kiln (the prelude and runtime/expf.h are embedded as C
     # strings; kiln export reads checkpoints with the runtime's loader)
@@ -193,6 +210,7 @@ case "$cmd" in
         build/mlp --epochs 5
         ;;
     test)
+        need_mpi
         if [ "${2:-}" = "--sanitize" ]; then
             build_sanitize
             BUILD=build/sanitize SANITIZE=1 tests/run.sh
@@ -212,6 +230,7 @@ case "$cmd" in
             name=$(basename "${spec%.lua}")
             build/kiln compile "$spec" -o "tests/golden/$name.c"   # it says what it wrote
         done
+        build/kiln compile models/mlp.lua --mpi -o tests/golden/mlp_mpi.c   # the data parallel schedule
         ;;
     fuzz)
         secs=${2:-60}

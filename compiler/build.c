@@ -133,15 +133,20 @@ static char *path_arg(const char *path) {
 }
 
 /* cc [flags] -std=c11 -fopenmp -I<home> SOURCES... libkiln_rt.a -lz -lm -o exe,
- * with the compiler and flags kiln builds trainers with.  cc writes into a
- * new directory beside exe (mkdtemp), then the result is renamed to exe. */
-int build_program(const char *const *sources, int nsources, const char *exe, int verbose) {
+ * with the compiler and flags kiln builds trainers with (mpi: mpicc, and
+ * libkiln_mpi.a before the runtime).  cc writes into a new directory
+ * beside exe (mkdtemp), then the result is renamed to exe. */
+int build_program(const char *const *sources, int nsources, const char *exe, int verbose, int mpi) {
     const char *home = kiln_home();
-    char lib[PATH_MAX], inc[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
+    char lib[PATH_MAX], mpilib[PATH_MAX], inc[PATH_MAX], real[PATH_MAX], dir[PATH_MAX], tmp[PATH_MAX];
     snprintf(lib, sizeof lib, "%s/libkiln_rt.a", home);
+    snprintf(mpilib, sizeof mpilib, "%s/libkiln_mpi.a", home);
     snprintf(inc, sizeof inc, "-I%s", home);
     struct stat st;
     if (stat(lib, &st) != 0) fail("kiln's runtime is missing (%s); run ./build.sh to build it", lib);
+    if (mpi && stat(mpilib, &st) != 0)
+        fail("kiln's MPI runtime is missing (%s); install Open MPI (apt-get install openmpi-bin libopenmpi-dev) "
+             "and run ./build.sh again", mpilib);
     output_target(exe, real, sizeof real);
     const char *slash = strrchr(real, '/');
     if (snprintf(dir, sizeof dir, "%.*s.kiln-XXXXXX", slash ? (int)(slash - real + 1) : 0, real) >= (int)sizeof dir ||
@@ -153,10 +158,10 @@ int build_program(const char *const *sources, int nsources, const char *exe, int
     fail_cleanup_dir(dir);
     fail_cleanup_file(tmp);
 
-    const char *cc = getenv("KILN_CC");
+    const char *cc = getenv(mpi ? "KILN_MPICC" : "KILN_CC");
     const char *env_flags = getenv("KILN_CFLAGS");
     char *flags = xstrdup(env_flags ? env_flags : KILN_TRAINER_CFLAGS);
-    char *ccs = xstrdup(cc && *cc ? cc : "cc");
+    char *ccs = xstrdup(cc && *cc ? cc : mpi ? "mpicc" : "cc");
     char *argv[112], *owned[12];
     int nowned = 0;
     int argc = split_words(ccs, argv, 0, 8);
@@ -167,6 +172,7 @@ int build_program(const char *const *sources, int nsources, const char *exe, int
     if (nsources < 1 || nsources > 8) fail("internal error: build_program with %d sources", nsources);
     for (int i = 0; i < nsources; i++) argv[argc++] = owned[nowned++] = path_arg(sources[i]);
     const char *c_file = sources[nsources - 1];
+    if (mpi) argv[argc++] = owned[nowned++] = path_arg(mpilib);
     argv[argc++] = owned[nowned++] = path_arg(lib);
     argv[argc++] = "-lz";
     argv[argc++] = "-lm";
@@ -180,7 +186,9 @@ int build_program(const char *const *sources, int nsources, const char *exe, int
     }
     pid_t pid;
     int err = posix_spawnp(&pid, argv[0], NULL, NULL, argv, environ);
-    if (err) fail("cannot run the C compiler '%s': %s; install gcc or set KILN_CC", argv[0], strerror(err));
+    if (err)
+        fail("cannot run the C compiler '%s': %s; %s", argv[0], strerror(err),
+             mpi ? "install Open MPI (apt-get install libopenmpi-dev) or set KILN_MPICC" : "install gcc or set KILN_CC");
     int status;
     while (waitpid(pid, &status, 0) < 0)
         if (errno != EINTR) fail("waiting for %s: %s", argv[0], strerror(errno));
@@ -197,6 +205,6 @@ int build_program(const char *const *sources, int nsources, const char *exe, int
     return 0;
 }
 
-int build_trainer(const char *c_file, const char *exe, int verbose) {
-    return build_program(&c_file, 1, exe, verbose);
+int build_trainer(const char *c_file, const char *exe, int verbose, int mpi) {
+    return build_program(&c_file, 1, exe, verbose, mpi);
 }

@@ -13,8 +13,9 @@ void compile_graph(const Spec *spec, Graph *g) {
     plan(g);                         /* 6. parameter block and arena */
 }
 
-void compile_spec(const char *path, long batch, Spec *spec, Graph *g) {
+void compile_spec(const char *path, long batch, int mpi, Spec *spec, Graph *g) {
     spec_load(path, spec);           /* 1. run the spec in the sandbox */
     if (batch) spec->batch = batch;  /* kiln's --batch */
+    spec->mpi = mpi;                 /* kiln's --mpi */
     compile_graph(spec, g);
 }

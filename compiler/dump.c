@@ -76,8 +76,16 @@ void dump_kernels(StrBuf *out, const Graph *g) {
     for (int i = 0; i < g->nkernels; i++) train += g->kernels[i].train;
     sb_printf(out, "model %s: %d kernels per training step (train), evaluation runs those marked eval\n",
               g->spec->name, train);
+    int summed = 0;   /* data parallel (--mpi): where the ranks' gradients are summed */
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
+        if (g->spec->mpi && !summed && k->phase == PHASE_UPDATE) {
+            long floats = 0;
+            for (int p = 0; p < g->nparams; p++) floats += shape_size(&val(g, g->params[p])->shape);
+            sb_printf(out, "     -- the ranks' gradients summed (kiln_mpi_sum_gradients): %d tensors, %ld floats; "
+                      "the updates wait for it\n", g->nparams, floats);
+            summed = 1;
+        }
         sb_printf(out, "  %2d %-44s %-5s %-4s ", i, k->name, k->train ? "train" : "", k->eval ? "eval" : "");
         for (int j = 0; j < k->nnodes; j++) sb_printf(out, "%s%s", j ? ", " : "", node(g, k->nodes[j])->label);
         sb_printf(out, "\n");

@@ -182,7 +182,14 @@ static void emit_banner(Emit *e, const Graph *g) {
          KILN_VERSION, comment(s->file));
     emit(e, " *");
     emit(e, " * Do not edit: change the spec and run kiln again.  Build with");
-    emit(e, " *   cc -O3 -fopenmp -I<kiln runtime> %s.c libkiln_rt.a -lz -lm", s->cname);
+    if (s->mpi) {
+        emit(e, " *   mpicc -O3 -fopenmp -I<kiln runtime> %s_mpi.c libkiln_mpi.a libkiln_rt.a -lz -lm", s->cname);
+        emit(e, " * and run with mpirun -np N: data parallel, BATCH is the global batch, each");
+        emit(e, " * rank takes its share of every minibatch, and the ranks' gradients are");
+        emit(e, " * summed before the updates.");
+    } else {
+        emit(e, " *   cc -O3 -fopenmp -I<kiln runtime> %s.c libkiln_rt.a -lz -lm", s->cname);
+    }
     emit(e, " *");
     emit(e, " * Model, batch %ld:", s->batch);
     for (int i = 0; i < g->nnodes; i++) {
@@ -207,8 +214,10 @@ static void emit_banner(Emit *e, const Graph *g) {
     emit(e, "#include <math.h>");
     emit(e, "#include <stdint.h>");
     if (learns_synthetic(g)) emit(e, "#include <stdio.h>");
+    if (s->mpi) emit(e, "#include <string.h>");
     blank(e);
     emit(e, "#include \"kiln_rt.h\"");
+    if (s->mpi) emit(e, "#include \"kiln_mpi.h\"  /* data parallel: kiln build --mpi */");
     blank(e);
     emit(e, "#define BATCH %ld  /* rows per minibatch; the last one may have fewer (n) */", s->batch);
     if (val(g, g->input)->bytes)
@@ -317,16 +326,27 @@ static void emit_kernels(Emit *e, const Graph *g) {
  * splits its work among the threads without waiting at the end, and
  * kiln_sync() makes the team wait only where a kernel touches memory one
  * since the last wait wrote, or writes memory it touched (sync.c). */
-static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) {
+/* After the team: the batch's loss from the rows' (losses that leave one per row). */
+static void emit_total(Emit *e, const Graph *g) {
+    const LossOp *loss = g->spec->loss.op->loss;
+    if (loss->emit_total) loss->emit_total(e, g);
+}
+
+/* One parallel region calling kernels [lo, hi) of those the pass runs
+ * (training, or evaluation; forward_only: predict), with a kiln_sync
+ * where one reads what another wrote; *part counts --profile's parts. */
+static void emit_region(Emit *e, const Graph *g, int training, int forward_only, int lo, int hi, int *part) {
+    int reads_rows = 0;
+    for (int i = lo; i < hi; i++) reads_rows |= g->kernels[i].phase != PHASE_UPDATE;
     emit(e, "#pragma omp parallel  /* one team for every kernel; each splits its work among it */");
     emit(e, "{");
     e->indent++;
     if (training) emit(e, "kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */");
-    emit(e, "const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */");
-    if (training) emit(e, "kiln_mark(0);");
+    if (reads_rows) emit(e, "const kiln_rows rows = kiln_fill_batch(b);  /* this thread's own copy of the minibatch */");
+    if (training && lo == 0) emit(e, "kiln_mark(0);");
     const Kernel **since = xcalloc((size_t)g->nkernels + 1, sizeof *since);   /* since the last wait */
-    int nsince = 0, part = 0;
-    for (int i = 0; i < g->nkernels; i++) {
+    int nsince = 0;
+    for (int i = lo; i < hi; i++) {
         const Kernel *k = &g->kernels[i];
         if (forward_only && k->phase != PHASE_FORWARD) continue;
         /* forward_loss in mode 1 (the gradient check's reference) runs the
@@ -337,7 +357,7 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
         for (int j = 0; j < nsince && !wait; j++) wait = kernels_conflict(g, since[j], k);
         if (wait) {
             emit(e, "kiln_sync();");
-            if (training) emit(e, "kiln_mark_wait(%d);", part);
+            if (training) emit(e, "kiln_mark_wait(%d);", *part);
             nsince = 0;
         }
         since[nsince++] = k;
@@ -345,12 +365,56 @@ static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) 
         kernel_signature(&call, g, k, 1);
         emit(e, "%s%s;", when_training ? "if (training) " : "", call.data);
         sb_free(&call);
-        if (training) emit(e, "kiln_mark(%d);", ++part);
+        if (training) emit(e, "kiln_mark(%d);", ++*part);
     }
-    if (training) emit(e, "kiln_mark_end(%d);", part);
+    if (training) emit(e, "kiln_mark_end(%d);", *part);
     free(since);
     e->indent--;
     emit(e, "}");
+}
+
+static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) {
+    int part = 0;
+    emit_region(e, g, training, forward_only, 0, g->nkernels, &part);
+}
+
+/* The first update kernel: the backward pass ends before it. */
+static int first_update(const Graph *g) {
+    int i = 0;
+    while (i < g->nkernels && g->kernels[i].phase != PHASE_UPDATE) i++;
+    return i;
+}
+
+/* Data parallel (--mpi): the parameters' gradients, which the ranks sum
+ * between the backward pass and the updates. */
+static void emit_gradient_table(Emit *e, const Graph *g) {
+    emit(e, "/* data parallel: the gradients every rank sums with the others' before the updates */");
+    emit(e, "static float *const gradients[] = {");
+    for (int i = 0; i < g->nparams; i++) emit(e, "    %s,", cname(g, val(g, g->params[i])->grad));
+    emit(e, "};");
+    emit(e, "static const long gradient_sizes[] = {");
+    for (int i = 0; i < g->nparams; i++) emit(e, "    %ld,", shape_size(&val(g, g->params[i])->shape));
+    emit(e, "};");
+    blank(e);
+}
+
+/* The data parallel training step: this rank's rows forward and backward,
+ * the ranks' gradients summed, then the updates. */
+static void emit_mpi_step(Emit *e, const Graph *g) {
+    int part = 0, split = first_update(g);
+    emit(e, "if (n > 0) {");
+    e->indent++;
+    emit_region(e, g, 1, 0, 0, split, &part);
+    emit_total(e, g);
+    e->indent--;
+    emit(e, "} else {  /* no rows of this minibatch are this rank's: it adds zeros */");
+    emit(e, "    for (int i = 0; i < %d; i++) memset(gradients[i], 0, sizeof(float) * (size_t)gradient_sizes[i]);",
+         g->nparams);
+    emit(e, "}");
+    emit(e, "/* every rank's gradients, each weighted by its share of the rows, summed in rank order */");
+    emit(e, "kiln_mpi_sum_gradients(gradients, gradient_sizes, %d, b->total > 0 ? (float)n / (float)b->total : 1.0f);",
+         g->nparams);
+    emit_region(e, g, 1, 0, split, g->nkernels, &part);
 }
 
 /* The names of a training step's parts, in the order train_step marks
@@ -365,15 +429,10 @@ static void emit_part_names(Emit *e, const Graph *g) {
     blank(e);
 }
 
-/* After the team: the batch's loss from the rows' (losses that leave one per row). */
-static void emit_total(Emit *e, const Graph *g) {
-    const LossOp *loss = g->spec->loss.op->loss;
-    if (loss->emit_total) loss->emit_total(e, g);
-}
-
 static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "/* ---- one training step, and evaluation ---- */");
     blank(e);
+    if (g->spec->mpi) emit_gradient_table(e, g);
     emit(e, "/* Forward, loss, backward and update on one minibatch of n ≤ BATCH rows;");
     emit(e, " * returns the batch-mean loss and adds the correctly classified rows. */");
     emit(e, "static float train_step(const kiln_batch *b, int *correct)");
@@ -382,8 +441,12 @@ static void emit_steps(Emit *e, const Graph *g) {
     emit(e, "const int n = b->n;");
     emit(e, "float loss = 0.0f;");
     if (has_training_mode(g)) emit(e, "training = 1;");
-    emit_calls(e, g, 1, 0);
-    emit_total(e, g);
+    if (g->spec->mpi) {
+        emit_mpi_step(e, g);
+    } else {
+        emit_calls(e, g, 1, 0);
+        emit_total(e, g);
+    }
     emit(e, "steps++;");
     emit(e, "return loss;");
     e->indent--;
@@ -543,6 +606,7 @@ static void emit_model_struct(Emit *e, const Graph *g) {
     emit(e, "    .nparts = (int)(sizeof step_parts / sizeof *step_parts),");
     emit(e, "    .parts = step_parts,");
     emit(e, "    .arena_bytes = sizeof arena,");
+    if (s->mpi) emit(e, "    .dist = &kiln_mpi,");
     StrBuf plan_text = {0};
     dump_plan(&plan_text, g);
     emit(e, "    .plan =");

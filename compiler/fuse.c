@@ -220,7 +220,9 @@ static int prologue_host(const Graph *g, int n, int *chain, int *len) {
  * reads the parameters they change. */
 static void fuse_updates(Graph *g, Kernel *k, int *claimed) {
     const Node *h = node(g, k->nodes[0]);
-    if (!h->op->fuses_update) return;
+    /* data parallel: the ranks' gradients are summed between the backward
+     * pass and the updates, so an update cannot run inside its gradient's product */
+    if (!h->op->fuses_update || g->spec->mpi) return;
     int ups[2];
     for (int o = 0; o < h->nout; o++) {
         int r[2];

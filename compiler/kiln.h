@@ -289,6 +289,7 @@ struct Spec {
     Apply  *apps; int napps;         /* in order: each reads earlier ones; the last is the output */
     Layer   loss, optimizer, data;
     Loc     loc;             /* where model{...} was called */
+    int     mpi;             /* kiln --mpi: a data parallel trainer (not from the spec) */
 };
 
 void spec_load(const char *path, Spec *out);   /* fails with file:line on any error */
@@ -476,14 +477,15 @@ void dump_summary(StrBuf *out, const Graph *g);
  * and is not a regular file, or is a dangling link: call it before the work. */
 void output_target(const char *path, char *out, size_t n);
 void write_file_atomic(const char *path, const char *data, size_t len);
-int  build_trainer(const char *c_file, const char *exe, int verbose);
+int  build_trainer(const char *c_file, const char *exe, int verbose, int mpi);
 /* The same for any program: its C sources (file paths) before the runtime. */
-int  build_program(const char *const *sources, int nsources, const char *exe, int verbose);
+int  build_program(const char *const *sources, int nsources, const char *exe, int verbose, int mpi);
 const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.h */
 
 /* ---- compile.c: the pipeline, spec path → graph ----------------------- */
-/* batch: the batch size instead of the spec's (kiln's --batch), 0: the spec's */
-void compile_spec(const char *path, long batch, Spec *spec, Graph *g);
+/* batch: the batch size instead of the spec's (kiln's --batch), 0: the
+ * spec's; mpi: a data parallel trainer (kiln's --mpi) */
+void compile_spec(const char *path, long batch, int mpi, Spec *spec, Graph *g);
 
 /* ---- export.c: kiln export ----------------------------------------------- */
 /* The trained model (the checkpoint ckpt, read and checked) as a standalone

@@ -24,7 +24,8 @@ static const char usage[] =
     "  build SPEC [-o EXE]          compile and build the trainer (default build/NAME)\n"
     "  train SPEC [FLAGS...]        build the trainer if stale, then run it with FLAGS\n"
     "                               (compile, build, train, graph, summary: --batch N\n"
-    "                               instead of the spec's batch size)\n"
+    "                               instead of the spec's batch size; compile, build,\n"
+    "                               train, graph: --mpi, a data parallel trainer)\n"
     "  graph SPEC [--dot|--kernels|--plan]  print the graph, its kernels or its memory plan\n"
     "  summary SPEC                 one row per layer: output shape, parameters, FLOPs; the totals\n"
     "  export SPEC --load CKPT [-o FILE.c]  the trained model as standalone C for inference\n"
@@ -47,7 +48,8 @@ static const char compile_help[] =
     "              link is followed and the file it points to replaced; a device,\n"
     "              FIFO or directory there is refused\n"
     "  -v, --verbose  print the memory plan (arena size, buffers, lifetimes) on stderr\n"
-    "  --batch N   the batch size instead of the spec's (1 to 65536)\n";
+    "  --batch N   the batch size instead of the spec's (1 to 65536)\n"
+    "  --mpi       a data parallel trainer, run with mpirun (default build/NAME_mpi.c)\n";
 
 static const char build_help[] =
     "usage: kiln build SPEC [-o EXE] [-v]\n"
@@ -60,6 +62,9 @@ static const char build_help[] =
     "              devices, FIFOs or directories\n"
     "  -v          show the memory plan and the C compiler's command line\n"
     "  --batch N   the batch size instead of the spec's (1 to 65536)\n"
+    "  --mpi       a data parallel trainer (default build/NAME_mpi), built with mpicc\n"
+    "              (KILN_MPICC) and Open MPI: mpirun -np N build/NAME_mpi [flags]\n"
+    "              trains on N processes, each taking its share of every minibatch\n"
     "\n"
     "environment:\n"
     "  KILN_CC       C compiler (default cc)\n"
@@ -69,12 +74,13 @@ static const char build_help[] =
 /* One line of the trainer's flags (runtime/flags.h) for kiln train --help. */
 #define TRAIN_FLAG_LINE(name, value, what) "  " name " " value "\t" what "\n"
 static const char train_help[] =
-    "usage: kiln train SPEC [--batch N] [FLAGS...]\n"
+    "usage: kiln train SPEC [--batch N] [--mpi [-np N]] [FLAGS...]\n"
     "\n"
     "Build build/NAME from SPEC unless it is up to date, then run it with FLAGS.\n"
     "--batch N builds it with batch N instead of the spec's (a trainer's batch is\n"
-    "compiled in).  The trainer's flags ('kiln train SPEC --help' prints the\n"
-    "model's own help, with its defaults):\n";
+    "compiled in); --mpi builds the data parallel trainer build/NAME_mpi and runs\n"
+    "it as mpirun -np N (default 2).  The trainer's flags ('kiln train SPEC --help'\n"
+    "prints the model's own help, with its defaults):\n";
 static const char train_flags[] = KILN_TRAINER_FLAGS(TRAIN_FLAG_LINE);
 
 /* kiln train --help: the usage, then the flags in two columns. */
@@ -122,7 +128,8 @@ static const char graph_help[] =
     "\n"
     "  --dot       Graphviz instead (kiln graph SPEC --dot | dot -Tpng > g.png)\n"
     "  --kernels   the kernels (training and evaluation) and the graph nodes each fuses\n"
-    "  --plan      the memory plan: the arena's size, each buffer's slice and lifetime\n";
+    "  --plan      the memory plan: the arena's size, each buffer's slice and lifetime\n"
+    "  --mpi       of the data parallel trainer (kiln build --mpi)\n";
 
 static int wants_help(int argc, char **argv) {
     for (int i = 0; i < argc; i++)
@@ -138,7 +145,7 @@ _Noreturn static void usage_fail(const char *cmd, const char *fmt, const char *a
 }
 
 /* Parse "SPEC [-o PATH] [flags]" for compile/build/graph. */
-typedef struct { const char *spec, *out, *load; int dot, kernels, plan, verbose; long batch; } Args;
+typedef struct { const char *spec, *out, *load; int dot, kernels, plan, verbose, mpi; long batch; } Args;
 
 /* --batch's value (a whole number from 1 to KILN_MAX_BATCH), or a usage error. */
 static long batch_arg(const char *cmd, const char *v) {
@@ -161,6 +168,8 @@ static Args parse_args(const char *cmd, int argc, char **argv, int allow_graph_f
         } else if (strcmp(s, "--load") == 0 && strcmp(cmd, "export") == 0) {
             if (i + 1 >= argc) usage_fail(cmd, "%s needs a checkpoint, e.g. --load mlp.ckpt", s);
             a.load = argv[++i];
+        } else if (strcmp(s, "--mpi") == 0 && strcmp(cmd, "export") != 0 && strcmp(cmd, "summary") != 0) {
+            a.mpi = 1;
         } else if (strcmp(s, "--batch") == 0) {
             a.batch = batch_arg(cmd, i + 1 < argc ? argv[++i] : NULL);
         } else if (strncmp(s, "--batch=", 8) == 0) {
@@ -192,8 +201,9 @@ static void print_plan(const Graph *g) {
     sb_free(&plan);
 }
 
+/* build/NAME (a data parallel trainer: build/NAME_mpi) and ext */
 static void default_path(char *buf, size_t n, const Spec *s, const char *ext) {
-    snprintf(buf, n, "build/%s%s", s->cname, ext);
+    snprintf(buf, n, "build/%s%s%s", s->cname, s->mpi ? "_mpi" : "", ext);
 }
 
 static int cmd_compile(int argc, char **argv) {
@@ -204,7 +214,7 @@ static int cmd_compile(int argc, char **argv) {
     if (a.out && !to_stdout) output_target(a.out, path, sizeof path);   /* refused before the work */
     Spec spec;
     Graph g;
-    compile_spec(a.spec, a.batch, &spec, &g);
+    compile_spec(a.spec, a.batch, a.mpi, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
     if (a.verbose) print_plan(&g);
@@ -254,7 +264,7 @@ static int newer_or_same(const char *a, const char *b) {
  * than an identical C file and the runtime. */
 /* Builds the trainer of spec_path into exe (out, or build/NAME); returns 1
  * if it built, 0 if exe was up to date. */
-static int build_exe(const char *spec_path, long batch, const char *out, int verbose, char *exe, size_t n) {
+static int build_exe(const char *spec_path, long batch, int mpi, const char *out, int verbose, char *exe, size_t n) {
     char c_path[PATH_MAX], lib[PATH_MAX], real[PATH_MAX];
     if (out) {   /* refused before the work */
         snprintf(c_path, sizeof c_path, "%s.c", out);
@@ -263,7 +273,7 @@ static int build_exe(const char *spec_path, long batch, const char *out, int ver
     }
     Spec spec;
     Graph g;
-    compile_spec(spec_path, batch, &spec, &g);
+    compile_spec(spec_path, batch, mpi, &spec, &g);
     StrBuf c = { 0 };
     emit_model(&c, &g);
     if (verbose) print_plan(&g);
@@ -276,7 +286,7 @@ static int build_exe(const char *spec_path, long batch, const char *out, int ver
     int fresh = same_content(c_path, &c) && newer_or_same(exe, c_path) && newer_or_same(exe, lib);
     if (!fresh) {
         if (!same_content(c_path, &c)) write_file_atomic(c_path, c.data, c.len);
-        build_trainer(c_path, exe, verbose);
+        build_trainer(c_path, exe, verbose, mpi);
     }
     sb_free(&c);
     graph_free(&g);
@@ -288,11 +298,14 @@ static int cmd_build(int argc, char **argv) {
     if (wants_help(argc, argv)) { fputs(build_help, stdout); return 0; }
     Args a = parse_args("build", argc, argv, 0);
     char exe[PATH_MAX];
-    if (build_exe(a.spec, a.batch, a.out, a.verbose, exe, sizeof exe))
+    if (!build_exe(a.spec, a.batch, a.mpi, a.out, a.verbose, exe, sizeof exe))
+        note("%s is up to date with %s", exe, a.spec);
+    else if (a.mpi)
+        note("built %s (and its source %s.c), the data parallel trainer of %s; run mpirun -np N %s%s", exe, exe,
+             a.spec, strchr(exe, '/') ? "" : "./", exe);
+    else
         note("built %s (and its source %s.c), the trainer of %s; run %s%s --help", exe, exe, a.spec,
              strchr(exe, '/') ? "" : "./", exe);
-    else
-        note("%s is up to date with %s", exe, a.spec);
     return 0;
 }
 
@@ -302,24 +315,41 @@ static int cmd_train(int argc, char **argv) {
         return argc ? 0 : 2;
     }
     const char *spec = argv[0];
-    /* --batch is kiln's (the trainer is built with it); every other flag the trainer's */
+    /* --batch, --mpi and -np are kiln's (the trainer is built with them, or run
+     * under mpirun); every other flag the trainer's */
     long batch = 0;
-    char **targv = xcalloc((size_t)argc + 1, sizeof *targv);
-    int targc = 1;
+    int mpi = 0;
+    const char *np = NULL;
+    char **targv = xcalloc((size_t)argc + 8, sizeof *targv);
+    int targc = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--batch") == 0) batch = batch_arg("train", i + 1 < argc ? argv[++i] : NULL);
         else if (strncmp(argv[i], "--batch=", 8) == 0) batch = batch_arg("train", argv[i] + 8);
+        else if (strcmp(argv[i], "--mpi") == 0) mpi = 1;
+        else if (strcmp(argv[i], "-np") == 0 && i + 1 < argc) np = argv[++i];
         else targv[targc++] = argv[i];
     }
+    if (np && !mpi) fail_usage("kiln train: -np %s runs ranks of a data parallel trainer; add --mpi", np);
     char exe[PATH_MAX];
-    if (build_exe(spec, batch, NULL, 0, exe, sizeof exe)) {
+    if (build_exe(spec, batch, mpi, NULL, 0, exe, sizeof exe)) {
         if (batch) note("built %s, the trainer of %s, with batch %ld", exe, spec, batch);
         else note("built %s, the trainer of %s", exe, spec);
     }
-    targv[0] = exe;
+    /* the command: the trainer, or mpirun [--allow-run-as-root] -np N and the trainer */
+    char **cmd = xcalloc((size_t)targc + 8, sizeof *cmd);
+    int c = 0;
+    if (mpi) {
+        cmd[c++] = "mpirun";
+        if (geteuid() == 0) cmd[c++] = "--allow-run-as-root";   /* Open MPI refuses root without it */
+        cmd[c++] = "-np";
+        cmd[c++] = (char *)(np ? np : "2");
+    }
+    cmd[c++] = exe;
+    for (int i = 0; i < targc; i++) cmd[c++] = targv[i];
+    cmd[c] = NULL;
     fflush(stdout);
-    execv(exe, targv);
-    fail("cannot run %s: %s", exe, strerror(errno));
+    execvp(cmd[0], cmd);
+    fail("cannot run %s: %s%s", cmd[0], strerror(errno), mpi ? "; install Open MPI (apt-get install openmpi-bin)" : "");
 }
 
 static int cmd_export(int argc, char **argv) {
@@ -333,7 +363,7 @@ static int cmd_export(int argc, char **argv) {
         fail_usage("kiln export: -o %s must end in .c (the header is written beside it, as .h)", a.out);
     Spec spec;
     Graph g;
-    compile_spec(a.spec, 0, &spec, &g);
+    compile_spec(a.spec, 0, 0, &spec, &g);
     char c_path[PATH_MAX], h_path[PATH_MAX], real[PATH_MAX];
     if (a.out) snprintf(c_path, sizeof c_path, "%s", a.out);
     else snprintf(c_path, sizeof c_path, "build/%s_predict.c", spec.cname);
@@ -365,7 +395,7 @@ static int cmd_graph(int argc, char **argv) {
                    a.dot ? "--dot" : "--kernels", a.plan ? "--plan" : "--kernels");
     Spec spec;
     Graph g;
-    compile_spec(a.spec, a.batch, &spec, &g);
+    compile_spec(a.spec, a.batch, a.mpi, &spec, &g);
     StrBuf out = { 0 };
     if (a.dot) dump_dot(&out, &g);
     else if (a.kernels) dump_kernels(&out, &g);
@@ -384,7 +414,7 @@ static int cmd_summary(int argc, char **argv) {
     if (a.out) fail_usage("kiln summary: -o is not an option here; the table goes to stdout");
     Spec spec;
     Graph g;
-    compile_spec(a.spec, a.batch, &spec, &g);
+    compile_spec(a.spec, a.batch, a.mpi, &spec, &g);
     StrBuf out = { 0 };
     dump_summary(&out, &g);
     fwrite(out.data, 1, out.len, stdout);

@@ -315,7 +315,7 @@ static void sweep(const char *act, int verbose) {
     snprintf(file, sizeof file, "%s_harness", s.cname);
     tmp_path(exe, file);
     const char *sources[] = { harness_c };
-    build_program(sources, 1, exe, verbose);
+    build_program(sources, 1, exe, verbose, 0);
 
     char points[32], lo[32], hi[32];
     snprintf(points, sizeof points, "%d", SWEEP_POINTS);

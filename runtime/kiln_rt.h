@@ -330,6 +330,9 @@ typedef struct {
      * the four buffers above are then unused. */
     const kiln_dataset *from;
     const uint32_t     *idx;
+    /* Data parallel (kiln build --mpi): the rows of the whole minibatch,
+     * these n and the other ranks' together (0: just these n). */
+    int            total;
 } kiln_batch;
 
 /* A minibatch as one thread of a training step reads it. */
@@ -399,6 +402,27 @@ typedef struct {
 } kiln_schedule;
 double kiln_lr_at(const kiln_schedule *s, double lr, long epoch);
 
+/* ---- Data parallel training (kiln build --mpi) -----------------------------
+ * A trainer built with --mpi is one of several processes (ranks) started
+ * by mpirun; each trains on its own rows of every minibatch, and their
+ * gradients are summed before each update, so that all hold the same
+ * parameters.  What the trainer needs of the message library, here Open
+ * MPI's (runtime/mpi/, libkiln_mpi.a); a single-process trainer has none
+ * (kiln_model.dist is NULL) and no MPI dependency. */
+typedef struct {
+    /* MPI_Init: this process's rank and the number of ranks; 0 on success */
+    int  (*start)(int *argc, char ***argv, int *rank, int *size);
+    void (*finish)(void);
+    /* v[0..n) summed over the ranks, in rank order: the same bits on every rank */
+    void (*sum)(double *v, int n);
+    /* the bytes at p, rank 0's copied to every rank */
+    void (*broadcast)(void *p, size_t bytes);
+    /* the lowest rank whose bytes at p differ from rank 0's, or -1 */
+    int  (*first_different)(const void *p, size_t bytes);
+    /* end every rank's run with status code (after a message of this rank's) */
+    void (*abort)(int code);
+} kiln_dist;
+
 typedef struct {
     const char *name;             /* the spec's model name */
     const char *file_name;        /* the name made safe for file names ([A-Za-z0-9_]),
@@ -440,6 +464,7 @@ typedef struct {
     int                nparts;    /* a training step's parts, for --profile: */
     const char *const *parts;     /* the minibatch copy, then each kernel's name */
     size_t      arena_bytes;      /* activations and gradients, all in one block */
+    const kiln_dist *dist;        /* data parallel (kiln build --mpi), or NULL */
     const char *plan;             /* the memory plan as text, for --verbose */
 } kiln_model;
 

@@ -13,6 +13,7 @@
  * 2 bad usage. */
 #define _POSIX_C_SOURCE 200809L
 #include "kiln_rt.h"
+#include "ranks.h"
 #include "flags.h"
 #include "levenshtein.h"
 
@@ -53,6 +54,8 @@ typedef struct {
 } options;
 
 static const char *prog = "kiln";   /* argv[0]'s basename, for messages */
+static kiln_ranks ranks = { NULL, 0, 1 };   /* data parallel: this process's rank; one process: 0 of 1 */
+static int ranks_agree;   /* data parallel: every rank ends with the same status (a refusal all made) */
 
 /* One line on stderr, "PROG: MESSAGE", with every control character in it
  * escaped (\n, \x1b...): a file name or an error passed on cannot break
@@ -406,6 +409,16 @@ static void on_stop_signal(int sig)
     stop_signal = sig;
 }
 
+/* Data parallel: a signal one rank caught stops every rank at the same
+ * place (the others take SIGTERM as theirs): each calls this at the same
+ * points of the run. */
+static void stop_together(void)
+{
+    double caught = stop_signal != 0;
+    ranks_sum(&ranks, &caught, 1);
+    if (caught > 0 && !stop_signal) stop_signal = SIGTERM;
+}
+
 /* Installs the handler, and unblocks both signals in case the trainer was
  * started with them blocked (a blocked mask is inherited across exec). */
 static void catch_stop_signals(void)
@@ -447,15 +460,19 @@ static kiln_batch gather(const kiln_dataset *d, const uint32_t *order, int n)
  * whatever the batches' sizes); adds correct rows to *correct. */
 static double run_pass(const kiln_model *m, const kiln_dataset *d, const uint32_t *order, long *correct)
 {
-    double loss = 0;
-    for (int start = 0; start < d->count; start += m->batch) {
-        int n = d->count - start < m->batch ? d->count - start : m->batch;
+    int lo, hi;   /* data parallel: each rank evaluates its share of the rows, then the sums are added */
+    ranks_share(&ranks, d->count, &lo, &hi);
+    double sums[2] = { 0, 0 };   /* loss, correct rows */
+    for (int start = lo; start < hi; start += m->batch) {
+        int n = hi - start < m->batch ? hi - start : m->batch;
         kiln_batch b = gather(d, order + start, n);
         int ok = 0;
-        loss += m->eval_batch(&b, &ok) * n;
-        *correct += ok;
+        sums[0] += m->eval_batch(&b, &ok) * n;
+        sums[1] += ok;
     }
-    return loss;
+    ranks_sum(&ranks, sums, 2);
+    *correct += (long)sums[1];
+    return sums[0];
 }
 
 /* The name of class k (from the model's class_names, e.g. "Trouser"), or its
@@ -606,6 +623,7 @@ static int metrics_write(FILE *f, const char *path, const char *fmt, ...)
 static int save_run(const kiln_model *m, const char *path, const kiln_progress *at)
 {
     char err[1024];
+    if (ranks.rank != 0) return 0;   /* data parallel: rank 0 saves what every rank holds */
     if (kiln_checkpoint_save_run(m, path, at, err, sizeof err) != 0) {
         say("%s", err);
         return 1;
@@ -625,17 +643,25 @@ static int train_epoch(const kiln_model *m, const kiln_dataset *tr, const uint32
     for (int step = (int)at->step; step < nsteps; step++) {
         int start = step * m->batch;
         int n = tr->count - start < m->batch ? tr->count - start : m->batch;
-        kiln_batch b = gather(tr, perm + start, n);
+        int lo, hi;   /* data parallel: this rank's rows of the minibatch (all of them alone) */
+        ranks_share(&ranks, n, &lo, &hi);
+        kiln_batch b = gather(tr, perm + start + lo, hi - lo);
+        b.total = n;
         int ok = 0;
-        double l = m->train_step(&b, &ok);
-        if (!isfinite(l)) {
+        double sums[3];   /* the batch's mean loss times its rows, its correct rows (over the ranks); a signal */
+        sums[0] = (double)m->train_step(&b, &ok) * (hi - lo);
+        sums[1] = ok;
+        sums[2] = stop_signal != 0;
+        ranks_sum(&ranks, sums, 3);
+        if (sums[2] > 0 && !stop_signal) stop_signal = SIGTERM;   /* another rank's: stop here too */
+        if (!isfinite(sums[0])) {
             snprintf(why, whylen, "the loss became %s at epoch %u, step %d of %d",
-                     isnan(l) ? "NaN" : "infinite", at->epoch, step + 1, nsteps);
+                     isnan(sums[0]) ? "NaN" : "infinite", at->epoch, step + 1, nsteps);
             return 3;
         }
         at->step = (uint32_t)step + 1;
-        at->loss_sum += l * n;   /* the batch's mean loss times its rows */
-        at->correct += (uint64_t)ok;
+        at->loss_sum += sums[0];
+        at->correct += (uint64_t)sums[1];
         progress_show(pr, (int)at->epoch, epochs, start + n, tr->count, at->loss_sum);
         if (stop_signal) return stop_signal;
     }
@@ -704,6 +730,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     kiln_rng_seed(&rng, o->seed);
     if (o->resume) memcpy(rng.s, at.rng, sizeof rng.s);
     else if (!o->load) m->init(&rng);
+    ranks_same_model(&ranks, m, 0);   /* data parallel: rank 0's start on every rank */
     if (o->resume && (long)at.epoch > o->epochs) {   /* nothing left to train: say so */
         if (!o->quiet)
             say("the run in %s has trained %u epoch%s already, as many as --epochs %d asks for; "
@@ -730,7 +757,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
     for (int i = 0; i < te->count; i++) order[i] = (uint32_t)i;
 
-    if (o->metrics) {
+    if (o->metrics && ranks.rank == 0) {
         metrics = fopen(o->metrics, o->resume ? "a" : "w");
         if (!metrics) {
             say("cannot write metrics file %s: %s", o->metrics, strerror(errno));
@@ -775,29 +802,34 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             stop = 3;
         }
         if (stop == 3) {
-            report_divergence(o, why, saved_epoch);
+            ranks_agree = 1;   /* data parallel: every rank sums the same losses and holds the same weights */
+            if (ranks.rank == 0) report_divergence(o, why, saved_epoch);
             rc = 3;
             goto done;
         }
         if (stop) {
             char fallback[300];
             const char *path = o->save ? o->save : interrupted_path(m, fallback, sizeof fallback);
-            if (save_run(m, path, &at) == 0)
+            if (save_run(m, path, &at) == 0 && ranks.rank == 0)
                 say("%s at epoch %u after step %u; saved %s; continue with --resume %s",
                     signal_name(stop), at.epoch, at.step, path, path);
             rc = 128 + stop;
             goto done;
         }
         double t1 = omp_get_wtime();
+        ranks_same_model(&ranks, m, 1);   /* data parallel: rank 0's running statistics, as PyTorch's DDP */
         double test_loss = run_pass(m, te, order, &test_ok);
         double t2 = omp_get_wtime();
         double train_acc = (double)train_ok / tr->count, test_acc = (double)test_ok / te->count;
         if (regression)   /* as the book prints it: the whole training set's loss after the epoch */
             loss = run_pass(m, tr, perm, &train_ok);
+        stop_together();
         int in_evaluation = stop_signal;   /* later ones stop the next epoch's first step */
         char lt[32], tt[32], rate[40] = "";   /* a scheduled rate is shown with the epoch it was used in */
         if (m->schedule.kind != KILN_LR_CONSTANT) snprintf(rate, sizeof rate, ", lr %g", *m->learning_rate);
-        if (regression)
+        if (ranks.rank > 0)
+            ;   /* data parallel: rank 0 prints */
+        else if (regression)
             printf("epoch %d, loss %s, test loss %s%s\n", epoch, loss_text(lt, loss / tr->count, 6),
                    loss_text(tt, test_loss / te->count, 6), rate);
         else
@@ -826,7 +858,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
         if (in_evaluation) {   /* the epoch is complete: stop after it */
             char fallback[300];
             const char *path = o->save ? o->save : interrupted_path(m, fallback, sizeof fallback);
-            if (o->save || save_run(m, path, &at) == 0) {
+            if ((o->save || save_run(m, path, &at) == 0) && ranks.rank == 0) {
                 if (epoch == o->epochs)
                     say("%s while evaluating epoch %d, the last; the run is complete; saved %s",
                         signal_name(in_evaluation), epoch, path);
@@ -838,7 +870,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
         }
     }
-    if (m->report) {   /* the model's own lines, after the epoch lines (kiln_rt.h) */
+    if (m->report && ranks.rank == 0) {   /* the model's own lines, after the epoch lines (kiln_rt.h) */
         m->report();
         fflush(stdout);
     }
@@ -853,8 +885,9 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             goto done;
         }
     }
+    stop_together();
     if (stop_signal) {   /* it came after the last evaluation: nothing was lost */
-        say("%s after the last epoch; the run is complete", signal_name(stop_signal));
+        if (ranks.rank == 0) say("%s after the last epoch; the run is complete", signal_name(stop_signal));
         rc = 128 + stop_signal;
     }
 
@@ -912,14 +945,14 @@ static int load_checkpoint(const kiln_model *m, options *o, kiln_progress *at)
     return 0;
 }
 
-int kiln_main(int argc, char **argv, const kiln_model *m)
+static int trainer_main(int argc, char **argv, const kiln_model *m)
 {
-    if (argc > 0 && argv[0] && *argv[0]) {
-        const char *slash = strrchr(argv[0], '/');
-        prog = slash ? slash + 1 : argv[0];
-    }
     options o = {.epochs = m->epochs, .seed = m->seed, .data = m->data_dir};
     if (parse_flags(argc, argv, &o) != 0) return 2;
+    if (ranks.rank > 0) {   /* data parallel: rank 0 alone prints, and alone does what does not train */
+        o.quiet = 1, o.verbose = 0, o.profile = 0;
+        if (o.help || o.eval || o.predict || o.classify) return 0;
+    }
     if (o.help) { usage(m); return 0; }
     if (m->schedule.kind == KILN_LR_COSINE && o.lr > 0 && o.lr < m->schedule.min_lr) {
         say("--lr %g is below the schedule's min_lr %g, where its cosine ends; give --lr %g or more", o.lr,
@@ -977,19 +1010,48 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         rc = run_without_training(m, &o, &te, &at);
     } else {
         uint32_t crc = kiln_dataset_crc(&tr);
-        if (o.resume && kiln_checkpoint_check_run(m, o.resume, &at, tr.count, crc, err,
-                                                  sizeof err) != 0) {
+        int other = ranks_differ(&ranks, m, crc, o.seed, o.epochs);
+        if (other >= 0) {
+            ranks_agree = 1;
+            if (ranks.rank == 0)
+                say("rank %d does not run what rank 0 runs (the trainer, its flags or its data differ); "
+                    "start every rank with the same trainer, flags and data", other);
+            rc = 1;
+        } else if (o.resume && kiln_checkpoint_check_run(m, o.resume, &at, tr.count, crc, err,
+                                                         sizeof err) != 0) {
             say("%s", err);
             rc = 1;
         } else {
             rc = run(m, &o, &tr, &te, at, crc);
         }
     }
-    if (rc == 0 && o.npz && kiln_npz_save(m, o.npz, err, sizeof err) != 0) {
+    if (rc == 0 && o.npz && ranks.rank == 0 && kiln_npz_save(m, o.npz, err, sizeof err) != 0) {
         say("%s", err);
         rc = 1;
     }
     kiln_dataset_free(&tr);
     kiln_dataset_free(&te);
+    return rc;
+}
+
+int kiln_main(int argc, char **argv, const kiln_model *m)
+{
+    static char name[128];
+    if (argc > 0 && argv[0] && *argv[0]) {
+        const char *slash = strrchr(argv[0], '/');
+        prog = slash ? slash + 1 : argv[0];
+    }
+    if (ranks_start(&ranks, m, &argc, &argv) != 0) {
+        say("cannot start MPI; run the trainer with mpirun -np N");
+        return 1;
+    }
+    if (ranks.rank > 0) {   /* its messages say which rank they come from */
+        snprintf(name, sizeof name, "%s (rank %d)", prog, ranks.rank);
+        prog = name;
+    }
+    int rc = trainer_main(argc, argv, m);
+    /* every rank stops together on a signal (stop_together); any other
+     * failure may be this rank's alone, and the others must not wait for it */
+    ranks_end(&ranks, rc == 0 || rc >= 128 || ranks_agree ? 0 : rc);
     return rc;
 }

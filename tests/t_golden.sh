@@ -1,5 +1,6 @@
 # t_golden.sh — the C kiln emits for every model in models/ must equal
-# tests/golden/<model>.c byte for byte.  After an intended change to the
+# tests/golden/<model>.c byte for byte, and the MLP's data parallel trainer
+# (kiln --mpi) tests/golden/mlp_mpi.c.  After an intended change to the
 # emitted code, regenerate them with ./build.sh golden and review the diff.
 for spec in models/*.lua; do
     name=$(basename "$spec" .lua)
@@ -15,6 +16,11 @@ for spec in models/*.lua; do
     if cmp -s "$TMP/$name.c" "$TMP/$name.again.c"; then pass "golden/$name/deterministic"
     else fail "golden/$name/deterministic" "two compilations differ"; fi
 done
+# the data parallel schedule (kiln --mpi): the MLP's
+if "$KILN" compile models/mlp.lua --mpi -o "$TMP/mlp_mpi.c" 2>"$TMP/golden.err" && cmp -s tests/golden/mlp_mpi.c "$TMP/mlp_mpi.c"
+then pass golden/mlp_mpi
+else fail golden/mlp_mpi "emitted C differs from tests/golden/mlp_mpi.c (kiln compile models/mlp.lua --mpi); if intended, ./build.sh golden $(cat "$TMP/golden.err")"; fi
 for golden in tests/golden/*.c; do
-    [ -f "models/$(basename "$golden" .c).lua" ] || fail "golden/$(basename "$golden")" "no model in models/ for $golden; remove it"
+    name=$(basename "$golden" .c)
+    [ -f "models/$name.lua" ] || [ "$name" = mlp_mpi ] || fail "golden/$name.c" "no model in models/ for $golden; remove it"
 done

@@ -47,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     jmp_buf jb;
     if (setjmp(jb) == 0) {
         fail_recover(&jb);
-        compile_spec(spec_file, 0, &spec, &g);
+        compile_spec(spec_file, 0, 0, &spec, &g);
         emit_model(&c, &g);
         if (c.len == 0 || !strstr(c.data, "int main")) {
             fprintf(stderr, "fuzz_spec: emit_model wrote no trainer\n");

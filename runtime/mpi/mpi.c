@@ -1,0 +1,115 @@
+/* mpi.c — data parallel training over MPI: the runtime's kiln_dist for
+ * Open MPI (or any MPI-3 library: only standard calls), and the gradient sum
+ * of a training step.  Built with mpicc into libkiln_mpi.a; only trainers
+ * built with kiln build --mpi link it.
+ *
+ * Sums are made in rank order by every rank itself: the ranks' values are
+ * gathered (MPI_Allgather) and each rank adds them up, rank 0's first.  An
+ * MPI_Allreduce would add them in an order its algorithm picks (by message
+ * size and rank count, and free to change between versions), so two runs
+ * could differ in the last bits; gathering costs each rank (ranks − 1)
+ * times the gradient's bytes instead of about twice, which is the same at
+ * 2 ranks and what bench/scaling.md's model charges at more. */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kiln_mpi.h"
+
+static int ranks = 1;
+
+/* A buffer kept between calls, grown as needed (the step calls in a loop). */
+static void *grown(void **p, size_t *cap, size_t bytes)
+{
+    if (bytes > *cap) {
+        void *q = realloc(*p, bytes);
+        if (!q) {
+            fprintf(stderr, "kiln: out of memory for the ranks' gradients (%zu bytes)\n", bytes);
+            MPI_Abort(MPI_COMM_WORLD, 1);
+        }
+        *p = q;
+        *cap = bytes;
+    }
+    return *p;
+}
+
+static int start(int *argc, char ***argv, int *rank, int *size)
+{
+    int provided;
+    if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) return -1;
+    /* errors end the run (the default): a rank that cannot talk to the others has nothing to do */
+    MPI_Comm_rank(MPI_COMM_WORLD, rank);
+    MPI_Comm_size(MPI_COMM_WORLD, size);
+    ranks = *size;
+    return 0;
+}
+
+static void finish(void) { MPI_Finalize(); }
+
+static void sum(double *v, int n)
+{
+    static void *all;
+    static size_t cap;
+    double *a = grown(&all, &cap, sizeof(double) * (size_t)n * (size_t)ranks);
+    MPI_Allgather(v, n, MPI_DOUBLE, a, n, MPI_DOUBLE, MPI_COMM_WORLD);
+    for (int i = 0; i < n; i++) {
+        double s = a[i];
+        for (int r = 1; r < ranks; r++) s += a[(size_t)r * (size_t)n + (size_t)i];
+        v[i] = s;
+    }
+}
+
+static void broadcast(void *p, size_t bytes)
+{
+    for (size_t at = 0; at < bytes;) {   /* in pieces a count of int can say */
+        size_t piece = bytes - at < (size_t)1 << 30 ? bytes - at : (size_t)1 << 30;
+        MPI_Bcast((char *)p + at, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD);
+        at += piece;
+    }
+}
+
+static int first_different(const void *p, size_t bytes)
+{
+    static void *all;
+    static size_t cap;
+    char *a = grown(&all, &cap, bytes * (size_t)ranks);
+    MPI_Allgather(p, (int)bytes, MPI_BYTE, a, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
+    for (int r = 1; r < ranks; r++)
+        if (memcmp(a, a + (size_t)r * bytes, bytes) != 0) return r;
+    return -1;
+}
+
+static void stop_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
+
+const kiln_dist kiln_mpi = {
+    .start = start, .finish = finish, .sum = sum, .broadcast = broadcast,
+    .first_different = first_different, .abort = stop_all,
+};
+
+void kiln_mpi_sum_gradients(float *const *grads, const long *sizes, int count, float share)
+{
+    static void *mine_buf, *all_buf;
+    static size_t mine_cap, all_cap;
+    size_t total = 0;
+    for (int i = 0; i < count; i++) total += (size_t)sizes[i];
+    float *mine = grown(&mine_buf, &mine_cap, sizeof(float) * total);
+    float *all = grown(&all_buf, &all_cap, sizeof(float) * total * (size_t)ranks);
+    size_t at = 0;
+    for (int i = 0; i < count; i++)
+        for (long k = 0; k < sizes[i]; k++) mine[at++] = share * grads[i][k];
+    MPI_Allgather(mine, (int)total, MPI_FLOAT, all, (int)total, MPI_FLOAT, MPI_COMM_WORLD);
+    at = 0;
+    for (int i = 0; i < count; i++) {
+        float *g = grads[i];
+        const float *from = all + at;
+        long n = sizes[i];
+        #pragma omp parallel for schedule(static)
+        for (long k = 0; k < n; k++) {
+            float s = from[k];   /* rank 0's, then each next rank's */
+            for (int r = 1; r < ranks; r++) s += from[(size_t)r * total + (size_t)k];
+            g[k] = s;
+        }
+        at += (size_t)n;
+    }
+}
