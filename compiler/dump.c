@@ -76,14 +76,16 @@ void dump_kernels(StrBuf *out, const Graph *g) {
     for (int i = 0; i < g->nkernels; i++) train += g->kernels[i].train;
     sb_printf(out, "model %s: %d kernels per training step (train), evaluation runs those marked eval\n",
               g->spec->name, train);
-    int summed = 0;   /* data parallel (--mpi): where the ranks' gradients are summed */
+    Buckets b = { 0 };   /* data parallel (--mpi): when each gradient goes to the other ranks */
+    if (g->spec->mpi) buckets_plan(g, &b);
+    int summed = 0;
     for (int i = 0; i < g->nkernels; i++) {
         const Kernel *k = &g->kernels[i];
         if (g->spec->mpi && !summed && k->phase == PHASE_UPDATE) {
             long floats = 0;
             for (int p = 0; p < g->nparams; p++) floats += shape_size(&val(g, g->params[p])->shape);
-            sb_printf(out, "     -- the ranks' gradients summed (kiln_mpi_sum_gradients): %d tensors, %ld floats; "
-                      "the updates wait for it\n", g->nparams, floats);
+            sb_printf(out, "     -- every rank waits for all the gradients and sums them (kiln_mpi_sum): %d tensors, "
+                      "%ld floats; then the updates\n", g->nparams, floats);
             summed = 1;
         }
         sb_printf(out, "  %2d %-44s %-5s %-4s ", i, k->name, k->train ? "train" : "", k->eval ? "eval" : "");
@@ -95,7 +97,15 @@ void dump_kernels(StrBuf *out, const Graph *g) {
             head->strategy(out, g, k);
             sb_printf(out, "\n");
         }
+        for (int c = 0; c < b.nbuckets; c++) {
+            if (b.after[c] != i) continue;
+            sb_printf(out, "     -- complete, sent to the other ranks at the next wait (or with the rest, after the backward pass):");
+            for (int t = b.first[c]; t < b.first[c] + b.count[c]; t++)
+                sb_printf(out, " %s", val(g, val(g, g->params[b.param[t]])->grad)->name);
+            sb_printf(out, "\n");
+        }
     }
+    if (g->spec->mpi) buckets_free(&b);
 }
 
 static void dot_label(StrBuf *out, const char *s) {

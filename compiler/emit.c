@@ -332,10 +332,39 @@ static void emit_total(Emit *e, const Graph *g) {
     if (loss->emit_total) loss->emit_total(e, g);
 }
 
+/* Data parallel: the gradients' buckets (buckets.c), and how many of
+ * them the step has sent so far, as it is written. */
+typedef struct { Buckets b; int posted; } Sends;
+
+/* The names of bucket k's gradients, for a comment. */
+static const char *bucket_names(const Graph *g, const Buckets *b, int k, StrBuf *sb) {
+    sb->len = 0;
+    sb_printf(sb, "%s", "");
+    for (int t = b->first[k]; t < b->first[k] + b->count[k]; t++)
+        sb_printf(sb, "%s%s", t > b->first[k] ? ", " : "", val(g, val(g, g->params[b->param[t]])->grad)->name);
+    return sb->data;
+}
+
+/* Data parallel: after a wait, by which every kernel before kernel `at`
+ * is done, the step's master sends the buckets those completed. */
+static void emit_sends(Emit *e, const Graph *g, Sends *sends, int at) {
+    StrBuf names = { 0 };
+    for (; sends->posted < sends->b.nbuckets && sends->b.after[sends->posted] < at; sends->posted++) {
+        int k = sends->posted;
+        emit(e, "#pragma omp master  /* %s: complete; sent while the backward pass goes on */",
+             bucket_names(g, &sends->b, k, &names));
+        emit(e, "kiln_mpi_post(gradients, gradient_sizes, %d, %d, share);", sends->b.count[k], g->nparams);
+    }
+    sb_free(&names);
+}
+
 /* One parallel region calling kernels [lo, hi) of those the pass runs
  * (training, or evaluation; forward_only: predict), with a kiln_sync
- * where one reads what another wrote; *part counts --profile's parts. */
-static void emit_region(Emit *e, const Graph *g, int training, int forward_only, int lo, int hi, int *part) {
+ * where one reads what another wrote; *part counts --profile's parts.
+ * sends (data parallel, the backward pass): the gradients go out as they
+ * are complete. */
+static void emit_region(Emit *e, const Graph *g, int training, int forward_only, int lo, int hi, int *part,
+                        Sends *sends) {
     int reads_rows = 0;
     for (int i = lo; i < hi; i++) reads_rows |= g->kernels[i].phase != PHASE_UPDATE;
     emit(e, "#pragma omp parallel  /* one team for every kernel; each splits its work among it */");
@@ -359,6 +388,7 @@ static void emit_region(Emit *e, const Graph *g, int training, int forward_only,
             emit(e, "kiln_sync();");
             if (training) emit(e, "kiln_mark_wait(%d);", *part);
             nsince = 0;
+            if (sends) emit_sends(e, g, sends, i);
         }
         since[nsince++] = k;
         StrBuf call = {0};
@@ -366,6 +396,10 @@ static void emit_region(Emit *e, const Graph *g, int training, int forward_only,
         emit(e, "%s%s;", when_training ? "if (training) " : "", call.data);
         sb_free(&call);
         if (training) emit(e, "kiln_mark(%d);", ++*part);
+        if (sends && sends->posted > 0 && i + 1 < hi) {
+            emit(e, "#pragma omp master  /* lets the sends move (Open MPI makes no progress by itself) */");
+            emit(e, "kiln_mpi_progress();");
+        }
     }
     if (training) emit(e, "kiln_mark_end(%d);", *part);
     free(since);
@@ -375,7 +409,7 @@ static void emit_region(Emit *e, const Graph *g, int training, int forward_only,
 
 static void emit_calls(Emit *e, const Graph *g, int training, int forward_only) {
     int part = 0;
-    emit_region(e, g, training, forward_only, 0, g->nkernels, &part);
+    emit_region(e, g, training, forward_only, 0, g->nkernels, &part, NULL);
 }
 
 /* The first update kernel: the backward pass ends before it. */
@@ -386,35 +420,48 @@ static int first_update(const Graph *g) {
 }
 
 /* Data parallel (--mpi): the parameters' gradients, which the ranks sum
- * between the backward pass and the updates. */
+ * between the backward pass and the updates, in the order the backward
+ * pass completes them (buckets.c). */
 static void emit_gradient_table(Emit *e, const Graph *g) {
-    emit(e, "/* data parallel: the gradients every rank sums with the others' before the updates */");
+    Buckets b;
+    buckets_plan(g, &b);
+    emit(e, "/* data parallel: the gradients every rank sums with the others' before the updates,");
+    emit(e, " * in the order the backward pass completes them */");
     emit(e, "static float *const gradients[] = {");
-    for (int i = 0; i < g->nparams; i++) emit(e, "    %s,", cname(g, val(g, g->params[i])->grad));
+    for (int t = 0; t < g->nparams; t++) emit(e, "    %s,", cname(g, val(g, g->params[b.param[t]])->grad));
     emit(e, "};");
     emit(e, "static const long gradient_sizes[] = {");
-    for (int i = 0; i < g->nparams; i++) emit(e, "    %ld,", shape_size(&val(g, g->params[i])->shape));
+    for (int t = 0; t < g->nparams; t++) emit(e, "    %ld,", shape_size(&val(g, g->params[b.param[t]])->shape));
     emit(e, "};");
     blank(e);
+    buckets_free(&b);
 }
 
 /* The data parallel training step: this rank's rows forward and backward,
- * the ranks' gradients summed, then the updates. */
+ * each bucket of gradients sent as soon as it is complete, the ranks'
+ * gradients summed, then the updates. */
 static void emit_mpi_step(Emit *e, const Graph *g) {
     int part = 0, split = first_update(g);
+    Sends sends = { .posted = 0 };
+    buckets_plan(g, &sends.b);
+    emit(e, "const float share = b->total > 0 ? (float)n / (float)b->total : 1.0f;  /* this rank's rows of all */");
     emit(e, "if (n > 0) {");
     e->indent++;
-    emit_region(e, g, 1, 0, 0, split, &part);
+    emit_region(e, g, 1, 0, 0, split, &part, &sends);
     emit_total(e, g);
     e->indent--;
-    emit(e, "} else {  /* no rows of this minibatch are this rank's: it adds zeros */");
-    emit(e, "    for (int i = 0; i < %d; i++) memset(gradients[i], 0, sizeof(float) * (size_t)gradient_sizes[i]);",
+    emit(e, "} else {  /* no rows of this minibatch are this rank's: it sends zeros, as the others send */");
+    e->indent++;
+    emit(e, "for (int i = 0; i < %d; i++) memset(gradients[i], 0, sizeof(float) * (size_t)gradient_sizes[i]);",
          g->nparams);
+    for (int k = 0; k < sends.posted; k++)
+        emit(e, "kiln_mpi_post(gradients, gradient_sizes, %d, %d, share);", sends.b.count[k], g->nparams);
+    e->indent--;
     emit(e, "}");
-    emit(e, "/* every rank's gradients, each weighted by its share of the rows, summed in rank order */");
-    emit(e, "kiln_mpi_sum_gradients(gradients, gradient_sizes, %d, b->total > 0 ? (float)n / (float)b->total : 1.0f);",
-         g->nparams);
-    emit_region(e, g, 1, 0, split, g->nkernels, &part);
+    emit(e, "/* the rest sent; every rank's gradients, each weighted by its share, summed in rank order */");
+    emit(e, "kiln_mpi_sum(gradients, gradient_sizes, %d, share);", g->nparams);
+    emit_region(e, g, 1, 0, split, g->nkernels, &part, NULL);
+    buckets_free(&sends.b);
 }
 
 /* The names of a training step's parts, in the order train_step marks

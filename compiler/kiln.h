@@ -482,6 +482,16 @@ int  build_trainer(const char *c_file, const char *exe, int verbose, int mpi);
 int  build_program(const char *const *sources, int nsources, const char *exe, int verbose, int mpi);
 const char *kiln_home(void);      /* directory holding libkiln_rt.a and kiln_rt.h */
 
+/* ---- buckets.c: data parallel (--mpi), the gradients' sends ------------ */
+typedef struct {
+    int *param;                  /* table entry t: which of g->params */
+    int *first, *count, *after;  /* bucket b: entries [first, first + count),
+                                    complete after training kernel `after` */
+    int  nbuckets;
+} Buckets;
+void buckets_plan(const Graph *g, Buckets *b);
+void buckets_free(Buckets *b);
+
 /* ---- compile.c: the pipeline, spec path → graph ----------------------- */
 /* batch: the batch size instead of the spec's (kiln's --batch), 0: the
  * spec's; mpi: a data parallel trainer (kiln's --mpi) */

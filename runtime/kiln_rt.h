@@ -421,6 +421,8 @@ typedef struct {
     int  (*first_different)(const void *p, size_t bytes);
     /* end every rank's run with status code (after a message of this rank's) */
     void (*abort)(int code);
+    /* seconds this rank has spent waiting for the others' gradients so far */
+    double (*waited)(void);
 } kiln_dist;
 
 typedef struct {

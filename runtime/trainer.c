@@ -776,7 +776,7 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
     }
     int first = o->resume ? (int)at.epoch : 1;
     for (int epoch = first; epoch <= o->epochs; epoch++) {
-        double t0 = omp_get_wtime();
+        double t0 = omp_get_wtime(), waited0 = ranks.dist ? ranks.dist->waited() : 0;
         if (!o->resume || epoch != first) {   /* a resumed epoch keeps its saved position */
             at = run_of;
             at.epoch = (uint32_t)epoch;
@@ -836,7 +836,10 @@ static int run(const kiln_model *m, const options *o, kiln_dataset *tr, kiln_dat
             printf("epoch %d, loss %s, train acc %.3f, test acc %.3f%s\n", epoch,
                    loss_text(lt, loss / tr->count, 4), train_acc, test_acc, rate);
         fflush(stdout);
-        if (o->verbose)
+        if (o->verbose && ranks.dist)   /* data parallel: and how long rank 0 waited for the others' gradients */
+            fprintf(stderr, "epoch %d: lr %.9g, train %.3f s (waiting for gradients %.3f s), test %.3f s\n", epoch,
+                    *m->learning_rate, t1 - t0, ranks.dist->waited() - waited0, t2 - t1);
+        else if (o->verbose)
             fprintf(stderr, "epoch %d: lr %.9g, train %.3f s, test %.3f s\n", epoch, *m->learning_rate, t1 - t0,
                     t2 - t1);
         if (metrics && regression &&

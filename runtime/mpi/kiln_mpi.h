@@ -9,10 +9,16 @@
 
 extern const kiln_dist kiln_mpi;
 
-/* Every rank's gradients, each scaled by its share of the minibatch (its
- * rows / all rows), summed over the ranks in rank order into grads[0..count)
- * (sizes[i] floats each): afterwards every rank holds the same sums, to the
- * bit.  Called by the step's master thread, outside its parallel region. */
-void kiln_mpi_sum_gradients(float *const *grads, const long *sizes, int count, float share);
+/* The step's gradient table, grads[0..table) of sizes[i] floats, goes to
+ * the other ranks in buckets, in table order, each as soon as it is
+ * complete: kiln_mpi_post sends the next count of them, scaled by this
+ * rank's share of the minibatch (its rows / all rows); kiln_mpi_progress
+ * lets the sends move while kernels run; kiln_mpi_sum sends the rest,
+ * waits for all and leaves in grads every rank's, summed in rank order: the
+ * same bits on every rank.  Every rank posts the same buckets; called by the
+ * main thread only (the step's master; MPI_THREAD_FUNNELED). */
+void kiln_mpi_post(float *const *grads, const long *sizes, int count, int table, float share);
+void kiln_mpi_progress(void);
+void kiln_mpi_sum(float *const *grads, const long *sizes, int table, float share);
 
 #endif

@@ -3,6 +3,12 @@
  * of a training step.  Built with mpicc into libkiln_mpi.a; only trainers
  * built with kiln build --mpi link it.
  *
+ * A step's gradients go out in buckets as soon as the backward pass has
+ * made them (the last layer's first): kiln_mpi_post starts a non-blocking
+ * gather of each, the step's master thread calls kiln_mpi_progress between
+ * kernels (Open MPI makes no progress in the background), and kiln_mpi_sum
+ * waits for them all after the backward pass and adds them up.
+ *
  * Sums are made in rank order by every rank itself: the ranks' values are
  * gathered (MPI_Allgather) and each rank adds them up, rank 0's first.  An
  * MPI_Allreduce would add them in an order its algorithm picks (by message
@@ -18,6 +24,7 @@
 #include "kiln_mpi.h"
 
 static int ranks = 1;
+static double waited;   /* seconds in MPI_Wait for the gradients */
 
 /* A buffer kept between calls, grown as needed (the step calls in a loop). */
 static void *grown(void **p, size_t *cap, size_t bytes)
@@ -82,34 +89,80 @@ static int first_different(const void *p, size_t bytes)
 
 static void stop_all(int code) { MPI_Abort(MPI_COMM_WORLD, code); }
 
+static double waited_so_far(void) { return waited; }
+
 const kiln_dist kiln_mpi = {
     .start = start, .finish = finish, .sum = sum, .broadcast = broadcast,
-    .first_different = first_different, .abort = stop_all,
+    .first_different = first_different, .abort = stop_all, .waited = waited_so_far,
 };
 
-void kiln_mpi_sum_gradients(float *const *grads, const long *sizes, int count, float share)
+/* The step's buckets: consecutive entries of its gradient table, posted
+ * in table order (next: the first not yet posted), each gathered by its own
+ * MPI_Iallgather into a region of its own: the packed table's floats from
+ * offset on, mine in send, every rank's one after the other in recv. */
+typedef struct { int first, count; size_t offset, floats; MPI_Request request; } bucket;
+static bucket *buckets;
+static int nbuckets, next;
+static size_t posted;   /* floats of the table posted so far this step */
+static void *send_buf, *recv_buf, *bucket_buf;
+static size_t send_cap, recv_cap, bucket_cap;
+
+/* Room for a table of count gradients (made before the step's first post). */
+static void make_room(const long *sizes, int count)
 {
-    static void *mine_buf, *all_buf;
-    static size_t mine_cap, all_cap;
     size_t total = 0;
     for (int i = 0; i < count; i++) total += (size_t)sizes[i];
-    float *mine = grown(&mine_buf, &mine_cap, sizeof(float) * total);
-    float *all = grown(&all_buf, &all_cap, sizeof(float) * total * (size_t)ranks);
-    size_t at = 0;
-    for (int i = 0; i < count; i++)
-        for (long k = 0; k < sizes[i]; k++) mine[at++] = share * grads[i][k];
-    MPI_Allgather(mine, (int)total, MPI_FLOAT, all, (int)total, MPI_FLOAT, MPI_COMM_WORLD);
-    at = 0;
-    for (int i = 0; i < count; i++) {
-        float *g = grads[i];
-        const float *from = all + at;
-        long n = sizes[i];
-        #pragma omp parallel for schedule(static)
-        for (long k = 0; k < n; k++) {
-            float s = from[k];   /* rank 0's, then each next rank's */
-            for (int r = 1; r < ranks; r++) s += from[(size_t)r * total + (size_t)k];
-            g[k] = s;
-        }
-        at += (size_t)n;
+    grown(&send_buf, &send_cap, sizeof(float) * total);
+    grown(&recv_buf, &recv_cap, sizeof(float) * total * (size_t)ranks);
+    buckets = grown(&bucket_buf, &bucket_cap, sizeof *buckets * (size_t)count);
+}
+
+void kiln_mpi_post(float *const *grads, const long *sizes, int count, int table, float share)
+{
+    if (next == 0) make_room(sizes, table);
+    bucket *b = &buckets[nbuckets++];
+    *b = (bucket){ .first = next, .count = count, .offset = posted };
+    float *mine = (float *)send_buf + posted;
+    for (int i = next; i < next + count; i++)
+        for (long k = 0; k < sizes[i]; k++) mine[b->floats++] = share * grads[i][k];
+    MPI_Iallgather(mine, (int)b->floats, MPI_FLOAT, (float *)recv_buf + posted * (size_t)ranks, (int)b->floats,
+                   MPI_FLOAT, MPI_COMM_WORLD, &b->request);
+    next += count;
+    posted += b->floats;
+}
+
+void kiln_mpi_progress(void)
+{
+    for (int i = 0; i < nbuckets; i++) {
+        int done;
+        MPI_Test(&buckets[i].request, &done, MPI_STATUS_IGNORE);
     }
+}
+
+void kiln_mpi_sum(float *const *grads, const long *sizes, int count, float share)
+{
+    if (next < count) kiln_mpi_post(grads, sizes, count - next, count, share);
+    for (int i = 0; i < nbuckets; i++) {
+        const bucket *b = &buckets[i];
+        double t0 = MPI_Wtime();
+        MPI_Wait(&buckets[i].request, MPI_STATUS_IGNORE);
+        waited += MPI_Wtime() - t0;
+        const float *all = (const float *)recv_buf + b->offset * (size_t)ranks;
+        size_t at = 0;
+        for (int t = b->first; t < b->first + b->count; t++) {
+            float *g = grads[t];
+            const float *from = all + at;
+            long n = sizes[t];
+            size_t stride = b->floats;
+            #pragma omp parallel for schedule(static)
+            for (long k = 0; k < n; k++) {
+                float s = from[k];   /* rank 0's, then each next rank's */
+                for (int r = 1; r < ranks; r++) s += from[(size_t)r * stride + (size_t)k];
+                g[k] = s;
+            }
+            at += (size_t)n;
+        }
+    }
+    nbuckets = next = 0;
+    posted = 0;
 }

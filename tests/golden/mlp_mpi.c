@@ -262,18 +262,19 @@ static void update_sgd_linear2_bias(void)
 
 /* ---- one training step, and evaluation ---- */
 
-/* data parallel: the gradients every rank sums with the others' before the updates */
+/* data parallel: the gradients every rank sums with the others' before the updates,
+ * in the order the backward pass completes them */
 static float *const gradients[] = {
-    d_linear1_weight,
-    d_linear1_bias,
     d_linear2_weight,
     d_linear2_bias,
+    d_linear1_weight,
+    d_linear1_bias,
 };
 static const long gradient_sizes[] = {
-    200704,
-    256,
     2560,
     10,
+    200704,
+    256,
 };
 
 /* Forward, loss, backward and update on one minibatch of n ≤ BATCH rows;
@@ -282,6 +283,7 @@ static float train_step(const kiln_batch *b, int *correct)
 {
     const int n = b->n;
     float loss = 0.0f;
+    const float share = b->total > 0 ? (float)n / (float)b->total : 1.0f;  /* this rank's rows of all */
     if (n > 0) {
         #pragma omp parallel  /* one team for every kernel; each splits its work among it */
         {
@@ -306,16 +308,19 @@ static float train_step(const kiln_batch *b, int *correct)
             kiln_mark(5);
             kiln_sync();
             kiln_mark_wait(5);
+            #pragma omp master  /* d.linear2.weight, d.linear2.bias: complete; sent while the backward pass goes on */
+            kiln_mpi_post(gradients, gradient_sizes, 2, 4, share);
             backward_linear1_grad_params(n, rows.x);
             kiln_mark(6);
             kiln_mark_end(6);
         }
         loss = batch_loss(n, correct);
-    } else {  /* no rows of this minibatch are this rank's: it adds zeros */
+    } else {  /* no rows of this minibatch are this rank's: it sends zeros, as the others send */
         for (int i = 0; i < 4; i++) memset(gradients[i], 0, sizeof(float) * (size_t)gradient_sizes[i]);
+        kiln_mpi_post(gradients, gradient_sizes, 2, 4, share);
     }
-    /* every rank's gradients, each weighted by its share of the rows, summed in rank order */
-    kiln_mpi_sum_gradients(gradients, gradient_sizes, 4, b->total > 0 ? (float)n / (float)b->total : 1.0f);
+    /* the rest sent; every rank's gradients, each weighted by its share, summed in rank order */
+    kiln_mpi_sum(gradients, gradient_sizes, 4, share);
     #pragma omp parallel  /* one team for every kernel; each splits its work among it */
     {
         kiln_mark_start();  /* --profile: each thread times the parts below (kiln_mark) */
