@@ -17,8 +17,10 @@
 # PyTorch's fastest settings (oneDNN convolutions; bench/torch_cnn.py
 # --model lenet|resnet), each GEMM shape alone with OpenBLAS and with kiln's
 # GEMM (bench/gemm_shapes.c), spec-to-trainer compile time, and a scaling
-# table (hidden 256/1024/4096 × batch 64/256/1024).  Prints a report on
-# stdout, ending with the targets of issues 3, 18 and 19 marked met / NOT met.
+# table (hidden 256/1024/4096 × batch 64/256/1024), and last, when Open
+# MPI is there, bench/mpi.sh's data parallel rows and scaling model.  Prints
+# a report on stdout, with the targets of issues 3, 18 and 19 marked met /
+# NOT met.
 # bench/README.md explains how to read it.
 #
 # usage: bench/run.sh            (about 15–20 minutes on an idle 2-core machine)
@@ -27,7 +29,7 @@
 # BENCH_LENET_REPS (default 2; 0 skips LeNet) of LeNet's, BENCH_RESNET_REPS
 # (default 1; 0 skips the ResNet) of the ResNet's, at BENCH_RESNET_THREADS
 # (default "2"; "1 2" adds 1 thread), BENCH_SCALE_REPS (default 3) for the
-# scaling table.
+# scaling table, BENCH_MPI_REPS (default 3; 0 skips them) for bench/mpi.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -403,3 +405,11 @@ done
 $PY bench/report.py "$work/meta.tsv" "$raw" --reps "$REPS" --scale-reps "$SCALE_REPS" --scale-samples 10000 \
     --lenet-reps "$LENET_REPS" --resnet-reps "$RESNET_REPS" \
     || { keep=1; log "report.py failed"; exit 1; }
+
+# ---- data parallel: one process × 2 threads against 2 ranks × 1 thread (bench/mpi.sh) -----------
+if [ "${BENCH_MPI_REPS:-3}" -gt 0 ] && command -v mpirun >/dev/null && [ -f build/libkiln_mpi.a ]; then
+    echo
+    bench/mpi.sh
+else
+    log "data parallel rows skipped (BENCH_MPI_REPS=0, or no Open MPI: apt-get install openmpi-bin libopenmpi-dev)"
+fi

@@ -1,9 +1,11 @@
 # t_mpi.sh — data parallel trainers (kiln build --mpi) under Open MPI's
-# mpirun: two ranks train as one process does (parameters after 3 steps
-# within the parity bound, 1e-5 of each tensor's largest value, as
+# mpirun: the generated C compiles with -Werror and only it links MPI; two
+# ranks train the MLP and LeNet as one process does (parameters after 3
+# steps within the parity bound, 1e-5 of each tensor's largest value, as
 # tests/parity/torch_parity.py explains), two runs with the same ranks are
 # the same to the bit, checkpoints go both ways between an MPI run and a
-# single process, uneven shares and a rank without rows work, rank 0 alone
+# single process, uneven shares and a rank without rows work, Ctrl-C on
+# mpirun saves and --resume ends where an unstopped run does, rank 0 alone
 # prints, and ranks that do not run the same trainer are refused at start.
 M=$TMP/mpi
 mkdir -p "$M"
