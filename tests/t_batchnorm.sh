@@ -4,9 +4,9 @@
 # one does (the running statistics travel in the checkpoint); --eval of the
 # saved model, which normalizes with the running statistics, prints the
 # test accuracy of the last epoch line.  tests/parity/bn_conv.lua (batch
-# norm on 4-D and 2-D values) on a 3000/1000-image subset; and the ResNet
-# of tests/parity/resnet.lua, where every fusion of batch norm happens, the
-# same at 1, 2 and 3 threads.
+# norm on 4-D and 2-D values) on a 3000/1000-image subset; and
+# models/resnet.lua at batch 32 (kiln --batch), where every fusion of batch
+# norm happens, the same at 1, 2 and 3 threads.
 BN_DATA=$TMP/fmnist-3000
 if ! make_subset "$BN_DATA" 3000 1000; then
     skip batchnorm "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
@@ -30,11 +30,11 @@ else
     # statistics in the convolutions' kernels, parameter sums in the input
     # gradients', the input gradient as a convolution's prologue, folding in
     # evaluation — bit for bit the same at 1, 2 and 3 threads
-    if make_subset "$TMP/fmnist-320" 320 100 && "$KILN" build tests/parity/resnet.lua -o "$TMP/resnet" >/dev/null 2>&1; then
+    if make_subset "$TMP/fmnist-320" 320 100 && "$KILN" build models/resnet.lua --batch 32 -o "$TMP/resnet" >/dev/null 2>&1; then
         same_at_threads batchnorm/resnet-threads-1-2-3-same-lines-and-checkpoint rn "$TMP/resnet" \
             --data "$TMP/fmnist-320" --epochs 2 --quiet
     else
-        fail batchnorm/resnet-build "kiln build tests/parity/resnet.lua failed"
+        fail batchnorm/resnet-build "kiln build models/resnet.lua --batch 32 failed"
     fi
     grep -q "batch_norm1.running_var" "$B.c" && pass batchnorm/running-statistics-are-named-state ||
         fail batchnorm/running-statistics-are-named-state "no batch_norm1.running_var tensor in $B.c"

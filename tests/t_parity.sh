@@ -19,7 +19,9 @@ else
         case "$name" in ''|\#*) continue ;; esac
         dir="$TMP/parity/$name"
         mkdir -p "$dir"
-        if ! "$KILN" compile "$spec" -o "$dir/model.c" 2>"$TMP/parity.err"; then
+        batch=()   # SPEC@N: the spec at batch N (kiln's --batch)
+        case "$spec" in *@*) batch=(--batch "${spec##*@}"); spec=${spec%@*} ;; esac
+        if ! "$KILN" compile "$spec" "${batch[@]}" -o "$dir/model.c" 2>"$TMP/parity.err"; then
             fail "parity/$name" "kiln failed: $(head -n 3 "$TMP/parity.err" | tr '\n' ' ')"; continue
         fi
         if ! cc_trainer "$dir/harness" -DMODEL_C="\"$dir/model.c\"" tests/parity/harness.c 2>"$TMP/cc.err"; then
