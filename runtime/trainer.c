@@ -956,6 +956,7 @@ static int trainer_main(int argc, char **argv, const kiln_model *m)
         o.quiet = 1, o.verbose = 0, o.profile = 0;
         if (o.help || o.eval || o.predict || o.classify) return 0;
     }
+    if (o.eval || o.predict || o.classify) ranks.size = 1;   /* rank 0 alone: it shares no rows */
     if (o.help) { usage(m); return 0; }
     if (m->schedule.kind == KILN_LR_COSINE && o.lr > 0 && o.lr < m->schedule.min_lr) {
         say("--lr %g is below the schedule's min_lr %g, where its cosine ends; give --lr %g or more", o.lr,

@@ -118,9 +118,13 @@ PY
         fail mpi/ctrl-c-saves-and-resumes-exactly "$(cat "$M/cut.err") | $(tr '\n' '|' <"$M/cut.out") vs $(tr '\n' '|' <"$M/whole.out")"
     fi
 
-    # what does not train runs on rank 0 alone
-    $MPIRUN -np 2 "$M/mlp_mpi" --data "$SMALL" --load "$M/r1.ckpt" --predict 2 >"$M/p.out" 2>"$M/err"
+    # what does not train runs on rank 0 alone, as one process runs it
+    timeout 120 $MPIRUN -np 2 "$M/mlp_mpi" --data "$SMALL" --load "$M/r1.ckpt" --predict 2 >"$M/p.out" 2>"$M/err"
     [ "$(grep -c '^image' "$M/p.out")" -eq 2 ] && pass mpi/predict-on-rank-0 || fail mpi/predict-on-rank-0 "$(cat "$M/p.out" "$M/err")"
+    timeout 120 $MPIRUN -np 2 "$M/mlp_mpi" --data "$SMALL" --load "$M/r1.ckpt" --eval >"$M/e2.out" 2>"$M/err"
+    "$M/mlp" --data "$SMALL" --load "$M/r1.ckpt" --eval >"$M/e1.out" 2>>"$M/err"
+    [ -s "$M/e1.out" ] && cmp -s "$M/e1.out" "$M/e2.out" && pass "mpi/eval-on-rank-0 ($(cat "$M/e2.out"))" ||
+        fail mpi/eval-on-rank-0 "$(cat "$M/e2.out" "$M/e1.out" "$M/err")"
 
     # ranks running different trainers (another batch size) are refused at start, in one line from rank 0
     "$KILN" build models/mlp.lua --mpi --batch 128 -o "$M/mlp_mpi_128" >/dev/null 2>&1
