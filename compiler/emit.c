@@ -320,12 +320,6 @@ static void emit_kernels(Emit *e, const Graph *g) {
     blank(e);
 }
 
-/* The kernels of a training step (training), of evaluation, or of predict
- * (the forward ones), called from inside one parallel region: the team is
- * started once, each thread copies the minibatch for itself, each kernel
- * splits its work among the threads without waiting at the end, and
- * kiln_sync() makes the team wait only where a kernel touches memory one
- * since the last wait wrote, or writes memory it touched (sync.c). */
 /* After the team: the batch's loss from the rows' (losses that leave one per row). */
 static void emit_total(Emit *e, const Graph *g) {
     const LossOp *loss = g->spec->loss.op->loss;
@@ -358,7 +352,14 @@ static void emit_sends(Emit *e, const Graph *g, Sends *sends, int at) {
     sb_free(&names);
 }
 
-/* One parallel region calling kernels [lo, hi) of those the pass runs
+/* The kernels of a training step (training), of evaluation, or of predict
+ * (the forward ones), called from inside one parallel region: the team is
+ * started once, each thread copies the minibatch for itself, each kernel
+ * splits its work among the threads without waiting at the end, and
+ * kiln_sync() makes the team wait only where a kernel touches memory one
+ * since the last wait wrote, or writes memory it touched (sync.c).
+ *
+ * One parallel region calling kernels [lo, hi) of those the pass runs
  * (training, or evaluation; forward_only: predict), with a kiln_sync
  * where one reads what another wrote; *part counts --profile's parts.
  * sends (data parallel, the backward pass): the gradients go out as they

@@ -127,6 +127,7 @@ typedef struct {
 /* ops/schedule.c: fill in what the rest of the spec decides (cosine_lr's
  * epochs), describe it for people, write it into the trainer's kiln_model. */
 void rate_resolve(Rate *r, long spec_epochs);
+void rate_check(Call *c, const char *what, double lr);   /* above 0, at most 1e6, or call_fail */
 const char *rate_describe(const Rate *r, char *buf, size_t n);
 void rate_emit(Emit *e, const Rate *r);
 

@@ -480,7 +480,7 @@ int call_opt_rate(Call *c, int arg, const char *key, Rate *out) {
     if (number) {
         *out = (Rate){ .loc = c->loc };
         call_opt_number(c, arg, key, &out->lr);
-        if (!(out->lr > 0) || out->lr > 1e6) call_fail(c, "%s must be above 0 and at most 1e6, got %g", key, out->lr);
+        rate_check(c, key, out->lr);
     }
     return 1;
 }

@@ -117,8 +117,7 @@ static void usage(const kiln_model *m)
            m->seed);
     printf("  --lr RATE      the base learning rate, instead of the spec's %g%s, without\n"
            "                 recompiling; --resume goes on with the saved run's unless --lr is given\n",
-           m->schedule.lr, m->schedule.kind == KILN_LR_STEP ? " (its step_lr schedule keeps its shape)" :
-           m->schedule.kind == KILN_LR_COSINE ? " (its cosine_lr schedule keeps its shape)" : "");
+           m->schedule.lr, m->schedule.kind != KILN_LR_CONSTANT ? " (its schedule keeps its shape)" : "");
     if (m->synthetic.dims)
         printf("  --data DIR     (ignored: this model's data are generated from the seed: %d\n"
                "                 training and %d test examples of y = X·w + b + noise)\n",

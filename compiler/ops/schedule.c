@@ -15,7 +15,7 @@
 
 #include "ops.h"
 
-static void check_lr(Call *c, const char *what, double lr) {
+void rate_check(Call *c, const char *what, double lr) {
     if (!(lr > 0) || lr > 1e6) call_fail(c, "%s must be above 0 and at most 1e6, got %g", what, lr);
 }
 
@@ -36,7 +36,7 @@ static void step_parse(Call *c, Layer *out) {
     if (!call_opts(c, 1, step_opts) || !call_opt_number(c, 1, "lr", &r->lr) ||
         !call_opt_number(c, 1, "every", &every))
         call_fail(c, "needs a base rate and a period, e.g. step_lr {lr = 0.1, every = 5, gamma = 0.1}");
-    check_lr(c, "lr", r->lr);
+    rate_check(c, "lr", r->lr);
     r->every = check_epochs(c, "every", every, 1);
     call_opt_number(c, 1, "gamma", &r->gamma);
     if (!(r->gamma > 0) || r->gamma > 1) call_fail(c, "gamma must be above 0 and at most 1, got %g", r->gamma);
@@ -51,7 +51,7 @@ static void cosine_parse(Call *c, Layer *out) {
     *r = (Rate){ .op = &op_cosine_lr, .loc = c->loc };
     if (!call_opts(c, 1, cosine_opts) || !call_opt_number(c, 1, "lr", &r->lr))
         call_fail(c, "needs a base rate, e.g. cosine_lr {lr = 0.1, warmup = 2}");
-    check_lr(c, "lr", r->lr);
+    rate_check(c, "lr", r->lr);
     if (call_opt_number(c, 1, "epochs", &v)) r->epochs = check_epochs(c, "epochs", v, 1);
     if (call_opt_number(c, 1, "warmup", &v)) r->warmup = check_epochs(c, "warmup", v, 0);
     if (call_opt_number(c, 1, "min_lr", &r->min_lr) && (r->min_lr < 0 || r->min_lr > r->lr))
