@@ -104,9 +104,11 @@ build_all() {
     # runtime/mpi → libkiln_mpi.a, for data parallel trainers, when Open MPI is there
     if command -v mpicc >/dev/null 2>&1 &&
        { [ ! -f "$dir/libkiln_mpi.a" ] || [ -n "$(find runtime -newer "$dir/libkiln_mpi.a" -type f | head -1)" ]; }; then
-        OMPI_CC=$CC mpicc $warn -O3 $MARCH -fopenmp $extra -Iruntime -c runtime/mpi/mpi.c -o "$dir/obj/mpi.o"
+        for name in mpi watch; do
+            OMPI_CC=$CC mpicc $warn -O3 $MARCH -fopenmp $extra -Iruntime -c "runtime/mpi/$name.c" -o "$dir/obj/mpi_$name.o"
+        done
         rm -f "$dir/libkiln_mpi.a"
-        ar rcs "$dir/libkiln_mpi.a" "$dir/obj/mpi.o"
+        ar rcs "$dir/libkiln_mpi.a" "$dir/obj/mpi_mpi.o" "$dir/obj/mpi_watch.o"
     fi
     cp runtime/mpi/kiln_mpi.h "$dir/"
 

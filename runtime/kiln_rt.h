@@ -8,6 +8,7 @@
 #ifndef KILN_RT_H
 #define KILN_RT_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -410,8 +411,10 @@ double kiln_lr_at(const kiln_schedule *s, double lr, long epoch);
  * MPI's (runtime/mpi/, libkiln_mpi.a); a single-process trainer has none
  * (kiln_model.dist is NULL) and no MPI dependency. */
 typedef struct {
-    /* MPI_Init: this process's rank and the number of ranks; 0 on success */
-    int  (*start)(int *argc, char ***argv, int *rank, int *size);
+    /* MPI_Init: this process's rank and the number of ranks; 0 on success.
+     * stopping: the trainer's signal flag; a wait that sees it set and
+     * hears nothing from some rank names it as dead and ends the process */
+    int  (*start)(int *argc, char ***argv, int *rank, int *size, const volatile sig_atomic_t *stopping);
     void (*finish)(void);
     /* v[0..n) summed over the ranks, in rank order: the same bits on every rank */
     void (*sum)(double *v, int n);

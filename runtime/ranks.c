@@ -8,11 +8,11 @@
 #include <string.h>
 #include <zlib.h>
 
-int ranks_start(kiln_ranks *r, const kiln_model *m, int *argc, char ***argv)
+int ranks_start(kiln_ranks *r, const kiln_model *m, int *argc, char ***argv, const volatile sig_atomic_t *stopping)
 {
     *r = (kiln_ranks){ m->dist, 0, 1 };
     if (!r->dist) return 0;
-    return r->dist->start(argc, argv, &r->rank, &r->size);
+    return r->dist->start(argc, argv, &r->rank, &r->size, stopping);
 }
 
 void ranks_end(const kiln_ranks *r, int rc)

@@ -14,8 +14,10 @@ typedef struct {
 } kiln_ranks;
 
 /* Starts the message library when the model has one (m->dist); 0, or -1
- * when it cannot start. */
-int  ranks_start(kiln_ranks *r, const kiln_model *m, int *argc, char ***argv);
+ * when it cannot start.  stopping: the flag the trainer's signal handler
+ * sets, which the library's waits watch (kiln_dist.start). */
+int  ranks_start(kiln_ranks *r, const kiln_model *m, int *argc, char ***argv,
+                 const volatile sig_atomic_t *stopping);
 /* Ends it: when rc is not 0, by ending every rank with status rc (a rank
  * that failed alone must not leave the others waiting). */
 void ranks_end(const kiln_ranks *r, int rc);

@@ -1044,7 +1044,7 @@ int kiln_main(int argc, char **argv, const kiln_model *m)
         const char *slash = strrchr(argv[0], '/');
         prog = slash ? slash + 1 : argv[0];
     }
-    if (ranks_start(&ranks, m, &argc, &argv) != 0) {
+    if (ranks_start(&ranks, m, &argc, &argv, &stop_signal) != 0) {
         say("cannot start MPI; run the trainer with mpirun -np N");
         return 1;
     }

@@ -5,8 +5,9 @@
 # tests/parity/torch_parity.py explains), two runs with the same ranks are
 # the same to the bit, checkpoints go both ways between an MPI run and a
 # single process, uneven shares and a rank without rows work, Ctrl-C on
-# mpirun saves and --resume ends where an unstopped run does, rank 0 alone
-# prints, and ranks that do not run the same trainer are refused at start.
+# mpirun saves and --resume ends where an unstopped run does, a killed rank
+# is named in one line and the others stop, rank 0 alone prints, and ranks
+# that do not run the same trainer are refused at start.
 M=$TMP/mpi
 mkdir -p "$M"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -f "$BUILD/libkiln_mpi.a" ]; then
@@ -117,6 +118,31 @@ PY
     else
         fail mpi/ctrl-c-saves-and-resumes-exactly "$(cat "$M/cut.err") | $(tr '\n' '|' <"$M/cut.out") vs $(tr '\n' '|' <"$M/whole.out")"
     fi
+
+    # a rank killed (SIGKILL: nothing of it is left to say goodbye) while the others train:
+    # the lowest survivor names it in one line and every rank stops, rather than waiting
+    # for its gradients forever (mpirun adds a notice of its own, lines of dashes)
+    for victim in 1 0; do
+        $MPIRUN -np 2 "$M/mlp_mpi" --epochs 20 --threads 1 --seed $((40 + victim)) >"$M/k.out" 2>"$M/k.err" &
+        pid=$!
+        for _ in $(seq 300); do grep -q '^epoch 1,' "$M/k.out" && break; sleep 0.1; done
+        for p in $(pgrep -f "$M/mlp_mpi --epochs 20 --threads 1 --seed $((40 + victim))"); do
+            grep -qaz "^OMPI_COMM_WORLD_RANK=$victim\$" "/proc/$p/environ" 2>/dev/null && kill -KILL "$p"
+        done
+        start=$SECONDS
+        ( sleep 60; kill -KILL $pid 2>/dev/null ) &   # a hang fails the check, not CI
+        guard=$!
+        wait $pid
+        rc=$?
+        kill $guard 2>/dev/null
+        survivor="mlp_mpi"; [ $victim = 0 ] && survivor="mlp_mpi (rank 1)"
+        said=$(grep -c "^$survivor: rank $victim (on [^)]*) stopped answering: died or was killed; every rank stops here" "$M/k.err")
+        if [ $rc -ne 0 ] && [ "$said" = 1 ] && [ "$(grep -c 'stopped answering' "$M/k.err")" = 1 ]; then
+            pass "mpi/killed-rank-$victim-named-by-a-survivor (in $((SECONDS - start)) s)"
+        else
+            fail "mpi/killed-rank-$victim-named-by-a-survivor" "status $rc after $((SECONDS - start)) s: $(grep -v -- '---' "$M/k.err" | head -n 5)"
+        fi
+    done
 
     # what does not train runs on rank 0 alone, as one process runs it
     timeout 120 $MPIRUN -np 2 "$M/mlp_mpi" --data "$SMALL" --load "$M/r1.ckpt" --predict 2 >"$M/p.out" 2>"$M/err"

@@ -15,6 +15,15 @@ if command -v clang >/dev/null; then
             fail "static/clang/$dir" "$(head -n 3 "$TMP/clang.err" | tr '\n' ' ')"
         fi
     done
+    # the MPI runtime, with mpicc's include path, when Open MPI is installed
+    if command -v mpicc >/dev/null; then
+        if clang -std=c11 -Wall -Wextra -Werror -fopenmp -fsyntax-only -I"$BUILD" -Iruntime $(mpicc --showme:compile) \
+            runtime/mpi/*.c 2>"$TMP/clang.err"; then
+            pass static/clang/runtime/mpi
+        else
+            fail static/clang/runtime/mpi "$(head -n 3 "$TMP/clang.err" | tr '\n' ' ')"
+        fi
+    fi
 else
     skip static/clang "clang is not installed (apt-get install clang)"
 fi

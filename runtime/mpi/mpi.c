@@ -15,16 +15,20 @@
  * size and rank count, and free to change between versions), so two runs
  * could differ in the last bits; gathering costs each rank (ranks − 1)
  * times the gradient's bytes instead of about twice, which is the same at
- * 2 ranks and what bench/scaling.md's model charges at more. */
+ * 2 ranks and what bench/scaling.md's model charges at more.
+ *
+ * Every wait is a non-blocking call's, waited for by watch_wait (watch.c),
+ * so that a rank that died is named and does not leave the others hanging. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "kiln_mpi.h"
+#include "watch.h"
 
 static int ranks = 1;
-static double waited;   /* seconds in MPI_Wait for the gradients */
+static double waited;   /* seconds spent waiting for the gradients */
 
 /* A buffer kept between calls, grown as needed (the step calls in a loop). */
 static void *grown(void **p, size_t *cap, size_t bytes)
@@ -41,25 +45,32 @@ static void *grown(void **p, size_t *cap, size_t bytes)
     return *p;
 }
 
-static int start(int *argc, char ***argv, int *rank, int *size)
+static int start(int *argc, char ***argv, int *rank, int *size, const volatile sig_atomic_t *stopping)
 {
     int provided;
     if (MPI_Init_thread(argc, argv, MPI_THREAD_FUNNELED, &provided) != MPI_SUCCESS) return -1;
-    /* errors end the run (the default): a rank that cannot talk to the others has nothing to do */
     MPI_Comm_rank(MPI_COMM_WORLD, rank);
     MPI_Comm_size(MPI_COMM_WORLD, size);
     ranks = *size;
-    return 0;
+    const char *name = *argc > 0 && (*argv)[0] ? (*argv)[0] : "kiln";
+    const char *slash = strrchr(name, '/');
+    return watch_start(stopping, slash ? slash + 1 : name);
 }
 
-static void finish(void) { MPI_Finalize(); }
+static void finish(void)
+{
+    watch_end();
+    MPI_Finalize();
+}
 
 static void sum(double *v, int n)
 {
     static void *all;
     static size_t cap;
     double *a = grown(&all, &cap, sizeof(double) * (size_t)n * (size_t)ranks);
-    MPI_Allgather(v, n, MPI_DOUBLE, a, n, MPI_DOUBLE, MPI_COMM_WORLD);
+    MPI_Request r;
+    MPI_Iallgather(v, n, MPI_DOUBLE, a, n, MPI_DOUBLE, MPI_COMM_WORLD, &r);
+    watch_wait(&r);
     for (int i = 0; i < n; i++) {
         double s = a[i];
         for (int r = 1; r < ranks; r++) s += a[(size_t)r * (size_t)n + (size_t)i];
@@ -71,7 +82,9 @@ static void broadcast(void *p, size_t bytes)
 {
     for (size_t at = 0; at < bytes;) {   /* in pieces a count of int can say */
         size_t piece = bytes - at < (size_t)1 << 30 ? bytes - at : (size_t)1 << 30;
-        MPI_Bcast((char *)p + at, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD);
+        MPI_Request r;
+        MPI_Ibcast((char *)p + at, (int)piece, MPI_BYTE, 0, MPI_COMM_WORLD, &r);
+        watch_wait(&r);
         at += piece;
     }
 }
@@ -81,7 +94,9 @@ static int first_different(const void *p, size_t bytes)
     static void *all;
     static size_t cap;
     char *a = grown(&all, &cap, bytes * (size_t)ranks);
-    MPI_Allgather(p, (int)bytes, MPI_BYTE, a, (int)bytes, MPI_BYTE, MPI_COMM_WORLD);
+    MPI_Request r;
+    MPI_Iallgather(p, (int)bytes, MPI_BYTE, a, (int)bytes, MPI_BYTE, MPI_COMM_WORLD, &r);
+    watch_wait(&r);
     for (int r = 1; r < ranks; r++)
         if (memcmp(a, a + (size_t)r * bytes, bytes) != 0) return r;
     return -1;
@@ -145,7 +160,7 @@ void kiln_mpi_sum(float *const *grads, const long *sizes, int count, float share
     for (int i = 0; i < nbuckets; i++) {
         const bucket *b = &buckets[i];
         double t0 = MPI_Wtime();
-        MPI_Wait(&buckets[i].request, MPI_STATUS_IGNORE);
+        watch_wait(&buckets[i].request);
         waited += MPI_Wtime() - t0;
         const float *all = (const float *)recv_buf + b->offset * (size_t)ranks;
         size_t at = 0;
