@@ -7,7 +7,7 @@
 # single process, uneven shares and a rank without rows work, Ctrl-C on
 # mpirun saves and --resume ends where an unstopped run does, a killed rank
 # is named in one line and the others stop, rank 0 alone prints, and ranks
-# that do not run the same trainer are refused at start.
+# that do not run the same trainer or read the same data are refused at start.
 M=$TMP/mpi
 mkdir -p "$M"
 if ! command -v mpirun >/dev/null 2>&1 || [ ! -f "$BUILD/libkiln_mpi.a" ]; then
@@ -161,5 +161,14 @@ PY
         pass mpi/different-trainers-refused
     else
         fail mpi/different-trainers-refused "status $rc: $(head -n 3 "$M/mm.err")"
+    fi
+    # the same trainer on other data (rank 1 reads another subset)
+    $MPIRUN -np 1 "$M/mlp_mpi" --data "$SMALL" --epochs 1 : -np 1 "$M/mlp_mpi" --data "$M/d768" --epochs 1 \
+        >"$M/md.out" 2>"$M/md.err"
+    rc=$?
+    if [ $rc -ne 0 ] && grep -q "rank 1 does not run what rank 0 runs" "$M/md.err" && [ ! -s "$M/md.out" ]; then
+        pass mpi/different-data-refused
+    else
+        fail mpi/different-data-refused "status $rc: $(head -n 3 "$M/md.err")"
     fi
 fi
