@@ -142,17 +142,17 @@ void conv_planes_grad_input(Emit *e, const Graph *g, const Kernel *k, const Conv
 
 /* The new value of output o's element at index: alpha·sum, plus
  * beta·target where there is a beta (the old gradient is not read). */
-static const char *update(char buf[300], const ConvKernel *c, int o, const char *index) {
+static const char *update(char buf[1024], const ConvKernel *c, int o, const char *index) {
     const GemmUpdate *u = &c->update[o];
-    if (!u->beta[0]) snprintf(buf, 300, "%s * sum", u->alpha);
-    else snprintf(buf, 300, "%s * %s[%s] + %s * sum", u->beta, c->target[o], index, u->alpha);
+    if (!u->beta[0]) snprintf(buf, 1024, "%s * sum", u->alpha);
+    else snprintf(buf, 1024, "%s * %s[%s] + %s * sum", u->beta, c->target[o], index, u->alpha);
     return buf;
 }
 
 /* After the chunks: wait for every chunk's row of parts, then add the rows
  * in chunk order into dW and db (with sgd fused: into the update). */
 void conv_emit_chunk_sum(Emit *e, const ConvKernel *c, long wn, long width) {
-    char upd[300], index[48];
+    char upd[1024], index[48];
     emit(e, "kiln_sync();");
     emit(e, "#pragma omp for schedule(static) nowait");
     emit(e, "for (int p = 0; p < %ld; p++) {  /* the chunks in order: %s */", width,
