@@ -80,20 +80,30 @@ need_mpi() {
 
 # ---- building -------------------------------------------------------------------
 # job COMMAND...: runs it in the background, at most as many at a time as
-# there are cores; jobs_done waits for them all and fails if one did.
-running=()
+# there are cores (a new one starts when any ends); jobs_done waits for the
+# rest.  A job that fails fails the build (set -e: wait -n returns its status).
+running=0
 job() {
-    if [ ${#running[@]} -ge "$(nproc)" ]; then
-        wait "${running[0]}"
-        running=("${running[@]:1}")
+    if [ $running -ge "$(nproc)" ]; then
+        wait -n
+        running=$((running - 1))
     fi
     "$@" &
-    running+=($!)
+    running=$((running + 1))
 }
 jobs_done() {
-    local pid
-    for pid in "${running[@]}"; do wait "$pid"; done
-    running=()
+    while [ $running -gt 0 ]; do
+        wait -n
+        running=$((running - 1))
+    done
+}
+
+# The runtime's sources, the slowest to compile first: the AVX-512
+# convolution kernels take most of the time (lanes_avx512.c the most, so it
+# goes first: sort -r), and started last they would end last
+runtime_sources() {
+    ls runtime/conv/*_avx512.c | sort -r
+    ls runtime/conv/*.c runtime/products/*.c runtime/*.c | grep -v '^runtime/conv/.*_avx512\.c$'
 }
 
 # build_all DIR "EXTRA CFLAGS" "TRAINER CFLAGS": what is older than its
@@ -131,7 +141,7 @@ build_all() {
     # runtime → libkiln_rt.a (+ its header beside it, where kiln looks)
     local objs=()
     if [ -n "$rt_stale" ]; then
-        for src in runtime/*.c runtime/products/*.c runtime/conv/*.c; do
+        for src in $(runtime_sources); do
             local name=${src#runtime/}; name=${name%.c}
             local obj="$dir/obj/rt_${name//\//_}.o"   # products/gemm.c → rt_products_gemm.o
             job $CC $warn -O3 $MARCH -fopenmp $extra -c "$src" -o "$obj"
@@ -202,13 +212,21 @@ build_fuzz() {
     flags="$flags -DSPEC_INSTRUCTION_LIMIT=10000000L"
     embed compiler/prelude.lua >"$dir/prelude.inc"
     embed runtime/expf.h >"$dir/expf.inc"
-    clang $flags -Icompiler -I"$dir" $(pkg-config --cflags lua5.4) tests/fuzz/fuzz_spec.c \
-        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c compiler/lower/*.c runtime/checkpoint.c \
-        -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lz -lm
-    clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
     # checkpoints: the whole trainer (runtime and a generated model) resumes them
     build/kiln compile tests/fuzz/ckpt_model.lua -o "$dir/ckpt_model.c"
-    clang $flags -fopenmp -Iruntime -I"$dir" -DMODEL_C='"ckpt_model.c"' tests/fuzz/fuzz_ckpt.c runtime/*.c runtime/products/*.c runtime/conv/*.c \
+    # the spec and IDX harnesses, and the runtime's files for the checkpoint harness, side by side
+    job clang $flags -Icompiler -I"$dir" $(pkg-config --cflags lua5.4) tests/fuzz/fuzz_spec.c \
+        $(ls compiler/*.c | grep -v '/main\.c$') compiler/ops/*.c compiler/lower/*.c runtime/checkpoint.c \
+        -o "$dir/fuzz_spec" $(pkg-config --libs lua5.4) -lz -lm
+    job clang $flags -Iruntime tests/fuzz/fuzz_idx.c runtime/idx.c -o "$dir/fuzz_idx" -lz
+    local objs=() src name
+    for src in $(runtime_sources); do
+        name=${src#runtime/}; name=${name%.c}
+        job clang $flags -fopenmp -Iruntime -c "$src" -o "$dir/rt_${name//\//_}.o"
+        objs+=("$dir/rt_${name//\//_}.o")
+    done
+    jobs_done
+    clang $flags -fopenmp -Iruntime -I"$dir" -DMODEL_C='"ckpt_model.c"' tests/fuzz/fuzz_ckpt.c "${objs[@]}" \
         -o "$dir/fuzz_ckpt" -lz -lm
 }
 

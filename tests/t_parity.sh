@@ -14,19 +14,31 @@ if [ ! -x "$PARITY_PY" ]; then
 elif ! parity_why=$("$PARITY_PY" -c 'import torch, numpy' 2>&1); then
     skip parity "$PARITY_PY cannot import torch ($(printf '%s\n' "$parity_why" | tail -n 1); install python3-torch)"
 else
+    # parity_build NAME SPEC DIR: kiln and cc; on failure, the reason in DIR/why
+    parity_build() {
+        local name=$1 spec=$2 dir=$3 batch=()   # SPEC@N: the spec at batch N (kiln's --batch)
+        case "$spec" in *@*) batch=(--batch "${spec##*@}"); spec=${spec%@*} ;; esac
+        if ! "$KILN" compile "$spec" "${batch[@]}" -o "$dir/model.c" 2>"$dir/err"; then
+            echo "kiln failed: $(head -n 3 "$dir/err" | tr '\n' ' ')" >"$dir/why"
+        elif ! cc_trainer "$dir/harness" -DMODEL_C="\"$dir/model.c\"" tests/parity/harness.c 2>"$dir/err"; then
+            echo "harness does not compile: $(head -n 3 "$dir/err" | tr '\n' ' ')" >"$dir/why"
+        fi
+    }
+    # the harnesses first, as many at a time as there are cores, then each run in turn
+    building=0
+    while read -r name spec _; do
+        case "$name" in ''|\#*) continue ;; esac
+        mkdir -p "$TMP/parity/$name"
+        parity_build "$name" "$spec" "$TMP/parity/$name" </dev/null &
+        building=$((building + 1))
+        if [ $building -ge "$(nproc)" ]; then wait -n; building=$((building - 1)); fi
+    done <tests/parity/cases.txt
+    wait
     parity_args=()
     while read -r name spec _; do
         case "$name" in ''|\#*) continue ;; esac
         dir="$TMP/parity/$name"
-        mkdir -p "$dir"
-        batch=()   # SPEC@N: the spec at batch N (kiln's --batch)
-        case "$spec" in *@*) batch=(--batch "${spec##*@}"); spec=${spec%@*} ;; esac
-        if ! "$KILN" compile "$spec" "${batch[@]}" -o "$dir/model.c" 2>"$TMP/parity.err"; then
-            fail "parity/$name" "kiln failed: $(head -n 3 "$TMP/parity.err" | tr '\n' ' ')"; continue
-        fi
-        if ! cc_trainer "$dir/harness" -DMODEL_C="\"$dir/model.c\"" tests/parity/harness.c 2>"$TMP/cc.err"; then
-            fail "parity/$name" "harness does not compile: $(head -n 3 "$TMP/cc.err" | tr '\n' ' ')"; continue
-        fi
+        if [ -s "$dir/why" ]; then fail "parity/$name" "$(cat "$dir/why")"; continue; fi
         out=$(OMP_NUM_THREADS=2 "$dir/harness" "$name" "$dir" "$FMNIST" 2>"$TMP/parity.err"); rc=$?
         if [ $rc -ne 0 ] || [ -n "$out" ]; then
             case "$out" in
