@@ -88,7 +88,7 @@ static void say_here(void)
     here_said = 1;
 }
 
-static int listen(void)   /* the ranks not heard from so far */
+static int count_missing(void)   /* the ranks not heard from so far */
 {
     int missing = 0;
     for (int r = 0; r < ranks; r++) {
@@ -143,7 +143,7 @@ void watch_wait(MPI_Request *request)
         if (done && !broken) return;
         if (!broken && !(stopping && *stopping)) continue;
         if (!here_said) say_here();
-        int missing = listen();
+        int missing = count_missing();
         double now = MPI_Wtime();
         if (since < 0) since = now;
         else if (now - since > PATIENCE && (missing > 0 || broken)) give_up(missing);
