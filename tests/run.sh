@@ -77,6 +77,17 @@ same_at_threads() {
     fi
 }
 
+# side COMMAND...: runs it in the background (stdin from /dev/null), at
+# most as many at a time as there are cores; sides_done waits for them all.
+# Groups build their trainers so, then run them one after the other.
+sides=0
+side() {
+    if [ $sides -ge "$(nproc)" ]; then wait -n; sides=$((sides - 1)); fi
+    "$@" </dev/null &
+    sides=$((sides + 1))
+}
+sides_done() { wait; sides=0; }
+
 # The C compiler flags every test build of a generated trainer uses.
 TRAINER_CFLAGS="-std=c11 -O2 -Wall -Wextra -Werror -fopenmp"
 [ "$SANITIZE" = 1 ] && TRAINER_CFLAGS="$TRAINER_CFLAGS -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"

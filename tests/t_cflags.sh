@@ -28,13 +28,8 @@ cf_check() {
         echo "FAIL cflags/$name/links: $(head -n 3 "$err" | tr '\n' ' ')"
     fi >>"$out"
 }
-checking=0
-for spec in models/*.lua; do
-    cf_check "$(basename "$spec" .lua)" "$spec" &
-    checking=$((checking + 1))
-    if [ $checking -ge "$(nproc)" ]; then wait -n; checking=$((checking - 1)); fi
-done
-wait
+for spec in models/*.lua; do side cf_check "$(basename "$spec" .lua)" "$spec"; done
+sides_done
 for spec in models/*.lua; do
     name=$(basename "$spec" .lua)
     [ -s "$TMP/cf_$name.lines" ] || { fail "cflags/$name" "no result (the check itself failed)"; continue; }

@@ -63,13 +63,10 @@ lenet_bn models/lenet_bn.lua 1000 gcc+clang
 lenet_relu models/lenet_relu.lua 1000 gcc
 resnet_small tests/export/resnet_small.lua 500 gcc+clang"
     # the trainers first, as many at a time as there are cores (building is most of the time)
-    building=0
     while read -r name spec _; do
-        "$KILN" build "$spec" -o "$E/$name" </dev/null >/dev/null 2>"$E/$name.build.err" &
-        building=$((building + 1))
-        if [ $building -ge "$(nproc)" ]; then wait -n; building=$((building - 1)); fi
+        side "$KILN" build "$spec" -o "$E/$name" >/dev/null 2>"$E/$name.build.err"
     done <<<"$cases"
-    wait
+    sides_done
     while read -r name spec n compilers; do
         export_same "$name" "$spec" "$E/fmnist-1000" "$n" "${compilers//+/ }" </dev/null
     done <<<"$cases"

@@ -15,15 +15,12 @@ gc_build() {
     cc_trainer "$TMP/gc_$name" $flags -DMODEL_C="\"$TMP/gc_$name.c\"" tests/gradcheck/harness.c 2>"$TMP/gc_$name.err" ||
         echo "harness does not compile: $(head -n 3 "$TMP/gc_$name.err" | tr '\n' ' ')" >"$TMP/gc_$name.why"
 }
-building=0
 for spec in tests/gradcheck/*.lua; do
     name=$(basename "$spec" .lua)
     rm -f "$TMP/gc_$name.why"
-    gc_build "$name" "$spec" &
-    building=$((building + 1))
-    if [ $building -ge "$(nproc)" ]; then wait -n; building=$((building - 1)); fi
+    side gc_build "$name" "$spec"
 done
-wait
+sides_done
 for spec in tests/gradcheck/*.lua; do
     name=$(basename "$spec" .lua)
     if [ -s "$TMP/gc_$name.why" ]; then fail "gradcheck/$name" "$(cat "$TMP/gc_$name.why")"

@@ -14,14 +14,11 @@ elif [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
     skip models "Fashion-MNIST is not installed (apt-get install dataset-fashion-mnist)"
 else
     # the trainers first, as many at a time as there are cores (a third of the time is building)
-    building=0
     for spec in models/*.lua; do
-        "$KILN" build "$spec" -o "$TMP/model_$(basename "$spec" .lua)" </dev/null >/dev/null \
-            2>"$TMP/model_$(basename "$spec" .lua).err" &
-        building=$((building + 1))
-        if [ $building -ge "$(nproc)" ]; then wait -n; building=$((building - 1)); fi
+        side "$KILN" build "$spec" -o "$TMP/model_$(basename "$spec" .lua)" >/dev/null \
+            2>"$TMP/model_$(basename "$spec" .lua).err"
     done
-    wait
+    sides_done
     for spec in models/*.lua; do
         name=$(basename "$spec" .lua)
         read -r want_train want_test <<<"$(sed -n 's/^-- accuracy: train >= \([0-9.]*\), test >= \([0-9.]*\)$/\1 \2/p' "$spec")"

@@ -23,15 +23,12 @@ else
     # are checked in every other group; here ASan and UBSan check the rest
     if [ "$SANITIZE" = 1 ]; then MPIRUN="$MPIRUN -x ASAN_OPTIONS=detect_leaks=0"; fi
     # every trainer the group runs, as many built at a time as there are cores
-    building=0
     for what in "mlp_mpi models/mlp.lua --mpi" "mlp models/mlp.lua" "lenet_mpi models/lenet.lua --mpi" \
         "lenet models/lenet.lua" "mlp_mpi_128 models/mlp.lua --mpi --batch 128"; do
         read -r -a w <<<"$what"   # NAME SPEC [FLAGS]
-        "$KILN" build "${w[@]:1}" -o "$M/${w[0]}" </dev/null >/dev/null 2>"$M/${w[0]}.err" &
-        building=$((building + 1))
-        if [ $building -ge "$(nproc)" ]; then wait -n; building=$((building - 1)); fi
+        side "$KILN" build "${w[@]:1}" -o "$M/${w[0]}" >/dev/null 2>"$M/${w[0]}.err"
     done
-    wait
+    sides_done
     [ -x "$M/mlp_mpi" ] && [ -x "$M/mlp" ] || fail mpi/build "$(cat "$M/mlp_mpi.err" "$M/mlp.err")"
     mpicc -std=c11 -Wall -Wextra -Werror -fopenmp -I"$BUILD" -c "$M/mlp_mpi.c" -o "$M/mlp_mpi.o" 2>"$M/cc.err" &&
         pass mpi/generated-c-compiles-with--Werror || fail mpi/generated-c-compiles-with--Werror "$(head -n 3 "$M/cc.err")"
@@ -162,22 +159,17 @@ PY
     [ -s "$M/e1.out" ] && cmp -s "$M/e1.out" "$M/e2.out" && pass "mpi/eval-on-rank-0 ($(cat "$M/e2.out"))" ||
         fail mpi/eval-on-rank-0 "$(cat "$M/e2.out" "$M/e1.out" "$M/err")"
 
-    # ranks running different trainers (another batch size) are refused at start, in one line from rank 0
-    $MPIRUN -np 1 "$M/mlp_mpi" --data "$SMALL" --epochs 1 : -np 1 "$M/mlp_mpi_128" --data "$SMALL" --epochs 1 \
-        >"$M/mm.out" 2>"$M/mm.err"
-    rc=$?
-    if [ $rc -ne 0 ] && grep -q "rank 1 does not run what rank 0 runs" "$M/mm.err" && [ ! -s "$M/mm.out" ]; then
-        pass mpi/different-trainers-refused
-    else
-        fail mpi/different-trainers-refused "status $rc: $(head -n 3 "$M/mm.err")"
-    fi
-    # the same trainer on other data (rank 1 reads another subset)
-    $MPIRUN -np 1 "$M/mlp_mpi" --data "$SMALL" --epochs 1 : -np 1 "$M/mlp_mpi" --data "$M/d768" --epochs 1 \
-        >"$M/md.out" 2>"$M/md.err"
-    rc=$?
-    if [ $rc -ne 0 ] && grep -q "rank 1 does not run what rank 0 runs" "$M/md.err" && [ ! -s "$M/md.out" ]; then
-        pass mpi/different-data-refused
-    else
-        fail mpi/different-data-refused "status $rc: $(head -n 3 "$M/md.err")"
-    fi
+    # ranks that run different trainers (another batch size), or the same trainer on
+    # other data (another subset), are refused at start, in one line from rank 0
+    for what in "trainers mlp_mpi_128 $SMALL" "data mlp_mpi $M/d768"; do
+        read -r differ other data <<<"$what"   # WHAT RANK-1'S-TRAINER RANK-1'S-DATA
+        $MPIRUN -np 1 "$M/mlp_mpi" --data "$SMALL" --epochs 1 : -np 1 "$M/$other" --data "$data" --epochs 1 \
+            >"$M/mm.out" 2>"$M/mm.err"
+        rc=$?
+        if [ $rc -ne 0 ] && grep -q "rank 1 does not run what rank 0 runs" "$M/mm.err" && [ ! -s "$M/mm.out" ]; then
+            pass "mpi/different-$differ-refused"
+        else
+            fail "mpi/different-$differ-refused" "status $rc: $(head -n 3 "$M/mm.err")"
+        fi
+    done
 fi

@@ -25,15 +25,12 @@ else
         fi
     }
     # the harnesses first, as many at a time as there are cores, then each run in turn
-    building=0
     while read -r name spec _; do
         case "$name" in ''|\#*) continue ;; esac
         mkdir -p "$TMP/parity/$name"
-        parity_build "$name" "$spec" "$TMP/parity/$name" </dev/null &
-        building=$((building + 1))
-        if [ $building -ge "$(nproc)" ]; then wait -n; building=$((building - 1)); fi
+        side parity_build "$name" "$spec" "$TMP/parity/$name"
     done <tests/parity/cases.txt
-    wait
+    sides_done
     parity_args=()
     while read -r name spec _; do
         case "$name" in ''|\#*) continue ;; esac
