@@ -222,8 +222,8 @@ build_fuzz() {
     local objs=() src name
     for src in $(runtime_sources); do
         name=${src#runtime/}; name=${name%.c}
-        job clang $flags -fopenmp -Iruntime -c "$src" -o "$dir/rt_${name//\//_}.o"
         objs+=("$dir/rt_${name//\//_}.o")
+        job clang $flags -fopenmp -Iruntime -c "$src" -o "${objs[-1]}"
     done
     jobs_done
     clang $flags -fopenmp -Iruntime -I"$dir" -DMODEL_C='"ckpt_model.c"' tests/fuzz/fuzz_ckpt.c "${objs[@]}" \

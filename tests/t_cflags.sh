@@ -33,11 +33,5 @@ sides_done
 for spec in models/*.lua; do
     name=$(basename "$spec" .lua)
     [ -s "$TMP/cf_$name.lines" ] || { fail "cflags/$name" "no result (the check itself failed)"; continue; }
-    while IFS= read -r line; do
-        case "$line" in
-            PASS\ *) pass "${line#PASS }" ;;
-            SKIP\ *) rest=${line#SKIP }; skip "${rest%%: *}" "${rest#*: }" ;;
-            *) rest=${line#FAIL }; fail "${rest%%: *}" "${rest#*: }" ;;
-        esac
-    done <"$TMP/cf_$name.lines"
+    tally "cflags/$name" cat "$TMP/cf_$name.lines"
 done

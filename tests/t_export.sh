@@ -22,8 +22,8 @@ else
     export_same() {
         local name=$1 spec=$2 data=$3 n=$4 compilers=$5 upper
         upper=$(echo "$name" | tr '[:lower:]' '[:upper:]')
-        [ -x "$E/$name" ] && : >"$E/err" || { cp "$E/$name.build.err" "$E/err"; false; } &&
-            "$E/$name" --data "$data" --epochs 1 --quiet --save "$E/$name.ckpt" >/dev/null 2>>"$E/err" &&
+        [ -x "$E/$name" ] || { fail "export/$name/exports" "$(cat "$E/$name.build.err")"; return; }
+        "$E/$name" --data "$data" --epochs 1 --quiet --save "$E/$name.ckpt" >/dev/null 2>"$E/err" &&
             "$KILN" export "$spec" --load "$E/$name.ckpt" -o "$E/${name}_predict.c" 2>>"$E/err" ||
             { fail "export/$name/exports" "$(cat "$E/err")"; return; }
         local cc_ok=1 c
