@@ -119,7 +119,10 @@ PY
     $MPIRUN -np 2 "$M/mlp_mpi" --epochs 10 --threads 1 --resume "$M/cut.ckpt" --save "$M/cut.ckpt" \
         >>"$M/cut.out" 2>>"$M/err"
     $MPIRUN -np 2 "$M/mlp_mpi" --epochs 10 --threads 1 --save "$M/whole.ckpt" >"$M/whole.out" 2>>"$M/err"
-    if [ "$(wc -l <"$M/cut.err")" -eq 1 ] && grep -q "; saved $M/cut.ckpt; continue with --resume" "$M/cut.err" &&
+    # (Open MPI's own libevent may add an "[warn] Epoll MOD(1) on fd N failed" line as
+    # mpirun tears the ranks down: that one is not the trainer's, so it is not counted)
+    said=$(grep -vc '^\[warn\] Epoll [A-Z]*([0-9]*) on fd [0-9]* failed' "$M/cut.err")
+    if [ "$said" -eq 1 ] && grep -q "; saved $M/cut.ckpt; continue with --resume" "$M/cut.err" &&
        cmp -s "$M/cut.ckpt" "$M/whole.ckpt" && cmp -s "$M/cut.out" "$M/whole.out"; then
         pass "mpi/ctrl-c-saves-and-resumes-exactly ($(cut -c 1-70 "$M/cut.err"))"
     else
