@@ -15,8 +15,8 @@ elif [ ! -f "$FMNIST/train-images-idx3-ubyte.gz" ]; then
 else
     # the trainers first, as many at a time as there are cores (a third of the time is building)
     for spec in models/*.lua; do
-        side "$KILN" build "$spec" -o "$TMP/model_$(basename "$spec" .lua)" >/dev/null \
-            2>"$TMP/model_$(basename "$spec" .lua).err"
+        name=$(basename "$spec" .lua)
+        side "$KILN" build "$spec" -o "$TMP/model_$name" >/dev/null 2>"$TMP/model_$name.err"
     done
     sides_done
     for spec in models/*.lua; do

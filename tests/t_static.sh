@@ -7,23 +7,21 @@
 # keyword, and would otherwise follow fail()'s callers past the exit).
 # Any suppression must sit next to its line as cppcheck-suppress with a reason.
 LUA_CFLAGS=$(pkg-config --cflags lua5.4 2>/dev/null)
+# clang_clean DIR FLAGS...: DIR's C files compile warning-free under clang with FLAGS too
+clang_clean() {
+    local dir=$1; shift
+    if clang -std=c11 -Wall -Wextra -Werror -fopenmp -fsyntax-only -I"$BUILD" "$@" "$dir"/*.c 2>"$TMP/clang.err"; then
+        pass "static/clang/$dir"
+    else
+        fail "static/clang/$dir" "$(head -n 3 "$TMP/clang.err" | tr '\n' ' ')"
+    fi
+}
 if command -v clang >/dev/null; then
     for dir in compiler compiler/ops compiler/lower runtime runtime/products runtime/conv; do
-        if clang -std=c11 -Wall -Wextra -Werror -fopenmp -fsyntax-only -I"$BUILD" $LUA_CFLAGS $dir/*.c 2>"$TMP/clang.err"; then
-            pass "static/clang/$dir"
-        else
-            fail "static/clang/$dir" "$(head -n 3 "$TMP/clang.err" | tr '\n' ' ')"
-        fi
+        clang_clean $dir $LUA_CFLAGS
     done
     # the MPI runtime, with mpicc's include path, when Open MPI is installed
-    if command -v mpicc >/dev/null; then
-        if clang -std=c11 -Wall -Wextra -Werror -fopenmp -fsyntax-only -I"$BUILD" -Iruntime $(mpicc --showme:compile) \
-            runtime/mpi/*.c 2>"$TMP/clang.err"; then
-            pass static/clang/runtime/mpi
-        else
-            fail static/clang/runtime/mpi "$(head -n 3 "$TMP/clang.err" | tr '\n' ' ')"
-        fi
-    fi
+    if command -v mpicc >/dev/null; then clang_clean runtime/mpi -Iruntime $(mpicc --showme:compile); fi
 else
     skip static/clang "clang is not installed (apt-get install clang)"
 fi
